@@ -1,0 +1,51 @@
+# OneSlot: `make run` to use it, `make test` to test it. Both set up .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/oneslot_test
+
+.PHONY: run test test-pg browser lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve at http://127.0.0.1:5000
+	$(FLASK) db upgrade
+	$(FLASK) bootstrap
+	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-dev browser  ## install what the tests need and run them (SQLite)
+	$(BIN)/pytest
+
+test-pg: $(VENV)/.installed-dev browser  ## the same suite on a fresh PostgreSQL database
+	scripts/ensure-postgres.sh "$(PG_TEST_URL)"
+	TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest
+
+browser:
+	@scripts/ensure-chromium.sh
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/availability.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

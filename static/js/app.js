@@ -1,0 +1,39 @@
+// OneSlot's small behaviours; no inline handlers (the Content-Security-Policy forbids them).
+(function () {
+  "use strict";
+
+  // Warn before leaving a form with unsaved edits (forms marked data-warn-unsaved).
+  let dirty = false;
+  document.addEventListener("input", function (event) {
+    if (event.target.closest("form[data-warn-unsaved]")) dirty = true;
+  });
+  document.addEventListener("submit", function () { dirty = false; });
+  // An HTMX save answers with the "form-saved" event, or navigates away with HX-Redirect.
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    const xhr = event.detail.xhr;
+    const events = xhr.getResponseHeader("HX-Trigger") || "";
+    if (xhr.getResponseHeader("HX-Redirect") || events.indexOf("form-saved") !== -1) dirty = false;
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (dirty) { event.preventDefault(); event.returnValue = ""; }
+  });
+
+  // Copy buttons: <button data-copy="#id-of-input">.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    navigator.clipboard.writeText(source.value || source.textContent).then(function () {
+      const label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
+
+  // Confirm before destructive buttons: <button data-confirm="Delete this contact?">.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  }, true);
+})();

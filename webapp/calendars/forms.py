@@ -1,0 +1,236 @@
+"""The calendar settings form, with weekly ranges and date overrides as repeatable rows."""
+
+import re
+import zoneinfo
+from functools import cache
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from webapp.calendars import services
+from webapp.calendars.availability import range_errors
+from webapp.calendars.models import WEEKDAYS
+
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone name, sorted, for the searchable picker."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def parse_minutes(value: str | None, is_end: bool = False) -> int | None:
+    """'09:30' -> 570; an end of '00:00' means midnight at the end of the day (1440)."""
+    match = TIME_RE.match((value or "").strip())
+    if not match:
+        return None
+    minutes = int(match[1]) * 60 + int(match[2])
+    return 1440 if is_end and minutes == 0 else minutes
+
+
+def hhmm(minutes: int | None) -> str:
+    """570 -> '09:30'; 1440 -> '00:00' (an end at midnight)."""
+    if minutes is None:
+        return ""
+    minutes %= 1440
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+class TimeText(StringField):
+    """A HH:MM field rendered as a native time picker."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"type": "time", "step": 300})
+        super().__init__(label, validators, **kwargs)
+
+
+def valid_time(form, field):
+    if field.data and not TIME_RE.match(field.data.strip()):
+        raise ValidationError("Use a time like 09:30.")
+
+
+class RangeForm(Form):
+    start = TimeText("From", [DataRequired("Enter a start time."), valid_time])
+    end = TimeText("Until", [DataRequired("Enter an end time."), valid_time])
+
+    def minutes(self) -> tuple[int | None, int | None]:
+        return parse_minutes(self.start.data), parse_minutes(self.end.data, is_end=True)
+
+
+class OverrideForm(Form):
+    day = DateField("Date", [DataRequired("Pick a date.")])
+    closed = BooleanField("Closed all day")
+    start = TimeText("From", [valid_time])
+    end = TimeText("Until", [valid_time])
+
+    def minutes(self) -> tuple[int | None, int | None]:
+        return parse_minutes(self.start.data), parse_minutes(self.end.data, is_end=True)
+
+
+def _optional_int(label, minimum, maximum, message):
+    return IntegerField(label, [Optional(), NumberRange(minimum, maximum, message)])
+
+
+class CalendarForm(FlaskForm):
+    name = StringField("Name", [DataRequired("Give the calendar a name."), Length(max=120)])
+    slug = StringField(
+        "Slug",
+        [
+            Optional(),
+            Length(max=80),
+            Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", message="Use lower-case letters, digits and dashes."),
+        ],
+    )
+    description = TextAreaField("Description", [Length(max=5000)])
+    location = StringField("Location", [Length(max=500)])
+    timezone = StringField(
+        "Time zone",
+        [DataRequired("Choose a time zone.")],
+        default="UTC",
+        render_kw={"list": "zones", "autocomplete": "off", "spellcheck": "false"},
+    )
+    duration = IntegerField(
+        "Meeting duration (minutes)",
+        [DataRequired("Enter a duration in minutes."), NumberRange(5, 24 * 60, "Between 5 and 1440 minutes.")],
+        default=30,
+    )
+    slot_interval = _optional_int("Slot interval (minutes)", 5, 24 * 60, "Between 5 and 1440 minutes.")
+    buffer_before = IntegerField(
+        "Buffer before (minutes)", [Optional(), NumberRange(0, 24 * 60, "Between 0 and 1440 minutes.")], default=0
+    )
+    buffer_after = IntegerField(
+        "Buffer after (minutes)", [Optional(), NumberRange(0, 24 * 60, "Between 0 and 1440 minutes.")], default=0
+    )
+    min_notice = IntegerField(
+        "Minimum notice (minutes)", [Optional(), NumberRange(0, 365 * 24 * 60, "Zero or more minutes.")], default=0
+    )
+    window_days = _optional_int("Booking window (days ahead)", 1, 730, "Between 1 and 730 days.")
+    max_per_day = _optional_int("Maximum bookings per day", 1, 1000, "At least 1, or leave empty for no limit.")
+    seats = IntegerField(
+        "Seats per slot",
+        [DataRequired("Enter at least 1 seat."), NumberRange(1, 1000, "Between 1 and 1000.")],
+        default=1,
+    )
+    confirmation_message = TextAreaField("Confirmation message", [Length(max=5000)])
+    mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
+    tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
+    wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
+    thu = FieldList(FormField(RangeForm), label=WEEKDAYS[3])
+    fri = FieldList(FormField(RangeForm), label=WEEKDAYS[4])
+    sat = FieldList(FormField(RangeForm), label=WEEKDAYS[5])
+    sun = FieldList(FormField(RangeForm), label=WEEKDAYS[6])
+    overrides = FieldList(FormField(OverrideForm), label="Date overrides")
+
+    def __init__(self, *args, calendar_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calendar_id = calendar_id
+        self.day_errors: dict[str, list[str]] = {}
+
+    def days(self):
+        """(key, label, field list) for the seven weekdays."""
+        return [(key, WEEKDAYS[i], self[key]) for i, key in enumerate(DAY_KEYS)]
+
+    def validate_timezone(self, field):
+        field.data = (field.data or "").strip()
+        if field.data not in zone_names():
+            raise ValidationError(f"{field.data!r} is not a time zone. Pick one from the list, e.g. Europe/London.")
+
+    def validate_slug(self, field):
+        if field.data and services.slug_taken(field.data, self.calendar_id):
+            raise ValidationError("Another calendar already uses this slug.")
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        for key, _label, rows in self.days():
+            if problems := self._day_problems([row.form.minutes() for row in rows]):
+                self.day_errors[key] = problems
+                ok = False
+        by_date: dict = {}
+        for row in self.overrides:
+            form = row.form
+            if form.day.data is None:
+                continue
+            if not form.closed.data:
+                start, end = form.minutes()
+                if start is None or end is None:
+                    form.start.errors = [*form.start.errors, "Enter the hours, or tick Closed all day."]
+                    ok = False
+                    continue
+                by_date.setdefault(form.day.data, []).append((start, end))
+        for day, ranges in by_date.items():
+            if problems := range_errors(ranges):
+                self.day_errors[f"override-{day.isoformat()}"] = problems
+                ok = False
+        return ok
+
+    @staticmethod
+    def _day_problems(ranges):
+        if any(start is None or end is None for start, end in ranges):
+            return []  # the row itself already says what is wrong
+        return range_errors(ranges)
+
+    def weekly(self) -> dict[int, list[tuple[int, int]]]:
+        """Validated weekly ranges for the service."""
+        return {i: [row.form.minutes() for row in self[key]] for i, key in enumerate(DAY_KEYS)}
+
+    def override_rows(self):
+        """Validated overrides as (date, start, end); None minutes for a closed day."""
+        rows = []
+        for row in self.overrides:
+            form = row.form
+            if form.closed.data:
+                rows.append((form.day.data, None, None))
+            else:
+                rows.append((form.day.data, *form.minutes()))
+        return rows
+
+    def settings(self) -> dict:
+        """Validated scalar settings for the service."""
+        data = {key: self[key].data for key in services.SETTINGS}
+        for key in ("buffer_before", "buffer_after", "min_notice"):
+            data[key] = data[key] or 0
+        data["slug"] = data["slug"] or None
+        data["description"] = data["description"] or ""
+        data["location"] = (data["location"] or "").strip()
+        data["confirmation_message"] = data["confirmation_message"] or ""
+        return data
+
+    def load(self, calendar):
+        """Fill the rows from a saved calendar (for GET)."""
+        for i, key in enumerate(DAY_KEYS):
+            for r in (r for r in calendar.ranges if r.weekday == i):
+                self[key].append_entry({"start": hhmm(r.start_minute), "end": hhmm(r.end_minute)})
+        for o in calendar.overrides:
+            self.overrides.append_entry(
+                {"day": o.day, "closed": o.closed, "start": hhmm(o.start_minute), "end": hhmm(o.end_minute)}
+            )
+
+    def edit_rows(self, action: str) -> bool:
+        """Apply an 'add-mon' / 'remove-mon-2' / 'add-override' button; True when one was applied."""
+        match = re.fullmatch(r"(add|remove)-(\w+?)(?:-(\d+))?", action or "")
+        if not match or match[2] not in (*DAY_KEYS, "override"):
+            return False
+        rows = self.overrides if match[2] == "override" else self[match[2]]
+        if match[1] == "add":
+            if rows is self.overrides:
+                rows.append_entry({"closed": True})
+            else:
+                last_end = rows.entries[-1].form.end.data if rows.entries else None
+                start = last_end if last_end and last_end != "00:00" else "09:00"
+                rows.append_entry({"start": start, "end": hhmm(min((parse_minutes(start) or 540) + 60, 1440))})
+        elif match[3] is not None:
+            index = int(match[3])
+            rows.entries = [e for e in rows.entries if not e.id.endswith(f"-{index}")]
+        return True

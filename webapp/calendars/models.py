@@ -1,0 +1,153 @@
+"""Calendars, their weekly availability and date overrides, and bookings."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.calendars.availability import Busy, Rules
+from webapp.extensions import db
+from webapp.types import UTCDateTime, utcnow
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class Calendar(db.Model):
+    """A bookable calendar: when it is open, for how long, and its limits."""
+
+    __tablename__ = "calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(500), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    duration: Mapped[int] = mapped_column(Integer, default=30)
+    slot_interval: Mapped[int | None] = mapped_column(Integer)
+    buffer_before: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_after: Mapped[int] = mapped_column(Integer, default=0)
+    min_notice: Mapped[int] = mapped_column(Integer, default=0)
+    window_days: Mapped[int | None] = mapped_column(Integer, default=60)
+    max_per_day: Mapped[int | None] = mapped_column(Integer)
+    seats: Mapped[int] = mapped_column(Integer, default=1)
+    confirmation_message: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    ranges: Mapped[list["AvailabilityRange"]] = relationship(
+        back_populates="calendar",
+        cascade="all, delete-orphan",
+        order_by="(AvailabilityRange.weekday, AvailabilityRange.start_minute)",
+    )
+    overrides: Mapped[list["DateOverride"]] = relationship(
+        back_populates="calendar",
+        cascade="all, delete-orphan",
+        order_by="(DateOverride.day, DateOverride.start_minute)",
+    )
+
+    @property
+    def status(self) -> str:
+        """archived, inactive or active."""
+        if self.archived_at:
+            return "archived"
+        return "active" if self.is_active else "inactive"
+
+    def rules(self) -> Rules:
+        """The calendar's settings as input for the availability engine."""
+        weekly: dict[int, list[tuple[int, int]]] = {}
+        for r in self.ranges:
+            weekly.setdefault(r.weekday, []).append((r.start_minute, r.end_minute))
+        overrides: dict[date, list[tuple[int, int]]] = {}
+        for o in self.overrides:
+            day = overrides.setdefault(o.day, [])
+            if not o.closed:
+                day.append((o.start_minute, o.end_minute))
+        return Rules(
+            timezone=self.timezone,
+            duration=self.duration,
+            interval=self.slot_interval,
+            weekly=weekly,
+            overrides=overrides,
+            buffer_before=self.buffer_before,
+            buffer_after=self.buffer_after,
+            min_notice=self.min_notice,
+            window_days=self.window_days,
+            max_per_day=self.max_per_day,
+            seats=self.seats,
+        )
+
+    def busy(self, start: datetime, end: datetime) -> list[Busy]:
+        """Confirmed bookings that touch [start, end), for the availability engine."""
+        rows = db.session.execute(
+            select(Booking.start_at, Booking.end_at).where(
+                Booking.calendar_id == self.id,
+                Booking.status == "confirmed",
+                Booking.end_at > start,
+                Booking.start_at < end,
+            )
+        )
+        return [Busy(s, e) for s, e in rows]
+
+    def has_bookings(self) -> bool:
+        """True once any booking, even a cancelled one, refers to this calendar."""
+        return db.session.scalar(select(Booking.id).where(Booking.calendar_id == self.id).limit(1)) is not None
+
+    def __repr__(self) -> str:
+        return f"<Calendar {self.id} {self.slug}>"
+
+
+class AvailabilityRange(db.Model):
+    """One open range of a weekday, in minutes from local midnight (1440 = 24:00)."""
+
+    __tablename__ = "availability_ranges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+
+    calendar: Mapped[Calendar] = relationship(back_populates="ranges")
+
+
+class DateOverride(db.Model):
+    """A date whose hours replace the weekly ones; no minutes means closed all day."""
+
+    __tablename__ = "date_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    start_minute: Mapped[int | None] = mapped_column(Integer)
+    end_minute: Mapped[int | None] = mapped_column(Integer)
+
+    calendar: Mapped[Calendar] = relationship(back_populates="overrides")
+
+    @property
+    def closed(self) -> bool:
+        """True when the whole date is closed."""
+        return self.start_minute is None
+
+
+class Booking(db.Model):
+    """A seat taken on a calendar at one instant."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    calendar: Mapped[Calendar] = relationship()

@@ -1,0 +1,139 @@
+"""Calendar changes and the slot preview, shared by the pages, the API and the CLI."""
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from webapp.audit import audit
+from webapp.calendars.availability import Slot, open_slots, slots_by_day
+from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
+from webapp.extensions import db
+from webapp.types import utcnow
+
+SETTINGS = (
+    "name",
+    "slug",
+    "description",
+    "location",
+    "timezone",
+    "duration",
+    "slot_interval",
+    "buffer_before",
+    "buffer_after",
+    "min_notice",
+    "window_days",
+    "max_per_day",
+    "seats",
+    "confirmation_message",
+)
+
+Weekly = Mapping[int, Iterable[tuple[int, int]]]
+Overrides = Iterable[tuple[date, int | None, int | None]]
+
+
+def slugify(text: str) -> str:
+    """'Intro Call – Ada' -> 'intro-call-ada'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "calendar"
+
+
+def slug_taken(slug: str, exclude_id: int | None = None) -> bool:
+    """True when another calendar already uses the slug."""
+    query = select(Calendar.id).where(Calendar.slug == slug)
+    if exclude_id:
+        query = query.where(Calendar.id != exclude_id)
+    return db.session.scalar(query) is not None
+
+
+def unique_slug(name: str) -> str:
+    """A free slug derived from the name (intro-call, intro-call-2, …)."""
+    base = slugify(name)
+    slug, n = base, 1
+    while slug_taken(slug):
+        n += 1
+        slug = f"{base[:76]}-{n}"
+    return slug
+
+
+def _apply(calendar: Calendar, data: Mapping, weekly: Weekly | None, overrides: Overrides | None) -> None:
+    for key in SETTINGS:
+        if key in data:
+            setattr(calendar, key, data[key])
+    if not calendar.slug:
+        calendar.slug = unique_slug(calendar.name)
+    if weekly is not None:
+        calendar.ranges = [
+            AvailabilityRange(weekday=day, start_minute=start, end_minute=end)
+            for day, ranges in sorted(weekly.items())
+            for start, end in sorted(ranges)
+        ]
+    if overrides is not None:
+        calendar.overrides = [
+            DateOverride(day=day, start_minute=start, end_minute=end) for day, start, end in sorted(overrides, key=str)
+        ]
+
+
+def create_calendar(data: Mapping, weekly: Weekly | None = None, overrides: Overrides | None = None) -> Calendar:
+    """Add a calendar from validated settings."""
+    calendar = Calendar()
+    _apply(calendar, data, weekly or {}, overrides or [])
+    db.session.add(calendar)
+    db.session.commit()
+    audit("calendar.create", calendar_id=calendar.id)
+    return calendar
+
+
+def update_calendar(calendar: Calendar, data: Mapping, weekly: Weekly | None = None, overrides=None) -> None:
+    """Save validated settings; weekly/overrides replace the old ones when given."""
+    _apply(calendar, data, weekly, overrides)
+    db.session.commit()
+    audit("calendar.update", calendar_id=calendar.id)
+
+
+def set_active(calendar: Calendar, active: bool) -> None:
+    """Open or close a calendar for new bookings (an archived one stays closed)."""
+    calendar.is_active = active
+    if active:
+        calendar.archived_at = None
+    db.session.commit()
+    audit("calendar.activate" if active else "calendar.deactivate", calendar_id=calendar.id)
+
+
+def delete_or_archive(calendar: Calendar) -> str:
+    """Delete a calendar; one with bookings is archived instead so they keep their history."""
+    calendar_id = calendar.id
+    if calendar.has_bookings():
+        calendar.is_active = False
+        calendar.archived_at = utcnow()
+        db.session.commit()
+        audit("calendar.archive", calendar_id=calendar_id)
+        return "archived"
+    db.session.delete(calendar)
+    db.session.commit()
+    audit("calendar.delete", calendar_id=calendar_id)
+    return "deleted"
+
+
+def slots(
+    calendar: Calendar, first_day: date, last_day: date, viewer_tz: str, now: datetime | None = None
+) -> list[Slot]:
+    """Open slots of a calendar for viewer-local days first_day..last_day."""
+    now = now or utcnow()
+    zone = ZoneInfo(viewer_tz)
+    # Bookings that can touch the range, with a day of margin for buffers and zone offsets.
+    start = datetime.combine(first_day - timedelta(days=2), datetime.min.time(), zone)
+    end = datetime.combine(last_day + timedelta(days=2), datetime.min.time(), zone)
+    return open_slots(calendar.rules(), calendar.busy(start, end), now, first_day, last_day, viewer_tz)
+
+
+def preview(calendar: Calendar, days: int = 7, now: datetime | None = None) -> list[tuple[date, list[Slot]]]:
+    """The next `days` days in the calendar's zone, each with its open slots (possibly none)."""
+    now = now or utcnow()
+    today = now.astimezone(ZoneInfo(calendar.timezone)).date()
+    last = today + timedelta(days=days - 1)
+    grouped = slots_by_day(slots(calendar, today, last, calendar.timezone, now), calendar.timezone)
+    return [(today + timedelta(days=i), grouped.get(today + timedelta(days=i), [])) for i in range(days)]

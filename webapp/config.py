@@ -1,0 +1,116 @@
+"""Settings read from the environment, checked once at start-up."""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names it and says why."""
+
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(env, name, default):
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value (use true or false)")
+
+
+def _int(env, name, default, minimum=0):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _secret_key(env, instance_path: Path) -> str:
+    """Use SECRET_KEY, or one generated once and kept in instance/ so sessions survive restarts."""
+    if env.get("SECRET_KEY"):
+        if len(env["SECRET_KEY"]) < 16:
+            raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
+        return env["SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_hex(32)
+    # Created with owner-only permissions: the key signs every session.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _database_url(env, instance_path: Path) -> str:
+    url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'oneslot.db'}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL={url!r} is not a database URL") from None
+    # Plain postgresql:// and postgres:// mean the psycopg 3 driver we ship.
+    if parsed.drivername in {"postgres", "postgresql"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(f"DATABASE_URL: {parsed.get_backend_name()} is not supported (use sqlite or postgresql)")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _base_url(env) -> str:
+    url = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"BASE_URL={url!r} must be an absolute http(s) URL, e.g. https://book.example.com")
+    return url
+
+
+def load(env=None, instance_path=".") -> dict:
+    """Build the Flask config from environment variables (see README, Configuration)."""
+    env = os.environ if env is None else env
+    instance_path = Path(instance_path)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    base_url = _base_url(env)
+    secure_default = base_url.startswith("https://")
+    secure = _flag(env, "SESSION_COOKIE_SECURE", secure_default)
+    mail_port = _int(env, "MAIL_PORT", 25, minimum=1)
+    if mail_port > 65535:
+        raise ConfigError(f"MAIL_PORT={mail_port} is not a port number")
+    return {
+        "SECRET_KEY": _secret_key(env, instance_path),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env, instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BASE_URL": base_url,
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": mail_port,
+        "MAIL_USE_TLS": _flag(env, "MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _flag(env, "MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "OneSlot <noreply@localhost>"),
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": "https" if secure_default else "http",
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead, so a long edit is never lost
+        "PAGE_SIZE": _int(env, "PAGE_SIZE", 50, minimum=1),
+    }

@@ -1,0 +1,65 @@
+"""Contacts and their tags."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.types import UTCDateTime, utcnow
+
+contact_tags = Table(
+    "contact_tags",
+    db.metadata,
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+def normalize_email(email: str) -> str:
+    """The key that makes emails unique regardless of case and spaces."""
+    return email.strip().lower()
+
+
+def normalize_tag(name: str) -> str:
+    """Tags compare case-insensitively and without surrounding spaces."""
+    return " ".join(name.split()).lower()
+
+
+class Tag(db.Model):
+    """A label on contacts; tags are stored lower-case."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Contact(db.Model):
+    """A person who can receive one-time booking links."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by=Tag.name, lazy="selectin")
+
+    @property
+    def name(self) -> str:
+        """First and last name, or the email when both are empty."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+
+    @property
+    def tag_names(self) -> list[str]:
+        """The contact's tags as sorted names."""
+        return [t.name for t in self.tags]
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.id} {self.email}>"
