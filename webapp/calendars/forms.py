@@ -15,7 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
@@ -103,7 +103,7 @@ class CalendarForm(FlaskForm):
     )
     duration = IntegerField(
         "Meeting duration (minutes)",
-        [DataRequired("Enter a duration in minutes."), NumberRange(5, 24 * 60, "Between 5 and 1440 minutes.")],
+        [InputRequired("Enter a duration in minutes."), NumberRange(5, 24 * 60, "Between 5 and 1440 minutes.")],
         default=30,
     )
     slot_interval = _optional_int("Slot interval (minutes)", 5, 24 * 60, "Between 5 and 1440 minutes.")
@@ -120,7 +120,7 @@ class CalendarForm(FlaskForm):
     max_per_day = _optional_int("Maximum bookings per day", 1, 1000, "At least 1, or leave empty for no limit.")
     seats = IntegerField(
         "Seats per slot",
-        [DataRequired("Enter at least 1 seat."), NumberRange(1, 1000, "Between 1 and 1000.")],
+        [InputRequired("Enter at least 1 seat."), NumberRange(1, 1000, "Between 1 and 1000.")],
         default=1,
     )
     confirmation_message = TextAreaField("Confirmation message", [Length(max=5000)])
@@ -131,7 +131,7 @@ class CalendarForm(FlaskForm):
     fri = FieldList(FormField(RangeForm), label=WEEKDAYS[4])
     sat = FieldList(FormField(RangeForm), label=WEEKDAYS[5])
     sun = FieldList(FormField(RangeForm), label=WEEKDAYS[6])
-    overrides = FieldList(FormField(OverrideForm), label="Date overrides")
+    date_overrides = FieldList(FormField(OverrideForm), label="Date overrides")
 
     def __init__(self, *args, calendar_id=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -158,7 +158,7 @@ class CalendarForm(FlaskForm):
                 self.day_errors[key] = problems
                 ok = False
         by_date: dict = {}
-        for row in self.overrides:
+        for row in self.date_overrides:
             form = row.form
             if form.day.data is None:
                 continue
@@ -188,7 +188,7 @@ class CalendarForm(FlaskForm):
     def override_rows(self):
         """Validated overrides as (date, start, end); None minutes for a closed day."""
         rows = []
-        for row in self.overrides:
+        for row in self.date_overrides:
             form = row.form
             if form.closed.data:
                 rows.append((form.day.data, None, None))
@@ -213,7 +213,7 @@ class CalendarForm(FlaskForm):
             for r in (r for r in calendar.ranges if r.weekday == i):
                 self[key].append_entry({"start": hhmm(r.start_minute), "end": hhmm(r.end_minute)})
         for o in calendar.overrides:
-            self.overrides.append_entry(
+            self.date_overrides.append_entry(
                 {"day": o.day, "closed": o.closed, "start": hhmm(o.start_minute), "end": hhmm(o.end_minute)}
             )
 
@@ -222,9 +222,9 @@ class CalendarForm(FlaskForm):
         match = re.fullmatch(r"(add|remove)-(\w+?)(?:-(\d+))?", action or "")
         if not match or match[2] not in (*DAY_KEYS, "override"):
             return False
-        rows = self.overrides if match[2] == "override" else self[match[2]]
+        rows = self.date_overrides if match[2] == "override" else self[match[2]]
         if match[1] == "add":
-            if rows is self.overrides:
+            if rows is self.date_overrides:
                 rows.append_entry({"closed": True})
             else:
                 last_end = rows.entries[-1].form.end.data if rows.entries else None
