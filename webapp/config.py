@@ -113,4 +113,5 @@ def load(env=None, instance_path=".") -> dict:
         "PREFERRED_URL_SCHEME": "https" if secure_default else "http",
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead, so a long edit is never lost
         "PAGE_SIZE": _int(env, "PAGE_SIZE", 50, minimum=1),
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # the CSV import takes files up to 10 MB
     }

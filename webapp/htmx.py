@@ -9,8 +9,8 @@ from webapp.extensions import htmx
 
 
 def is_htmx() -> bool:
-    """True for a request made by HTMX (it swaps a fragment, not the page)."""
-    return bool(htmx)
+    """True for a request made by HTMX that swaps a fragment (a history restore wants the page)."""
+    return bool(htmx) and not htmx.history_restore_request
 
 
 def render(page: str, fragment: str, status: int = 200, **context):

@@ -59,7 +59,7 @@ class Contact(db.Model):
     @property
     def tag_names(self) -> list[str]:
         """The contact's tags as sorted names."""
-        return [t.name for t in self.tags]
+        return sorted(t.name for t in self.tags)
 
     def __repr__(self) -> str:
         return f"<Contact {self.id} {self.email}>"

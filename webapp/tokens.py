@@ -1,0 +1,70 @@
+"""Secret URL tokens: HMAC over an object's id and salt, so the database never holds a working token.
+
+A token is rebuilt from (purpose, id, salt) and the app's SECRET_KEY; the database keeps only its
+SHA-256 digest for lookups. A copy of the database therefore hands out no working link, and
+rotating SECRET_KEY invalidates every outstanding link.
+
+Stored text (the mail outbox) never holds a secret URL either: it holds a marker such as
+⟦book:42⟧ that `resolve()` turns into the real URL when the message is sent, or into a redacted
+one when an admin reads the stored copy.
+"""
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+
+from flask import current_app
+
+# purpose -> (URL path prefix, loader returning the object's salt for an id, or None)
+_PURPOSES: dict[str, tuple[str, Callable[[int], str | None]]] = {}
+MARKER_RE = re.compile(r"⟦([a-z]+):(\d+)⟧")
+
+
+def new_salt() -> str:
+    """128 random bits per object: a reused id never recreates an old token."""
+    return secrets.token_hex(16)
+
+
+def make_token(purpose: str, obj_id: int, salt: str) -> str:
+    """The URL token of an object: 256-bit HMAC, base64url without padding."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"{purpose}:{obj_id}:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def digest(token: str) -> str:
+    """What the database stores and looks tokens up by."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def register(purpose: str, path: str, salt_loader: Callable[[int], str | None]) -> None:
+    """Declare a kind of secret URL, e.g. register("book", "/book/", load_link_salt)."""
+    _PURPOSES[purpose] = (path, salt_loader)
+
+
+def marker(purpose: str, obj_id: int) -> str:
+    """A placeholder for a secret URL in stored text."""
+    return f"⟦{purpose}:{obj_id}⟧"
+
+
+def url(purpose: str, obj_id: int, salt: str) -> str:
+    """The absolute secret URL, from BASE_URL."""
+    path, _ = _PURPOSES[purpose]
+    return f"{current_app.config['BASE_URL']}{path}{make_token(purpose, obj_id, salt)}"
+
+
+def resolve(text: str, redact: bool = False) -> str:
+    """Replace markers with working URLs, or with redacted ones for display of stored copies."""
+
+    def replace(match: re.Match) -> str:
+        purpose, obj_id = match[1], int(match[2])
+        path, loader = _PURPOSES[purpose]
+        if redact:
+            return f"{current_app.config['BASE_URL']}{path}••••••••"
+        salt = loader(obj_id)
+        return url(purpose, obj_id, salt) if salt else f"{current_app.config['BASE_URL']}{path}(link removed)"
+
+    return MARKER_RE.sub(replace, text)
