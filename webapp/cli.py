@@ -45,11 +45,26 @@ def bootstrap_command():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve_command(host, port):
-    """Serve the app for one machine (make run); production uses gunicorn (see README)."""
+    """Serve the app and one background worker for one machine (make run); production uses gunicorn (see README)."""
+    import signal
+
     from werkzeug.serving import run_simple
 
+    from webapp import worker
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl+C, so the worker is stopped below
+
+    app = current_app._get_current_object()
+    worker.configure_logging()
+    signal.signal(signal.SIGTERM, interrupt)
+    stop_event, thread = worker.start_thread(app)
     click.echo(f"OneSlot is running at http://{host}:{port}/ (Ctrl+C to stop)")
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False, use_debugger=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        click.echo("Stopping the background worker…")
+        worker.stop_thread(stop_event, thread)
 
 
 def register(app):

@@ -1,0 +1,13 @@
+"""Mail: the outbox every email goes through, its sender, and the admin's "Sent mail" pages."""
+
+from webapp.mail import services
+from webapp.mail.views import bp
+from webapp.worker import register_task_source
+
+__all__ = ["bp", "init_app"]
+
+
+def init_app(app):
+    """Add the pages and make the outbox a task source of `flask worker`."""
+    app.register_blueprint(bp)
+    register_task_source("outbox", services.send_due)

@@ -1,0 +1,48 @@
+"""The outbox: every email is a row first, sent later by the worker."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.types import UTCDateTime, utcnow
+
+STATUSES = ("pending", "sent", "failed", "held")
+
+
+class OutboxMessage(db.Model):
+    """One email: rendered when queued, its secret links resolved only when it is sent."""
+
+    __tablename__ = "outbox_messages"
+    # The worker's query: due pending messages, oldest first.
+    __table_args__ = (Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50), default="")
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(500))
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    html_body: Mapped[str] = mapped_column(Text, default="")
+    # [{"filename": "invite.ics", "mimetype": "text/calendar", "content": "BEGIN:VCALENDAR…"}]
+    attachments: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A claim: the worker that is sending the message, and until when its claim holds.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"), index=True)
+    # Fixed when queued, so a message sent twice (a worker died after the server accepted it) reads as one.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+
+    @property
+    def can_retry(self) -> bool:
+        """Failed and held messages can be put back in the queue by an admin."""
+        return self.status in ("failed", "held")
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.status} {self.kind}>"

@@ -1,0 +1,387 @@
+"""The outbox: queue mail in the caller's transaction; the worker sends what is due, with retries."""
+
+import logging
+import os
+import smtplib
+import socket
+import ssl
+import threading
+import unicodedata
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from datetime import datetime, timedelta
+from email.utils import make_msgid, parseaddr
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from flask_mail import Connection, Message
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, or_, select, update
+
+from webapp import tokens
+from webapp.audit import audit
+from webapp.extensions import db, mail
+from webapp.mail.models import STATUSES, OutboxMessage
+from webapp.types import utcnow
+
+logger = logging.getLogger("oneslot.mail")
+
+# Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the message is "failed".
+DEFAULT_RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 60 * 60)
+# How long a claim holds: a worker that dies mid-send frees its messages after this.
+DEFAULT_LEASE_SECONDS = 5 * 60
+NO_SERVER = "not sent: no mail server configured"
+
+
+# --- queueing ------------------------------------------------------------------------------------
+
+
+def _one_line(name: str, value: str) -> str:
+    # CR/LF (or any other line break or control character) in a header would let text add headers.
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
+        raise ValueError(f"{name} must be a single line of text")
+    return value.strip()
+
+
+def _attachment(item: Mapping) -> dict:
+    filename = _one_line("attachment filename", str(item["filename"]))
+    mimetype = _one_line("attachment mimetype", str(item.get("mimetype") or "application/octet-stream"))
+    if not isinstance(item["content"], str):
+        raise ValueError("attachment content must be text (e.g. an .ics)")
+    return {"filename": filename, "mimetype": mimetype, "content": item["content"]}
+
+
+def new_message_id() -> str:
+    """An RFC 5322 Message-ID on the public host's domain, e.g. <…@book.example.com>."""
+    return make_msgid(domain=urlsplit(current_app.config["BASE_URL"]).hostname or "localhost")
+
+
+def queue_email(
+    to: str,
+    subject: str,
+    template: str,
+    context: Mapping,
+    *,
+    attachments: Iterable[Mapping] = (),
+    kind: str = "",
+    booking_id: int | None = None,
+) -> OutboxMessage:
+    """Render templates/email/<template>.txt/.html now and add the message to the session, uncommitted.
+
+    The caller commits it in the same transaction as the change it belongs to (a booking, an
+    enrolment step), so a request can never succeed while its email is lost. Secret links go in as
+    token markers (tokens.marker) and become URLs only when the worker sends the message.
+    """
+    to = _one_line("to", to)
+    subject = _one_line("subject", subject)
+    if "@" not in parseaddr(to)[1]:
+        raise ValueError(f"{to!r} is not an email address")
+    message = OutboxMessage(
+        kind=kind or template,
+        to_addr=to,
+        subject=subject,
+        text_body=render_template(f"email/{template}.txt", **{"subject": subject, **context}),
+        html_body=render_template(f"email/{template}.html", **{"subject": subject, **context}),
+        attachments=[_attachment(item) for item in attachments],
+        status="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+        last_error="",
+        booking_id=booking_id,
+        message_id=new_message_id(),
+    )
+    db.session.add(message)
+    return message
+
+
+def queue_test_email(to: str) -> OutboxMessage:
+    """Queue a short message an admin sends to check the SMTP settings; committed."""
+    message = queue_email(
+        to,
+        "OneSlot test email",
+        "test_message",
+        {"base_url": current_app.config["BASE_URL"], "mail_server": current_app.config.get("MAIL_SERVER")},
+        kind="test",
+    )
+    db.session.commit()
+    audit("mail.test", outbox_id=message.id)
+    return message
+
+
+# --- claiming ------------------------------------------------------------------------------------
+
+
+def worker_id() -> str:
+    """Who holds a claim: host, process and thread (`make run` runs a worker thread beside the web server)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _due(now: datetime):
+    return (
+        OutboxMessage.status == "pending",
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+    )
+
+
+def _lease(now: datetime, worker: str) -> dict:
+    seconds = current_app.config.get("MAIL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
+    return {"locked_until": now + timedelta(seconds=seconds), "locked_by": worker}
+
+
+def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
+    """Take up to `limit` due messages for `worker` and commit the claim; returns their ids.
+
+    PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers pass over each other's rows.
+    SQLite: the candidates go through take(), whose conditional UPDATEs decide who wins each one.
+    An expired claim (its worker died mid-send) counts as no claim.
+    """
+    now = now or utcnow()
+    oldest_first = (OutboxMessage.next_attempt_at, OutboxMessage.id)
+    query = select(OutboxMessage.id).where(*_due(now)).order_by(*oldest_first).limit(limit)
+    if db.session.get_bind().dialect.name != "postgresql":
+        candidates = list(db.session.scalars(query))
+        db.session.commit()  # end the read, so each UPDATE in take() starts its own write
+        return take(candidates, worker, now)
+    ids = list(db.session.scalars(query.with_for_update(skip_locked=True)))
+    if ids:
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**_lease(now, worker)),
+            execution_options={"synchronize_session": False},
+        )
+    db.session.commit()
+    return ids
+
+
+def take(ids: Iterable[int], worker: str, now: datetime | None = None) -> list[int]:
+    """Claim those of `ids` still due and unclaimed, by one conditional UPDATE each; commits, returns the winners."""
+    now = now or utcnow()
+    claimed = []
+    for message_id in ids:
+        result = db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id, *_due(now)).values(**_lease(now, worker)),
+            execution_options={"synchronize_session": False},
+        )
+        if result.rowcount == 1:
+            claimed.append(message_id)
+    db.session.commit()
+    return claimed
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+class ConnectError(OSError):
+    """The SMTP server could not be reached, or refused the greeting, STARTTLS or login."""
+
+
+class _Connection(Connection):
+    """Flask-Mail's connection with a timeout (a silent server must not hang the worker) and verified TLS."""
+
+    def configure_host(self):
+        timeout = current_app.config.get("MAIL_TIMEOUT", 30)
+        context = ssl.create_default_context()
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout, context=context)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls(context=context)
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+class _Sender:
+    """One SMTP connection for a batch, reopened after an error; a failed connect fails the whole batch."""
+
+    def __init__(self):
+        self.connection: _Connection | None = None
+        self.connect_error: Exception | None = None
+
+    def send(self, message: Message) -> None:
+        if self.connect_error:
+            raise self.connect_error
+        if self.connection is None:
+            # Read the settings now, not at start-up: tests and a re-configured app see the current ones.
+            state = mail.init_mail(current_app.config, current_app.debug, current_app.testing)
+            try:
+                self.connection = _Connection(state).__enter__()
+            except (smtplib.SMTPException, OSError) as exc:
+                where = f"{state.server}:{state.port}"
+                self.connect_error = ConnectError(f"cannot connect to {where}: {describe_error(exc)}")
+                raise self.connect_error from exc
+        try:
+            self.connection.send(message)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None and self.connection.host is not None:
+            # The message was accepted before QUIT: a failing QUIT must not count as a failed send.
+            with suppress(smtplib.SMTPException, OSError):
+                self.connection.host.quit()
+        self.connection = None
+
+
+def content_type(mimetype: str) -> str:
+    """A stored mimetype as a Content-Type header: text gets charset=utf-8."""
+    # Flask-Mail splits the type on "/" into MIMEBase(maintype, "subtype; params").
+    if mimetype.count("/") != 1:
+        mimetype = "application/octet-stream"
+    if mimetype.startswith("text/") and "charset" not in mimetype:
+        mimetype += "; charset=utf-8"
+    return mimetype
+
+
+def build_message(message: OutboxMessage) -> Message:
+    """The email as sent: token markers become working URLs here, and only here."""
+    sent = Message(
+        subject=message.subject,
+        recipients=[message.to_addr],
+        body=tokens.resolve(message.text_body),
+        html=tokens.resolve(message.html_body) if message.html_body else None,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+    sent.msgId = message.message_id
+    for item in message.attachments or []:
+        sent.attach(item["filename"], content_type(item["mimetype"]), tokens.resolve(item["content"]).encode())
+    return sent
+
+
+def describe_error(exc: Exception) -> str:
+    """What went wrong, as the SMTP server said it: '451 4.3.0 Try again later'."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{code} {reply.decode(errors='replace')} ({addr})" for addr, (code, reply) in exc.recipients.items()
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        return f"{exc.smtp_code} {reply}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _permanent(exc: Exception) -> bool:
+    # A 5xx for the recipient or the content will not change on a retry; a 4xx or a lost connection may.
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+
+
+def _unlock(message: OutboxMessage) -> None:
+    message.locked_until = None
+    message.locked_by = None
+
+
+def _record_failure(message: OutboxMessage, exc: Exception) -> None:
+    delays = current_app.config.get("MAIL_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
+    message.attempts += 1
+    message.last_error = describe_error(exc)[:2000]
+    _unlock(message)
+    if _permanent(exc) or message.attempts > len(delays):
+        message.status = "failed"
+        logger.warning(
+            "mail failed outbox_id=%s attempts=%s error=%s", message.id, message.attempts, message.last_error
+        )
+        return
+    delay = delays[message.attempts - 1]
+    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    logger.info(
+        "mail retry outbox_id=%s attempts=%s in=%ss error=%s", message.id, message.attempts, delay, message.last_error
+    )
+
+
+def _send_one(sender: _Sender, message_id: int, worker: str) -> None:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.status != "pending" or message.locked_by != worker:
+        return  # deleted, or another worker took over an expired claim
+    if message.locked_until is None or message.locked_until <= utcnow():
+        return  # our claim ran out during a slow batch: another worker may hold it now
+    try:
+        sender.send(build_message(message))
+    except (smtplib.SMTPException, OSError) as exc:
+        _record_failure(message, exc)
+    except Exception as exc:  # a bug (a template, a token loader): record it, keep the worker alive
+        logger.exception("mail could not be built outbox_id=%s", message.id)
+        _record_failure(message, exc)
+    else:
+        message.status = "sent"
+        message.sent_at = utcnow()
+        message.attempts += 1
+        message.last_error = ""
+        _unlock(message)
+        logger.info("mail sent outbox_id=%s kind=%s attempts=%s", message.id, message.kind, message.attempts)
+    # Committed one by one: a crash later in the batch never resends what already went out.
+    db.session.commit()
+
+
+def _hold(message_id: int, worker: str) -> None:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.locked_by != worker:
+        return
+    message.status = "held"
+    message.last_error = NO_SERVER
+    _unlock(message)
+    db.session.commit()
+    logger.info("mail held outbox_id=%s (no MAIL_SERVER)", message_id)
+
+
+def send_due(limit: int = 20) -> int:
+    """Claim up to `limit` due messages and send them (or hold them without MAIL_SERVER); returns how many."""
+    worker = worker_id()
+    ids = claim(limit, worker)
+    if not current_app.config.get("MAIL_SERVER"):
+        for message_id in ids:
+            _hold(message_id, worker)
+        return len(ids)
+    sender = _Sender()
+    try:
+        for message_id in ids:
+            _send_one(sender, message_id, worker)
+    finally:
+        sender.close()
+    return len(ids)
+
+
+def retry(message: OutboxMessage) -> bool:
+    """Put a failed or held message back in the queue, due now; False if it was neither.
+
+    Its attempts are kept: after a failed message's schedule is used up, a retry is one more attempt.
+    """
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status.in_(("failed", "held")))
+        .values(status="pending", next_attempt_at=utcnow(), locked_until=None, locked_by=None),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    if result.rowcount:
+        audit("mail.retry", outbox_id=message.id)
+    return bool(result.rowcount)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def search(status: str | None, page: int, per_page: int) -> Pagination:
+    """Messages newest first, optionally of one status."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status in STATUSES:
+        query = query.where(OutboxMessage.status == status)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def counts() -> dict[str, int]:
+    """How many messages are in each status (every status present, zeros included)."""
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    found = dict(rows.all())
+    return {status: found.get(status, 0) for status in STATUSES}
+
+
+def redacted(text: str) -> str:
+    """Stored text as an admin may see it: secret links shown as …/book/••••••••."""
+    return tokens.resolve(text or "", redact=True)
