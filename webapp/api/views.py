@@ -1,0 +1,281 @@
+"""JSON API v1: contacts, calendars and their slots, one-time links, bookings. Every call needs an API key."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.api import keys
+from webapp.api.schemas import (
+    CALENDAR_FIELDS,
+    ApiError,
+    body,
+    booking_json,
+    calendar_form,
+    calendar_json,
+    contact_input,
+    contact_json,
+    day,
+    instant,
+    integer,
+    invalid,
+    link_json,
+    positive_id,
+)
+from webapp.audit import audit
+from webapp.booking import links
+from webapp.booking.models import OneTimeLink
+from webapp.calendars import services as calendars
+from webapp.calendars.forms import zone_names
+from webapp.calendars.models import Booking, Calendar
+from webapp.contacts import services as contacts
+from webapp.contacts.models import Contact
+from webapp.extensions import db
+from webapp.types import utcnow
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_SLOT_DAYS = 62
+MAX_EXPIRY_HOURS = 8760  # one year
+MAX_PAGE = 500
+MAX_ID = 2**31 - 1
+
+
+@bp.before_request
+def authenticate():
+    """Every call carries `Authorization: Bearer <key>`; the admin's session does not count here."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "Send an API key: 'Authorization: Bearer <key>'.")
+    g.api_key = keys.authenticate(key.strip())
+    if g.api_key is None:
+        raise ApiError(401, "This API key is not valid or has been revoked.")
+
+
+@bp.errorhandler(ApiError)
+def api_error(exc: ApiError):
+    """An ApiError as its JSON answer."""
+    db.session.rollback()
+    response = jsonify(exc.body())
+    response.status_code = exc.status
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="OneSlot API"'
+    return response
+
+
+@bp.after_request
+def no_store(response):
+    """Answers hold contacts and secret link URLs: no cache keeps them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _get(model, object_id: int, label: str, field: str | None = None):
+    # Ids are 32-bit in the database; a larger one exists nowhere (and would overflow SQLite's driver).
+    found = db.session.get(model, object_id) if object_id <= MAX_ID else None
+    return found or _not_found(label, object_id, field)
+
+
+def _not_found(label: str, object_id, field: str | None = None):
+    message = f"No {label} with id {object_id}."
+    raise ApiError(404, message, {field: message} if field else None)
+
+
+def _audit(action: str, **ids) -> None:
+    # The services log the change itself as "system"; this line ties it to the key that asked.
+    audit(f"api.{action}", api_key_id=g.api_key.id, **ids)
+
+
+# --- contacts ------------------------------------------------------------------------------------
+
+
+@bp.post("/contacts")
+def contacts_upsert():
+    """Create a contact, or update the one with this email (any case): 201 created, 200 updated."""
+    fields, tags = contact_input(body({*contacts.FIELDS, "tags"}))
+    contact, created = _upsert_contact(fields, tags)
+    _audit("contact.create" if created else "contact.update", contact_id=contact.id)
+    return jsonify(contact_json(contact)), 201 if created else 200
+
+
+def _upsert_contact(fields: dict, tags: list[str]) -> tuple[Contact, bool]:
+    contact, created = _find_or_create(fields, tags)
+    if not created:
+        contacts.add_tags(contact, tags)  # committed with the fields just below
+        contacts.update_contact(contact, fields)
+    return contact, created
+
+
+def _find_or_create(fields: dict, tags: list[str]) -> tuple[Contact, bool]:
+    """The contact with fields["email"], else a new one; True when it is new."""
+    if contact := contacts.find_by_email(fields["email"]):
+        return contact, False
+    try:
+        return contacts.create_contact(fields, tags), True
+    except IntegrityError:
+        # Another request created this email a moment ago: that contact is the one.
+        db.session.rollback()
+        if contact := contacts.find_by_email(fields["email"]):
+            return contact, False
+        raise
+
+
+@bp.get("/contacts")
+def contacts_find():
+    """The contact with ?email= (any case), or 404."""
+    email = request.args.get("email", "").strip()
+    if not email:
+        raise invalid({"email": "Give ?email=, e.g. ?email=ada@example.com."})
+    contact = contacts.find_by_email(email)
+    if contact is None:
+        raise ApiError(404, f"No contact with email {email}.")
+    return jsonify(contact_json(contact))
+
+
+# --- calendars -----------------------------------------------------------------------------------
+
+
+@bp.get("/calendars")
+def calendars_list():
+    """Every calendar, archived ones last."""
+    query = select(Calendar).order_by(Calendar.archived_at.is_not(None), Calendar.name, Calendar.id)
+    return jsonify(calendars=[calendar_json(c) for c in db.session.scalars(query)])
+
+
+@bp.post("/calendars")
+def calendars_create():
+    """A new calendar, checked by the same form as the calendar page."""
+    form = calendar_form(body({"availability", *CALENDAR_FIELDS}))
+    calendar = calendars.create_calendar(form.settings(), form.weekly(), form.override_rows())
+    _audit("calendar.create", calendar_id=calendar.id)
+    return jsonify(calendar_json(calendar)), 201
+
+
+@bp.get("/calendars/<int:calendar_id>/slots")
+def calendars_slots(calendar_id):
+    """Open slots whose start falls on the days start..end, read in ?timezone= (default: the calendar's)."""
+    calendar = _get(Calendar, calendar_id, "calendar")
+    errors: dict[str, str] = {}
+    first, last = day(request.args.get("start"), "start", errors), day(request.args.get("end"), "end", errors)
+    zone = request.args.get("timezone", "").strip() or calendar.timezone
+    if zone not in zone_names():
+        errors["timezone"] = f"{zone!r} is not a time zone name, e.g. Europe/London."
+    if first and last and last < first:
+        errors["end"] = "The end day is before the start day."
+    elif first and last and (last - first).days + 1 > MAX_SLOT_DAYS:
+        errors["end"] = f"Ask for at most {MAX_SLOT_DAYS} days at a time; split longer ranges."
+    if errors:
+        raise invalid(errors)
+    found = calendars.slots(calendar, first, last, zone)
+    return jsonify(
+        calendar_id=calendar.id,
+        timezone=ZoneInfo(zone).key,
+        start=first.isoformat(),
+        end=last.isoformat(),
+        slots=[{"start": instant(s.start), "end": instant(s.end), "seats_left": s.seats_left} for s in found],
+    )
+
+
+# --- one-time links ------------------------------------------------------------------------------
+
+
+@bp.post("/one-time-links")
+def links_create():
+    """Issue a link on a calendar for a contact (by id, or by email: an unknown email becomes a contact)."""
+    data = body({"calendar_id", "contact_id", "email", "expires_in_hours", "metadata"})
+    errors: dict[str, str] = {}
+    calendar_id = positive_id(data, "calendar_id", errors)
+    if calendar_id is None:
+        errors.setdefault("calendar_id", "Required: the id of the calendar the link books on.")
+    contact_id = positive_id(data, "contact_id", errors)
+    email = _link_email(data, contact_id, errors)
+    expires_at = _expiry(data.get("expires_in_hours"), errors)
+    try:
+        meta = links.check_meta(data.get("metadata"))
+    except links.LinkError as exc:
+        errors["metadata"] = str(exc)
+    if errors:
+        raise invalid(errors)
+    calendar = _get(Calendar, calendar_id, "calendar", "calendar_id")
+    if contact_id:
+        contact = _get(Contact, contact_id, "contact", "contact_id")
+    else:
+        contact, _ = _find_or_create({"email": email}, [])
+    try:
+        link = links.issue(calendar, contact, expires_at=expires_at, source="api", meta=meta)
+    except links.LinkError as exc:
+        # What is left once the input is checked is the calendar's state (archived).
+        raise ApiError(409, str(exc)) from None
+    db.session.commit()
+    _audit("link.create", link_id=link.id, calendar_id=calendar.id, contact_id=contact.id)
+    return jsonify(link_json(link)), 201
+
+
+def _link_email(data: dict, contact_id: int | None, errors: dict) -> str | None:
+    email = data.get("email")
+    if email is not None and not isinstance(email, str):
+        errors["email"] = "Must be a string."
+    elif email and "contact_id" in data:
+        errors["email"] = "Give contact_id or email, not both."
+    elif email:
+        if error := contacts.email_error(email.strip()):
+            errors["email"] = error
+        return email.strip()
+    elif contact_id is None and "contact_id" not in errors:
+        errors["contact_id"] = "Give contact_id, or email to find or create the contact."
+    return None
+
+
+def _expiry(hours, errors: dict):
+    if hours is None:
+        return None
+    if not (integer(hours) or isinstance(hours, float)) or not 0 < hours <= MAX_EXPIRY_HOURS:
+        errors["expires_in_hours"] = f"A number of hours above 0 and at most {MAX_EXPIRY_HOURS}."
+        return None
+    return utcnow() + timedelta(hours=hours)
+
+
+@bp.get("/one-time-links/<int:link_id>")
+def links_show(link_id):
+    """A link's state: status, opened_at, used_at, booking_id, metadata, url."""
+    return jsonify(link_json(_get(OneTimeLink, link_id, "one-time link")))
+
+
+# --- bookings ------------------------------------------------------------------------------------
+
+
+@bp.get("/bookings")
+def bookings_list():
+    """Bookings by start time, optionally of one calendar; each with its one-time link's metadata."""
+    errors: dict[str, str] = {}
+    calendar_id = _int_arg("calendar_id", None, 1, None, errors)
+    limit = _int_arg("limit", 100, 1, MAX_PAGE, errors)
+    offset = _int_arg("offset", 0, 0, None, errors)
+    if errors:
+        raise invalid(errors)
+    query = select(Booking).order_by(Booking.start_at, Booking.id).limit(limit).offset(offset)
+    if calendar_id is not None:
+        _get(Calendar, calendar_id, "calendar", "calendar_id")
+        query = query.where(Booking.calendar_id == calendar_id)
+    bookings = db.session.scalars(query).all()
+    made_by = {}
+    if bookings:
+        query = select(OneTimeLink).where(OneTimeLink.booking_id.in_([b.id for b in bookings]))
+        made_by = {link.booking_id: link for link in db.session.scalars(query)}
+    return jsonify(
+        bookings=[booking_json(b, made_by.get(b.id)) for b in bookings],
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _int_arg(name: str, default, minimum: int, maximum: int | None, errors: dict):
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= (maximum or MAX_ID):
+        errors[name] = f"A whole number from {minimum} to {maximum or MAX_ID}."
+        return None
+    return int(raw)
