@@ -47,6 +47,8 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/availability.py
+	$(BIN)/python bench/contacts_import.py
+	$(BIN)/python bench/booking_page.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -19,7 +19,12 @@ def make_app(tmp_path, **overrides):
     """An app on the test database, with its tables created."""
     env = {"SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": database_url(tmp_path)}
     env.update(overrides.pop("ENV_VARS", {}))
-    settings = {"TESTING": True, "WTF_CSRF_ENABLED": False, "INSTANCE_PATH": str(tmp_path / "instance")}
+    settings = {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,  # one test process makes many requests from one address
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+    }
     settings.update(overrides)
     return create_app({"ENV_VARS": env, **settings})
 
@@ -95,3 +100,97 @@ def make_contact(app):
         return contact
 
     return make
+
+
+# --- mail: a real SMTP server on loopback ---------------------------------------------------------
+
+
+class SMTPSink:
+    """An aiosmtpd server on 127.0.0.1 that keeps what it receives and can refuse or stall on demand."""
+
+    def __init__(self):
+        import threading
+
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.messages = []  # email.message.EmailMessage, in arrival order
+        self.envelopes = []  # (mail_from, rcpt_tos)
+        self.refusals = []  # the replies sent instead of accepting
+        self.refuse_next = 0
+        self.refuse_reply = "451 4.3.0 Mailbox busy, try again later"
+        self.delay = 0.0  # seconds to stall in DATA before answering
+        self.receiving = threading.Event()  # set when a DATA command arrives
+
+    def refuse(self, count: int, reply: str | None = None) -> None:
+        """Answer the next `count` messages with `reply` (a 4xx by default) instead of accepting them."""
+        self.refuse_next = count
+        if reply:
+            self.refuse_reply = reply
+
+    def configure(self, app) -> None:
+        """Point the app's mail settings at this server (sending for real, even under TESTING)."""
+        app.config.update(MAIL_SERVER=self.host, MAIL_PORT=self.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=10)
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        import email
+        from email import policy
+
+        self.receiving.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            self.refusals.append(self.refuse_reply)
+            return self.refuse_reply
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback; `smtp_server.configure(app)` makes the app send to it."""
+    from aiosmtpd.controller import Controller
+
+    sink = SMTPSink()
+    controller = Controller(sink, hostname=sink.host, port=sink.port, server_hostname="localhost")
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def make_link(app, make_calendar, make_contact):
+    """Issue a one-time link; returns (link, token). Defaults: a calendar open all day, every day."""
+    from webapp.booking import links
+
+    def make(calendar=None, contact=None, **options):
+        calendar = calendar or make_calendar(weekly={d: [(0, 1440)] for d in range(7)})
+        contact = contact or make_contact()
+        link = links.issue(calendar, contact, **options)
+        db.session.commit()
+        return link, links.url(link).rsplit("/", 1)[1]
+
+    return make
+
+
+def tomorrow_at(hour: int, minute: int = 0):
+    """An instant tomorrow (UTC), safely inside an all-day calendar's window."""
+    from datetime import UTC, datetime, time, timedelta
+
+    return datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(hour, minute), UTC)
+
+
+def iso(instant) -> str:
+    """The form value of a slot: '2026-12-01T15:00:00Z'."""
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -33,13 +33,28 @@ def create_app(overrides: dict | None = None) -> Flask:
     ext.login_manager.init_app(app)
     ext.csrf.init_app(app)
     ext.htmx.init_app(app)
+    ext.mail.init_app(app)
+    ext.limiter.init_app(app)
 
-    from webapp import auth, calendars, contacts, core, models  # noqa: F401  (models: the whole schema)
+    from webapp import auth, core, mail, models, worker  # noqa: F401  (models: the whole schema)
+    from webapp.booking import admin as booking_admin
+    from webapp.booking import views as booking_views
+    from webapp.calendars import views as calendar_views
+    from webapp.contacts import views as contact_views
 
     core.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(calendars.bp)
-    app.register_blueprint(contacts.bp)
+    app.register_blueprint(calendar_views.bp)
+    app.register_blueprint(contact_views.bp)
+    app.register_blueprint(booking_views.bp)
+    app.register_blueprint(booking_admin.links_bp)
+    app.register_blueprint(booking_admin.bookings_bp)
+    mail.init_app(app)
+    worker.register(app)
+
+    from webapp import api
+
+    api.init_app(app)
 
     from webapp.cli import register
 

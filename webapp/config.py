@@ -81,6 +81,13 @@ def _base_url(env) -> str:
     return url
 
 
+def _storage_uri(env) -> str:
+    uri = env.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if urlsplit(uri).scheme not in {"memory", "redis", "rediss", "redis+sentinel", "redis+cluster"}:
+        raise ConfigError(f"RATELIMIT_STORAGE_URI={uri!r}: use memory:// or a redis:// URL")
+    return uri
+
+
 def load(env=None, instance_path=".") -> dict:
     """Build the Flask config from environment variables (see README, Configuration)."""
     env = os.environ if env is None else env
@@ -114,4 +121,7 @@ def load(env=None, instance_path=".") -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead, so a long edit is never lost
         "PAGE_SIZE": _int(env, "PAGE_SIZE", 50, minimum=1),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # the CSV import takes files up to 10 MB
+        "RATELIMIT_ENABLED": _flag(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": _storage_uri(env),
+        "RATELIMIT_HEADERS_ENABLED": True,
     }

@@ -1,7 +1,21 @@
 """Every model, imported in one place so Alembic and create_all() see the whole schema."""
 
+from webapp.api.models import ApiKey  # noqa: F401  (API keys: part of the schema)
 from webapp.auth.models import User
+from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import AvailabilityRange, Booking, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
+from webapp.mail.models import OutboxMessage
 
-__all__ = ["AvailabilityRange", "Booking", "Calendar", "Contact", "DateOverride", "Tag", "User", "contact_tags"]
+__all__ = [
+    "AvailabilityRange",
+    "OneTimeLink",
+    "Booking",
+    "Calendar",
+    "Contact",
+    "DateOverride",
+    "Tag",
+    "User",
+    "contact_tags",
+    "OutboxMessage",
+]

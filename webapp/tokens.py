@@ -1,8 +1,9 @@
-"""Secret URL tokens: HMAC over an object's id and salt, so the database never holds a working token.
+"""Secret URL tokens: an HMAC over an object's random salt, so the database never holds a working token.
 
-A token is rebuilt from (purpose, id, salt) and the app's SECRET_KEY; the database keeps only its
-SHA-256 digest for lookups. A copy of the database therefore hands out no working link, and
-rotating SECRET_KEY invalidates every outstanding link.
+A token is rebuilt from (purpose, salt) and the app's SECRET_KEY; the database keeps the salt and
+the token's SHA-256 digest for lookups, neither of which opens anything without the key. A copy of
+the database therefore hands out no working link, and rotating SECRET_KEY invalidates every
+outstanding link.
 
 Stored text (the mail outbox) never holds a secret URL either: it holds a marker such as
 ⟦book:42⟧ that `resolve()` turns into the real URL when the message is sent, or into a redacted
@@ -24,15 +25,15 @@ MARKER_RE = re.compile(r"⟦([a-z]+):(\d+)⟧")
 
 
 def new_salt() -> str:
-    """128 random bits per object: a reused id never recreates an old token."""
+    """128 random bits per object, the only input of its token besides the key."""
     return secrets.token_hex(16)
 
 
-def make_token(purpose: str, obj_id: int, salt: str) -> str:
+def make_token(purpose: str, salt: str) -> str:
     """The URL token of an object: 256-bit HMAC, base64url without padding."""
     key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, f"{purpose}:{obj_id}:{salt}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    mac = hmac.new(key, f"{purpose}:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def digest(token: str) -> str:
@@ -50,10 +51,10 @@ def marker(purpose: str, obj_id: int) -> str:
     return f"⟦{purpose}:{obj_id}⟧"
 
 
-def url(purpose: str, obj_id: int, salt: str) -> str:
+def url(purpose: str, salt: str) -> str:
     """The absolute secret URL, from BASE_URL."""
     path, _ = _PURPOSES[purpose]
-    return f"{current_app.config['BASE_URL']}{path}{make_token(purpose, obj_id, salt)}"
+    return f"{current_app.config['BASE_URL']}{path}{make_token(purpose, salt)}"
 
 
 def resolve(text: str, redact: bool = False) -> str:
@@ -65,6 +66,6 @@ def resolve(text: str, redact: bool = False) -> str:
         if redact:
             return f"{current_app.config['BASE_URL']}{path}••••••••"
         salt = loader(obj_id)
-        return url(purpose, obj_id, salt) if salt else f"{current_app.config['BASE_URL']}{path}(link removed)"
+        return url(purpose, salt) if salt else f"{current_app.config['BASE_URL']}{path}(link removed)"
 
     return MARKER_RE.sub(replace, text)

@@ -36,4 +36,18 @@
     const button = event.target.closest("[data-confirm]");
     if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
   }, true);
+  // Booking pages: show times in the visitor's own zone unless they picked one.
+  function detectZone() {
+    const select = document.querySelector("select[data-detect-zone]:not([data-zone-chosen])");
+    if (!select || !window.Intl || !window.htmx) return;
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!zone || zone === select.value) return;
+    if (!Array.prototype.some.call(select.options, function (o) { return o.value === zone; })) return;
+    select.value = zone;
+    select.setAttribute("data-zone-chosen", "");
+    htmx.trigger(select.form, "change");
+  }
+  // After htmx has set up the page (it also starts on DOMContentLoaded, and was loaded first).
+  if (document.readyState === "complete") detectZone();
+  else document.addEventListener("DOMContentLoaded", detectZone);
 })();

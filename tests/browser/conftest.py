@@ -37,6 +37,12 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
+class LiveServer(str):
+    """The server's base URL, which also knows its app (for setting up data in a test)."""
+
+    app = None
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """The app served by a real threaded HTTP server; yields its base URL."""
@@ -51,8 +57,9 @@ def live_server(tmp_path):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    server.app = app
-    yield f"http://127.0.0.1:{server.server_port}"
+    url = LiveServer(f"http://127.0.0.1:{server.server_port}")
+    url.app = app
+    yield url
     server.shutdown()
     with app.app_context():
         db.session.remove()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from webapp.auth import services
 from webapp.auth.forms import AdminForm, LoginForm, PasswordForm
 from webapp.auth.models import User
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
 
@@ -24,6 +24,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute", methods=["POST"])
 def login():
     """The sign-in page."""
     if current_user.is_authenticated:

@@ -1,5 +1,1 @@
 """Calendars: availability, limits, and the slot engine behind them."""
-
-from webapp.calendars.views import bp
-
-__all__ = ["bp"]

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    EmailField,
     FieldList,
     Form,
     FormField,
@@ -15,7 +16,16 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
@@ -79,8 +89,8 @@ class OverrideForm(Form):
         return parse_minutes(self.start.data), parse_minutes(self.end.data, is_end=True)
 
 
-def _optional_int(label, minimum, maximum, message):
-    return IntegerField(label, [Optional(), NumberRange(minimum, maximum, message)])
+def _optional_int(label, minimum, maximum, message, default=None):
+    return IntegerField(label, [Optional(), NumberRange(minimum, maximum, message)], default=default)
 
 
 class CalendarForm(FlaskForm):
@@ -116,7 +126,7 @@ class CalendarForm(FlaskForm):
     min_notice = IntegerField(
         "Minimum notice (minutes)", [Optional(), NumberRange(0, 365 * 24 * 60, "Zero or more minutes.")], default=0
     )
-    window_days = _optional_int("Booking window (days ahead)", 1, 730, "Between 1 and 730 days.")
+    window_days = _optional_int("Booking window (days ahead)", 1, 730, "Between 1 and 730 days.", default=60)
     max_per_day = _optional_int("Maximum bookings per day", 1, 1000, "At least 1, or leave empty for no limit.")
     seats = IntegerField(
         "Seats per slot",
@@ -124,6 +134,12 @@ class CalendarForm(FlaskForm):
         default=1,
     )
     confirmation_message = TextAreaField("Confirmation message", [Length(max=5000)])
+    change_cutoff_hours = IntegerField(
+        "Changes allowed until (hours before the start)",
+        [Optional(), NumberRange(0, 24 * 90, "Between 0 and 2160 hours.")],
+        default=0,
+    )
+    notify_email = EmailField("Notify this address of bookings", [Optional(), Email(), Length(max=254)])
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
     tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
     wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
@@ -199,12 +215,13 @@ class CalendarForm(FlaskForm):
     def settings(self) -> dict:
         """Validated scalar settings for the service."""
         data = {key: self[key].data for key in services.SETTINGS}
-        for key in ("buffer_before", "buffer_after", "min_notice"):
+        for key in ("buffer_before", "buffer_after", "min_notice", "change_cutoff_hours"):
             data[key] = data[key] or 0
         data["slug"] = data["slug"] or None
         data["description"] = data["description"] or ""
         data["location"] = (data["location"] or "").strip()
         data["confirmation_message"] = data["confirmation_message"] or ""
+        data["notify_email"] = (data["notify_email"] or "").strip().lower()
         return data
 
     def load(self, calendar):

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp import tokens
 from webapp.calendars.availability import Busy, Rules
 from webapp.extensions import db
 from webapp.types import UTCDateTime, utcnow
@@ -28,10 +29,14 @@ class Calendar(db.Model):
     buffer_before: Mapped[int] = mapped_column(Integer, default=0)
     buffer_after: Mapped[int] = mapped_column(Integer, default=0)
     min_notice: Mapped[int] = mapped_column(Integer, default=0)
-    window_days: Mapped[int | None] = mapped_column(Integer, default=60)
+    window_days: Mapped[int | None] = mapped_column(Integer)
     max_per_day: Mapped[int | None] = mapped_column(Integer)
     seats: Mapped[int] = mapped_column(Integer, default=1)
     confirmation_message: Mapped[str] = mapped_column(Text, default="")
+    change_cutoff_hours: Mapped[int] = mapped_column(Integer, default=0)
+    notify_email: Mapped[str] = mapped_column(String(254), default="")
+    # Bumped by every booking change: the UPDATE's row lock serialises bookings of one calendar.
+    booking_seq: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -79,17 +84,17 @@ class Calendar(db.Model):
             seats=self.seats,
         )
 
-    def busy(self, start: datetime, end: datetime) -> list[Busy]:
+    def busy(self, start: datetime, end: datetime, exclude_booking_id: int | None = None) -> list[Busy]:
         """Confirmed bookings that touch [start, end), for the availability engine."""
-        rows = db.session.execute(
-            select(Booking.start_at, Booking.end_at).where(
-                Booking.calendar_id == self.id,
-                Booking.status == "confirmed",
-                Booking.end_at > start,
-                Booking.start_at < end,
-            )
+        query = select(Booking.start_at, Booking.end_at).where(
+            Booking.calendar_id == self.id,
+            Booking.status == "confirmed",
+            Booking.end_at > start,
+            Booking.start_at < end,
         )
-        return [Busy(s, e) for s, e in rows]
+        if exclude_booking_id is not None:
+            query = query.where(Booking.id != exclude_booking_id)
+        return [Busy(s, e) for s, e in db.session.execute(query)]
 
     def has_bookings(self) -> bool:
         """True once any booking, even a cancelled one, refers to this calendar."""
@@ -132,6 +137,11 @@ class DateOverride(db.Model):
         return self.start_minute is None
 
 
+def _manage_digest(context) -> str:
+    """The digest of a new booking's manage token (its salt is set just before)."""
+    return tokens.digest(tokens.make_token("manage", context.get_current_parameters()["manage_salt"]))
+
+
 class Booking(db.Model):
     """A seat taken on a calendar at one instant."""
 
@@ -147,7 +157,22 @@ class Booking(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     notes: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
+    attendance: Mapped[str | None] = mapped_column(String(20))  # showed / no_show, once past
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    cancelled_by: Mapped[str] = mapped_column(String(20), default="")
+    manage_salt: Mapped[str] = mapped_column(String(32), default=tokens.new_salt)
+    manage_digest: Mapped[str] = mapped_column(String(64), unique=True, default=_manage_digest)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     calendar: Mapped[Calendar] = relationship()
+
+    @property
+    def display_status(self) -> str:
+        """upcoming, past, cancelled, showed or no-show."""
+        if self.status == "cancelled":
+            return "cancelled"
+        if self.attendance:
+            return self.attendance.replace("_", "-")
+        return "past" if self.end_at <= utcnow() else "upcoming"

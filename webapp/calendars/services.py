@@ -3,7 +3,7 @@
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -29,6 +29,8 @@ SETTINGS = (
     "max_per_day",
     "seats",
     "confirmation_message",
+    "change_cutoff_hours",
+    "notify_email",
 )
 
 Weekly = Mapping[int, Iterable[tuple[int, int]]]
@@ -119,15 +121,30 @@ def delete_or_archive(calendar: Calendar) -> str:
 
 
 def slots(
-    calendar: Calendar, first_day: date, last_day: date, viewer_tz: str, now: datetime | None = None
+    calendar: Calendar,
+    first_day: date,
+    last_day: date,
+    viewer_tz: str,
+    now: datetime | None = None,
+    exclude_booking_id: int | None = None,
 ) -> list[Slot]:
-    """Open slots of a calendar for viewer-local days first_day..last_day."""
+    """Open slots of a calendar for viewer-local days first_day..last_day (none while it is closed)."""
+    if not calendar.is_active or calendar.archived_at:
+        return []
     now = now or utcnow()
     zone = ZoneInfo(viewer_tz)
-    # Bookings that can touch the range, with a day of margin for buffers and zone offsets.
+    # Bookings that can touch the range, with two days of margin for buffers and zone offsets.
     start = datetime.combine(first_day - timedelta(days=2), datetime.min.time(), zone)
-    end = datetime.combine(last_day + timedelta(days=2), datetime.min.time(), zone)
-    return open_slots(calendar.rules(), calendar.busy(start, end), now, first_day, last_day, viewer_tz)
+    end = datetime.combine(last_day + timedelta(days=3), datetime.min.time(), zone)
+    busy = calendar.busy(start, end, exclude_booking_id)
+    return open_slots(calendar.rules(), busy, now, first_day, last_day, viewer_tz)
+
+
+def slot_at(calendar: Calendar, start: datetime, now: datetime | None = None, exclude_booking_id=None) -> Slot | None:
+    """The open slot starting exactly at `start`, or None when it is not (or no longer) bookable."""
+    day = start.astimezone(UTC).date()
+    candidates = slots(calendar, day, day, "UTC", now, exclude_booking_id)
+    return next((slot for slot in candidates if slot.start == start), None)
 
 
 def preview(calendar: Calendar, days: int = 7, now: datetime | None = None) -> list[tuple[date, list[Slot]]]:

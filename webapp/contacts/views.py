@@ -4,6 +4,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from webapp import htmx
 from webapp.audit import audit
+from webapp.booking.admin import link_panel_context
+from webapp.booking.models import OneTimeLink
 from webapp.contacts import importer, services
 from webapp.contacts.forms import ContactForm, ImportForm, NewContactForm, TagForm
 from webapp.contacts.models import Contact, normalize_tag
@@ -41,7 +43,11 @@ def create():
 def show(contact_id):
     """One contact: details and tags."""
     contact = _get(contact_id)
-    return render_template("contacts/show.html", contact=contact, tag_form=TagForm(formdata=None))
+    new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=int) or 0)
+    panel = link_panel_context(
+        contact=contact, new_link=new_link if new_link and new_link.contact_id == contact.id else None
+    )
+    return render_template("contacts/show.html", contact=contact, tag_form=TagForm(formdata=None), **panel)
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])

@@ -1,7 +1,12 @@
 """Template filters: times are stored in UTC and converted at the edge."""
 
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+from webapp.calendars.forms import zone_names
 
 
 def minutes_to_hhmm(value: int | None) -> str:
@@ -24,8 +29,29 @@ def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%H:%M") ->
     return value.astimezone(ZoneInfo(zone)).strftime(fmt) if value else ""
 
 
+def linkify_location(location: str) -> Markup:
+    """A meeting URL becomes a link (opening elsewhere, sending no referrer); other text stays text."""
+    text = (location or "").strip()
+    if text.startswith(("https://", "http://")) and " " not in text:
+        return Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(text)
+    return escape(text)
+
+
+@cache
+def _zone_options() -> str:
+    return "".join(f'<option value="{z}">{z.replace("_", " ")}</option>' for z in zone_names())
+
+
+def zone_options(selected: str) -> Markup:
+    """<option>s for every IANA zone, one selected; built once, since 600 options cost a render."""
+    html = _zone_options()
+    return Markup(html.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1))
+
+
 def register(app):
     """Make the filters available to every template."""
     app.add_template_filter(minutes_to_hhmm, "hhmm")
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(local_time, "localtime")
+    app.add_template_filter(linkify_location, "linkify_location")
+    app.jinja_env.globals["zone_options"] = zone_options

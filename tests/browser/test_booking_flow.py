@@ -1,0 +1,87 @@
+"""In a real browser: an invitee books with a one-time link, and the link then says it was used."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from webapp.extensions import db
+
+
+@pytest.fixture
+def link_url(live_server):
+    """A one-time link on a New York calendar open every day 09:00–17:00, for Grace."""
+    from webapp.booking import links
+    from webapp.calendars import services
+    from webapp.contacts.services import create_contact
+
+    with live_server.app.app_context():
+        calendar = services.create_calendar(
+            {"name": "Discovery call", "timezone": "America/New_York", "duration": 30, "location": "Zoom"},
+            weekly={d: [(9 * 60, 17 * 60)] for d in range(7)},
+        )
+        contact = create_contact({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
+        link = links.issue(calendar, contact)
+        db.session.commit()
+        return links.url(link).replace("http://127.0.0.1:5000", live_server)
+
+
+def booked_start(live_server):
+    from webapp.calendars.models import Booking
+
+    with live_server.app.app_context():
+        return db.session.scalars(select(Booking.start_at)).all()
+
+
+def test_book_with_a_one_time_link_then_see_it_used(browser, live_server, link_url):
+    page = browser.new_page(timezone_id="Europe/Paris")
+    page.goto(link_url)
+    expect(page.get_by_role("heading", name="Discovery call")).to_be_visible()
+    expect(page.get_by_label("Times are shown in")).to_have_value("Europe/Paris")  # detected in the browser
+    expect(page.get_by_label("Your name")).to_have_value("Grace Hopper")
+
+    # Pick a day after today in the month view (next month when today is the last open day), then its first time.
+    open_days = page.locator(".month-grid a.day.open")
+    if open_days.count() < 2:
+        page.get_by_label("Next month").click()
+        expect(page.locator(".month-grid a.day.open").first).to_be_visible()
+    day = open_days.nth(1) if open_days.count() > 1 else open_days.first
+    href = day.get_attribute("href")
+    day.click()
+    expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", href)
+    chosen = date.fromisoformat(href.split("date=")[1][:10])
+    new_york_nine = datetime.combine(chosen, time(9), ZoneInfo("America/New_York"))
+    first_slot = page.locator(".slot-list label.slot").first
+    assert first_slot.inner_text().strip() == new_york_nine.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
+    first_slot.click()
+    page.get_by_role("button", name="Confirm booking").click()
+
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    paris = new_york_nine.astimezone(ZoneInfo("Europe/Paris"))
+    expect(page.get_by_test_id("when")).to_contain_text(f"{paris:%H:%M}–{paris + timedelta(minutes=30):%H:%M}")
+    assert booked_start(live_server) == [new_york_nine.astimezone(UTC)]
+
+    page.goto(link_url)
+    expect(page.get_by_role("heading", name="This link has already been used")).to_be_visible()
+    expect(page.get_by_role("button", name="Email me my booking again")).to_be_visible()
+
+
+def test_booking_works_without_javascript(browser, live_server, link_url):
+    context = browser.new_context(java_script_enabled=False, timezone_id="UTC")
+    page = context.new_page()
+    page.goto(link_url)
+    # Without JavaScript the page shows the calendar's zone; a day link is a plain link.
+    expect(page.get_by_label("Times are shown in")).to_have_value("America/New_York")
+    page.locator(".month-grid a.day.open").last.click()
+    expect(page.locator(".month-grid a.day.selected")).to_have_count(1)
+    page.locator(".slot-list label.slot").first.click()
+    page.get_by_role("button", name="Confirm booking").click()
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    assert len(booked_start(live_server)) == 1
+    tomorrow = datetime.now(UTC) + timedelta(hours=1)
+    assert booked_start(live_server)[0] > tomorrow
+    page.goto(link_url)
+    expect(page.get_by_role("heading", name="This link has already been used")).to_be_visible()
+    context.close()

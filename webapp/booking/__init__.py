@@ -1,0 +1,1 @@
+"""One-time links and the public pages that book, move and cancel with them."""

@@ -1,0 +1,168 @@
+"""Admin pages for one-time links (generate, list, revoke) and bookings (list, cancel, attendance)."""
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from webapp import htmx
+from webapp.booking import links, services
+from webapp.booking.forms import LinkForm
+from webapp.booking.models import OneTimeLink
+from webapp.calendars.models import Booking, Calendar
+from webapp.contacts.models import Contact
+from webapp.extensions import db
+from webapp.types import utcnow
+
+links_bp = Blueprint("links", __name__, url_prefix="/links")
+bookings_bp = Blueprint("bookings", __name__, url_prefix="/bookings")
+
+VIEWS = ("upcoming", "past", "cancelled", "all")
+
+
+def links_for(calendar_id=None, contact_id=None) -> list[OneTimeLink]:
+    """Newest links first, for a calendar or a contact."""
+    query = select(OneTimeLink).order_by(OneTimeLink.id.desc()).limit(200)
+    if calendar_id:
+        query = query.where(OneTimeLink.calendar_id == calendar_id)
+    if contact_id:
+        query = query.where(OneTimeLink.contact_id == contact_id)
+    return list(db.session.scalars(query))
+
+
+def link_panel_context(calendar=None, contact=None, form=None, new_link=None) -> dict:
+    """What templates/booking/_links.html needs, from a calendar's or a contact's page."""
+    form = form or LinkForm(formdata=None)
+    active = select(Calendar).where(Calendar.archived_at.is_(None)).order_by(Calendar.name)
+    form.calendar_id.choices = [SelectChoice(str(c.id), c.name) for c in db.session.scalars(active)]
+    return {
+        "panel_calendar": calendar,
+        "panel_contact": contact,
+        "link_form": form,
+        "links": links_for(calendar.id if calendar else None, contact.id if contact else None),
+        "new_link": new_link,
+        "link_url": links.url,
+        "now": utcnow(),
+    }
+
+
+def _panel(calendar, contact, status=200, **context):
+    ctx = link_panel_context(calendar, contact, **context)
+    if htmx.is_htmx():
+        return htmx.render("booking/_links.html", "booking/_links.html", status=status, **ctx)
+    if contact is not None:
+        return redirect(
+            url_for("contacts.show", contact_id=contact.id, new_link=ctx["new_link"] and ctx["new_link"].id), 303
+        )
+    return redirect(
+        url_for("links.for_calendar", calendar_id=calendar.id, new_link=ctx["new_link"] and ctx["new_link"].id), 303
+    )
+
+
+@links_bp.get("/calendar/<int:calendar_id>")
+def for_calendar(calendar_id):
+    """A calendar's Links tab: generate a link for a contact, and every link made for it."""
+    calendar = db.session.get(Calendar, calendar_id) or abort(404)
+    new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=int) or 0)
+    context = link_panel_context(calendar=calendar, new_link=new_link)
+    contacts = db.session.scalars(select(Contact.email).order_by(Contact.updated_at.desc()).limit(500)).all()
+    return render_template("booking/calendar_links.html", calendar=calendar, contact_emails=contacts, **context)
+
+
+@links_bp.post("/new")
+def create():
+    """Generate a one-time link (from a calendar's page or a contact's page)."""
+    form = LinkForm()
+    from_contact = form.origin.data == "contact"
+    if not form.validate_on_submit():
+        origin_contact = form.contact if from_contact else None
+        origin_calendar = None if from_contact else form.calendar
+        if origin_contact is None and origin_calendar is None:
+            abort(400)
+        context = link_panel_context(origin_calendar, origin_contact, form=form)
+        page = "booking/_links.html" if from_contact else "booking/calendar_links.html"
+        return htmx.render(
+            page, "booking/_links.html", status=422, calendar=origin_calendar, contact_emails=[], **context
+        )
+    hours = form.expires_in_hours.data
+    expires_at = utcnow() + timedelta(hours=hours) if hours else None
+    link = links.issue(form.calendar, form.contact, expires_at=expires_at, source="admin")
+    db.session.commit()
+    flash(f"One-time link for {form.contact.name} created. Copy it below.", "success")
+    return _panel(None if from_contact else form.calendar, form.contact if from_contact else None, new_link=link)
+
+
+@links_bp.post("/<int:link_id>/revoke")
+def revoke(link_id):
+    """Withdraw a link that has not been used."""
+    link = db.session.get(OneTimeLink, link_id) or abort(404)
+    if links.revoke(link):
+        flash("The link is revoked: it now says it is no longer valid.", "success")
+    else:
+        flash("This link was already used or revoked.", "warning")
+    origin = request.form.get("origin")
+    if origin == "contact" and link.contact_id:
+        return _panel(None, db.session.get(Contact, link.contact_id))
+    return _panel(link.calendar, None)
+
+
+@bookings_bp.get("/", endpoint="list")
+def index():
+    """Bookings of every calendar or one: upcoming, past, cancelled."""
+    view = request.args.get("view", "upcoming")
+    view = view if view in VIEWS else "upcoming"
+    calendar = db.session.get(Calendar, request.args.get("calendar_id", type=int) or 0)
+    now = utcnow()
+    query = select(Booking)
+    if calendar:
+        query = query.where(Booking.calendar_id == calendar.id)
+    if view == "upcoming":
+        query = query.where(Booking.status == "confirmed", Booking.end_at > now).order_by(Booking.start_at)
+    elif view == "past":
+        query = query.where(Booking.status == "confirmed", Booking.end_at <= now).order_by(Booking.start_at.desc())
+    elif view == "cancelled":
+        query = query.where(Booking.status == "cancelled").order_by(Booking.cancelled_at.desc())
+    else:
+        query = query.order_by(Booking.start_at.desc())
+    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    calendars = db.session.scalars(select(Calendar).order_by(Calendar.name)).all()
+    return render_template(
+        "booking/bookings.html", page=page, view=view, calendar=calendar, calendars=calendars, views=VIEWS, now=now
+    )
+
+
+def _booking(booking_id) -> Booking:
+    return db.session.get(Booking, booking_id) or abort(404)
+
+
+def _back():
+    target = request.form.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else url_for("bookings.list")
+
+
+@bookings_bp.post("/<int:booking_id>/cancel")
+def cancel(booking_id):
+    """Cancel a booking as the organiser; the invitee is emailed."""
+    booking = _booking(booking_id)
+    try:
+        services.cancel(booking, request.form.get("reason", ""), by="admin")
+    except services.BookingError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{booking.name}'s booking is cancelled and they have been emailed.", "success")
+    return redirect(_back(), 303)
+
+
+@bookings_bp.post("/<int:booking_id>/attendance")
+def attendance(booking_id):
+    """Mark a past booking showed or no-show."""
+    booking = _booking(booking_id)
+    value = request.form.get("attendance") or None
+    try:
+        services.set_attendance(booking, value)
+    except services.BookingError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{booking.name}: marked {value.replace('_', '-') if value else 'unmarked'}.", "success")
+    return redirect(_back(), 303)

@@ -1,0 +1,92 @@
+"""The public booking form."""
+
+from datetime import UTC, datetime
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+from webapp.calendars.forms import zone_names
+from webapp.calendars.models import Calendar
+from webapp.contacts.models import Contact
+from webapp.contacts.services import find_by_email
+from webapp.extensions import db
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """'2026-12-01T15:00:00Z' -> an aware UTC datetime; None when it is not an ISO 8601 instant."""
+    try:
+        value = datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else None
+
+
+class BookForm(FlaskForm):
+    start = HiddenField("Time", [DataRequired("Pick a time.")])
+    name = StringField("Your name", [DataRequired("Tell us your name."), Length(max=200)])
+    email = EmailField("Email", [DataRequired("We need your email to send the confirmation."), Email()])
+    notes = TextAreaField("Anything we should know? (optional)", [Length(max=2000)])
+    timezone = HiddenField("Time zone")
+
+    def validate_start(self, field):
+        if parse_instant(field.data) is None:
+            raise ValidationError("Pick a time from the list.")
+
+    def validate_timezone(self, field):
+        if field.data not in zone_names():
+            field.data = "UTC"
+
+    def instant(self) -> datetime:
+        """The chosen slot's start (after validation)."""
+        return parse_instant(self.start.data)
+
+
+class RescheduleForm(FlaskForm):
+    start = HiddenField("Time", [DataRequired("Pick a new time.")])
+    timezone = HiddenField("Time zone")
+
+    validate_start = BookForm.validate_start
+    validate_timezone = BookForm.validate_timezone
+    instant = BookForm.instant
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField("Reason (optional, shared with the organiser)", [Length(max=2000)])
+
+
+EXPIRY_CHOICES = [
+    SelectChoice(str(hours), label)
+    for hours, label in ((0, "Never"), (24, "In 1 day"), (72, "In 3 days"), (168, "In 7 days"), (720, "In 30 days"))
+]
+
+
+class LinkForm(FlaskForm):
+    """Generate a one-time link: a calendar and a contact (chosen by id, or typed as an email)."""
+
+    calendar_id = SelectField("Calendar", coerce=int, validate_choice=False)
+    contact_id = HiddenField()
+    contact_email = EmailField("Contact's email")
+    expires_in_hours = SelectField("Link expires", coerce=int, choices=EXPIRY_CHOICES, default=0)
+    origin = HiddenField(default="calendar")
+
+    calendar = None
+    contact = None
+
+    def validate_calendar_id(self, field):
+        self.calendar = db.session.get(Calendar, field.data or 0)
+        if self.calendar is None:
+            raise ValidationError("Choose a calendar.")
+        if self.calendar.archived_at:
+            raise ValidationError("This calendar is archived; links can no longer be made for it.")
+
+    def validate_contact_email(self, field):
+        if self.contact_id.data and self.contact_id.data.isdigit():
+            self.contact = db.session.get(Contact, int(self.contact_id.data))
+        elif field.data:
+            self.contact = find_by_email(field.data)
+            if self.contact is None:
+                raise ValidationError("No contact has this email. Add them under Contacts first.")
+        if self.contact is None and not field.errors:
+            raise ValidationError("Choose a contact.")

@@ -1,0 +1,126 @@
+"""Issue, find, open and revoke one-time links. Consuming one happens in services.book()."""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from webapp import tokens
+from webapp.audit import actor, audit
+from webapp.booking.models import OneTimeLink
+from webapp.calendars.models import Calendar
+from webapp.contacts.models import Contact
+from webapp.extensions import db
+from webapp.types import utcnow
+
+PURPOSE = "book"
+MAX_META_BYTES = 2048
+
+
+class LinkError(ValueError):
+    """A link that cannot be issued as asked; the message says why."""
+
+
+def check_meta(meta) -> dict[str, str]:
+    """Metadata is a flat object of strings, at most 2 KB as JSON."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise LinkError("metadata must be a flat object of strings")
+    if len(json.dumps(meta, ensure_ascii=False).encode()) > MAX_META_BYTES:
+        raise LinkError(f"metadata is larger than {MAX_META_BYTES} bytes")
+    return dict(meta)
+
+
+def issue(
+    calendar: Calendar,
+    contact: Contact | None,
+    *,
+    expires_at: datetime | None = None,
+    source: str = "admin",
+    meta: Mapping[str, str] | None = None,
+) -> OneTimeLink:
+    """Add a new link to the session (the caller commits, with whatever else belongs to it)."""
+    if calendar.archived_at:
+        raise LinkError("This calendar is archived; links can no longer be made for it.")
+    if expires_at is not None and expires_at <= utcnow():
+        raise LinkError("The expiry must be in the future.")
+    salt = tokens.new_salt()
+    link = OneTimeLink(
+        calendar=calendar,
+        contact=contact,
+        salt=salt,
+        token_digest=tokens.digest(tokens.make_token(PURPOSE, salt)),
+        expires_at=expires_at,
+        source=source,
+        meta=check_meta(meta),
+        created_by=actor(),
+    )
+    db.session.add(link)
+    db.session.flush()
+    audit("link.issue", link_id=link.id, calendar_id=calendar.id, contact_id=contact.id if contact else None)
+    return link
+
+
+def url(link: OneTimeLink) -> str:
+    """The link's absolute URL, rebuilt from its salt and the app's key."""
+    return tokens.url(PURPOSE, link.salt)
+
+
+def find(token: str) -> OneTimeLink | None:
+    """The link a token belongs to, whatever its state; None for an unknown token.
+
+    Its calendar (with the weekly ranges and date overrides) and contact come in the same round:
+    the booking page needs all of them, and reads them fresh (populate_existing) for its cache key.
+    """
+    if not token or len(token) > 100:
+        return None
+    calendar = joinedload(OneTimeLink.calendar)
+    query = (
+        select(OneTimeLink)
+        .where(OneTimeLink.token_digest == tokens.digest(token))
+        .options(
+            calendar.selectinload(Calendar.ranges),
+            calendar.selectinload(Calendar.overrides),
+            joinedload(OneTimeLink.contact),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return db.session.scalar(query)
+
+
+def mark_opened(link: OneTimeLink) -> None:
+    """Record the first opening; an opening never consumes the link."""
+    if link.opened_at is None:
+        # Conditional, so two first openings racing keep the earliest time.
+        db.session.execute(
+            update(OneTimeLink)
+            .where(OneTimeLink.id == link.id, OneTimeLink.opened_at.is_(None))
+            .values(opened_at=utcnow())
+        )
+        db.session.commit()
+        db.session.refresh(link)
+
+
+def revoke(link: OneTimeLink) -> bool:
+    """Revoke a link that has not been used; False when it already was used or revoked."""
+    result = db.session.execute(
+        update(OneTimeLink)
+        .where(OneTimeLink.id == link.id, OneTimeLink.used_at.is_(None), OneTimeLink.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+    db.session.refresh(link)
+    if result.rowcount == 1:
+        audit("link.revoke", link_id=link.id)
+        return True
+    return False
+
+
+def _salt_of(link_id: int) -> str | None:
+    return db.session.scalar(select(OneTimeLink.salt).where(OneTimeLink.id == link_id))
+
+
+tokens.register(PURPOSE, "/book/", _salt_of)

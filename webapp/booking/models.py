@@ -1,0 +1,64 @@
+"""One-time booking links."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.calendars.models import Booking, Calendar
+from webapp.contacts.models import Contact
+from webapp.extensions import db
+from webapp.types import UTCDateTime, utcnow
+
+STATUSES = ("active", "opened", "used", "expired", "revoked")
+
+
+class OneTimeLink(db.Model):
+    """A personal link that books one slot on one calendar, once.
+
+    The URL token is an HMAC over `salt` (see webapp/tokens.py); only its digest is stored.
+    """
+
+    __tablename__ = "one_time_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(40), default="admin")
+    meta: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(40), default="system")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"), index=True)
+
+    calendar: Mapped[Calendar] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    booking: Mapped[Booking | None] = relationship(foreign_keys=[booking_id])
+
+    def status_at(self, now: datetime) -> str:
+        """active, opened, used, expired or revoked."""
+        if self.revoked_at:
+            return "revoked"
+        if self.used_at:
+            return "used"
+        if self.expires_at and self.expires_at <= now:
+            return "expired"
+        return "opened" if self.opened_at else "active"
+
+    @property
+    def status(self) -> str:
+        """The link's state now."""
+        return self.status_at(utcnow())
+
+    @property
+    def bookable(self) -> bool:
+        """True while the link can still make a booking."""
+        return self.status in ("active", "opened")
+
+    def __repr__(self) -> str:
+        return f"<OneTimeLink {self.id} {self.status}>"

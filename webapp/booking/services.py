@@ -1,0 +1,291 @@
+"""Booking with a one-time link, and cancelling or moving a booking: the rules behind the public pages.
+
+Consuming a link is one conditional UPDATE whose row count decides, in the same transaction that
+inserts the booking. Before it, the transaction bumps the calendar's `booking_seq`: that row lock
+(PostgreSQL) or write lock (SQLite) makes bookings of one calendar take turns, so the seat check
+that follows sees every booking committed before it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from webapp import tokens
+from webapp.audit import audit
+from webapp.auth.models import User
+from webapp.booking import ics
+from webapp.booking.models import OneTimeLink
+from webapp.calendars.models import Booking, Calendar
+from webapp.calendars.services import slot_at
+from webapp.extensions import db
+from webapp.mail.services import queue_email
+from webapp.types import utcnow
+
+MANAGE = "manage"
+
+
+class BookingError(Exception):
+    """A booking that cannot be made or changed; `status` is the HTTP answer, the message says why."""
+
+    status = 400
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
+
+
+class LinkUnavailable(BookingError):
+    status = 410
+
+
+class SlotUnavailable(BookingError):
+    status = 409
+
+
+class ChangeNotAllowed(BookingError):
+    status = 403
+
+
+GONE_MESSAGES = {
+    "used": "This booking link has already been used.",
+    "expired": "This booking link has expired.",
+    "revoked": "This booking link has been withdrawn.",
+}
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """What the person booking typed in."""
+
+    name: str
+    email: str
+    timezone: str
+    notes: str = ""
+
+
+def _lock_calendar(calendar_id: int) -> None:
+    """Take the calendar's booking lock: the first statement of the booking transaction."""
+    db.session.execute(update(Calendar).where(Calendar.id == calendar_id).values(booking_seq=Calendar.booking_seq + 1))
+
+
+def _start_transaction(calendar_id: int) -> None:
+    # Whatever the session did before (reads) is closed, so the lock opens a fresh transaction
+    # and everything read after it is current.
+    db.session.commit()
+    _lock_calendar(calendar_id)
+
+
+def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
+    """Book `start` with the link: exactly once, and only while the slot has a seat left."""
+    link_id, calendar_id, contact_id = link.id, link.calendar_id, link.contact_id
+    _start_transaction(calendar_id)
+    now = utcnow()
+    consumed = db.session.execute(
+        update(OneTimeLink)
+        .where(
+            OneTimeLink.id == link_id,
+            OneTimeLink.used_at.is_(None),
+            OneTimeLink.revoked_at.is_(None),
+            or_(OneTimeLink.expires_at.is_(None), OneTimeLink.expires_at > now),
+        )
+        .values(used_at=now)
+    )
+    if consumed.rowcount != 1:
+        db.session.rollback()
+        db.session.refresh(link)
+        status = link.status
+        raise LinkUnavailable(GONE_MESSAGES.get(status, "This booking link can no longer be used."), status)
+    calendar = db.session.get(Calendar, calendar_id, populate_existing=True)
+    slot = slot_at(calendar, start, now)
+    if slot is None:
+        db.session.rollback()
+        raise SlotUnavailable("Sorry, that time was just taken or is no longer available. Please pick another.")
+    booking = Booking(
+        calendar_id=calendar_id,
+        contact_id=contact_id,
+        start_at=slot.start,
+        end_at=slot.end,
+        name=invitee.name,
+        email=invitee.email,
+        timezone=invitee.timezone,
+        notes=invitee.notes,
+    )
+    db.session.add(booking)
+    db.session.flush()
+    db.session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(booking_id=booking.id))
+    _notify(booking, "confirmed")
+    db.session.commit()
+    db.session.refresh(link)
+    audit("link.consume", link_id=link_id, booking_id=booking.id, calendar_id=calendar_id)
+    return booking
+
+
+def find_by_manage_token(token: str) -> Booking | None:
+    """The booking a manage token belongs to, or None."""
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(select(Booking).where(Booking.manage_digest == tokens.digest(token)))
+
+
+def manage_url(booking: Booking) -> str:
+    """The absolute manage (confirmation, cancel, reschedule) URL of a booking."""
+    return tokens.url(MANAGE, booking.manage_salt)
+
+
+def change_deadline(booking: Booking) -> datetime:
+    """Until when the invitee may cancel or reschedule."""
+    return booking.start_at - timedelta(hours=booking.calendar.change_cutoff_hours or 0)
+
+
+def why_unchangeable(booking: Booking, now: datetime | None = None) -> str | None:
+    """None when the invitee may still change the booking; otherwise the reason, in words."""
+    now = now or utcnow()
+    if booking.status == "cancelled":
+        return "This booking has been cancelled."
+    if booking.start_at <= now:
+        return "This meeting has already started or taken place."
+    if now >= change_deadline(booking):
+        hours = booking.calendar.change_cutoff_hours
+        return (
+            f"Changes are possible until {hours} hour{'s' if hours != 1 else ''} before the meeting. "
+            "Please reply to your confirmation email to reach the organiser."
+        )
+    return None
+
+
+def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
+    """Cancel a booking and free its seat; the one-time link stays used."""
+    if by == "invitee" and (problem := why_unchangeable(booking)):
+        raise ChangeNotAllowed(problem)
+    if booking.status == "cancelled":
+        raise ChangeNotAllowed("This booking has already been cancelled.")
+    booking.status = "cancelled"
+    booking.cancelled_at = utcnow()
+    booking.cancel_reason = reason.strip()[:2000]
+    booking.cancelled_by = by
+    _notify(booking, "cancelled")
+    db.session.commit()
+    audit("booking.cancel", booking_id=booking.id, by=by)
+
+
+def reschedule(booking: Booking, start: datetime) -> None:
+    """Move a booking to another open slot; the one-time link is not revived."""
+    if problem := why_unchangeable(booking):
+        raise ChangeNotAllowed(problem)
+    booking_id, calendar_id = booking.id, booking.calendar_id
+    _start_transaction(calendar_id)
+    booking = db.session.get(Booking, booking_id, populate_existing=True)
+    calendar = db.session.get(Calendar, calendar_id, populate_existing=True)
+    if booking.status != "confirmed":
+        db.session.rollback()
+        raise ChangeNotAllowed("This booking has been cancelled.")
+    slot = slot_at(calendar, start, exclude_booking_id=booking_id)
+    if slot is None:
+        db.session.rollback()
+        raise SlotUnavailable("Sorry, that time was just taken or is no longer available. Please pick another.")
+    previous = booking.start_at
+    booking.start_at, booking.end_at = slot.start, slot.end
+    booking.rescheduled_at = utcnow()
+    _notify(booking, "rescheduled", previous=previous)
+    db.session.commit()
+    audit("booking.reschedule", booking_id=booking_id)
+
+
+def set_attendance(booking: Booking, attendance: str | None) -> None:
+    """Mark a past booking showed or no-show (None clears it)."""
+    if attendance not in (None, "showed", "no_show"):
+        raise BookingError("Attendance is showed or no_show.")
+    if booking.status == "cancelled":
+        raise ChangeNotAllowed("A cancelled booking has no attendance.")
+    if booking.start_at > utcnow():
+        raise ChangeNotAllowed("Attendance can be marked once the meeting has started.")
+    booking.attendance = attendance
+    db.session.commit()
+    audit("booking.attendance", booking_id=booking.id, attendance=attendance)
+
+
+def resend_confirmation(booking: Booking) -> None:
+    """Queue the confirmation again, to the address on file (never one typed on the page)."""
+    _invitee_mail(booking, "resent")
+    db.session.commit()
+    audit("booking.resend", booking_id=booking.id)
+
+
+def mask_email(email: str) -> str:
+    """a***@e***.com: enough to recognise one's own address, not to learn someone else's."""
+    local, _, domain = email.partition("@")
+    name, dot, tld = domain.rpartition(".")
+    masked_domain = f"{name[:1]}***{dot}{tld}" if name else f"{tld[:1]}***"
+    return f"{local[:1]}***@{masked_domain}"
+
+
+def _admin_addresses(calendar: Calendar) -> list[str]:
+    if calendar.notify_email:
+        return [calendar.notify_email]
+    return list(db.session.scalars(select(User.email).order_by(User.id)))
+
+
+def _context(booking: Booking, event: str, **extra) -> dict:
+    return {
+        "booking": booking,
+        "calendar": db.session.get(Calendar, booking.calendar_id),
+        "event": event,
+        "manage_url": tokens.marker(MANAGE, booking.id),
+        **extra,
+    }
+
+
+SUBJECTS = {
+    "confirmed": "Confirmed: {calendar} on {when}",
+    "resent": "Your booking: {calendar} on {when}",
+    "rescheduled": "Moved: {calendar} is now on {when}",
+    "cancelled": "Cancelled: {calendar} on {when}",
+}
+
+
+def _subject(booking: Booking, event: str, zone: str) -> str:
+    from webapp.core.filters import format_datetime
+
+    calendar = db.session.get(Calendar, booking.calendar_id)
+    when = format_datetime(booking.start_at, zone, "%a %d %b %Y, %H:%M")
+    return SUBJECTS[event].format(calendar=calendar.name, when=when)
+
+
+def _invitee_mail(booking: Booking, event: str, **extra) -> None:
+    attachments = []
+    if event != "cancelled":
+        attachments.append(
+            {"filename": "invite.ics", "mimetype": "text/calendar", "content": ics.for_booking(booking).decode()}
+        )
+    queue_email(
+        booking.email,
+        _subject(booking, event, booking.timezone),
+        "booking_invitee",
+        _context(booking, event, **extra),
+        attachments=attachments,
+        kind=f"booking_{event}",
+        booking_id=booking.id,
+    )
+
+
+def _notify(booking: Booking, event: str, **extra) -> None:
+    """Queue the invitee's message and the organisers' notification, in the caller's transaction."""
+    _invitee_mail(booking, event, **extra)
+    calendar = db.session.get(Calendar, booking.calendar_id)
+    for address in _admin_addresses(calendar):
+        queue_email(
+            address,
+            f"[OneSlot] {booking.name}: " + _subject(booking, event, calendar.timezone),
+            "booking_admin",
+            _context(booking, event, **extra),
+            kind=f"admin_{event}",
+            booking_id=booking.id,
+        )
+
+
+def _salt_of(booking_id: int) -> str | None:
+    return db.session.scalar(select(Booking.manage_salt).where(Booking.id == booking_id))
+
+
+tokens.register(MANAGE, "/booking/", _salt_of)
