@@ -109,7 +109,11 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        urllib.request.urlopen(base + path, timeout=5).close()  # warm up both workers' caches
+        # Warm up both workers (they share the socket, so send a few requests): the first GET records the
+        # link's opening, and each worker computes and caches the picker and the page shell.
+        for _ in range(20):
+            for url in (base + "/healthz", base + path):
+                urllib.request.urlopen(url, timeout=5).close()
         health = wrk(base + "/healthz", args.seconds, args.connections)
         page = wrk(base + path, args.seconds, args.connections)
     finally:

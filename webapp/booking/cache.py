@@ -1,14 +1,25 @@
 """A small in-process cache for the public booking pages: computed pickers and their HTML.
 
-Every gunicorn worker keeps its own (one per app, in app.extensions). Nothing here is ever
+Every gunicorn worker keeps its own (one per app, in app.extensions). Nothing in it is ever
 invalidated: an entry's key holds everything its value depends on, read fresh from the database
 on each request, so a change simply leads to other keys, and old entries fall out of the LRU.
 """
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from flask import current_app
+from sqlalchemy import String, bindparam, cast, func, select
+
+from webapp import tokens
+from webapp.booking.models import OneTimeLink
+from webapp.calendars.availability import Busy, Rules
+from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
+from webapp.contacts.models import Contact
+from webapp.extensions import db
+from webapp.types import utcnow
 
 MAX_ENTRIES = 256
 
@@ -51,28 +62,199 @@ def store() -> LRU:
     return cache
 
 
-def calendar_state(calendar) -> tuple:
-    """Everything of a calendar its open slots depend on, besides the time and the viewer.
+@dataclass(frozen=True)
+class CalendarState:
+    """Everything a calendar's open slots depend on, besides the time and the viewer: a cache key.
 
-    booking_seq is bumped in the transaction of every booking, move and cancellation, so it stands
-    for the bookings. The weekly ranges and date overrides are part of the key by value: replacing
-    them on save does not touch the calendar row (nor updated_at).
+    Read from the database on every request (read_state, or with the link in link_page), never
+    from the session's identity map. booking_seq stands for the bookings: it is bumped in the
+    transaction of every booking, move and cancellation (webapp/booking/services.py), so a path
+    that changes bookings without it would leave pickers stale for up to a minute. The weekly
+    ranges and date overrides are held by value: replacing them on save does not touch the
+    calendar row (nor its updated_at).
+
+    It has the Calendar attributes and methods services.slots() uses, so slots are computed from
+    this very snapshot: an entry is never stored under a key read from other data than its own.
     """
-    return (
-        calendar.id,
-        calendar.booking_seq,
-        calendar.updated_at,
-        calendar.is_active,
-        calendar.archived_at,
-        calendar.timezone,
-        calendar.duration,
-        calendar.slot_interval,
-        calendar.buffer_before,
-        calendar.buffer_after,
-        calendar.min_notice,
-        calendar.window_days,
-        calendar.max_per_day,
-        calendar.seats,
-        tuple((r.weekday, r.start_minute, r.end_minute) for r in calendar.ranges),
-        tuple((o.day, o.start_minute, o.end_minute) for o in calendar.overrides),
+
+    id: int
+    booking_seq: int
+    updated_at: datetime
+    is_active: bool
+    archived_at: datetime | None
+    timezone: str
+    duration: int
+    slot_interval: int | None
+    buffer_before: int
+    buffer_after: int
+    min_notice: int
+    window_days: int | None
+    max_per_day: int | None
+    seats: int
+    ranges: tuple[tuple[int, int, int], ...]  # (weekday, start_minute, end_minute)
+    overrides: tuple[tuple[date, int | None, int | None], ...]  # (day, start_minute, end_minute)
+
+    def rules(self) -> Rules:
+        """Calendar.rules() of this snapshot."""
+        return Calendar.rules(self, self.ranges, self.overrides)
+
+    def busy(self, start: datetime, end: datetime, exclude_booking_id: int | None = None) -> list[Busy]:
+        """Calendar.busy(): the bookings are read when slots are computed (a miss), not cached here."""
+        return Calendar.busy(self, start, end, exclude_booking_id)
+
+
+SETTINGS = (
+    "id",
+    "booking_seq",
+    "updated_at",
+    "is_active",
+    "archived_at",
+    "timezone",
+    "duration",
+    "slot_interval",
+    "buffer_before",
+    "buffer_after",
+    "min_notice",
+    "window_days",
+    "max_per_day",
+    "seats",
+)
+
+
+def _text(column):
+    return cast(column, String)
+
+
+def _hours(calendar_id):
+    """A calendar's weekly ranges and date overrides, each as one string (scalar subqueries).
+
+    'weekday,start,end;…' and 'day,start,end;…' (no minutes: closed): one row per calendar instead
+    of one per range, in any order (_state sorts them).
+    """
+    ranges = (
+        select(
+            func.aggregate_strings(
+                _text(AvailabilityRange.weekday)
+                + ","
+                + _text(AvailabilityRange.start_minute)
+                + ","
+                + _text(AvailabilityRange.end_minute),
+                ";",
+            )
+        )
+        .where(AvailabilityRange.calendar_id == calendar_id)
+        .scalar_subquery()
+    )
+    overrides = (
+        select(
+            func.aggregate_strings(
+                _text(DateOverride.day)
+                + ","
+                + func.coalesce(_text(DateOverride.start_minute), "")
+                + ","
+                + func.coalesce(_text(DateOverride.end_minute), ""),
+                ";",
+            )
+        )
+        .where(DateOverride.calendar_id == calendar_id)
+        .scalar_subquery()
+    )
+    return ranges.label("ranges"), overrides.label("overrides")
+
+
+def _minute(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def _state(row) -> CalendarState:
+    """A CalendarState from a row that starts with the SETTINGS columns and the two _hours() strings."""
+    n = len(SETTINGS)
+    range_text, override_text = row[n], row[n + 1]
+    ranges = sorted(tuple(int(m) for m in part.split(",")) for part in range_text.split(";")) if range_text else []
+    overrides = []
+    for part in override_text.split(";") if override_text else ():
+        day, start, end = part.split(",")
+        overrides.append((date.fromisoformat(day), _minute(start), _minute(end)))
+    # Ordered as the relationships are, (weekday, start) and (day, start), a closed day first.
+    overrides.sort(key=lambda o: (o[0], o[1] is not None, o[1] or 0))
+    return CalendarState(*row[:n], ranges=tuple(ranges), overrides=tuple(overrides))
+
+
+_calendars = Calendar.__table__
+_STATE_COLUMNS = (*(_calendars.c[name] for name in SETTINGS), *_hours(_calendars.c.id))
+STATE_QUERY = select(*_STATE_COLUMNS).where(_calendars.c.id == bindparam("calendar_id"))
+
+
+def _execute(statement, params):
+    """Core, on the session's connection (and transaction), without the ORM's execution overhead."""
+    if db.session.autoflush:
+        db.session.flush()  # as session.execute() would; a no-op unless something is pending
+    return db.session.connection().execute(statement, params)
+
+
+def read_state(calendar_id: int) -> CalendarState | None:
+    """The calendar's state, fresh from the database, in one query."""
+    row = _execute(STATE_QUERY, {"calendar_id": calendar_id}).first()
+    return _state(row) if row else None
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """What the booking page needs of a link, its calendar and its contact: one query (link_page)."""
+
+    bookable: bool
+    opened: bool
+    calendar: CalendarState
+    name: str  # the calendar's, then what the page shows of it
+    duration: int
+    location: str
+    description: str
+    contact_name: str
+    contact_email: str
+
+
+LINK_PAGE_QUERY = (
+    select(
+        *_STATE_COLUMNS,  # first, for _state()
+        OneTimeLink.opened_at,
+        OneTimeLink.used_at,
+        OneTimeLink.revoked_at,
+        OneTimeLink.expires_at,
+        OneTimeLink.contact_id,
+        _calendars.c.name,
+        _calendars.c.location,
+        _calendars.c.description,
+        Contact.first_name,
+        Contact.last_name,
+        Contact.email,
+    )
+    .select_from(OneTimeLink)
+    .join(_calendars, _calendars.c.id == OneTimeLink.calendar_id)
+    .outerjoin(Contact, Contact.id == OneTimeLink.contact_id)
+    .where(OneTimeLink.token_digest == bindparam("digest"))
+)
+
+
+def link_page(token: str) -> LinkPage | None:
+    """The booking page's data for a token, fresh from the database; None for an unknown token.
+
+    The same rules as the models: OneTimeLink.status_at() and Contact.name, applied to the row.
+    """
+    if not token or len(token) > 100:
+        return None
+    row = _execute(LINK_PAGE_QUERY, {"digest": tokens.digest(token)}).first()
+    if row is None:
+        return None
+    status = OneTimeLink.status_at(row, utcnow())
+    contact = (Contact.name.fget(row), row.email) if row.contact_id is not None else ("", "")
+    return LinkPage(
+        bookable=status in ("active", "opened"),
+        opened=row.opened_at is not None,
+        calendar=_state(row),
+        name=row.name,
+        duration=row.duration,
+        location=row.location,
+        description=row.description,
+        contact_name=contact[0],
+        contact_email=contact[1],
     )

@@ -27,10 +27,11 @@ class Picker:
     weeks: list[list[date | None]] = field(default_factory=list)
     prev_month: date | None = None
     next_month: date | None = None
+    seats: int = 1  # the calendar's: group calendars show the seats left
     # The earliest slot start the picker was derived from (None: no slot at all); see build().
     earliest: datetime | None = field(default=None, repr=False, compare=False)
-    # The picker's HTML for a GET (nothing chosen), with a placeholder for its URL; see views.
-    html: str | None = field(default=None, repr=False, compare=False)
+    # Its HTML with nothing chosen, in parts around a hole for the page URL (views._picker_parts).
+    html: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def day_slots(self) -> list[Slot]:
@@ -44,16 +45,20 @@ def valid_zone(name: str | None) -> str | None:
 
 def parse_month(text: str | None) -> date | None:
     """'2026-12' -> date(2026, 12, 1); None for anything else."""
+    if not text:
+        return None  # the usual case, without strptime's exception
     try:
-        return datetime.strptime(text or "", "%Y-%m").date()
+        return datetime.strptime(text, "%Y-%m").date()
     except ValueError:
         return None
 
 
 def parse_day(text: str | None) -> date | None:
     """'2026-12-01' -> date; None for anything else."""
+    if not text:
+        return None
     try:
-        return date.fromisoformat(text or "")
+        return date.fromisoformat(text)
     except ValueError:
         return None
 
@@ -67,9 +72,9 @@ def _add_months(first: date, n: int) -> date:
     return date(first.year + month // 12, month % 12 + 1, 1)
 
 
-def _open_days(cal, timezone, month, today, now, exclude_booking_id) -> dict[date, list[Slot]]:
+def _open_days(cal, rules, timezone, month, today, now, exclude_booking_id) -> dict[date, list[Slot]]:
     first = max(month, today)
-    return slots_by_day(slots(cal, first, _month_end(month), timezone, now, exclude_booking_id), timezone)
+    return slots_by_day(slots(cal, first, _month_end(month), timezone, now, exclude_booking_id, rules), timezone)
 
 
 def build(
@@ -78,33 +83,37 @@ def build(
     month: date | None = None,
     day: date | None = None,
     exclude_booking_id: int | None = None,
+    state: cache.CalendarState | None = None,
 ) -> Picker:
     """The picker for a month (default: the month of the first open day) and a day in it.
 
-    Pickers are cached per minute: computed as of the minute's first instant, then served during
-    it while none of the slots they were derived from has fallen behind the minimum notice, the
-    only thing that can change within the minute (dates, and so the window, change on whole
-    minutes). When one has, the picker is computed again as of now and replaces the entry. The key
-    holds the calendar's state, bookings included (see cache.calendar_state), so a booking, a
-    cancellation or a settings change is seen by the next request. A cached Picker is shared:
-    treat it as read-only.
+    Pickers are cached per minute. One is computed as of the minute's first instant and served
+    during the minute while none of the slots it was derived from has fallen behind the minimum
+    notice: the only thing that can change within a minute (dates, hence the window, change on
+    whole minutes). When one has, it is computed again as of now and replaces the entry. The key
+    holds the calendar's state read fresh, bookings included (cache.CalendarState), so a booking,
+    a cancellation or a settings change is seen by the next request. A cached Picker is shared:
+    treat it as read-only. `state`: the calendar's, when the caller has just read it.
     """
     now = utcnow()
+    state = state or cache.read_state(cal.id)
+    if state is None:  # deleted meanwhile
+        return compute(cal, timezone, month, day, exclude_booking_id, now)
     minute = now.replace(second=0, microsecond=0)
-    key = ("picker", cache.calendar_state(cal), timezone, month, day, exclude_booking_id, minute)
+    key = ("picker", state, timezone, month, day, exclude_booking_id, minute)
     store = cache.store()
     picker = store.get(key)
     if picker is None:
-        picker = compute(cal, timezone, month, day, exclude_booking_id, minute)
+        picker = compute(state, timezone, month, day, exclude_booking_id, minute)
         store.put(key, picker)
-    if picker.earliest is not None and picker.earliest < now + timedelta(minutes=cal.min_notice):
-        picker = compute(cal, timezone, month, day, exclude_booking_id, now)
+    if picker.earliest is not None and picker.earliest < now + timedelta(minutes=state.min_notice):
+        picker = compute(state, timezone, month, day, exclude_booking_id, now)
         store.put(key, picker)
     return picker
 
 
 def compute(
-    cal: Calendar,
+    cal: Calendar | cache.CalendarState,
     timezone: str,
     month: date | None,
     day: date | None,
@@ -112,6 +121,7 @@ def compute(
     now: datetime,
 ) -> Picker:
     """build() without the cache, as of `now`."""
+    rules = cal.rules()
     today = now.astimezone(ZoneInfo(timezone)).date()
     if day and not month:
         month = day.replace(day=1)
@@ -121,15 +131,15 @@ def compute(
     last_bookable = today + timedelta(days=cal.window_days + 1) if cal.window_days else None
     if last_bookable and month > last_bookable:
         month = last_bookable.replace(day=1)
-    open_days = _open_days(cal, timezone, month, today, now, exclude_booking_id)
+    open_days = _open_days(cal, rules, timezone, month, today, now, exclude_booking_id)
     earliest = _first_start(open_days)
     if not open_days and not explicit_month:
         # Nothing left this month: show the month of the next open day instead.
-        ahead = slots(cal, today, today + timedelta(days=LOOKAHEAD_DAYS), timezone, now, exclude_booking_id)
+        ahead = slots(cal, today, today + timedelta(days=LOOKAHEAD_DAYS), timezone, now, exclude_booking_id, rules)
         if ahead:
             earliest = ahead[0].start
             month = ahead[0].start.astimezone(ZoneInfo(timezone)).date().replace(day=1)
-            open_days = _open_days(cal, timezone, month, today, now, exclude_booking_id)
+            open_days = _open_days(cal, rules, timezone, month, today, now, exclude_booking_id)
     if day not in open_days:
         day = min(open_days) if open_days else None
     weeks = [
@@ -146,6 +156,7 @@ def compute(
         weeks=weeks,
         prev_month=_add_months(month, -1) if month > this_month else None,
         next_month=None if last_bookable and next_month > last_bookable else next_month,
+        seats=cal.seats,
         earliest=earliest,
     )
 

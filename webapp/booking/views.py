@@ -1,12 +1,28 @@
 """Public pages: book with a one-time link, then see, move or cancel the booking."""
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+import re
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from webapp import htmx, tokens
-from webapp.booking import ics, links, picker, services
+from webapp.booking import cache, ics, links, picker, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.calendars.models import Booking
+from webapp.core.filters import zone_options
 from webapp.extensions import db, limiter
 
 bp = Blueprint("booking", __name__)
@@ -25,19 +41,147 @@ def _link(token: str) -> OneTimeLink:
     return links.find(token) or abort(404)
 
 
-def _picker(calendar: Calendar, exclude_booking_id=None, day=None) -> picker.Picker:
+def _picker(calendar, exclude_booking_id=None, day=None, state=None) -> picker.Picker:
+    """The picker for the request's zone, month and day; `state`: the calendar's, when just read."""
     args = request.values
-    zone = picker.valid_zone(args.get("tz") or args.get("timezone")) or calendar.timezone
+    zone = picker.valid_zone(args.get("tz") or args.get("timezone")) or (state or calendar).timezone
     day = day or picker.parse_day(args.get("date"))
-    return picker.build(calendar, zone, picker.parse_month(args.get("month")), day, exclude_booking_id)
+    return picker.build(calendar, zone, picker.parse_month(args.get("month")), day, exclude_booking_id, state)
+
+
+# Cached HTML has holes where per-request values go: \ue000name\ue001 (private-use characters).
+HOLE = re.compile("\ue000([a-z_]+)\ue001")
+
+
+def _hole(name: str) -> str:
+    return f"\ue000{name}\ue001"
+
+
+def _split(html: str) -> list:
+    """HTML as its literal parts, UTF-8 encoded (even indexes), and hole names (odd indexes).
+
+    Joining bytes: encoding a 40 KB page that holds any non-ASCII character costs more than the rest.
+    """
+    return [part if i % 2 else part.encode() for i, part in enumerate(HOLE.split(html))]
+
+
+def _fill(parts: list, values: dict[str, bytes]) -> bytes:
+    """The HTML again, each hole replaced by its (escaped, encoded) value."""
+    return b"".join(values[part] if i % 2 else part for i, part in enumerate(parts))
+
+
+def _text(value) -> bytes:
+    """A value as a template writes it: escaped (unless Markup), then encoded."""
+    return str(escape(value)).encode()
+
+
+def _picker_parts(view: picker.Picker) -> list:
+    """booking/_picker.html with nothing chosen, rendered once per (cached) picker.
+
+    Everything the template reads then comes from the picker, except the page URL, which is a
+    hole: the links of one calendar share the HTML.
+    """
+    if view.html is None:
+        html = render_template(
+            "booking/_picker.html", picker=view, form=BookForm(formdata=None), picker_url=_hole("picker_url")
+        )
+        view.html = _split(html)
+    return view.html
+
+
+def _picker_html(view: picker.Picker, form, picker_url: str) -> Markup | None:
+    """The picker from its cached HTML; None when a time is chosen or has an error (renders live)."""
+    if form.start.data or form.start.errors:
+        return None
+    return Markup(_fill(_picker_parts(view), {"picker_url": _text(picker_url)}).decode())
 
 
 def _book_page(token, link, form, status=200, error=None, day=None):
     view = _picker(link.calendar, day=day)
     form.timezone.data = view.timezone
+    picker_url = url_for("booking.page", token=token)
+    picker_html = _picker_html(view, form, picker_url)
+    if picker_html is not None and htmx.is_htmx():
+        return _html_response(picker_html, status)
     context = {"token": token, "link": link, "calendar": link.calendar, "form": form, "picker": view, "error": error}
-    context["picker_url"] = url_for("booking.page", token=token)
+    context.update(picker_url=picker_url, picker_html=picker_html, book_url=url_for("booking.book", token=token))
     return htmx.render("booking/page.html", "booking/_picker.html", status=status, **context)
+
+
+def _html_response(html: str | bytes, status: int = 200):
+    """What htmx.render answers (page or fragment), for HTML put together from cached parts."""
+    response = make_response(html, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+# What page.html shows of a calendar: the shell's key. None may hold a hole's characters.
+SHOWN = ("name", "duration", "location", "description")
+
+
+def _shell_parts(calendar, view: picker.Picker) -> list | None:
+    """booking/page.html as first opened, with holes for the token and its URLs, the CSRF token, the
+    picker, the zone options and the contact's name and email: shared by the calendar's links.
+
+    page.html may read nothing else of the link (see its comment). None when the calendar's texts
+    hold a hole's characters: the page then renders live.
+    """
+    shown = tuple(getattr(calendar, name) for name in SHOWN)
+    if any(isinstance(value, str) and "\ue000" in value for value in shown):
+        return None
+    # _timezone.html marks a zone the viewer chose; base.html's static URLs follow the script root.
+    key = ("shell", shown, bool(request.args.get("tz")), request.script_root)
+    store = cache.store()
+    parts = store.get(key)
+    if parts is None:
+        html = render_template(
+            "booking/page.html",
+            token=_hole("token"),
+            calendar=dict(zip(SHOWN, shown)),
+            form=BookForm(formdata=None, name=_hole("name"), email=_hole("email")),
+            picker=view,
+            error=None,
+            picker_url=_hole("picker_url"),
+            book_url=_hole("book_url"),
+            picker_html=Markup(_hole("picker")),
+            csrf_token=lambda: _hole("csrf"),
+            zone_options=lambda selected: Markup(_hole("zones")),
+            get_flashed_messages=lambda **options: [],
+        )
+        parts = _split(html)
+        store.put(key, parts)
+    return parts
+
+
+def _first_page(token: str, calendar, name: str, email: str, state: cache.CalendarState | None = None):
+    """The page as opened from the link: nothing chosen, typed or wrong yet. From cached HTML.
+
+    `calendar` is a Calendar or a cache.LinkPage (what the page shows of one); name and email the
+    contact's. Per request only these values are filled in: the output is what page.html renders.
+    """
+    csrf = generate_csrf()  # as BookForm() does: the session holds the token, also for a fragment
+    view = _picker(calendar, state=state)
+    picker_url = _text(url_for("booking.page", token=token))
+    picker_html = _fill(_picker_parts(view), {"picker_url": picker_url})
+    if htmx.is_htmx():
+        return _html_response(picker_html)
+    # Flashed messages are shown (and taken) by a live render.
+    parts = None if "_flashes" in session else _shell_parts(calendar, view)
+    if parts is None:
+        return _book_page(token, _link(token), BookForm(formdata=None, name=name, email=email))
+    current_app.update_template_context({})  # the context processors' side effects (current_user)
+    values = {
+        "csrf": _text(csrf),
+        "picker": picker_html,
+        "zones": _text(zone_options(view.timezone)),
+        # WTForms writes a value as escape(field._value()); name and email are never None here.
+        "name": _text(name),
+        "email": _text(email),
+        "picker_url": picker_url,
+        "book_url": _text(url_for("booking.book", token=token)),
+        "token": _text(token),
+    }
+    return _html_response(_fill(parts, values))
 
 
 def _gone(token, link, status=410):
@@ -50,15 +194,17 @@ def _gone(token, link, status=410):
 @limiter.limit("120/minute")
 def page(token):
     """The booking page: month view, the chosen day's slots, and the form."""
+    # Usually one query: links that are bookable and were opened before (or a HEAD, which records nothing).
+    data = cache.link_page(token)
+    if data is not None and data.bookable and (data.opened or request.method != "GET"):
+        return _first_page(token, data, data.contact_name, data.contact_email, data.calendar)
     link = _link(token)
     if not link.bookable:
         return _gone(token, link)
     if request.method == "GET":
         links.mark_opened(link)
-    form = BookForm(
-        formdata=None, name=link.contact.name if link.contact else "", email=link.contact.email if link.contact else ""
-    )
-    return _book_page(token, link, form)
+    contact = link.contact
+    return _first_page(token, link.calendar, contact.name if contact else "", contact.email if contact else "")
 
 
 @bp.post("/book/<token>")

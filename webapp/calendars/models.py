@@ -60,16 +60,24 @@ class Calendar(db.Model):
             return "archived"
         return "active" if self.is_active else "inactive"
 
-    def rules(self) -> Rules:
-        """The calendar's settings as input for the availability engine."""
+    def rules(self, range_rows=None, override_rows=None) -> Rules:
+        """The calendar's settings as input for the availability engine.
+
+        range_rows (weekday, start, end) and override_rows (day, start, end) stand in for the
+        relationships when the caller has read them itself (the booking page's cache does).
+        """
+        if range_rows is None:
+            range_rows = [(r.weekday, r.start_minute, r.end_minute) for r in self.ranges]
+        if override_rows is None:
+            override_rows = [(o.day, o.start_minute, o.end_minute) for o in self.overrides]
         weekly: dict[int, list[tuple[int, int]]] = {}
-        for r in self.ranges:
-            weekly.setdefault(r.weekday, []).append((r.start_minute, r.end_minute))
+        for weekday, start, end in range_rows:
+            weekly.setdefault(weekday, []).append((start, end))
         overrides: dict[date, list[tuple[int, int]]] = {}
-        for o in self.overrides:
-            day = overrides.setdefault(o.day, [])
-            if not o.closed:
-                day.append((o.start_minute, o.end_minute))
+        for day, start, end in override_rows:
+            hours = overrides.setdefault(day, [])
+            if start is not None:  # no start: closed all day (DateOverride.closed)
+                hours.append((start, end))
         return Rules(
             timezone=self.timezone,
             duration=self.duration,

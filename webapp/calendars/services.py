@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from webapp.audit import audit
-from webapp.calendars.availability import Slot, open_slots, slots_by_day
+from webapp.calendars.availability import Rules, Slot, open_slots, slots_by_day
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.extensions import db
 from webapp.types import utcnow
@@ -127,8 +127,12 @@ def slots(
     viewer_tz: str,
     now: datetime | None = None,
     exclude_booking_id: int | None = None,
+    rules: Rules | None = None,
 ) -> list[Slot]:
-    """Open slots of a calendar for viewer-local days first_day..last_day (none while it is closed)."""
+    """Open slots of a calendar for viewer-local days first_day..last_day (none while it is closed).
+
+    `rules` saves reading the calendar's ranges again when the caller already made them.
+    """
     if not calendar.is_active or calendar.archived_at:
         return []
     now = now or utcnow()
@@ -137,7 +141,7 @@ def slots(
     start = datetime.combine(first_day - timedelta(days=2), datetime.min.time(), zone)
     end = datetime.combine(last_day + timedelta(days=3), datetime.min.time(), zone)
     busy = calendar.busy(start, end, exclude_booking_id)
-    return open_slots(calendar.rules(), busy, now, first_day, last_day, viewer_tz)
+    return open_slots(rules or calendar.rules(), busy, now, first_day, last_day, viewer_tz)
 
 
 def slot_at(calendar: Calendar, start: datetime, now: datetime | None = None, exclude_booking_id=None) -> Slot | None:
