@@ -50,6 +50,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(booking_admin.links_bp)
     app.register_blueprint(booking_admin.bookings_bp)
     mail.init_app(app)
+    from webapp import workflows
+
+    workflows.init_app(app)
     worker.register(app)
 
     from webapp import api

@@ -6,6 +6,7 @@ from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import AvailabilityRange, Booking, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
 from webapp.mail.models import OutboxMessage
+from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion  # noqa: F401
 
 __all__ = [
     "AvailabilityRange",

@@ -21,6 +21,7 @@ from webapp.calendars.services import slot_at
 from webapp.extensions import db
 from webapp.mail.services import queue_email
 from webapp.types import utcnow
+from webapp.workflows import triggers
 
 MANAGE = "manage"
 
@@ -115,6 +116,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
     db.session.flush()
     db.session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(booking_id=booking.id))
     _notify(booking, "confirmed")
+    triggers.booking_event("made", booking, link_id=link_id)
     db.session.commit()
     db.session.refresh(link)
     audit("link.consume", link_id=link_id, booking_id=booking.id, calendar_id=calendar_id)
@@ -160,11 +162,15 @@ def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
         raise ChangeNotAllowed(problem)
     if booking.status == "cancelled":
         raise ChangeNotAllowed("This booking has already been cancelled.")
+    # Bumps booking_seq like every booking change (the booking page's cache keys on it), taking
+    # the calendar's lock first, in the same order as book() and reschedule().
+    _lock_calendar(booking.calendar_id)
     booking.status = "cancelled"
     booking.cancelled_at = utcnow()
     booking.cancel_reason = reason.strip()[:2000]
     booking.cancelled_by = by
     _notify(booking, "cancelled")
+    triggers.booking_event("cancelled", booking)
     db.session.commit()
     audit("booking.cancel", booking_id=booking.id, by=by)
 
@@ -188,6 +194,7 @@ def reschedule(booking: Booking, start: datetime) -> None:
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
     _notify(booking, "rescheduled", previous=previous)
+    triggers.booking_event("rescheduled", booking)
     db.session.commit()
     audit("booking.reschedule", booking_id=booking_id)
 
@@ -200,7 +207,10 @@ def set_attendance(booking: Booking, attendance: str | None) -> None:
         raise ChangeNotAllowed("A cancelled booking has no attendance.")
     if booking.start_at > utcnow():
         raise ChangeNotAllowed("Attendance can be marked once the meeting has started.")
+    changed = booking.attendance != attendance
     booking.attendance = attendance
+    if changed and attendance:
+        triggers.booking_event(attendance, booking)
     db.session.commit()
     audit("booking.attendance", booking_id=booking.id, attendance=attendance)
 

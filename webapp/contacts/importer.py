@@ -104,6 +104,8 @@ def import_csv(data: bytes, filename: str = "") -> Report:
         _merge(valid, existing)
         # After the insert every contact has its id, as whatever reacts to a new tag expects.
         for row, _fields, tags in valid:
+            if row.status == "imported":
+                services.fire_created(row.contact)
             if added := services.add_tags(row.contact, tags, cache):
                 row.message = _join(row.message, "tags added: " + ", ".join(added))
             row.contact_id, row.contact = row.contact.id, None

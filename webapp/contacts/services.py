@@ -135,13 +135,37 @@ def _apply(contact: Contact, data: Mapping) -> None:
     contact.email_key = normalize_email(contact.email)
 
 
-def create_contact(data: Mapping, tag_names: Iterable[str] = ()) -> Contact:
-    """Add a contact from validated fields, with tags, and commit."""
+def _fire(event_type: str, contact: Contact, **data) -> None:
+    # Imported here: the workflows package imports this module.
+    from webapp.workflows import triggers
+
+    triggers.fire(event_type, contact, **data)
+
+
+def fire_created(contact: Contact) -> None:
+    """The "contact created" trigger, for a contact inserted in bulk (the CSV import); does NOT commit."""
+    _fire("contact_created", contact)
+
+
+def apply_fields(contact: Contact, data: Mapping) -> None:
+    """Set validated fields on a contact without committing (the webhook commits with its enrolment)."""
+    _apply(contact, data)
+
+
+def new_contact(data: Mapping, tag_names: Iterable[str] = ()) -> Contact:
+    """Add a contact from validated fields, with tags, and fire the "contact created" trigger; does NOT commit."""
     contact = Contact(first_name="", last_name="", phone="", tags=[])
     _apply(contact, data)
     db.session.add(contact)
     db.session.flush()
+    _fire("contact_created", contact)
     add_tags(contact, tag_names)
+    return contact
+
+
+def create_contact(data: Mapping, tag_names: Iterable[str] = ()) -> Contact:
+    """Add a contact from validated fields, with tags, and commit."""
+    contact = new_contact(data, tag_names)
     db.session.commit()
     audit("contact.create", contact_id=contact.id)
     return contact
@@ -200,6 +224,8 @@ def add_tags(contact: Contact, names: Iterable[str], cache: dict[str, Tag] | Non
     tags = tags_named(new, cache)
     contact.tags.extend(tags[name] for name in new)
     contact.updated_at = utcnow()
+    for name in new:
+        _fire("tag_added", contact, tag=name)
     return new
 
 

@@ -1,0 +1,83 @@
+"""The step types, one module each. A module declares:
+
+    TYPE = "generate_link"               stored in the workflow's steps
+    CATEGORY = "Appointments"            the group in the "add a step" menu
+    LABEL = "Generate One-Time Booking Link"
+    DEFAULTS = {...}                     a new step's config
+    OUTPUTS = {"url": "One-Time Link"}   the values later steps may insert as {{ steps.<key>.<field> }}
+    validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> {field: message}
+    run(ctx: StepContext) -> dict        the step's output; side effects stay in the session, uncommitted
+    custom_values(step) -> [(label, expression)]
+    poll(ctx, output) -> bool            optional: False while the step waits on something (an email going out)
+
+The engine commits a step's side effects together with its "done" record, so run() must not commit.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+
+from webapp.workflows.actions import generate_link, send_email
+
+_REGISTRY: dict[str, ModuleType] = {}
+
+
+class StepError(Exception):
+    """A step that cannot be done; permanent=True fails the enrolment at once instead of retrying."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass
+class StepContext:
+    """What a running step sees."""
+
+    enrolment: object
+    contact: object
+    workflow_name: str
+    trigger_type: str
+    step: dict
+    outputs: dict[str, dict]  # key of each earlier step -> its output
+    event: dict
+    now: datetime
+    values: dict = field(default_factory=dict)  # for templates: contact, calendar, steps, workflow
+
+    @property
+    def config(self) -> dict:
+        return self.step.get("config") or {}
+
+
+def register(module: ModuleType) -> None:
+    """Add (or replace) a step type."""
+    _REGISTRY[module.TYPE] = module
+
+
+def get(step_type: str) -> ModuleType | None:
+    """The module of a step type, or None."""
+    return _REGISTRY.get(step_type)
+
+
+def all_types() -> dict[str, ModuleType]:
+    """Every step type, in registration order."""
+    return dict(_REGISTRY)
+
+
+def by_category() -> dict[str, list[ModuleType]]:
+    """Step types grouped for the "add a step" menu."""
+    groups: dict[str, list[ModuleType]] = {}
+    for module in _REGISTRY.values():
+        groups.setdefault(module.CATEGORY, []).append(module)
+    return groups
+
+
+def outputs_of(step: Mapping) -> dict[str, str]:
+    """The fields a step's output offers to later steps."""
+    module = get(step.get("type", ""))
+    return dict(getattr(module, "OUTPUTS", {})) if module else {}
+
+
+register(generate_link)
+register(send_email)

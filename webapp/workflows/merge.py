@@ -1,0 +1,202 @@
+"""Custom values in step templates ({{ contact.first_name }}, {{ steps.booking_link.url }}): check and render.
+
+Templates are checked when the workflow is saved or published: only the known values, each one from
+a step BEFORE the one using it, a few harmless filters and {% if %}. They render in Jinja's
+sandbox over plain dicts, so even a template that slipped past the check reaches no Python object.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
+
+CONTACT_VALUES = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "name": "Full name",
+    "email": "Email",
+    "phone": "Phone",
+}
+CALENDAR_VALUES = {"name": "Calendar name", "duration": "Meeting length (minutes)"}
+WORKFLOW_VALUES = {"name": "Workflow name"}
+FILTERS = {"default", "upper", "lower", "title", "capitalize", "trim", "escape", "e"}
+# Node types a custom-value template may use; anything else (calls, loops, macros, imports…) is refused.
+ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Const,
+    nodes.If,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Concat,
+    nodes.CondExpr,
+    nodes.Filter,
+    nodes.Test,
+    nodes.Keyword,
+)
+ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+MARKER_OR_URL = re.compile(r"(⟦[a-z]+:\d+⟧|https?://[^\s<>\"']+)")
+
+
+def _path(node: nodes.Node) -> list[str] | None:
+    """['steps', 'booking_link', 'url'] for steps.booking_link.url or steps['booking_link'].url; None otherwise."""
+    parts = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            parts.append(node.name)
+            return parts[::-1]
+        else:
+            return None
+
+
+def _show(node: nodes.Node, source: str) -> str:
+    path = _path(node)
+    if path:
+        return "{{ " + ".".join(path) + " }}"
+    line = source.splitlines()[node.lineno - 1] if node.lineno and source.splitlines() else source
+    return line.strip()[:80]
+
+
+def check(
+    source: str,
+    earlier_steps: Iterable[Mapping],
+    *,
+    later_steps: Iterable[Mapping] = (),
+    calendar: bool = False,
+    label: str = "",
+) -> list[str]:
+    """Why a template cannot be saved, one message per problem naming the value; [] when it is fine.
+
+    earlier_steps: the steps before this one (their values may be used); later_steps: this one and
+    those after (named in the message when used too early); calendar: whether {{ calendar.* }} exists.
+    """
+    from webapp.workflows.actions import outputs_of
+
+    where = f"{label}: " if label else ""
+    try:
+        tree = ENV.parse(source or "")
+    except TemplateSyntaxError as exc:
+        return [f"{where}the template has an error on line {exc.lineno}: {exc.message}"]
+    earlier = {step.get("key"): step for step in earlier_steps if step.get("key")}
+    later = {step.get("key") for step in later_steps if step.get("key")}
+    problems: list[str] = []
+
+    def value_problem(path: list[str]) -> str | None:
+        shown = "{{ " + ".".join(path) + " }}"
+        if any(part.startswith("_") for part in path):
+            return f"{shown} is not allowed"
+        root, rest = path[0], path[1:]
+        if root == "contact" and len(rest) == 1 and rest[0] in CONTACT_VALUES:
+            return None
+        if root == "workflow" and len(rest) == 1 and rest[0] in WORKFLOW_VALUES:
+            return None
+        if root == "calendar" and len(rest) == 1 and rest[0] in CALENDAR_VALUES:
+            return None if calendar else f"{shown} needs a Generate One-Time Booking Link step before this one"
+        if root == "steps" and len(rest) == 2:
+            key, field = rest
+            if key in earlier:
+                if field in outputs_of(earlier[key]):
+                    return None
+                return f"Unknown value {shown}"
+            if key in later:
+                return f"{shown} comes from a step that does not run before this one"
+        return f"Unknown value {shown}"
+
+    def visit(node: nodes.Node) -> None:
+        if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
+            path = _path(node)
+            if path is None or (isinstance(node, nodes.Name) and node.ctx != "load"):
+                problems.append(f"{_show(node, source)} is not allowed")
+            elif problem := value_problem(path):
+                problems.append(problem)
+            return
+        if not isinstance(node, ALLOWED_NODES):
+            problems.append(f"“{_show(node, source)}” is not allowed in custom values")
+            return
+        if isinstance(node, nodes.Filter) and node.name not in FILTERS:
+            problems.append(f"The filter “{node.name}” is not allowed")
+        if isinstance(node, nodes.Filter | nodes.Test) and (node.dyn_args or node.dyn_kwargs):
+            problems.append(f"“{_show(node, source)}” is not allowed in custom values")
+        for child in node.iter_child_nodes():
+            visit(child)
+
+    visit(tree)
+    return [where + message for message in dict.fromkeys(problems)]
+
+
+def render(source: str, values: Mapping) -> str:
+    """The template with its values, as plain text (the sandbox refuses anything unsafe)."""
+    return ENV.from_string(source or "").render(**values)
+
+
+def one_line(text: str) -> str:
+    """A header value: every line break and control character becomes a space, runs of spaces one."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+    return " ".join(cleaned.split())
+
+
+def text_to_html(text: str) -> Markup:
+    """The HTML version of a text body: everything escaped, paragraphs and line breaks kept, links clickable."""
+
+    def paragraph(block: str) -> str:
+        pieces = []
+        for piece in MARKER_OR_URL.split(block):
+            if MARKER_OR_URL.fullmatch(piece):
+                href = escape(piece)
+                pieces.append(f'<a href="{href}" style="color:#0172ad;">{href}</a>')
+            else:
+                pieces.append(str(escape(piece)).replace("\n", "<br>\n"))
+        return '<p style="margin:0 0 16px;">' + "".join(pieces) + "</p>"
+
+    blocks = [block.strip("\n") for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if block.strip()]
+    return Markup("\n".join(paragraph(block) for block in blocks))
+
+
+def contact_values(contact) -> dict:
+    """A contact as the plain dict templates see."""
+    return {
+        "first_name": contact.first_name or "",
+        "last_name": contact.last_name or "",
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone or "",
+    }
+
+
+def calendar_values(calendar) -> dict:
+    """A calendar as the plain dict templates see."""
+    return {"name": calendar.name, "duration": calendar.duration} if calendar else {}
+
+
+def available(steps_before: Iterable[Mapping], trigger_type: str = "") -> list[tuple[str, list[tuple[str, str]]]]:
+    """The values a step may insert, grouped for the picker: [(group, [(label, expression), …]), …]."""
+    from webapp.workflows.actions import get
+
+    groups = [("Contact", [(label, f"{{{{ contact.{field} }}}}") for field, label in CONTACT_VALUES.items()])]
+    steps_before = list(steps_before)
+    if has_calendar(steps_before, trigger_type):
+        groups.append(("Calendar", [(label, f"{{{{ calendar.{f} }}}}") for f, label in CALENDAR_VALUES.items()]))
+    for step in steps_before:
+        module = get(step.get("type", ""))
+        if module and (values := module.custom_values(step)):
+            groups.append((module.LABEL, values))
+    groups.append(("Workflow", [("Workflow name", "{{ workflow.name }}")]))
+    return groups
+
+
+def has_calendar(steps_before: Iterable[Mapping], trigger_type: str = "") -> bool:
+    """{{ calendar.* }} exists after a link step, or when a booking event started the enrolment."""
+    return trigger_type == "booking_event" or any(step.get("type") == "generate_link" for step in steps_before)

@@ -1,0 +1,238 @@
+"""Workflow rules: validate, publish (freeze a version), pause and resume, enrol contacts."""
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import exists, func, select
+
+from webapp.audit import actor, audit
+from webapp.calendars.models import Calendar
+from webapp.contacts.models import Contact, Tag, normalize_tag
+from webapp.extensions import db
+from webapp.types import utcnow
+from webapp.workflows import actions
+from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion, new_secret
+
+TRIGGER_TYPES = {
+    "contact_created": "Contact created",
+    "tag_added": "Tag added",
+    "webhook": "Inbound webhook",
+    "booking_event": "Booking event",
+    "manual": "Manual enrolment",
+}
+BOOKING_EVENTS = {
+    "made": "Booking made",
+    "rescheduled": "Booking rescheduled",
+    "cancelled": "Booking cancelled",
+    "showed": "Showed",
+    "no_show": "No-show",
+}
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class WorkflowInvalid(ValueError):
+    """A workflow that cannot be published; `errors` holds one message per problem, keyed by step id."""
+
+    def __init__(self, errors: dict[str, dict[str, str]]):
+        super().__init__("; ".join(m for fields in errors.values() for m in fields.values()))
+        self.errors = errors
+
+
+def new_step_id() -> str:
+    """A short id that stays with a step while it is moved or edited."""
+    return secrets.token_hex(4)
+
+
+def new_step(step_type: str, key: str = "") -> dict:
+    """A step of a type with its default config, ready to append to workflow.steps."""
+    module = actions.get(step_type)
+    if module is None:
+        raise ValueError(f"unknown step type {step_type!r}")
+    return {"id": new_step_id(), "type": step_type, "key": key, "config": dict(module.DEFAULTS)}
+
+
+def create_workflow(name: str, trigger_type: str = "", trigger_config: Mapping | None = None) -> Workflow:
+    """Add a draft workflow and commit."""
+    workflow = Workflow(
+        name=name.strip() or "Untitled workflow",
+        status="draft",
+        trigger_type=trigger_type,
+        trigger_config=dict(trigger_config or {}),
+        steps=[],
+    )
+    db.session.add(workflow)
+    db.session.commit()
+    audit("workflow.create", workflow_id=workflow.id)
+    return workflow
+
+
+def validate_trigger(trigger_type: str, config: Mapping) -> dict[str, str]:
+    """Problems with a trigger, keyed by field."""
+    if trigger_type not in TRIGGER_TYPES:
+        return {"trigger_type": "Choose what enrols contacts in this workflow."}
+    errors = {}
+    if trigger_type == "tag_added" and not normalize_tag(str(config.get("tag") or "")):
+        errors["tag"] = "Choose the tag that enrols contacts."
+    if trigger_type == "booking_event":
+        events = config.get("events") or []
+        if not events or not isinstance(events, list) or any(e not in BOOKING_EVENTS for e in events):
+            errors["events"] = "Choose at least one booking event (made, rescheduled, cancelled, showed, no-show)."
+        calendar_id = config.get("calendar_id")
+        if calendar_id is not None and db.session.get(Calendar, calendar_id) is None:
+            errors["calendar_id"] = "That calendar no longer exists; choose another, or any calendar."
+    return errors
+
+
+def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
+    """Every problem of the draft: {"workflow": {...}, "trigger": {...}, <step id>: {field: message}}."""
+    errors: dict[str, dict[str, str]] = {}
+    if not (workflow.name or "").strip():
+        errors.setdefault("workflow", {})["name"] = "The workflow needs a name."
+    if trigger_errors := validate_trigger(workflow.trigger_type, workflow.trigger_config or {}):
+        errors["trigger"] = trigger_errors
+    steps = list(workflow.steps or [])
+    if not steps:
+        errors.setdefault("workflow", {})["steps"] = "Add at least one step."
+    seen_ids, seen_keys = set(), set()
+    for index, step in enumerate(steps):
+        step_id = str(step.get("id") or f"#{index + 1}")
+        problems = {}
+        module = actions.get(step.get("type", ""))
+        if step_id in seen_ids:
+            problems["id"] = "Two steps share this id."
+        seen_ids.add(step_id)
+        key = step.get("key") or ""
+        if module is None:
+            problems["type"] = f"Unknown step type “{step.get('type')}”."
+        elif getattr(module, "OUTPUTS", None):
+            if not KEY_RE.match(key):
+                problems["key"] = (
+                    "The key is lower-case letters, digits and _, starting with a letter (e.g. booking_link)."
+                )
+            elif key in seen_keys:
+                problems["key"] = f"Another step already uses the key “{key}”."
+        if key:
+            seen_keys.add(key)
+        if module is not None:
+            problems.update(
+                module.validate(
+                    step.get("config") or {},
+                    steps[:index],
+                    later_steps=steps[index:],
+                    trigger_type=workflow.trigger_type,
+                )
+            )
+        if problems:
+            errors[step_id] = problems
+    return errors
+
+
+def publish(workflow: Workflow) -> WorkflowVersion:
+    """Freeze the draft as the next version and make it live; raises WorkflowInvalid. Commits."""
+    if errors := validate(workflow):
+        raise WorkflowInvalid(errors)
+    number = (
+        db.session.scalar(select(func.max(WorkflowVersion.number)).where(WorkflowVersion.workflow_id == workflow.id))
+        or 0
+    ) + 1
+    version = WorkflowVersion(
+        workflow_id=workflow.id,
+        number=number,
+        trigger_type=workflow.trigger_type,
+        trigger_config=dict(workflow.trigger_config or {}),
+        steps=[dict(step) for step in workflow.steps],
+        settings=workflow.settings(),
+        created_by=actor(),
+    )
+    db.session.add(version)
+    db.session.flush()
+    workflow.published_version_id = version.id
+    workflow.status = "published"
+    workflow.published_at = utcnow()
+    db.session.commit()
+    audit("workflow.publish", workflow_id=workflow.id, version=number)
+    return version
+
+
+def pause(workflow: Workflow) -> None:
+    """Stop enrolling; contacts already in wait where they are until resume(). Commits."""
+    if workflow.status != "published":
+        raise ValueError("Only a published workflow can be paused.")
+    workflow.status = "paused"
+    db.session.commit()
+    audit("workflow.pause", workflow_id=workflow.id)
+
+
+def resume(workflow: Workflow) -> None:
+    """Enrol again, and let waiting contacts continue. Commits."""
+    if workflow.status != "paused":
+        raise ValueError("Only a paused workflow can be resumed.")
+    workflow.status = "published"
+    db.session.commit()
+    audit("workflow.resume", workflow_id=workflow.id)
+
+
+def regenerate_secret(workflow: Workflow) -> str:
+    """A new webhook secret; the old URL stops working at once. Commits."""
+    workflow.webhook_secret = new_secret()
+    db.session.commit()
+    audit("workflow.webhook_secret", workflow_id=workflow.id)
+    return workflow.webhook_secret
+
+
+def enrol(
+    workflow: Workflow, contact: Contact, event: Mapping | None = None, is_test: bool = False
+) -> Enrolment | None:
+    """Add an enrolment of the contact in the live version, due now; None when the workflow is not
+    published or the contact was enrolled before and re-entry is off. Does NOT commit: the caller's
+    transaction holds the event and its enrolment together."""
+    if workflow.status != "published" or workflow.published_version_id is None:
+        return None
+    version = db.session.get(WorkflowVersion, workflow.published_version_id)
+    if not is_test and not version.settings.get("allow_reentry"):
+        if contact.id is None:
+            db.session.flush()
+        before = select(Enrolment.id).where(
+            Enrolment.workflow_id == workflow.id, Enrolment.contact_id == contact.id, Enrolment.is_test.is_(False)
+        )
+        if db.session.scalar(select(exists(before))):
+            return None
+        # Also the ones added earlier in this transaction and not flushed yet.
+        for pending in db.session.new:
+            if isinstance(pending, Enrolment) and pending.workflow_id == workflow.id and pending.contact is contact:
+                return None
+    now = utcnow()
+    enrolment = Enrolment(
+        workflow_id=workflow.id,
+        version_id=version.id,
+        contact=contact,
+        status="active",
+        step_index=0,
+        run_at=now,
+        attempts=0,
+        last_error="",
+        event=dict(event or {}),
+        is_test=is_test,
+        started_at=now,
+    )
+    db.session.add(enrolment)
+    return enrolment
+
+
+def enrol_manually(workflow: Workflow, contacts: Iterable[Contact] = (), tag: str = "") -> list[Enrolment]:
+    """Enrol chosen contacts, or everyone with a tag; commits, returns the new enrolments."""
+    chosen = list(contacts)
+    if tag:
+        chosen += db.session.scalars(select(Contact).where(Contact.tags.any(Tag.name == normalize_tag(tag))))
+    event = {"type": "manual", "by": actor()}
+    seen, enrolled = set(), []
+    for contact in chosen:
+        if contact.id in seen:
+            continue
+        seen.add(contact.id)
+        if enrolment := enrol(workflow, contact, event):
+            enrolled.append(enrolment)
+    db.session.commit()
+    audit("workflow.enrol", workflow_id=workflow.id, count=len(enrolled))
+    return enrolled

@@ -1,0 +1,93 @@
+"""Triggers: an event (contact created, tag added, booking made, …) enrols the contact in every live
+workflow that listens for it, in the caller's transaction, so the event and its enrolments commit together."""
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from webapp.booking.models import OneTimeLink
+from webapp.contacts.models import Contact, normalize_tag
+from webapp.extensions import db
+from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
+from webapp.workflows.services import enrol
+
+EVENT_TYPES = (
+    "contact_created",
+    "tag_added",
+    "booking_made",
+    "booking_rescheduled",
+    "booking_cancelled",
+    "booking_showed",
+    "booking_no_show",
+)
+
+
+def _trigger_type(event_type: str) -> str:
+    return "booking_event" if event_type.startswith("booking_") else event_type
+
+
+def matches(trigger_type: str, config: dict, event_type: str, data: dict) -> bool:
+    """Whether a (published) trigger listens for this event."""
+    if trigger_type != _trigger_type(event_type):
+        return False
+    if trigger_type == "tag_added":
+        return normalize_tag(str(config.get("tag") or "")) == normalize_tag(str(data.get("tag") or ""))
+    if trigger_type == "booking_event":
+        if event_type.removeprefix("booking_") not in (config.get("events") or []):
+            return False
+        calendar_id = config.get("calendar_id")
+        return calendar_id is None or calendar_id == data.get("calendar_id")
+    return True
+
+
+def _live(trigger_type: str) -> list:
+    """Published workflows listening to a trigger type, read once per transaction.
+
+    A CSV import fires for thousands of contacts in one transaction: one query, not one per contact
+    (and no autoflush per contact). The memo is dropped at every commit and rollback.
+    """
+    memo = db.session.info.setdefault(_MEMO, {})
+    if trigger_type not in memo:
+        memo[trigger_type] = db.session.execute(
+            select(Workflow, WorkflowVersion)
+            .join(WorkflowVersion, Workflow.published_version_id == WorkflowVersion.id)
+            .where(Workflow.status == "published", WorkflowVersion.trigger_type == trigger_type)
+            .order_by(Workflow.id)
+        ).all()
+    return memo[trigger_type]
+
+
+_MEMO = "oneslot_live_workflows"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_live(session, *_args):
+    session.info.pop(_MEMO, None)
+
+
+def fire(event_type: str, contact: Contact, **data) -> list[Enrolment]:
+    """Enrol the contact in every published workflow whose trigger matches; does NOT commit."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    live = _live(_trigger_type(event_type))
+    event = {"type": event_type, **data}
+    enrolled = []
+    for workflow, version in live:
+        if not matches(version.trigger_type, version.trigger_config or {}, event_type, data):
+            continue
+        if enrolment := enrol(workflow, contact, event):
+            enrolled.append(enrolment)
+    return enrolled
+
+
+def booking_event(kind: str, booking, link_id: int | None = None) -> list[Enrolment]:
+    """fire("booking_<kind>") for a booking's contact (a booking without a contact enrols no one)."""
+    if booking.contact_id is None:
+        return []
+    contact = db.session.get(Contact, booking.contact_id)
+    if contact is None:
+        return []
+    if link_id is None:
+        link_id = db.session.scalar(select(OneTimeLink.id).where(OneTimeLink.booking_id == booking.id).limit(1))
+    return fire(f"booking_{kind}", contact, calendar_id=booking.calendar_id, booking_id=booking.id, link_id=link_id)
