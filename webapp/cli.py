@@ -39,6 +39,10 @@ def bootstrap_command():
     click.echo(f"\n{line}\n  First admin created. Sign in at {base}/login\n")
     click.echo(f"  Email:    {user.email}\n  Password: {password}\n")
     click.echo(f"  This password is shown only once: change it under Settings.\n{line}\n")
+    # A fresh install shows the whole flow at once: the demo calendar, contact and published workflow.
+    from webapp.workflows import demo
+
+    click.echo(demo.hint(demo.seed()) + "\n")
 
 
 @click.command("serve")

@@ -1,0 +1,387 @@
+"""A workflow's history: its enrolments (filtered by status and link state), one enrolment's step
+timeline, retrying a failed one, and enrolling contacts by hand (one email, a selection, a tag)."""
+
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import and_, exists, func, select, update
+from wtforms import StringField
+from wtforms.validators import Length, Optional, ValidationError
+
+from webapp import htmx
+from webapp.audit import audit
+from webapp.booking import links
+from webapp.booking.models import OneTimeLink
+from webapp.contacts import services as contacts
+from webapp.contacts.models import Contact, Tag, normalize_tag
+from webapp.extensions import db
+from webapp.mail.models import OutboxMessage
+from webapp.types import utcnow
+from webapp.workflows import actions, services
+from webapp.workflows.models import Enrolment, StepRun, Workflow
+
+bp = Blueprint("enrolments", __name__)
+
+STATUS_FILTERS = ("all", "active", "completed", "failed", "test")
+LINK_FILTERS = ("any", "sent", "opened", "booked")
+# Names shown in the skipped list of a manual enrolment before "and N more".
+SHOWN_NAMES = 10
+
+
+# --- queries (no HTTP) ---------------------------------------------------------------------------
+
+
+def _link_of_run():
+    """Links made by this enrolment's Generate One-Time Booking Link steps (the run's output holds the id)."""
+    return (
+        select(OneTimeLink.id)
+        .join(StepRun, OneTimeLink.id == StepRun.output["link_id"].as_integer())
+        .where(StepRun.enrolment_id == Enrolment.id, StepRun.step_type == "generate_link")
+    )
+
+
+def link_condition(state: str):
+    """The WHERE clause of a link-state filter; the states exclude each other (booked beats opened beats sent)."""
+    booked = exists(_link_of_run().where(OneTimeLink.used_at.is_not(None)))
+    opened = exists(_link_of_run().where(OneTimeLink.opened_at.is_not(None)))
+    emailed = exists(
+        select(StepRun.id).where(
+            StepRun.enrolment_id == Enrolment.id, StepRun.step_type == "send_email", StepRun.status == "done"
+        )
+    )
+    if state == "booked":
+        return booked
+    if state == "opened":
+        return and_(opened, ~booked)
+    if state == "sent":
+        return and_(exists(_link_of_run()), emailed, ~opened, ~booked)
+    return None
+
+
+def enrolment_query(workflow: Workflow, status: str = "all", link: str = "any"):
+    """A workflow's enrolments, newest first, filtered by status (or test) and by link state."""
+    query = select(Enrolment).where(Enrolment.workflow_id == workflow.id).order_by(Enrolment.id.desc())
+    if status == "test":
+        query = query.where(Enrolment.is_test.is_(True))
+    elif status in ("active", "completed", "failed"):
+        query = query.where(Enrolment.status == status)
+    if (condition := link_condition(link)) is not None:
+        query = query.where(condition)
+    return query
+
+
+def status_counts(workflow: Workflow) -> dict[str, int]:
+    """How many enrolments per status filter, for the segmented control."""
+    rows = db.session.execute(
+        select(Enrolment.status, Enrolment.is_test, func.count())
+        .where(Enrolment.workflow_id == workflow.id)
+        .group_by(Enrolment.status, Enrolment.is_test)
+    ).all()
+    counts = dict.fromkeys(STATUS_FILTERS, 0)
+    for status, is_test, count in rows:
+        counts["all"] += count
+        counts[status] = counts.get(status, 0) + count
+        if is_test:
+            counts["test"] += count
+    return counts
+
+
+@dataclass
+class StepView:
+    """One step of an enrolment's timeline: the step as published, its run (if any) and what the run made."""
+
+    index: int
+    step: dict
+    label: str
+    run: StepRun | None = None
+    link: OneTimeLink | None = None
+    message: OutboxMessage | None = None
+
+    @property
+    def state(self) -> str:
+        """done, waiting, retrying, failed, or pending (not reached)."""
+        return self.run.status if self.run else "pending"
+
+
+@dataclass
+class EnrolmentView:
+    """An enrolment with its steps and the state of the link it sent."""
+
+    enrolment: Enrolment
+    steps: list[StepView] = field(default_factory=list)
+
+    @property
+    def current(self) -> StepView | None:
+        """The step the enrolment is at (None once every step is done)."""
+        index = self.enrolment.step_index
+        return self.steps[index] if index < len(self.steps) else None
+
+    @property
+    def link_state(self) -> str:
+        """booked, opened, sent, created, expired, revoked, or "" when no link was made."""
+        made = [s.link for s in self.steps if s.link is not None]
+        if not made:
+            return ""
+        link = made[-1]
+        state = link.status
+        if state == "used":
+            return "booked"
+        if state == "active":
+            emailed = any(s.step.get("type") == "send_email" and s.state == "done" for s in self.steps)
+            return "sent" if emailed else "created"
+        return state
+
+
+def step_label(step: dict) -> str:
+    """The step type's name as the menu shows it."""
+    module = actions.get(step.get("type", ""))
+    return module.LABEL if module else step.get("type", "Unknown step")
+
+
+def views_of(enrolments: list[Enrolment]) -> list[EnrolmentView]:
+    """Timelines of many enrolments with three queries in all (runs, links, messages), not three each."""
+    ids = [e.id for e in enrolments]
+    runs: dict[tuple[int, str], StepRun] = {}
+    if ids:
+        for run in db.session.scalars(select(StepRun).where(StepRun.enrolment_id.in_(ids))):
+            runs[(run.enrolment_id, run.step_id)] = run
+    link_ids = {r.output.get("link_id") for r in runs.values() if r.output and r.output.get("link_id")}
+    outbox_ids = {r.output.get("outbox_id") for r in runs.values() if r.output and r.output.get("outbox_id")}
+    found_links = {
+        link.id: link for link in db.session.scalars(select(OneTimeLink).where(OneTimeLink.id.in_(link_ids)))
+    }
+    messages = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))}
+    result = []
+    for enrolment in enrolments:
+        view = EnrolmentView(enrolment)
+        for index, step in enumerate(enrolment.version.steps or []):
+            run = runs.get((enrolment.id, step.get("id")))
+            output = (run.output or {}) if run else {}
+            view.steps.append(
+                StepView(
+                    index=index,
+                    step=step,
+                    label=step_label(step),
+                    run=run,
+                    link=found_links.get(output.get("link_id")),
+                    message=messages.get(output.get("outbox_id")),
+                )
+            )
+        result.append(view)
+    return result
+
+
+# --- rules (no HTTP) -----------------------------------------------------------------------------
+
+
+def retry(enrolment: Enrolment) -> bool:
+    """Put a failed enrolment back in the queue, due now; False when it was not failed (any more). Commits.
+
+    One conditional UPDATE decides, so two clicks retry once. Steps already done stay done: the engine
+    skips a step whose run is "done", so no second link and no second email.
+    """
+    result = db.session.execute(
+        update(Enrolment)
+        .where(Enrolment.id == enrolment.id, Enrolment.status == "failed")
+        .values(
+            status="active",
+            run_at=utcnow(),
+            attempts=0,
+            last_error="",
+            finished_at=None,
+            locked_until=None,
+            locked_by=None,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.execute(
+        update(StepRun)
+        .where(StepRun.enrolment_id == enrolment.id, StepRun.status == "failed")
+        .values(status="retrying", finished_at=None),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    db.session.expire(enrolment)
+    audit("enrolment.retry", enrolment_id=enrolment.id, workflow_id=enrolment.workflow_id)
+    return True
+
+
+@dataclass
+class EnrolReport:
+    """What a manual enrolment did: how many were enrolled, and who was skipped and why."""
+
+    enrolled: list[Contact] = field(default_factory=list)
+    skipped: list[tuple[str, list[str]]] = field(default_factory=list)  # (reason, [names]) or (reason, [])
+
+    @property
+    def count(self) -> int:
+        return len(self.enrolled)
+
+
+def manual_enrol(workflow: Workflow, email: str = "", contact_ids=(), tag: str = "") -> EnrolReport:
+    """Enrol one contact by email, a selection of contact ids and/or everyone with a tag; commits."""
+    report = EnrolReport()
+    chosen: list[Contact] = []
+    if email:
+        contact = contacts.find_by_email(email)
+        if contact is None:
+            report.skipped.append((f"No contact has the email {email.strip()}.", []))
+        else:
+            chosen.append(contact)
+    if contact_ids:
+        wanted = set(contact_ids)
+        found = list(db.session.scalars(select(Contact).where(Contact.id.in_(wanted))))
+        chosen += found
+        if missing := len(wanted) - len(found):
+            report.skipped.append((f"{missing} selected contact(s) no longer exist.", []))
+    if tag := normalize_tag(tag):
+        tagged = list(db.session.scalars(select(Contact).where(Contact.tags.any(Tag.name == tag)).order_by(Contact.id)))
+        if not tagged:
+            report.skipped.append((f"No contact has the tag “{tag}”.", []))
+        chosen += tagged
+    unique = list({contact.id: contact for contact in chosen}.values())
+    if not unique:
+        return report
+    if workflow.status != "published" or workflow.published_version_id is None:
+        reason = (
+            "the workflow is paused: resume it first"
+            if workflow.status == "paused"
+            else "the workflow is not published yet: publish it first"
+        )
+        report.skipped.append((f"Not enrolled, {reason}.", [c.name for c in unique]))
+        return report
+    enrolled = services.enrol_manually(workflow, unique)
+    report.enrolled = [e.contact for e in enrolled]
+    new_ids = {c.id for c in report.enrolled}
+    if already := [c.name for c in unique if c.id not in new_ids]:
+        report.skipped.append(("Already enrolled (this workflow does not let contacts in twice).", already))
+    return report
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+class EnrolForm(FlaskForm):
+    """Manual enrolment: an email, a tag, or contact_id fields (read from the request by the view)."""
+
+    email = StringField("Contact's email", [Optional(), Length(max=254)])
+    tag = StringField("Everyone with the tag", [Optional(), Length(max=64)])
+
+    def validate_email(self, field):
+        if field.data and (problem := contacts.email_error(field.data.strip())):
+            raise ValidationError(problem)
+
+
+def _workflow(workflow_id: int) -> Workflow:
+    return db.session.get(Workflow, workflow_id) or abort(404)
+
+
+def _enrolment(enrolment_id: int) -> Enrolment:
+    return db.session.get(Enrolment, enrolment_id) or abort(404)
+
+
+def _editor_available() -> bool:
+    # The workflow editor is another blueprint; link to it only when it is there.
+    return "workflows.edit" in current_app.view_functions
+
+
+def _back(default: str) -> str:
+    target = request.form.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+@bp.get("/workflows/<int:workflow_id>/enrolments", endpoint="list")
+def index(workflow_id):
+    """A workflow's enrolments: contact, start, current step, status and link state, filterable."""
+    workflow = _workflow(workflow_id)
+    status = request.args.get("status", "all")
+    status = status if status in STATUS_FILTERS else "all"
+    link = request.args.get("link", "any")
+    link = link if link in LINK_FILTERS else "any"
+    page = db.paginate(
+        enrolment_query(workflow, status, link), per_page=current_app.config["PAGE_SIZE"], error_out=False
+    )
+    context = {
+        "workflow": workflow,
+        "pagination": page,
+        "rows": views_of(page.items),
+        # Not "status": htmx.render() takes the HTTP status under that name.
+        "shown_status": status,
+        "shown_link": link,
+        "status_filters": STATUS_FILTERS,
+        "link_filters": LINK_FILTERS,
+        "counts": status_counts(workflow),
+        "editor": _editor_available(),
+        "enrol_workflow": workflow,
+    }
+    return htmx.render("enrolments/list.html", "enrolments/_table.html", **context)
+
+
+@bp.get("/enrolments/<int:enrolment_id>", endpoint="show")
+def show(enrolment_id):
+    """One enrolment's timeline: each step's run, output, attempts, times and error."""
+    enrolment = _enrolment(enrolment_id)
+    [view] = views_of([enrolment])
+    return render_template(
+        "enrolments/show.html", view=view, enrolment=enrolment, editor=_editor_available(), link_url=links.url
+    )
+
+
+@bp.post("/enrolments/<int:enrolment_id>/retry", endpoint="retry")
+def retry_view(enrolment_id):
+    """Send a failed enrolment back to the worker from the step that failed."""
+    enrolment = _enrolment(enrolment_id)
+    if retry(enrolment):
+        paused = enrolment.workflow.status == "paused"
+        note = " It waits until the workflow is resumed." if paused else " The worker picks it up in a moment."
+        flash(f"Retrying {enrolment.contact.name}'s enrolment from the step that failed.{note}", "success")
+    else:
+        flash("This enrolment has not failed, so there is nothing to retry.", "warning")
+    return htmx.redirect_to(url_for("enrolments.show", enrolment_id=enrolment.id))
+
+
+@bp.post("/workflows/<int:workflow_id>/enrol", endpoint="enrol")
+def enrol(workflow_id):
+    """Enrol contacts by hand: one by email, a selection of contact ids, or everyone with a tag."""
+    workflow = _workflow(workflow_id)
+    form = EnrolForm()
+    contact_ids = request.form.getlist("contact_id", type=int)
+    values = {"email": (form.email.data or "").strip(), "tag": (form.tag.data or "").strip()}
+    error, report = "", None
+    if not form.validate_on_submit():
+        error = " ".join(message for messages in form.errors.values() for message in messages)
+    elif not (values["email"] or values["tag"] or contact_ids):
+        error = "Enter a contact’s email or a tag."
+    else:
+        report = manual_enrol(workflow, values["email"], contact_ids, values["tag"])
+    if htmx.is_htmx():
+        # After a success the inputs are emptied; after an error they keep what was typed.
+        kept = {} if report and report.count else values
+        context = {"enrol_workflow": workflow, "enrol_result": report, "enrol_error": error, "enrol_values": kept}
+        response = htmx.render(
+            "enrolments/_enrol_form.html", "enrolments/_enrol_form.html", status=422 if error else 200, **context
+        )
+        return htmx.trigger(response, "enrolments-changed") if report and report.count else response
+    if error:
+        flash(error, "error")
+    else:
+        flash(summary(report), "success" if report.count else "warning")
+    return redirect(_back(url_for("enrolments.list", workflow_id=workflow.id)), 303)
+
+
+def summary(report: EnrolReport) -> str:
+    """One line for a flash: the count, then each reason with the first few names."""
+    parts = [f"{report.count} contact{'' if report.count == 1 else 's'} enrolled."]
+    for reason, names in report.skipped:
+        if names:
+            shown = ", ".join(names[:SHOWN_NAMES]) + (
+                f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+            )
+            parts.append(f"Skipped {len(names)}: {reason} ({shown})")
+        else:
+            parts.append(reason)
+    return " ".join(parts)

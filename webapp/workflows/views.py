@@ -1,0 +1,347 @@
+"""The workflow pages: the list, and the one-page editor (trigger, steps, settings, publish)."""
+
+from types import SimpleNamespace
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from webapp import htmx
+from webapp.calendars.models import Calendar
+from webapp.contacts.models import Contact, Tag
+from webapp.extensions import db
+from webapp.workflows import actions, editing, forms, merge, services
+from webapp.workflows.models import Workflow
+
+bp = Blueprint("workflows", __name__, url_prefix="/workflows")
+# Fragments: one card, or one card plus the header (status, "unpublished changes") out of band.
+TRIGGER, STEP, SETTINGS = "workflows/_trigger.html", "workflows/_step.html", "workflows/_settings.html"
+WITH_HEAD = "workflows/_with_head.html"
+
+
+def _get(workflow_id: int) -> Workflow:
+    return db.session.get(Workflow, workflow_id) or abort(404)
+
+
+def _step(workflow: Workflow, step_id: str) -> dict:
+    index = editing.step_index(workflow, step_id)
+    if index is None:
+        abort(404)
+    return workflow.steps[index]
+
+
+def _has_history() -> bool:
+    """The enrolment history pages are another feature: link to them only when they exist."""
+    return "enrolments.list" in current_app.view_functions
+
+
+def _back(workflow: Workflow, anchor: str = ""):
+    return url_for("workflows.edit", workflow_id=workflow.id) + (f"#{anchor}" if anchor else "")
+
+
+def _webhook_url(workflow: Workflow) -> str:
+    path = url_for("hooks.receive", workflow_id=workflow.id, secret=workflow.webhook_secret)
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def _cards(workflow, errors, form_for=None, saved=None, confirm=None):
+    """One card per step: its form (the submitted one for `form_for`), messages and custom values."""
+    steps = list(workflow.steps or [])
+    cards = []
+    for index, step in enumerate(steps):
+        module = actions.get(step.get("type", ""))
+        form = form_for[1] if form_for and form_for[0] == step["id"] else forms.step_form(step)
+        problems = errors.get(step["id"], {})
+        cards.append(
+            SimpleNamespace(
+                id=step["id"],
+                step=step,
+                number=index + 1,
+                first=index == 0,
+                last=index == len(steps) - 1,
+                label=module.LABEL if module else step.get("type"),
+                category=module.CATEGORY if module else "",
+                form=form,
+                loose=forms.show_errors(form, problems),
+                invalid=bool(problems),
+                values=merge.available(steps[:index], workflow.trigger_type) if hasattr(form, "cv_fields") else [],
+                saved=saved == step["id"],
+                confirm_delete=confirm == step["id"],
+            )
+        )
+    return cards
+
+
+def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None, **overrides):
+    """The editor page, or one of its fragments for HTMX; `overrides` replace parts of the context."""
+    errors = errors or {}
+    trigger_form = overrides.pop("trigger_form", None) or forms.TriggerForm(formdata=None).load(workflow)
+    forms.show_errors(trigger_form, errors.get("trigger", {}))
+    context = {
+        "workflow": workflow,
+        "errors": errors,
+        "trigger_form": trigger_form,
+        "trigger_invalid": bool(errors.get("trigger")),
+        "settings_form": overrides.pop("settings_form", None) or forms.SettingsForm(formdata=None, obj=workflow),
+        "cards": _cards(
+            workflow,
+            errors,
+            overrides.pop("form_for", None),
+            overrides.pop("saved", None),
+            overrides.pop("confirm", None),
+        ),
+        "categories": actions.by_category(),
+        "webhook_url": _webhook_url(workflow),
+        "tags": db.session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all(),
+        "contacts": db.session.scalars(select(Contact).order_by(Contact.id.desc()).limit(100)).all(),
+        "has_history": _has_history(),
+        "name_form": forms.NameForm(formdata=None, obj=workflow),
+        **overrides,
+    }
+    return htmx.render("workflows/edit.html", fragment, status=status, **context)
+
+
+def _done(workflow, message, anchor="", fragment="workflows/_editor.html", **overrides):
+    """After a change: the fragment for HTMX (and "form-saved"), a 303 back to the editor otherwise."""
+    if not htmx.is_htmx():
+        flash(message, "success")
+        return redirect(_back(workflow, anchor), 303)
+    return htmx.trigger(_render(workflow, fragment, flash_message=message, **overrides), "form-saved")
+
+
+# --- the list --------------------------------------------------------------------------------------
+
+
+@bp.get("/", endpoint="list")
+def list_workflows():
+    """Every workflow with its trigger, status and enrolment counts."""
+    workflows = db.session.scalars(select(Workflow).order_by(Workflow.name, Workflow.id)).all()
+    return render_template(
+        "workflows/list.html",
+        workflows=workflows,
+        counts=editing.counts(w.id for w in workflows),
+        triggers=services.TRIGGER_TYPES,
+        has_history=_has_history(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    """Name a new workflow; the editor opens next."""
+    form = forms.NameForm()
+    if form.validate_on_submit():
+        workflow = services.create_workflow(form.name.data)
+        flash(f"Workflow “{workflow.name}” created. Choose its trigger, then add steps.", "success")
+        return htmx.redirect_to(url_for("workflows.edit", workflow_id=workflow.id))
+    return render_template("workflows/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/<int:workflow_id>/rename")
+def rename(workflow_id):
+    """A new name for the workflow."""
+    workflow = _get(workflow_id)
+    form = forms.NameForm()
+    if not form.validate():
+        return _render(workflow, status=422, name_form=form)
+    editing.rename(workflow, form.name.data)
+    return _done(workflow, "Renamed.")
+
+
+@bp.post("/<int:workflow_id>/duplicate")
+def duplicate(workflow_id):
+    """A draft copy, opened in the editor."""
+    copy = editing.duplicate(_get(workflow_id))
+    flash(f"Duplicated as “{copy.name}”, a draft.", "success")
+    return htmx.redirect_to(url_for("workflows.edit", workflow_id=copy.id))
+
+
+@bp.route("/<int:workflow_id>/delete", methods=["GET", "POST"])
+def delete(workflow_id):
+    """Confirm, then delete the workflow and its history."""
+    workflow = _get(workflow_id)
+    if request.method == "GET":
+        count = editing.counts([workflow.id])[workflow.id]
+        return render_template("workflows/delete.html", workflow=workflow, count=count)
+    name = workflow.name
+    editing.delete_workflow(workflow)
+    flash(f"“{name}” was deleted.", "success")
+    return htmx.redirect_to(url_for("workflows.list"))
+
+
+# --- the editor ------------------------------------------------------------------------------------
+
+
+@bp.get("/<int:workflow_id>")
+def edit(workflow_id):
+    """The editor: trigger on top, then the steps, then the settings."""
+    return _render(_get(workflow_id))
+
+
+@bp.post("/<int:workflow_id>/trigger")
+def trigger(workflow_id):
+    """Choose the trigger (action=switch only shows the new type's fields) and save it."""
+    workflow = _get(workflow_id)
+    form = forms.TriggerForm()
+    if request.form.get("action") == "switch":
+        return _render(workflow, TRIGGER, trigger_form=form, trigger_dirty=True)
+    if errors := editing.set_trigger(workflow, form.trigger_type.data, form.config()):
+        return _render(workflow, TRIGGER, 422, {"trigger": errors}, trigger_form=form)
+    return _done(workflow, "Trigger saved.", "trigger", WITH_HEAD, part=TRIGGER, trigger_saved=True)
+
+
+@bp.post("/<int:workflow_id>/webhook-secret")
+def regenerate(workflow_id):
+    """A new webhook URL; the old one stops working."""
+    workflow = _get(workflow_id)
+    services.regenerate_secret(workflow)
+    return _done(workflow, "New webhook URL made; the old one no longer works.", "trigger", TRIGGER)
+
+
+@bp.post("/<int:workflow_id>/steps")
+def add(workflow_id):
+    """Add a step of the chosen type at a position."""
+    workflow = _get(workflow_id)
+    step_type = request.form.get("type", "")
+    if actions.get(step_type) is None:
+        abort(400)
+    step = editing.add_step(workflow, step_type, request.form.get("at", type=int))
+    return _done(workflow, f"Added “{actions.get(step_type).LABEL}”.", f"step-{step['id']}", focus=step["id"])
+
+
+@bp.post("/<int:workflow_id>/steps/<step_id>")
+def save(workflow_id, step_id):
+    """Save one card; the message goes beside its field (422) and nothing is saved while one is wrong."""
+    workflow = _get(workflow_id)
+    step = _step(workflow, step_id)
+    form = forms.step_form(step, request.form)
+    if form is None:
+        abort(400)
+    errors = editing.save_step(workflow, step_id, forms.step_key(form, step), form.config())
+    if errors:
+        return _render(
+            workflow, WITH_HEAD, 422, {step_id: errors}, part=STEP, form_for=(step_id, form), step_id=step_id
+        )
+    return _done(workflow, "Step saved.", f"step-{step_id}", WITH_HEAD, part=STEP, saved=step_id, step_id=step_id)
+
+
+@bp.post("/<int:workflow_id>/steps/<step_id>/move")
+def move(workflow_id, step_id):
+    """Move a step up or down by one."""
+    workflow = _get(workflow_id)
+    _step(workflow, step_id)
+    direction = "up" if request.form.get("direction") == "up" else "down"
+    editing.move_step(workflow, step_id, direction)
+    return _done(workflow, f"Step moved {direction}.", f"step-{step_id}", focus=step_id, focus_button=direction)
+
+
+@bp.route("/<int:workflow_id>/steps/<step_id>/delete", methods=["GET", "POST"])
+def remove(workflow_id, step_id):
+    """Confirm (on the card, or a page without JavaScript), then delete the step."""
+    workflow = _get(workflow_id)
+    step = _step(workflow, step_id)
+    if request.method == "GET":
+        return _render(workflow, WITH_HEAD, part=STEP, step_id=step_id, confirm=step_id)
+    editing.delete_step(workflow, step_id)
+    label = actions.get(step["type"]).LABEL if actions.get(step["type"]) else step["type"]
+    return _done(workflow, f"Deleted “{label}”.", "steps")
+
+
+@bp.get("/<int:workflow_id>/steps/<step_id>/preview")
+def preview(workflow_id, step_id):
+    """The email as the chosen contact would read it, from the card's current (unsaved) text."""
+    workflow = _get(workflow_id)
+    step = _step(workflow, step_id)
+    form = forms.step_form(step, request.args) if any(k.startswith(f"s{step_id}-") for k in request.args) else None
+    form = form or forms.step_form(step)
+    contact = db.session.get(Contact, request.args.get("contact_id", type=int) or 0)
+    result = _preview(workflow, step, form.config() if form else {}, contact)
+    return htmx.render(
+        "workflows/preview.html", "workflows/_preview.html", workflow=workflow, step=step, contact=contact, **result
+    )
+
+
+def _preview(workflow, step, config, contact) -> dict:
+    """Subject and body rendered with the contact's values; example values for links (made per contact)."""
+    if contact is None:
+        return {"problems": ["Choose a contact to preview the email for."]}
+    index = editing.step_index(workflow, step["id"])
+    earlier = workflow.steps[:index]
+    problems = [
+        *merge.check(
+            config.get("subject", ""),
+            earlier,
+            later_steps=workflow.steps[index:],
+            calendar=merge.has_calendar(earlier, workflow.trigger_type),
+            label="Subject",
+        ),
+        *merge.check(
+            config.get("body", ""),
+            earlier,
+            later_steps=workflow.steps[index:],
+            calendar=merge.has_calendar(earlier, workflow.trigger_type),
+            label="Message",
+        ),
+    ]
+    if problems:
+        return {"problems": problems}
+    base = current_app.config["BASE_URL"].rstrip("/")
+    steps, calendar = {}, None
+    for earlier_step in earlier:
+        if earlier_step.get("type") == "generate_link":
+            calendar = db.session.get(Calendar, (earlier_step.get("config") or {}).get("calendar_id") or 0)
+            steps[earlier_step.get("key")] = {
+                "url": f"{base}/book/…(a new one-time link for each contact)",
+                "calendar_name": calendar.name if calendar else "",
+                "expires_at": "(set when the link is made)",
+            }
+    values = {
+        "contact": merge.contact_values(contact),
+        "calendar": merge.calendar_values(calendar),
+        "steps": steps,
+        "workflow": {"name": workflow.name, "sender_name": workflow.sender_name or ""},
+    }
+    subject = merge.one_line(merge.render(config.get("subject", ""), values))
+    return {"problems": [], "subject": subject, "body": merge.render(config.get("body", ""), values)}
+
+
+@bp.post("/<int:workflow_id>/settings")
+def settings(workflow_id):
+    """Re-entry and sender name."""
+    workflow = _get(workflow_id)
+    form = forms.SettingsForm()
+    if not form.validate():
+        return _render(workflow, SETTINGS, 422, settings_form=form)
+    editing.save_settings(workflow, form.allow_reentry.data, form.sender_name.data or "")
+    return _done(workflow, "Settings saved.", "settings", WITH_HEAD, part=SETTINGS, settings_saved=True)
+
+
+@bp.post("/<int:workflow_id>/publish")
+def publish(workflow_id):
+    """Check the whole workflow and freeze it as the next version; problems are shown on their cards."""
+    workflow = _get(workflow_id)
+    try:
+        version = services.publish(workflow)
+    except services.WorkflowInvalid as exc:
+        count = sum(len(fields) for fields in exc.errors.values())
+        message = f"Not published: {count} problem{'s' if count != 1 else ''} to fix, shown below."
+        return _render(workflow, status=422, errors=exc.errors, error_message=message)
+    return _done(workflow, f"Published version {version.number}. Contacts who enter now run it.")
+
+
+@bp.post("/<int:workflow_id>/pause")
+def pause(workflow_id):
+    """Stop enrolling; contacts already in wait."""
+    workflow = _get(workflow_id)
+    if workflow.status != "published":
+        abort(409)
+    services.pause(workflow)
+    return _done(workflow, "Paused: nobody new enters, and contacts already in wait until you resume.")
+
+
+@bp.post("/<int:workflow_id>/resume")
+def resume(workflow_id):
+    """Enrol again; waiting contacts continue."""
+    workflow = _get(workflow_id)
+    if workflow.status != "paused":
+        abort(409)
+    services.resume(workflow)
+    return _done(workflow, "Resumed.")
