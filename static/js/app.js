@@ -36,6 +36,32 @@
     const button = event.target.closest("[data-confirm]");
     if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
   }, true);
+  // "Select all on this page": <input type="checkbox" data-select-all="form-id"> ticks every checkbox
+  // of that form (checkboxes joined to it by their form attribute); hidden until this script runs.
+  function boxesOf(formId) {
+    return document.querySelectorAll('input[type="checkbox"][form="' + formId + '"]');
+  }
+  document.addEventListener("change", function (event) {
+    const target = event.target;
+    if (target.matches("[data-select-all]")) {
+      boxesOf(target.dataset.selectAll).forEach(function (box) { box.checked = target.checked; });
+      return;
+    }
+    if (target.type !== "checkbox" || !target.form || !target.form.id) return;
+    document.querySelectorAll('[data-select-all="' + target.form.id + '"]').forEach(function (all) {
+      const boxes = Array.prototype.slice.call(boxesOf(target.form.id));
+      const ticked = boxes.filter(function (box) { return box.checked; }).length;
+      all.checked = ticked > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    });
+  });
+  document.addEventListener("htmx:load", function (event) {
+    event.target.querySelectorAll("[data-select-all-label]").forEach(function (label) { label.hidden = false; });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-select-all-label]").forEach(function (label) { label.hidden = false; });
+  });
+
   // Booking pages: show times in the visitor's own zone unless they picked one.
   function detectZone() {
     const select = document.querySelector("select[data-detect-zone]:not([data-zone-chosen])");

@@ -1,6 +1,7 @@
 """Contact pages: list and search, create, edit, delete, inline tags, CSV import."""
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from webapp import htmx
 from webapp.audit import audit
@@ -10,12 +11,25 @@ from webapp.contacts import importer, services
 from webapp.contacts.forms import ContactForm, ImportForm, NewContactForm, TagForm
 from webapp.contacts.models import Contact, normalize_tag
 from webapp.extensions import db
+from webapp.workflows.models import Enrolment, Workflow
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
 
 def _get(contact_id: int) -> Contact:
     return db.session.get(Contact, contact_id) or abort(404)
+
+
+def enrollable_workflows() -> list[Workflow]:
+    """Published workflows, by name: any of them can take contacts enrolled by hand."""
+    query = select(Workflow).where(Workflow.status == "published", Workflow.published_version_id.is_not(None))
+    return db.session.scalars(query.order_by(Workflow.name, Workflow.id)).all()
+
+
+def enrolments_of(contact: Contact, limit: int = 50) -> list[Enrolment]:
+    """The contact's enrolments, newest first."""
+    query = select(Enrolment).where(Enrolment.contact_id == contact.id)
+    return db.session.scalars(query.order_by(Enrolment.started_at.desc(), Enrolment.id.desc()).limit(limit)).all()
 
 
 @bp.get("/")
@@ -25,7 +39,15 @@ def list():
     tag = normalize_tag(request.args.get("tag", ""))[:64]
     sort = request.args.get("sort") if request.args.get("sort") in services.SORTS else "newest"
     results = services.search(q, tag, sort, request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
-    return htmx.render("contacts/list.html", "contacts/_results.html", results=results, q=q, tag=tag, sort=sort)
+    return htmx.render(
+        "contacts/list.html",
+        "contacts/_results.html",
+        results=results,
+        q=q,
+        tag=tag,
+        sort=sort,
+        enrol_workflows=enrollable_workflows(),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -47,7 +69,23 @@ def show(contact_id):
     panel = link_panel_context(
         contact=contact, new_link=new_link if new_link and new_link.contact_id == contact.id else None
     )
-    return render_template("contacts/show.html", contact=contact, tag_form=TagForm(formdata=None), **panel)
+    return render_template(
+        "contacts/show.html",
+        contact=contact,
+        tag_form=TagForm(formdata=None),
+        enrol_workflows=enrollable_workflows(),
+        enrolments=enrolments_of(contact),
+        **panel,
+    )
+
+
+@bp.get("/<int:contact_id>/enrolments")
+def enrolments(contact_id):
+    """The contact's enrolments (the workflows card reloads them after an enrolment)."""
+    contact = _get(contact_id)
+    if not htmx.is_htmx():
+        return redirect(url_for("contacts.show", contact_id=contact.id, _anchor="workflows"), 303)
+    return render_template("contacts/_enrolments.html", contact=contact, enrolments=enrolments_of(contact))
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])

@@ -344,9 +344,16 @@ def retry_view(enrolment_id):
     return htmx.redirect_to(url_for("enrolments.show", enrolment_id=enrolment.id))
 
 
+@bp.post("/workflows/enrol", endpoint="enrol", defaults={"workflow_id": None})
 @bp.post("/workflows/<int:workflow_id>/enrol", endpoint="enrol")
 def enrol(workflow_id):
-    """Enrol contacts by hand: one by email, a selection of contact ids, or everyone with a tag."""
+    """Enrol contacts by hand: one by email, a selection of contact ids, or everyone with a tag.
+    Without an id in the URL, the workflow is the form's `workflow_id` (the contact list's <select>)."""
+    if workflow_id is None:
+        workflow_id = request.form.get("workflow_id", type=int)
+        if not workflow_id:
+            flash("Choose a workflow to enrol the selected contacts in.", "error")
+            return redirect(_back(url_for("contacts.list")), 303)
     workflow = _workflow(workflow_id)
     form = EnrolForm()
     contact_ids = request.form.getlist("contact_id", type=int)
@@ -355,13 +362,18 @@ def enrol(workflow_id):
     if not form.validate_on_submit():
         error = " ".join(message for messages in form.errors.values() for message in messages)
     elif not (values["email"] or values["tag"] or contact_ids):
-        error = "Enter a contact’s email or a tag."
+        # The contact list's "Enrol selected in…" form posts only checked contacts.
+        selection = request.form.get("source") == "selection"
+        error = "Select at least one contact first." if selection else "Enter a contact’s email or a tag."
     else:
         report = manual_enrol(workflow, values["email"], contact_ids, values["tag"])
     if htmx.is_htmx():
         # After a success the inputs are emptied; after an error they keep what was typed.
         kept = {} if report and report.count else values
         context = {"enrol_workflow": workflow, "enrol_result": report, "enrol_error": error, "enrol_values": kept}
+        if request.form.get("as_button") and len(contact_ids) == 1:
+            # The one-button form of a contact's page answers with that button again.
+            context["enrol_contact"] = db.session.get(Contact, contact_ids[0])
         response = htmx.render(
             "enrolments/_enrol_form.html", "enrolments/_enrol_form.html", status=422 if error else 200, **context
         )
