@@ -372,6 +372,7 @@ def test_send_email_end_to_end_with_a_link_that_books_once(app, client, calendar
     assert enrolment.status == "completed" and [r.status for r in enrolment.step_runs] == ["done", "done"]
     [sent] = smtp_server.messages
     assert sent["Subject"] == "Your link, Ada<b>" and sent["To"] == '"Ada<b>" <ada@example.com>'
+    assert sent["From"].startswith("Acme <")  # the workflow's sender name
     text = sent.get_body(("plain",)).get_content()
     html = sent.get_body(("html",)).get_content()
     [url] = [word for word in text.split() if "/book/" in word]

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
-from email.utils import make_msgid, parseaddr
+from email.utils import formataddr, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
@@ -65,6 +65,7 @@ def queue_email(
     attachments: Iterable[Mapping] = (),
     kind: str = "",
     booking_id: int | None = None,
+    from_name: str = "",
 ) -> OutboxMessage:
     """Render templates/email/<template>.txt/.html now and add the message to the session, uncommitted.
 
@@ -78,6 +79,7 @@ def queue_email(
         raise ValueError(f"{to!r} is not an email address")
     message = OutboxMessage(
         kind=kind or template,
+        from_name=_one_line("sender name", from_name),
         to_addr=to,
         subject=subject,
         text_body=render_template(f"email/{template}.txt", **{"subject": subject, **context}),
@@ -236,6 +238,14 @@ def content_type(mimetype: str) -> str:
     return mimetype
 
 
+def _sender(from_name: str) -> str:
+    """MAIL_DEFAULT_SENDER, with a workflow's sender name in place of its display name when set."""
+    default = current_app.config["MAIL_DEFAULT_SENDER"]
+    if not from_name:
+        return default
+    return formataddr((from_name, parseaddr(default)[1]))
+
+
 def build_message(message: OutboxMessage) -> Message:
     """The email as sent: token markers become working URLs here, and only here."""
     sent = Message(
@@ -243,7 +253,7 @@ def build_message(message: OutboxMessage) -> Message:
         recipients=[message.to_addr],
         body=tokens.resolve(message.text_body),
         html=tokens.resolve(message.html_body) if message.html_body else None,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        sender=_sender(message.from_name),
     )
     sent.msgId = message.message_id
     for item in message.attachments or []:

@@ -69,6 +69,7 @@ def run(ctx) -> dict:
         "workflow",
         {"body": text, "body_html": merge.text_to_html(text), "sender_name": ctx.values["workflow"]["sender_name"]},
         kind="workflow",
+        from_name=ctx.values["workflow"]["sender_name"],
     )
     db.session.flush()
     return {"outbox_id": message.id, "to": address, "subject": subject}
