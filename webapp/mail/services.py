@@ -18,7 +18,7 @@ from flask_mail import Connection, Message
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select, update
 
-from webapp import tokens
+from webapp import claims, tokens
 from webapp.audit import audit
 from webapp.extensions import db, mail
 from webapp.mail.models import STATUSES, OutboxMessage
@@ -132,42 +132,16 @@ def _lease(now: datetime, worker: str) -> dict:
 
 
 def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
-    """Take up to `limit` due messages for `worker` and commit the claim; returns their ids.
-
-    PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers pass over each other's rows.
-    SQLite: the candidates go through take(), whose conditional UPDATEs decide who wins each one.
-    An expired claim (its worker died mid-send) counts as no claim.
-    """
+    """Take up to `limit` due messages for `worker` and commit the claim; returns their ids (see webapp/claims.py)."""
     now = now or utcnow()
     oldest_first = (OutboxMessage.next_attempt_at, OutboxMessage.id)
-    query = select(OutboxMessage.id).where(*_due(now)).order_by(*oldest_first).limit(limit)
-    if db.session.get_bind().dialect.name != "postgresql":
-        candidates = list(db.session.scalars(query))
-        db.session.commit()  # end the read, so each UPDATE in take() starts its own write
-        return take(candidates, worker, now)
-    ids = list(db.session.scalars(query.with_for_update(skip_locked=True)))
-    if ids:
-        db.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**_lease(now, worker)),
-            execution_options={"synchronize_session": False},
-        )
-    db.session.commit()
-    return ids
+    return claims.claim(OutboxMessage, _due(now), oldest_first, limit, _lease(now, worker))
 
 
 def take(ids: Iterable[int], worker: str, now: datetime | None = None) -> list[int]:
-    """Claim those of `ids` still due and unclaimed, by one conditional UPDATE each; commits, returns the winners."""
+    """Claim those of `ids` still due and unclaimed; commits, returns the winners."""
     now = now or utcnow()
-    claimed = []
-    for message_id in ids:
-        result = db.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id, *_due(now)).values(**_lease(now, worker)),
-            execution_options={"synchronize_session": False},
-        )
-        if result.rowcount == 1:
-            claimed.append(message_id)
-    db.session.commit()
-    return claimed
+    return claims.take(OutboxMessage, ids, _due(now), _lease(now, worker))
 
 
 # --- sending -------------------------------------------------------------------------------------

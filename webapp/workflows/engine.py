@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from webapp import claims
 from webapp.audit import audit
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
@@ -51,38 +52,16 @@ def _due(now: datetime):
 
 
 def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
-    """Take up to `limit` due enrolments for `worker` and commit the claim; returns their ids."""
+    """Take up to `limit` due enrolments for `worker` and commit the claim; returns their ids (see webapp/claims.py)."""
     now = now or utcnow()
-    query = select(Enrolment.id).where(*_due(now)).order_by(Enrolment.run_at, Enrolment.id).limit(limit)
-    if db.session.get_bind().dialect.name != "postgresql":
-        candidates = list(db.session.scalars(query))
-        db.session.commit()  # end the read, so each UPDATE in take() starts its own write
-        return take(candidates, worker, now)
-    ids = list(db.session.scalars(query.with_for_update(skip_locked=True)))
-    if ids:
-        db.session.execute(
-            update(Enrolment).where(Enrolment.id.in_(ids)).values(locked_until=_lease_until(now), locked_by=worker),
-            execution_options={"synchronize_session": False},
-        )
-    db.session.commit()
-    return ids
+    lease = {"locked_until": _lease_until(now), "locked_by": worker}
+    return claims.claim(Enrolment, _due(now), (Enrolment.run_at, Enrolment.id), limit, lease)
 
 
 def take(ids: Iterable[int], worker: str, now: datetime | None = None) -> list[int]:
-    """Claim those of `ids` still due and unclaimed, one conditional UPDATE each; commits, returns the winners."""
+    """Claim those of `ids` still due and unclaimed; commits, returns the winners."""
     now = now or utcnow()
-    claimed = []
-    for enrolment_id in ids:
-        result = db.session.execute(
-            update(Enrolment)
-            .where(Enrolment.id == enrolment_id, *_due(now))
-            .values(locked_until=_lease_until(now), locked_by=worker),
-            execution_options={"synchronize_session": False},
-        )
-        if result.rowcount == 1:
-            claimed.append(enrolment_id)
-    db.session.commit()
-    return claimed
+    return claims.take(Enrolment, ids, _due(now), {"locked_until": _lease_until(now), "locked_by": worker})
 
 
 def run_due(limit: int = 10) -> int:
