@@ -29,7 +29,7 @@ logger = logging.getLogger("oneslot.workflows")
 DEFAULT_RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 60 * 60)
 DEFAULT_LEASE_SECONDS = 5 * 60
 # How often a step that waits (an email in the outbox) looks again.
-DEFAULT_POLL_SECONDS = 30
+DEFAULT_POLL_SECONDS = 5  # how soon a Send Email step looks again at its queued message
 # A guard against a workflow that never ends within one claim.
 MAX_STEPS_PER_CLAIM = 100
 
