@@ -13,8 +13,7 @@ the contact in "Send a one-time booking link" (Generate One-Time Booking Link â†
 Timed from the start of tagging (and, also shown, from its last commit) until the sink has received
 every email; a run is done when, in the database, each contact has exactly one link and one sent
 message and the sink got one message per contact. The enrolments' completion is waited for and
-shown too, but it is not part of the rate: the Send Email step looks at its message again only
-WORKFLOW_POLL_SECONDS (30 s) after queueing it.
+shown too (the worker sends a step's email at once and finishes the enrolment in the same claim).
 
 PostgreSQL: the database of --pg-url is dropped and created with `psql -h HOST -U USER` for each
 run; that part is skipped, with a message, when PostgreSQL cannot be reached.

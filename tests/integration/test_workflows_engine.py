@@ -420,21 +420,49 @@ def test_a_temporary_refusal_is_retried_and_the_email_goes_once(app, calendar, m
 # --- the engine ------------------------------------------------------------------------------------
 
 
+def test_the_worker_sends_a_step_email_at_once_and_finishes_in_one_claim(app, calendar, make_contact, smtp_server):
+    smtp_server.configure(app)
+    app.config["WORKFLOW_POLL_SECONDS"] = 3600  # no second claim could finish it within this test
+    workflow = make_workflow("manual", steps=[link_step(calendar), email_step()])
+    enrol_now(workflow, make_contact())
+    assert engine.run_due(10) == 1
+    [enrolment] = enrolments()
+    assert enrolment.status == "completed" and enrolment.locked_by is None and enrolment.run_at is None
+    assert [m.status for m in db.session.scalars(select(OutboxMessage))] == ["sent"]
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_refused_expedited_email_waits_for_the_outbox_retry(app, calendar, make_contact, smtp_server):
+    smtp_server.configure(app)
+    smtp_server.refuse(1)
+    app.config.update(WORKFLOW_POLL_SECONDS=3600, MAIL_RETRY_DELAYS=(3600,))
+    workflow = make_workflow("manual", steps=[link_step(calendar), email_step()])
+    enrol_now(workflow, make_contact())
+    assert engine.run_due(10) == 1
+    [enrolment] = enrolments()
+    message = db.session.scalar(select(OutboxMessage))
+    assert enrolment.status == "active" and enrolment.locked_by is None
+    assert enrolment.step_runs[-1].status == "waiting" and enrolment.run_at > utcnow() + timedelta(minutes=59)
+    assert message.status == "pending" and message.attempts == 1 and smtp_server.messages == []
+    assert engine.run_due(10) == 0  # nothing due: neither the enrolment nor (see run_at) its message
+
+
+
 def test_a_crash_between_the_halves_rolls_back_and_the_retry_does_it_once(app, calendar, make_contact, monkeypatch):
     # "revoke": a link that survived the crash would be revoked and replaced, not silently reused.
     workflow = make_workflow("manual", steps=[link_step(calendar, existing="revoke"), email_step()])
     enrol_now(workflow, make_contact())
-    real = engine._record_done
+    real = engine._record
     crashed = set()
 
-    def crash_after_side_effects(enrolment, step, *args, **kwargs):
-        if step["id"] not in crashed:  # each step crashes once
-            crashed.add(step["id"])
+    def crash_after_side_effects(enrolment, instruction, *args, **kwargs):
+        if instruction.step["id"] not in crashed:  # each step crashes once
+            crashed.add(instruction.step["id"])
             db.session.flush()  # the link and the outbox row are written…
             raise RuntimeError("worker killed")  # …and the process dies before the step is recorded
-        return real(enrolment, step, *args, **kwargs)
+        return real(enrolment, instruction, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "_record_done", crash_after_side_effects)
+    monkeypatch.setattr(engine, "_record", crash_after_side_effects)
     drain(app)
     [enrolment] = enrolments()
     assert enrolment.status == "completed"
@@ -451,7 +479,7 @@ def test_a_hard_crash_is_picked_up_after_the_lease(app, calendar, make_contact, 
         db.session.flush()
         raise SystemExit("killed")  # not an Exception: nothing records the failure
 
-    monkeypatch.setattr(engine, "_record_done", die)
+    monkeypatch.setattr(engine, "_record", die)
     with pytest.raises(SystemExit):
         engine.run_due(10)
     db.session.rollback()
@@ -518,7 +546,7 @@ def test_a_worker_that_lost_its_claim_runs_nothing(app, calendar, make_contact):
 
 
 def test_concurrent_workers_never_run_one_enrolment_twice(app, calendar, make_contact):
-    app.config["WORKFLOW_POLL_SECONDS"] = 3600  # the email step then waits on the outbox, not claimed again
+    app.config["WORKFLOW_POLL_SECONDS"] = 3600  # an email step left waiting is not claimed again
     workflow = make_workflow("manual", steps=[link_step(calendar), email_step()])
     ids = {enrol_now(workflow, make_contact()).id for _ in range(12)}
     db.session.remove()
@@ -546,8 +574,11 @@ def test_concurrent_workers_never_run_one_enrolment_twice(app, calendar, make_co
     assert errors == []
     every = [i for taken in claims.values() for i in taken]
     assert sorted(every) == sorted(ids), "each enrolment claimed exactly once"
-    assert {(e.step_index, e.locked_by) for e in enrolments()} == {(1, None)}
-    assert {run.status for e in enrolments() for run in e.step_runs} == {"done", "waiting"}
+    # Each worker sent (here: held, no mail server) its own emails at once and finished its enrolments.
+    assert {(e.status, e.step_index, e.locked_by) for e in enrolments()} == {("completed", 2, None)}
+    assert {run.status for e in enrolments() for run in e.step_runs} == {"done"}
+    assert {run.attempts for e in enrolments() for run in e.step_runs} == {1}
+    assert {m.status for m in db.session.scalars(select(OutboxMessage))} == {"held"}
     assert count(OneTimeLink) == 12 and count(OutboxMessage) == 12
 
 

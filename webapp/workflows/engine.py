@@ -17,10 +17,11 @@ from webapp import claims
 from webapp.audit import audit
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
+from webapp.mail import services as mail_services
 from webapp.mail.services import worker_id
 from webapp.types import utcnow
-from webapp.workflows import actions, merge
-from webapp.workflows.actions import StepContext, StepError
+from webapp.workflows import actions, merge, program
+from webapp.workflows.actions import StepContext, StepError, StepStop
 from webapp.workflows.models import Enrolment, StepRun, Workflow
 
 logger = logging.getLogger("oneslot.workflows")
@@ -68,22 +69,40 @@ def run_due(limit: int = 10) -> int:
     """The worker's task source: claim up to `limit` due enrolments and run each as far as it goes."""
     worker = worker_id()
     ids = claim(limit, worker)
-    for enrolment_id in ids:
-        run_enrolment(enrolment_id, worker)
+    with mail_services.connection():  # the batch's Send Email steps share one SMTP connection
+        for enrolment_id in ids:
+            run_enrolment(enrolment_id, worker)
     return len(ids)
 
 
 # --- running -------------------------------------------------------------------------------------
 
 
+class _ClaimState:
+    """What one claim of an enrolment remembers between its steps."""
+
+    def __init__(self):
+        self.expedited: set[str] = set()  # steps whose wait was expedited once already
+        self.kept: list = []  # strong references: the session's identity map holds objects weakly
+
+
 def run_enrolment(enrolment_id: int, worker: str) -> str:
     """Run the claimed enrolment's steps until it ends, waits, fails or the claim is lost; returns which."""
     outcome = "advanced"
-    for _ in range(MAX_STEPS_PER_CLAIM):
-        outcome = run_step(enrolment_id, worker)
-        if outcome != "advanced":
-            break
-    _release(enrolment_id, worker)
+    claim_state = _ClaimState()
+    # Between the steps of one claim the contact, workflow and version stay loaded: the enrolment and
+    # its step runs, which decide what runs, are read fresh (populate_existing) in every transaction.
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        for _ in range(MAX_STEPS_PER_CLAIM):
+            outcome = run_step(enrolment_id, worker, claim_state)
+            if outcome != "advanced":
+                break
+    finally:
+        session.expire_on_commit = expire_on_commit
+    if outcome != "finished":  # a finished enrolment let go of its claim in its last transaction
+        _release(enrolment_id, worker)
     return outcome
 
 
@@ -103,15 +122,32 @@ def _hold(enrolment_id: int, worker: str, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def _step_run(enrolment_id: int, step_id: str) -> StepRun | None:
-    return db.session.scalar(
-        select(StepRun)
-        .where(StepRun.enrolment_id == enrolment_id, StepRun.step_id == step_id)
-        .execution_options(populate_existing=True)
-    )
+def _runs(enrolment_id: int) -> dict[str, StepRun]:
+    """The enrolment's step runs by step id, read fresh."""
+    query = select(StepRun).where(StepRun.enrolment_id == enrolment_id).execution_options(populate_existing=True)
+    return {run.step_id: run for run in db.session.scalars(query)}
 
 
-def run_step(enrolment_id: int, worker: str) -> str:
+def _skip_jumps(enrolment: Enrolment, code: list[program.Instruction]) -> None:
+    while enrolment.step_index < len(code) and code[enrolment.step_index].step is None:
+        enrolment.step_index = code[enrolment.step_index].jump_to
+
+
+def _finish_if_done(enrolment: Enrolment, code: list[program.Instruction], now: datetime) -> bool:
+    """Past the last step: completed, in the current transaction, its claim let go. True if so."""
+    _skip_jumps(enrolment, code)
+    if enrolment.step_index < len(code):
+        return False
+    enrolment.status = "completed"
+    enrolment.finished_at = now
+    enrolment.run_at = None
+    enrolment.locked_until = None
+    enrolment.locked_by = None
+    logger.info("enrolment completed enrolment_id=%s", enrolment.id)
+    return True
+
+
+def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = None) -> str:
     """Run the enrolment's current step in one transaction: advanced, waiting, finished, failed or lost."""
     db.session.commit()  # whatever the session read before is closed: the transaction below sees now
     now = utcnow()
@@ -119,42 +155,67 @@ def run_step(enrolment_id: int, worker: str) -> str:
         db.session.rollback()
         return "lost"
     enrolment = db.session.get(Enrolment, enrolment_id, populate_existing=True)
-    steps = enrolment.version.steps or []
-    if enrolment.step_index >= len(steps):
-        enrolment.status = "completed"
-        enrolment.finished_at = now
-        enrolment.run_at = None
+    code = program.flatten(enrolment.version.steps or [])
+    if _finish_if_done(enrolment, code, now):
         db.session.commit()
-        logger.info("enrolment completed enrolment_id=%s", enrolment_id)
         return "finished"
-    step = steps[enrolment.step_index]
-    run = _step_run(enrolment_id, step["id"])
+    instruction = code[enrolment.step_index]
+    step = instruction.step
+    runs = _runs(enrolment_id)
+    run = runs.get(step["id"])
     if run is not None and run.status == "done":
-        enrolment.step_index += 1  # only if a step was recorded done without the advance: never run it twice
+        # Only if a step was recorded done without the advance: never run it twice.
+        _advance(enrolment, instruction, run.output or {})
+        finished = _finish_if_done(enrolment, code, now)
         db.session.commit()
-        return "advanced"
+        return "finished" if finished else "advanced"
+    module = actions.get(step.get("type", ""))
     try:
-        module = actions.get(step.get("type", ""))
         if module is None:
             raise StepError(f"Unknown step type “{step.get('type')}”.", permanent=True)
-        ctx = context(enrolment, step, now)
+        ctx = context(enrolment, step, now, runs)
+        if claim_state is not None:
+            claim_state.kept = [enrolment.version, enrolment.workflow, enrolment.contact, ctx.calendar]
         waiting = run is not None and run.status == "waiting"
         output = dict(run.output) if waiting else module.run(ctx)
-        done = module.poll(ctx, output) if hasattr(module, "poll") else True
-        _record_done(enrolment, step, run, output, done=done, ran=not waiting, now=now)
+        result = module.poll(ctx, output) if hasattr(module, "poll") else True
+        run = _record(enrolment, instruction, run, output, result, ran=not waiting, now=now)
+        finished = result is True and _finish_if_done(enrolment, code, now)
         db.session.commit()
+    except StepStop as stop:
+        db.session.rollback()
+        return _record_stop(enrolment_id, worker, step, str(stop))
     except Exception as exc:
         db.session.rollback()
         _record_failure(enrolment_id, worker, step, exc)
         return "failed"
-    if done:
+    if result is True:
         logger.info("step done enrolment_id=%s step=%s type=%s", enrolment_id, step["id"], step["type"])
-        return "advanced"
+        return "finished" if finished else "advanced"
+    if claim_state is not None and step["id"] not in claim_state.expedited and hasattr(module, "expedite"):
+        claim_state.expedited.add(step["id"])  # once per claim: a message the server refused waits for its retry
+        if module.expedite(dict(output)):
+            return "advanced"  # look again at once
     return "waiting"
 
 
-def _record_done(enrolment, step, run, output, *, done: bool, ran: bool, now: datetime) -> None:
-    """The second half of a step: its record and the enrolment's advance (or wait), in the step's transaction."""
+def _advance(enrolment: Enrolment, instruction: program.Instruction, output: dict) -> None:
+    """To the next step: an if/else that chose "no" goes to its "no" branch."""
+    if instruction.else_at is not None and output.get("branch") == "no":
+        enrolment.step_index = instruction.else_at
+    else:
+        enrolment.step_index += 1
+    enrolment.attempts = 0
+    enrolment.last_error = ""
+
+
+def _record(enrolment, instruction, run, output, result, *, ran: bool, now: datetime) -> StepRun:
+    """The second half of a step: its record and the enrolment's advance (or wait), in the step's transaction.
+
+    result is poll()'s answer: True (done), False (look again in WORKFLOW_POLL_SECONDS) or when to look again.
+    A waiting enrolment keeps its claim until run_enrolment lets it go, so an expedited step can look again.
+    """
+    step = instruction.step
     if run is None:
         run = StepRun(enrolment_id=enrolment.id, step_id=step["id"], step_type=step["type"], started_at=now, attempts=0)
         db.session.add(run)
@@ -162,19 +223,46 @@ def _record_done(enrolment, step, run, output, *, done: bool, ran: bool, now: da
         run.attempts += 1
     run.output = output
     run.error = ""
-    if done:
+    if result is True:
         run.status = "done"
         run.finished_at = utcnow()
-        enrolment.step_index += 1
-        enrolment.attempts = 0
-        enrolment.last_error = ""
+        _advance(enrolment, instruction, output)
     else:
         run.status = "waiting"
-        poll = current_app.config.get("WORKFLOW_POLL_SECONDS", DEFAULT_POLL_SECONDS)
-        enrolment.run_at = now + timedelta(seconds=poll)
-        enrolment.locked_until = None
-        enrolment.locked_by = None
+        if isinstance(result, datetime):
+            enrolment.run_at = max(result, now)
+        else:
+            poll = current_app.config.get("WORKFLOW_POLL_SECONDS", DEFAULT_POLL_SECONDS)
+            enrolment.run_at = now + timedelta(seconds=poll)
     db.session.flush()
+    return run
+
+
+def _record_stop(enrolment_id: int, worker: str, step: dict, reason: str) -> str:
+    """A step that ends the enrolment (StepStop): the step done with the reason, the enrolment completed."""
+    now = utcnow()
+    if not _hold(enrolment_id, worker, now):
+        db.session.rollback()
+        return "lost"
+    enrolment = db.session.get(Enrolment, enrolment_id, populate_existing=True)
+    run = _runs(enrolment_id).get(step["id"])
+    if run is None:
+        run = StepRun(enrolment_id=enrolment_id, step_id=step["id"], step_type=step.get("type", ""), started_at=now)
+        run.attempts = 1
+        db.session.add(run)
+    run.status = "done"
+    run.finished_at = now
+    run.output = {**(run.output or {}), "stopped": reason}
+    run.error = ""
+    enrolment.status = "completed"
+    enrolment.finished_at = now
+    enrolment.run_at = None
+    enrolment.locked_until = None
+    enrolment.locked_by = None
+    enrolment.last_error = ""
+    db.session.commit()
+    logger.info("enrolment stopped enrolment_id=%s step=%s reason=%s", enrolment_id, step["id"], reason)
+    return "finished"
 
 
 def describe_error(exc: Exception) -> str:
@@ -194,7 +282,7 @@ def _record_failure(enrolment_id: int, worker: str, step: dict, exc: Exception) 
     reason = describe_error(exc)[:2000]
     permanent = isinstance(exc, StepError) and exc.permanent
     delays = current_app.config.get("WORKFLOW_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
-    run = _step_run(enrolment_id, step["id"])
+    run = _runs(enrolment_id).get(step["id"])
     if run is None:
         run = StepRun(
             enrolment_id=enrolment_id,
@@ -242,41 +330,39 @@ def _release(enrolment_id: int, worker: str) -> None:
     db.session.commit()
 
 
-def context(enrolment: Enrolment, step: dict, now: datetime) -> StepContext:
-    """What a step sees: the contact, the outputs of the steps before it, the values for templates."""
-    steps = enrolment.version.steps or []
-    runs = {
-        run.step_id: run
-        for run in db.session.scalars(
-            select(StepRun).where(StepRun.enrolment_id == enrolment.id, StepRun.status == "done")
-        )
-    }
+def context(enrolment: Enrolment, step: dict, now: datetime, runs: dict | None = None) -> StepContext:
+    """What a step sees: the contact, the outputs of the steps that ran before it, the values for templates."""
+    if runs is None:
+        runs = _runs(enrolment.id)
     outputs: dict[str, dict] = {}
     calendar_id = (enrolment.event or {}).get("calendar_id")
-    for earlier in steps[: enrolment.step_index]:
-        run = runs.get(earlier["id"])
-        if run is None:
-            continue
+    done = [run for run in runs.values() if run.status == "done" and run.step_id != step.get("id")]
+    steps_by_id = {earlier.get("id"): earlier for earlier, _path in program.walk(enrolment.version.steps or [])}
+    for run in sorted(done, key=lambda run: (run.finished_at or now, run.id or 0)):
+        earlier = steps_by_id.get(run.step_id) or {}
         if earlier.get("key"):
             outputs[earlier["key"]] = dict(run.output or {})
         if run.output and run.output.get("calendar_id"):
             calendar_id = run.output["calendar_id"]
     calendar = db.session.get(Calendar, calendar_id) if calendar_id else None
     settings = enrolment.version.settings or {}
+    workflow_name = enrolment.workflow.name
     values = {
         "contact": merge.contact_values(enrolment.contact),
         "calendar": merge.calendar_values(calendar),
         "steps": outputs,
-        "workflow": {"name": enrolment.workflow.name, "sender_name": settings.get("sender_name", "")},
+        "workflow": {"name": workflow_name, "sender_name": settings.get("sender_name", "")},
     }
     return StepContext(
         enrolment=enrolment,
         contact=enrolment.contact,
-        workflow_name=enrolment.workflow.name,
+        workflow_name=workflow_name,
         trigger_type=enrolment.version.trigger_type,
         step=step,
         outputs=outputs,
         event=dict(enrolment.event or {}),
         now=now,
         values=values,
+        calendar=calendar,
+        runs={run.step_id: run for run in done},
     )

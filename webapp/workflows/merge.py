@@ -5,6 +5,7 @@ a step BEFORE the one using it, a few harmless filters and {% if %}. They render
 sandbox over plain dicts, so even a template that slipped past the check reaches no Python object.
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -137,9 +138,15 @@ def check(
     return [where + message for message in dict.fromkeys(problems)]
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str):
+    # A workflow's few templates render for every contact: compile each once.
+    return ENV.from_string(source)
+
+
 def render(source: str, values: Mapping) -> str:
     """The template with its values, as plain text (the sandbox refuses anything unsafe)."""
-    return ENV.from_string(source or "").render(**values)
+    return _compiled(source or "").render(**values)
 
 
 def one_line(text: str) -> str:

@@ -8,7 +8,10 @@
     validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> {field: message}
     run(ctx: StepContext) -> dict        the step's output; side effects stay in the session, uncommitted
     custom_values(step) -> [(label, expression)]
-    poll(ctx, output) -> bool            optional: False while the step waits on something (an email going out)
+    poll(ctx, output) -> bool | datetime optional: True when the step is done; False to look again in a few
+                                         seconds (an email going out); a datetime to look again then (a wait)
+    expedite(output) -> bool             optional: do now what poll waits for (send the queued email); True
+                                         when poll should look again at once
 
 The engine commits a step's side effects together with its "done" record, so run() must not commit.
 """
@@ -31,6 +34,11 @@ class StepError(Exception):
         self.permanent = permanent
 
 
+class StepStop(Exception):
+    """Raised by poll(): the step is done and the enrolment ends here, completed, for the reason given
+    (a reminder whose booking was cancelled has nothing left to remind of)."""
+
+
 @dataclass
 class StepContext:
     """What a running step sees."""
@@ -44,6 +52,8 @@ class StepContext:
     event: dict
     now: datetime
     values: dict = field(default_factory=dict)  # for templates: contact, calendar, steps, workflow
+    calendar: object = None  # the enrolment's calendar (its latest link step's, or the event's), if any
+    runs: dict = field(default_factory=dict)  # step id -> StepRun of the steps that ran before
 
     @property
     def config(self) -> dict:
