@@ -4,6 +4,7 @@ Each change commits and is audited; publishing (services.publish) is what contac
 """
 
 from collections.abc import Mapping
+from copy import deepcopy
 from types import SimpleNamespace
 
 from sqlalchemy import delete, func, select
@@ -11,12 +12,12 @@ from sqlalchemy import delete, func, select
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.extensions import db
-from webapp.workflows import actions, services
+from webapp.workflows import actions, program, services
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
 
 def step_index(workflow: Workflow, step_id: str) -> int | None:
-    """The position of a step in the draft, or None."""
+    """The position of a top-level step in the draft, or None (see program.find for any step)."""
     for index, step in enumerate(workflow.steps or []):
         if step.get("id") == step_id:
             return index
@@ -24,13 +25,24 @@ def step_index(workflow: Workflow, step_id: str) -> int | None:
 
 
 def unique_key(steps, base: str) -> str:
-    """booking_link, then booking_link_2, … : a key no other step uses."""
-    taken = {step.get("key") for step in steps}
+    """booking_link, then booking_link_2, … : a key no other step (in any branch) uses."""
+    taken = {step.get("key") for step, _path in program.walk(steps)}
     key, n = base, 1
     while key in taken:
         n += 1
         key = f"{base}_{n}"
     return key
+
+
+def _locate(steps: list, step_id: str) -> tuple[list, int] | None:
+    """The list holding a step (the top list or a branch's, in this copy of the tree) and its index there."""
+    for index, step in enumerate(steps):
+        if step.get("id") == step_id:
+            return steps, index
+        for items in (step.get("branches") or {}).values():
+            if found := _locate(items, step_id):
+                return found
+    return None
 
 
 def _store(workflow: Workflow, steps: list, action: str, **ids) -> None:
@@ -39,27 +51,49 @@ def _store(workflow: Workflow, steps: list, action: str, **ids) -> None:
     audit(action, workflow_id=workflow.id, **ids)
 
 
-def add_step(workflow: Workflow, step_type: str, at: int | None = None) -> dict:
-    """Insert a new step of a type at a position (the end by default). Commits."""
-    steps = [dict(step) for step in workflow.steps or []]
+def add_step(
+    workflow: Workflow, step_type: str, at: int | None = None, parent: str | None = None, branch: str = "yes"
+) -> dict:
+    """Insert a new step of a type at a position (the end by default) of the top list, or of an if/else
+    step's branch (parent = its id). Commits."""
+    steps = deepcopy(list(workflow.steps or []))
     module = actions.get(step_type)
     key = ""
     if module is not None and getattr(module, "OUTPUTS", None):
         key = unique_key(steps, "booking_link" if step_type == "generate_link" else step_type)
     step = services.new_step(step_type, key)
-    at = len(steps) if at is None or not 0 <= at <= len(steps) else at
-    steps.insert(at, step)
+    if step_type == "if_else":
+        step["branches"] = {"yes": [], "no": []}
+    target = steps
+    if parent is not None:
+        found = _locate(steps, parent)
+        if found is None or branch not in program.BRANCHES or found[0][found[1]].get("type") != "if_else":
+            raise ValueError("no such branch")
+        branches = found[0][found[1]].setdefault("branches", {"yes": [], "no": []})
+        target = branches.setdefault(branch, [])
+    at = len(target) if at is None or not 0 <= at <= len(target) else at
+    target.insert(at, step)
     _store(workflow, steps, "workflow.step_add", step_id=step["id"], type=step_type)
     return step
 
 
+def _with(workflow: Workflow, step_id: str, key: str, config: Mapping) -> list:
+    steps = deepcopy(list(workflow.steps or []))
+    found = _locate(steps, step_id)
+    if found is None:
+        raise KeyError(step_id)
+    items, index = found
+    items[index] = {**items[index], "key": key, "config": dict(config)}
+    return steps
+
+
 def step_errors(workflow: Workflow, step_id: str, key: str, config: Mapping) -> dict[str, str]:
     """What would be wrong with the step saved with this key and config (the whole-workflow rules)."""
-    steps = [dict(step) for step in workflow.steps or []]
-    index = step_index(workflow, step_id)
-    steps[index] = {**steps[index], "key": key, "config": dict(config)}
     draft = SimpleNamespace(
-        name=workflow.name, trigger_type=workflow.trigger_type, trigger_config=workflow.trigger_config, steps=steps
+        name=workflow.name,
+        trigger_type=workflow.trigger_type,
+        trigger_config=workflow.trigger_config,
+        steps=_with(workflow, step_id, key, config),
     )
     return services.validate(draft).get(step_id, {})
 
@@ -68,28 +102,30 @@ def save_step(workflow: Workflow, step_id: str, key: str, config: Mapping) -> di
     """Save a step's key and config when valid; returns the problems otherwise (nothing saved)."""
     if errors := step_errors(workflow, step_id, key, config):
         return errors
-    steps = [dict(step) for step in workflow.steps]
-    index = step_index(workflow, step_id)
-    steps[index] = {**steps[index], "key": key, "config": dict(config)}
-    _store(workflow, steps, "workflow.step_save", step_id=step_id)
+    _store(workflow, _with(workflow, step_id, key, config), "workflow.step_save", step_id=step_id)
     return {}
 
 
 def move_step(workflow: Workflow, step_id: str, direction: str) -> bool:
-    """Swap a step with its neighbour above ("up") or below ("down"); False at an end. Commits."""
-    steps = [dict(step) for step in workflow.steps or []]
-    index = step_index(workflow, step_id)
-    other = index + (-1 if direction == "up" else 1) if index is not None else -1
-    if not 0 <= other < len(steps):
+    """Swap a step with its neighbour above ("up") or below ("down") in its list; False at an end. Commits."""
+    steps = deepcopy(list(workflow.steps or []))
+    found = _locate(steps, step_id)
+    if found is None:
         return False
-    steps[index], steps[other] = steps[other], steps[index]
+    items, index = found
+    other = index + (-1 if direction == "up" else 1)
+    if not 0 <= other < len(items):
+        return False
+    items[index], items[other] = items[other], items[index]
     _store(workflow, steps, "workflow.step_move", step_id=step_id, direction=direction)
     return True
 
 
 def delete_step(workflow: Workflow, step_id: str) -> None:
-    """Remove a step from the draft. Commits."""
-    steps = [dict(step) for step in workflow.steps or [] if step.get("id") != step_id]
+    """Remove a step (an if/else with its branches) from the draft. Commits."""
+    steps = deepcopy(list(workflow.steps or []))
+    if found := _locate(steps, step_id):
+        del found[0][found[1]]
     _store(workflow, steps, "workflow.step_delete", step_id=step_id)
 
 
@@ -122,7 +158,7 @@ def rename(workflow: Workflow, name: str) -> None:
 def duplicate(workflow: Workflow) -> Workflow:
     """A draft copy of the workflow's draft: same trigger, steps and settings, a new webhook secret."""
     copy = services.create_workflow(f"{workflow.name} (copy)"[:200], workflow.trigger_type, workflow.trigger_config)
-    copy.steps = [dict(step) for step in workflow.steps or []]
+    copy.steps = deepcopy(list(workflow.steps or []))
     copy.allow_reentry = workflow.allow_reentry
     copy.sender_name = workflow.sender_name
     db.session.commit()

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 
 from webapp import claims
 from webapp.audit import audit
+from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
 from webapp.mail import services as mail_services
@@ -366,3 +367,56 @@ def context(enrolment: Enrolment, step: dict, now: datetime, runs: dict | None =
         calendar=calendar,
         runs={run.step_id: run for run in done},
     )
+
+
+# --- bookings reaching back into enrolments --------------------------------------------------------
+
+
+def on_link_event(kind: str, link_id: int | None) -> None:
+    """A booking made, rescheduled or cancelled with a workflow's link, in the booking's transaction.
+
+    The enrolment that made the link looks again now (a reminder follows the booking's new time, or
+    stops when it is cancelled), and a booking jumps it to a later Goal step on that link, if any.
+    """
+    link = db.session.get(OneTimeLink, link_id) if link_id else None
+    enrolment_id = str((link.meta or {}).get("enrolment_id") or "") if link is not None else ""
+    if not enrolment_id.isdigit():
+        return
+    enrolment = db.session.get(Enrolment, int(enrolment_id))
+    if enrolment is None or enrolment.status != "active":
+        return
+    now = utcnow()
+    values: dict = {"run_at": now}
+    goal_at = _goal_for(enrolment, str(link.meta.get("step_id") or "")) if kind == "made" else None
+    guard = [Enrolment.id == enrolment.id, Enrolment.status == "active"]
+    if goal_at is not None:
+        values["step_index"] = goal_at
+        guard.append(Enrolment.step_index < goal_at)
+    moved = db.session.execute(
+        update(Enrolment).where(*guard).values(**values), execution_options={"synchronize_session": False}
+    ).rowcount
+    if moved and goal_at is not None:
+        # What the enrolment was waiting on is over: its waiting step is closed as skipped.
+        for run in db.session.scalars(
+            select(StepRun).where(StepRun.enrolment_id == enrolment.id, StepRun.status == "waiting")
+        ):
+            run.status = "done"
+            run.finished_at = now
+            run.output = {**(run.output or {}), "skipped": "the goal was reached: the link was booked"}
+        logger.info("goal reached enrolment_id=%s link_id=%s", enrolment.id, link.id)
+
+
+def _goal_for(enrolment: Enrolment, link_step_id: str) -> int | None:
+    """The program position of the first Goal on the link made by step `link_step_id`, after the current one."""
+    steps = enrolment.version.steps or []
+    maker = program.find(steps, link_step_id)
+    key = (maker or {}).get("key")
+    if not key:
+        return None
+    for index, instruction in enumerate(program.flatten(steps)):
+        step = instruction.step
+        if step is None or index <= enrolment.step_index or step.get("type") != "goal":
+            continue
+        if (step.get("config") or {}).get("link_step") == key:
+            return index
+    return None

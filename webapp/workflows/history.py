@@ -18,7 +18,7 @@ from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow
-from webapp.workflows import actions, services
+from webapp.workflows import actions, program, services
 from webapp.workflows.models import Enrolment, StepRun, Workflow
 
 bp = Blueprint("enrolments", __name__)
@@ -97,11 +97,16 @@ class StepView:
     run: StepRun | None = None
     link: OneTimeLink | None = None
     message: OutboxMessage | None = None
+    depth: int = 0  # 0 for a top-level step, 1 inside an if/else branch, …
+    branch: str = ""  # "yes" or "no" inside a branch
+    passed: bool = False  # the enrolment went past (or ended before) this step without running it
 
     @property
     def state(self) -> str:
-        """done, waiting, retrying, failed, or pending (not reached)."""
-        return self.run.status if self.run else "pending"
+        """done, waiting, retrying, failed, skipped (a branch not taken, a goal jump) or pending (not reached)."""
+        if self.run:
+            return self.run.status
+        return "skipped" if self.passed else "pending"
 
 
 @dataclass
@@ -115,7 +120,7 @@ class EnrolmentView:
     def current(self) -> StepView | None:
         """The step the enrolment is at (None once every step is done)."""
         index = self.enrolment.step_index
-        return self.steps[index] if index < len(self.steps) else None
+        return next((step for step in self.steps if step.index >= index), None)
 
     @property
     def link_state(self) -> str:
@@ -155,9 +160,15 @@ def views_of(enrolments: list[Enrolment]) -> list[EnrolmentView]:
     result = []
     for enrolment in enrolments:
         view = EnrolmentView(enrolment)
-        for index, step in enumerate(enrolment.version.steps or []):
+        steps = enrolment.version.steps or []
+        paths = {step.get("id"): path for step, path in program.walk(steps)}
+        for index, instruction in enumerate(program.flatten(steps)):
+            step = instruction.step
+            if step is None:
+                continue  # the jump over an if/else's "no" branch
             run = runs.get((enrolment.id, step.get("id")))
             output = (run.output or {}) if run else {}
+            path = paths.get(step.get("id")) or ((0, None),)
             view.steps.append(
                 StepView(
                     index=index,
@@ -166,6 +177,9 @@ def views_of(enrolments: list[Enrolment]) -> list[EnrolmentView]:
                     run=run,
                     link=found_links.get(output.get("link_id")),
                     message=messages.get(output.get("outbox_id")),
+                    depth=len(path) - 1,
+                    branch=path[-2][1] if len(path) > 1 else "",
+                    passed=enrolment.status != "active" or index < enrolment.step_index,
                 )
             )
         result.append(view)

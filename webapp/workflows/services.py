@@ -1,5 +1,6 @@
 """Workflow rules: validate, publish (freeze a version), pause and resume, enrol contacts."""
 
+import copy
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -11,7 +12,7 @@ from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
 from webapp.types import utcnow
-from webapp.workflows import actions
+from webapp.workflows import actions, program
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion, new_secret
 
 TRIGGER_TYPES = {
@@ -95,8 +96,8 @@ def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
     if not steps:
         errors.setdefault("workflow", {})["steps"] = "Add at least one step."
     seen_ids, seen_keys = set(), set()
-    for index, step in enumerate(steps):
-        step_id = str(step.get("id") or f"#{index + 1}")
+    for number, (step, _path) in enumerate(program.walk(steps), 1):
+        step_id = str(step.get("id") or f"#{number}")
         problems = {}
         module = actions.get(step.get("type", ""))
         if step_id in seen_ids:
@@ -118,8 +119,8 @@ def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
             problems.update(
                 module.validate(
                     step.get("config") or {},
-                    steps[:index],
-                    later_steps=steps[index:],
+                    program.before(steps, step.get("id")) or [],
+                    later_steps=[step, *program.after(steps, step.get("id"))],
                     trigger_type=workflow.trigger_type,
                 )
             )
@@ -141,7 +142,7 @@ def publish(workflow: Workflow) -> WorkflowVersion:
         number=number,
         trigger_type=workflow.trigger_type,
         trigger_config=dict(workflow.trigger_config or {}),
-        steps=[dict(step) for step in workflow.steps],
+        steps=copy.deepcopy(list(workflow.steps)),
         settings=workflow.settings(),
         created_by=actor(),
     )

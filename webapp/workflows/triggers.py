@@ -90,4 +90,8 @@ def booking_event(kind: str, booking, link_id: int | None = None) -> list[Enrolm
         return []
     if link_id is None:
         link_id = db.session.scalar(select(OneTimeLink.id).where(OneTimeLink.booking_id == booking.id).limit(1))
+    if kind in ("made", "rescheduled", "cancelled"):
+        from webapp.workflows.engine import on_link_event  # the engine imports more than triggers may at load
+
+        on_link_event(kind, link_id)
     return fire(f"booking_{kind}", contact, calendar_id=booking.calendar_id, booking_id=booking.id, link_id=link_id)

@@ -9,7 +9,7 @@ from webapp import htmx
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
-from webapp.workflows import actions, editing, forms, merge, services
+from webapp.workflows import actions, editing, forms, merge, program, services
 from webapp.workflows.models import Workflow
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
@@ -23,10 +23,7 @@ def _get(workflow_id: int) -> Workflow:
 
 
 def _step(workflow: Workflow, step_id: str) -> dict:
-    index = editing.step_index(workflow, step_id)
-    if index is None:
-        abort(404)
-    return workflow.steps[index]
+    return program.find(workflow.steps or [], step_id) or abort(404)
 
 
 def _has_history() -> bool:
@@ -263,20 +260,20 @@ def _preview(workflow, step, config, contact) -> dict:
     """Subject and body rendered with the contact's values; example values for links (made per contact)."""
     if contact is None:
         return {"problems": ["Choose a contact to preview the email for."]}
-    index = editing.step_index(workflow, step["id"])
-    earlier = workflow.steps[:index]
+    earlier = program.before(workflow.steps or [], step["id"]) or []
+    later = [step, *program.after(workflow.steps or [], step["id"])]
     problems = [
         *merge.check(
             config.get("subject", ""),
             earlier,
-            later_steps=workflow.steps[index:],
+            later_steps=later,
             calendar=merge.has_calendar(earlier, workflow.trigger_type),
             label="Subject",
         ),
         *merge.check(
             config.get("body", ""),
             earlier,
-            later_steps=workflow.steps[index:],
+            later_steps=later,
             calendar=merge.has_calendar(earlier, workflow.trigger_type),
             label="Message",
         ),

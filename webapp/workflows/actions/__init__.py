@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 
-from webapp.workflows.actions import generate_link, send_email
+from webapp.workflows.actions import generate_link, goal, if_else, send_email, wait
 
 _REGISTRY: dict[str, ModuleType] = {}
 
@@ -91,3 +91,6 @@ def outputs_of(step: Mapping) -> dict[str, str]:
 
 register(generate_link)
 register(send_email)
+register(wait)
+register(if_else)
+register(goal)

@@ -1,0 +1,32 @@
+"""Goal: "the link from step X is booked". When the booking is made, the enrolment jumps straight to
+this step, skipping what is left before it (stop nudging once booked); reached in order, it simply
+passes. The jump is made by the booking's own transaction (engine.on_link_event)."""
+
+from webapp.workflows import linkref
+
+TYPE = "goal"
+CATEGORY = "Logic"
+LABEL = "Goal: link booked"
+DEFAULTS = {"link_step": ""}
+OUTPUTS: dict[str, str] = {}
+
+
+def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+    """The goal follows an earlier link step."""
+    if problem := linkref.problem(config.get("link_step") or "", earlier_steps):
+        return {"link_step": problem}
+    return {}
+
+
+def custom_values(step) -> list[tuple[str, str]]:
+    return []
+
+
+def describe(config) -> str:
+    return f"Goal: the link from “{config.get('link_step')}” is booked"
+
+
+def run(ctx) -> dict:
+    """Reached in order (not by a jump): record whether the link is booked by now."""
+    link = linkref.link_of(ctx, ctx.config.get("link_step") or "")
+    return {"reached": "in order", "booked": bool(link is not None and link.used_at is not None)}
