@@ -7,15 +7,17 @@ the calendar, whose slug replaces every placeholder before the import.
 
 import copy
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from webapp.workflows import actions, exchange
+from webapp.workflows import actions, exchange, merge
 from webapp.workflows.models import Workflow
 
 FOLDER = Path(__file__).resolve().parent / "templates"
 PLACEHOLDER = "$CALENDAR"
+CONTACT_VALUE = re.compile(r"\{\{\s*contact\.(\w+)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,17 @@ def _outline(steps: list, depth: int) -> list[tuple[int, str]]:
     for step in steps:
         module = actions.get(step.get("type", ""))
         label = module.LABEL if module else step.get("type", "?").replace("_", " ").capitalize()
-        summary = (step.get("config") or {}).get("subject")
+        summary = CONTACT_VALUE.sub(_value_label, (step.get("config") or {}).get("subject") or "")
         lines.append((depth, label + (f": “{summary}”" if summary else "")))
         for name, branch in (step.get("branches") or {}).items():
             lines.append((depth + 1, f"If {name}:"))
             lines += _outline(branch, depth + 2)
     return lines
+
+
+def _value_label(match: re.Match) -> str:
+    """{{ contact.first_name }} reads as [First name] in an outline."""
+    return f"[{merge.CONTACT_VALUES.get(match.group(1), match.group(1))}]"
 
 
 @cache
