@@ -215,7 +215,7 @@ def test_a_bad_document_names_each_problem_and_creates_nothing(app, calendar, ca
         (b"[1, 2]", "The file is not a workflow: it holds a JSON list, not an object."),
         (b'"hello"', "The file is not a workflow: it holds a JSON str, not an object."),
         (b"\xff\xfe\x00garbage", "The file is not UTF-8 text"),
-        (b" " * (exchange.MAX_BYTES + 1), "The file is larger than 1024 KB"),
+        (b" " * (exchange.MAX_BYTES + 1), "The file is larger than 1 MB"),
     ],
     ids=["bad json", "a list", "a string", "not utf-8", "too large"],
 )

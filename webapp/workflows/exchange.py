@@ -253,7 +253,7 @@ def parse(data: bytes | str) -> dict:
     """The JSON document in a file's bytes; raises ImportRefused naming the line of a syntax error."""
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
-            raise ImportRefused([f"The file is larger than {MAX_BYTES // 1024} KB: it is not a workflow export."])
+            raise ImportRefused(["The file is larger than 1 MB: it is not a workflow export."])
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
