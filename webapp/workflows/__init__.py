@@ -1,7 +1,7 @@
 """Workflows: a trigger enrols contacts, the engine runs each one through the published version's steps."""
 
 from webapp.worker import register_task_source
-from webapp.workflows import demo, engine
+from webapp.workflows import demo, engine, exchange_views
 from webapp.workflows.history import bp as history_bp
 from webapp.workflows.hooks import bp as hooks_bp
 from webapp.workflows.views import bp as editor_bp
@@ -16,3 +16,4 @@ def init_app(app):
     demo.register(app)
     register_task_source("enrolments", engine.run_due)
     app.register_blueprint(editor_bp)
+    exchange_views.init_app(app)
