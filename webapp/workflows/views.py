@@ -115,11 +115,12 @@ def _done(workflow, message, anchor="", fragment="workflows/_editor.html", **ove
 def list_workflows():
     """Every workflow with its trigger, status and enrolment counts."""
     workflows = db.session.scalars(select(Workflow).order_by(Workflow.name, Workflow.id)).all()
+    names = dict(db.session.execute(select(Calendar.id, Calendar.name)).tuples().all())
     return render_template(
         "workflows/list.html",
         workflows=workflows,
         counts=editing.counts(w.id for w in workflows),
-        triggers=services.TRIGGER_TYPES,
+        triggers={w.id: services.describe_trigger(w.trigger_type, w.trigger_config or {}, names) for w in workflows},
         has_history=_has_history(),
     )
 
