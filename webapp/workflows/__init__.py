@@ -4,6 +4,7 @@ from webapp.worker import register_task_source
 from webapp.workflows import demo, engine, expiry
 from webapp.workflows.history import bp as history_bp
 from webapp.workflows.hooks import bp as hooks_bp
+from webapp.workflows.testing import bp as testing_bp
 from webapp.workflows.views import bp as editor_bp
 
 __all__ = ["init_app"]
@@ -17,3 +18,4 @@ def init_app(app):
     register_task_source("enrolments", engine.run_due)
     register_task_source("link_expiry", expiry.handle_expired)
     app.register_blueprint(editor_bp)
+    app.register_blueprint(testing_bp)

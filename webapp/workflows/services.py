@@ -149,7 +149,12 @@ def publish(workflow: Workflow) -> WorkflowVersion:
     if errors := validate(workflow):
         raise WorkflowInvalid(errors)
     number = (
-        db.session.scalar(select(func.max(WorkflowVersion.number)).where(WorkflowVersion.workflow_id == workflow.id))
+        db.session.scalar(
+            # Test runs of the draft have negative numbers (webapp/workflows/testing.py): never count them.
+            select(func.max(WorkflowVersion.number)).where(
+                WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.number > 0
+            )
+        )
         or 0
     ) + 1
     version = WorkflowVersion(

@@ -9,7 +9,7 @@ from webapp import htmx
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
-from webapp.workflows import actions, editing, forms, merge, services
+from webapp.workflows import actions, editing, forms, merge, services, testing
 from webapp.workflows.models import Workflow
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
@@ -95,6 +95,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "contacts": db.session.scalars(select(Contact).order_by(Contact.id.desc()).limit(100)).all(),
         "has_history": _has_history(),
         "name_form": forms.NameForm(formdata=None, obj=workflow),
+        "test_form": testing.blank_form(workflow),  # the "Test with a contact" panel below the editor
         **overrides,
     }
     return htmx.render("workflows/edit.html", fragment, status=status, **context)
