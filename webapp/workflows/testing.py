@@ -165,6 +165,7 @@ def find_contact(text: str) -> Contact | None:
 class TestRunForm(Form):
     contact = StringField(
         "Contact",
+        id="test-contact",
         render_kw={"list": "test-contacts", "autocomplete": "off", "placeholder": "Type a name or an email"},
     )
     version = RadioField(
@@ -172,8 +173,9 @@ class TestRunForm(Form):
         choices=[("published", "The published version"), ("draft", "The current draft")],
         default="published",
         validate_choice=False,
+        id="test-version",
     )
-    send_to_contact = BooleanField("Send emails to the contact")
+    send_to_contact = BooleanField("Send emails to the contact", id="test-send-to-contact")
 
     def which(self) -> str:
         return "draft" if self.version.data == "draft" else "published"
