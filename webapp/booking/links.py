@@ -88,14 +88,20 @@ def find(token: str) -> OneTimeLink | None:
 
 
 def mark_opened(link: OneTimeLink) -> None:
-    """Record the first opening; an opening never consumes the link."""
+    """Record the first opening and fire "link opened" with it; an opening never consumes the link."""
     if link.opened_at is None:
-        # Conditional, so two first openings racing keep the earliest time.
-        db.session.execute(
+        # Conditional, so two first openings racing keep the earliest time and fire once.
+        result = db.session.execute(
             update(OneTimeLink)
             .where(OneTimeLink.id == link.id, OneTimeLink.opened_at.is_(None))
-            .values(opened_at=utcnow())
+            .values(opened_at=utcnow()),
+            execution_options={"synchronize_session": False},
         )
+        if result.rowcount == 1:
+            # Imported here: the workflows package imports this module.
+            from webapp.workflows import triggers
+
+            triggers.link_event("opened", link)
         db.session.commit()
         db.session.refresh(link)
 

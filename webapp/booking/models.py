@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.calendars.models import Booking, Calendar
@@ -20,6 +20,8 @@ class OneTimeLink(db.Model):
     """
 
     __tablename__ = "one_time_links"
+    # The expiry task's query: links whose expiry passed and that it has not handled yet.
+    __table_args__ = (Index("ix_one_time_links_expiry", "expiry_handled_at", "expires_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
@@ -34,6 +36,8 @@ class OneTimeLink(db.Model):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by the worker once it has seen the expiry pass (and fired "link expired" if the link was unused).
+    expiry_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"), index=True)
 
     calendar: Mapped[Calendar] = relationship()

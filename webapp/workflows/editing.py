@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from copy import deepcopy
 from types import SimpleNamespace
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, cast, delete, func, select
 
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
@@ -204,6 +204,8 @@ def counts(workflow_ids) -> dict[int, dict[str, int]]:
             OneTimeLink.source == "workflow",
             OneTimeLink.used_at.is_not(None),
             workflow_key.in_([str(wid) for wid in ids]),
+            # Links a test run made do not count (webapp/workflows/testing.py).
+            enrolment_key.not_in(select(cast(Enrolment.id, String)).where(Enrolment.is_test.is_(True))),
         )
         .group_by(workflow_key)
     )

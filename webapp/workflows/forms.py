@@ -74,6 +74,8 @@ class TriggerForm(Form):
             return {"tag": normalize_tag(self.tag.data or "")}
         if kind == "booking_event":
             return {"events": list(self.events.data or []), "calendar_id": _int_or_none(self.calendar_id.data)}
+        if kind in ("link_opened", "link_expired"):  # like booking_event, without events
+            return {"calendar_id": _int_or_none(self.calendar_id.data)}
         return {}
 
 

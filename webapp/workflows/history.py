@@ -13,6 +13,7 @@ from webapp import htmx
 from webapp.audit import audit
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
+from webapp.calendars.models import Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
@@ -136,6 +137,36 @@ class EnrolmentView:
             emailed = any(s.step.get("type") == "send_email" and s.state == "done" for s in self.steps)
             return "sent" if emailed else "created"
         return state
+
+
+EVENT_NAMES = {
+    "manual": "Manual enrolment",
+    "webhook": "Inbound webhook",
+    "contact_created": "Contact created",
+    "tag_added": "Tag added",
+    "booking_made": "Booking made",
+    "booking_rescheduled": "Booking rescheduled",
+    "booking_cancelled": "Booking cancelled",
+    "booking_showed": "Booking: showed",
+    "booking_no_show": "Booking: no-show",
+    "link_opened": "One-time link opened",
+    "link_expired": "One-time link expired unused",
+    "test": "Test run",
+}
+
+
+def describe_event(event: dict) -> str:
+    """What enrolled the contact, in words: "One-time link expired unused (link #12 on Intro call)"."""
+    kind = event.get("type") or ""
+    text = EVENT_NAMES.get(kind) or (kind.replace("_", " ").capitalize() or "Unknown")
+    if event.get("tag"):
+        text += f" “{event['tag']}”"
+    ids = [f"{name} #{event[f'{name}_id']}" for name in ("link", "booking") if event.get(f"{name}_id")]
+    details = ", ".join(ids)
+    if event.get("calendar_id"):
+        calendar = db.session.get(Calendar, event["calendar_id"])
+        details += (" on " if details else "") + (calendar.name if calendar else "a deleted calendar")
+    return f"{text} ({details})" if details else text
 
 
 def step_label(step: dict) -> str:
@@ -341,7 +372,12 @@ def show(enrolment_id):
     enrolment = _enrolment(enrolment_id)
     [view] = views_of([enrolment])
     return render_template(
-        "enrolments/show.html", view=view, enrolment=enrolment, editor=_editor_available(), link_url=links.url
+        "enrolments/show.html",
+        view=view,
+        enrolment=enrolment,
+        entered_by=describe_event(enrolment.event or {}),
+        editor=_editor_available(),
+        link_url=links.url,
     )
 
 

@@ -205,5 +205,7 @@ def available(steps_before: Iterable[Mapping], trigger_type: str = "") -> list[t
 
 
 def has_calendar(steps_before: Iterable[Mapping], trigger_type: str = "") -> bool:
-    """{{ calendar.* }} exists after a link step, or when a booking event started the enrolment."""
-    return trigger_type == "booking_event" or any(step.get("type") == "generate_link" for step in steps_before)
+    """{{ calendar.* }} exists after a link step, or when a booking or link event started the enrolment."""
+    if trigger_type in ("booking_event", "link_opened", "link_expired"):  # services.CALENDAR_TRIGGERS
+        return True
+    return any(step.get("type") == "generate_link" for step in steps_before)

@@ -20,6 +20,8 @@ TRIGGER_TYPES = {
     "tag_added": "Tag added",
     "webhook": "Inbound webhook",
     "booking_event": "Booking event",
+    "link_opened": "One-time link opened",
+    "link_expired": "One-time link expired unused",
     "manual": "Manual enrolment",
 }
 BOOKING_EVENTS = {
@@ -29,6 +31,8 @@ BOOKING_EVENTS = {
     "showed": "Showed",
     "no_show": "No-show",
 }
+# Triggers for one calendar's events, or any calendar's (their event carries calendar_id).
+CALENDAR_TRIGGERS = ("booking_event", "link_opened", "link_expired")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -79,10 +83,22 @@ def validate_trigger(trigger_type: str, config: Mapping) -> dict[str, str]:
         events = config.get("events") or []
         if not events or not isinstance(events, list) or any(e not in BOOKING_EVENTS for e in events):
             errors["events"] = "Choose at least one booking event (made, rescheduled, cancelled, showed, no-show)."
+    if trigger_type in CALENDAR_TRIGGERS:
         calendar_id = config.get("calendar_id")
         if calendar_id is not None and db.session.get(Calendar, calendar_id) is None:
             errors["calendar_id"] = "That calendar no longer exists; choose another, or any calendar."
     return errors
+
+
+def describe_trigger(trigger_type: str, config: Mapping, calendar_names: Mapping[int, str]) -> str:
+    """The trigger in a few words for the list: "Booking event: made, cancelled · Intro call"."""
+    text = TRIGGER_TYPES.get(trigger_type, "—")
+    if trigger_type == "booking_event" and config.get("events"):
+        text += ": " + ", ".join(BOOKING_EVENTS.get(e, e).removeprefix("Booking ").lower() for e in config["events"])
+    if trigger_type in CALENDAR_TRIGGERS:
+        calendar_id = config.get("calendar_id")
+        text += " · " + (calendar_names.get(calendar_id, "a deleted calendar") if calendar_id else "any calendar")
+    return text
 
 
 def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
@@ -134,7 +150,12 @@ def publish(workflow: Workflow) -> WorkflowVersion:
     if errors := validate(workflow):
         raise WorkflowInvalid(errors)
     number = (
-        db.session.scalar(select(func.max(WorkflowVersion.number)).where(WorkflowVersion.workflow_id == workflow.id))
+        db.session.scalar(
+            # Test runs of the draft have negative numbers (webapp/workflows/testing.py): never count them.
+            select(func.max(WorkflowVersion.number)).where(
+                WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.number > 0
+            )
+        )
         or 0
     ) + 1
     version = WorkflowVersion(

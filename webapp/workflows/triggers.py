@@ -8,7 +8,7 @@ from webapp.booking.models import OneTimeLink
 from webapp.contacts.models import Contact, normalize_tag
 from webapp.extensions import db
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
-from webapp.workflows.services import enrol
+from webapp.workflows.services import CALENDAR_TRIGGERS, enrol
 
 EVENT_TYPES = (
     "contact_created",
@@ -18,6 +18,8 @@ EVENT_TYPES = (
     "booking_cancelled",
     "booking_showed",
     "booking_no_show",
+    "link_opened",
+    "link_expired",
 )
 
 
@@ -31,9 +33,9 @@ def matches(trigger_type: str, config: dict, event_type: str, data: dict) -> boo
         return False
     if trigger_type == "tag_added":
         return normalize_tag(str(config.get("tag") or "")) == normalize_tag(str(data.get("tag") or ""))
-    if trigger_type == "booking_event":
-        if event_type.removeprefix("booking_") not in (config.get("events") or []):
-            return False
+    if trigger_type == "booking_event" and event_type.removeprefix("booking_") not in (config.get("events") or []):
+        return False
+    if trigger_type in CALENDAR_TRIGGERS:
         calendar_id = config.get("calendar_id")
         return calendar_id is None or calendar_id == data.get("calendar_id")
     return True
@@ -95,3 +97,13 @@ def booking_event(kind: str, booking, link_id: int | None = None) -> list[Enrolm
 
         on_link_event(kind, link_id)
     return fire(f"booking_{kind}", contact, calendar_id=booking.calendar_id, booking_id=booking.id, link_id=link_id)
+
+
+def link_event(kind: str, link: OneTimeLink) -> list[Enrolment]:
+    """fire("link_<kind>") (opened, expired) for a link's contact; a link without a contact enrols no one."""
+    if link.contact_id is None:
+        return []
+    contact = db.session.get(Contact, link.contact_id)
+    if contact is None:
+        return []
+    return fire(f"link_{kind}", contact, calendar_id=link.calendar_id, link_id=link.id)

@@ -9,7 +9,7 @@ from webapp import htmx
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
-from webapp.workflows import actions, editing, forms, merge, program, services
+from webapp.workflows import actions, editing, forms, merge, program, services, testing
 from webapp.workflows.models import Workflow
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
@@ -92,6 +92,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "contacts": db.session.scalars(select(Contact).order_by(Contact.id.desc()).limit(100)).all(),
         "has_history": _has_history(),
         "name_form": forms.NameForm(formdata=None, obj=workflow),
+        "test_form": testing.blank_form(workflow),  # the "Test with a contact" panel below the editor
         **overrides,
     }
     return htmx.render("workflows/edit.html", fragment, status=status, **context)
@@ -112,11 +113,12 @@ def _done(workflow, message, anchor="", fragment="workflows/_editor.html", **ove
 def list_workflows():
     """Every workflow with its trigger, status and enrolment counts."""
     workflows = db.session.scalars(select(Workflow).order_by(Workflow.name, Workflow.id)).all()
+    names = dict(db.session.execute(select(Calendar.id, Calendar.name)).tuples().all())
     return render_template(
         "workflows/list.html",
         workflows=workflows,
         counts=editing.counts(w.id for w in workflows),
-        triggers=services.TRIGGER_TYPES,
+        triggers={w.id: services.describe_trigger(w.trigger_type, w.trigger_config or {}, names) for w in workflows},
         has_history=_has_history(),
     )
 

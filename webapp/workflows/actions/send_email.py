@@ -63,6 +63,7 @@ def run(ctx) -> dict:
         raise StepError(f"Cannot send to “{address}”: not a valid email address.", permanent=True)
     to = formataddr((merge.one_line(ctx.contact.name), address)) if not config.get("to") else address
     subject = merge.one_line(merge.render(config.get("subject", ""), ctx.values))
+    to, address, subject = _test_run(ctx, to, address, subject)
     text = merge.render(config.get("body", ""), ctx.values)
     message = queue_email(
         to,
@@ -74,6 +75,15 @@ def run(ctx) -> dict:
     )
     db.session.flush()
     return {"outbox_id": message.id, "to": address, "subject": subject}
+
+
+def _test_run(ctx, to: str, address: str, subject: str) -> tuple[str, str, str]:
+    """A test run's email goes to the admin who started it (unless they chose the contact), subject "[Test] …"."""
+    if not getattr(ctx.enrolment, "is_test", False):
+        return to, address, subject
+    if not ctx.event.get("test_send_to_contact") and ctx.event.get("test_mail_to"):
+        to = address = ctx.event["test_mail_to"]
+    return to, address, f"[Test] {subject}"
 
 
 def poll(ctx, output) -> bool:
