@@ -92,6 +92,13 @@
     document.querySelectorAll("[data-select-all-label]").forEach(function (label) { label.hidden = false; });
   });
 
+  // A link to a closed <details> (href="#test-email") opens it.
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest('a[href^="#"]');
+    const target = link && link.getAttribute("href").length > 1 && document.getElementById(link.getAttribute("href").slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  });
+
   // Loading: a progress bar (base.html) while any HTMX request is in flight, and the submit buttons
   // of the requesting form disabled (with Pico's aria-busy spinner) until its answer arrives.
   // Counted per XHR: its loadend fires even when the swap has removed the requesting element.
@@ -119,9 +126,9 @@
   // <time datetime="…Z" data-local="datetime|date|time"> rendered in UTC by the server (webapp/core/filters.py)
   // reads in the viewer's own zone and locale.
   const TIME_STYLES = {
-    datetime: { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" },
+    datetime: { day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" },
     date: { day: "numeric", month: "short", year: "numeric" },
-    time: { hour: "2-digit", minute: "2-digit", timeZoneName: "short" },
+    time: { hour: "numeric", minute: "2-digit", timeZoneName: "short" },
   };
   function localiseTimes(root) {
     if (!window.Intl || !root.querySelectorAll) return;

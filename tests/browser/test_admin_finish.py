@@ -52,8 +52,7 @@ def test_a_booking_time_reads_in_the_browser_zone_and_locale(admin_page, booked)
     when = page.locator("table time").first
     expect(when).to_have_attribute("data-localised", "")
     # 15:05 UTC on 1 December is 10:05 in New York (EST), written the American way.
-    weekday = datetime(booked["year"], 12, 1).strftime("%a")
-    expect(when).to_have_text(f"{weekday}, Dec 1, {booked['year']}, 10:05 AM EST")
+    expect(when).to_have_text(f"Dec 1, {booked['year']}, 10:05 AM EST")
     expect(when).to_have_attribute("datetime", f"{booked['year']}-12-01T15:05:00Z")
 
 
