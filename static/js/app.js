@@ -18,15 +18,45 @@
     if (dirty) { event.preventDefault(); event.returnValue = ""; }
   });
 
-  // Copy buttons: <button data-copy="#id-of-input">.
+  // A polite live region (in base.html) tells screen readers what just happened ("Copied").
+  function announce(message) {
+    const region = document.getElementById("live-status");
+    if (!region) return;
+    region.textContent = "";
+    setTimeout(function () { region.textContent = message; }, 50);
+  }
+
+  // Copy buttons: <button data-copy="#id-of-input">. The Clipboard API needs a secure context
+  // (https or localhost); on plain http the selected text is copied the older way.
+  function copyText(source) {
+    const text = source.value || source.textContent;
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {
+      const area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "visually-hidden";
+      document.body.appendChild(area);
+      area.select();
+      const copied = document.execCommand("copy");
+      area.remove();
+      if (copied) resolve(); else reject(new Error("copy refused"));
+    });
+  }
   document.addEventListener("click", function (event) {
     const button = event.target.closest("[data-copy]");
     if (!button) return;
     const source = document.querySelector(button.dataset.copy);
     if (!source) return;
-    navigator.clipboard.writeText(source.value || source.textContent).then(function () {
-      const label = button.textContent;
+    const label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
+    copyText(source).then(function () {
       button.textContent = "Copied";
+      announce("Copied to the clipboard");
+    }, function () {
+      button.textContent = "Copy failed";
+      announce("Could not copy: select the link and copy it by hand");
+    }).then(function () {
       setTimeout(function () { button.textContent = label; }, 1500);
     });
   });
@@ -61,6 +91,57 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-select-all-label]").forEach(function (label) { label.hidden = false; });
   });
+
+  // A link to a closed <details> (href="#test-email") opens it.
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest('a[href^="#"]');
+    const target = link && link.getAttribute("href").length > 1 && document.getElementById(link.getAttribute("href").slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  });
+
+  // Loading: a progress bar (base.html) while any HTMX request is in flight, and the submit buttons
+  // of the requesting form disabled (with Pico's aria-busy spinner) until its answer arrives.
+  // Counted per XHR: its loadend fires even when the swap has removed the requesting element.
+  let inFlight = 0;
+  function busyButtons(elt) {
+    if (elt.matches("button, input[type='submit']")) return [elt];
+    if (!elt.matches("form")) return [];
+    const inside = Array.prototype.slice.call(elt.querySelectorAll("button:not([type]), button[type='submit'], input[type='submit']"));
+    const outside = elt.id ? Array.prototype.slice.call(document.querySelectorAll("[form='" + elt.id + "'][type='submit']")) : [];
+    return inside.concat(outside).filter(function (button) { return !button.disabled; });
+  }
+  document.addEventListener("htmx:beforeSend", function (event) {
+    const xhr = event.detail.xhr;
+    const buttons = busyButtons(event.detail.elt);
+    buttons.forEach(function (button) { button.disabled = true; button.setAttribute("aria-busy", "true"); });
+    inFlight += 1;
+    document.documentElement.classList.add("is-loading");
+    xhr.addEventListener("loadend", function () {
+      buttons.forEach(function (button) { button.disabled = false; button.removeAttribute("aria-busy"); });
+      inFlight = Math.max(0, inFlight - 1);
+      if (!inFlight) document.documentElement.classList.remove("is-loading");
+    });
+  });
+
+  // <time datetime="…Z" data-local="datetime|date|time"> rendered in UTC by the server (webapp/core/filters.py)
+  // reads in the viewer's own zone and locale.
+  const TIME_STYLES = {
+    datetime: { day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" },
+    date: { day: "numeric", month: "short", year: "numeric" },
+    time: { hour: "numeric", minute: "2-digit", timeZoneName: "short" },
+  };
+  function localiseTimes(root) {
+    if (!window.Intl || !root.querySelectorAll) return;
+    root.querySelectorAll("time[data-local]").forEach(function (element) {
+      const instant = new Date(element.getAttribute("datetime"));
+      const options = TIME_STYLES[element.dataset.local];
+      if (isNaN(instant.getTime()) || !options) return;
+      element.textContent = new Intl.DateTimeFormat(undefined, options).format(instant);
+      element.setAttribute("data-localised", "");
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { localiseTimes(event.target); });
+  document.addEventListener("DOMContentLoaded", function () { localiseTimes(document); });
 
   // Booking pages: show times in the visitor's own zone unless they picked one.
   function detectZone() {

@@ -85,7 +85,9 @@ def admin_page(page, live_server):
     page.get_by_label("Email").fill("admin@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/calendars/")
+    page.wait_for_url(f"{live_server}/")
+    # The tests start on the calendar list, where signing in used to land before the home page had a dashboard.
+    page.goto(f"{live_server}/calendars/")
     page.base_url = live_server
     yield page
     assert errors == [], errors

@@ -34,6 +34,26 @@ def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%H:%M") ->
     return value.astimezone(ZoneInfo(zone)).strftime(fmt) if value else ""
 
 
+TIME_STYLES = {"datetime": "%a %d %b %Y, %H:%M UTC", "date": "%d %b %Y", "time": "%H:%M UTC"}
+
+
+def time_tag(value: datetime | str | None, style: str = "datetime") -> Markup:
+    """<time datetime="…Z"> with UTC text; static/js/app.js rewrites it in the viewer's zone and locale.
+
+    Also takes an instant's ISO text, as step outputs store it."""
+    if not value:
+        return Markup("")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return Markup("{0}").format(value)
+    utc = value.astimezone(ZoneInfo("UTC"))
+    return Markup('<time datetime="{0}" data-local="{1}" title="{2}">{2}</time>').format(
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"), style, utc.strftime(TIME_STYLES[style])
+    )
+
+
 def linkify_location(location: str) -> Markup:
     """A meeting URL becomes a link (opening elsewhere, sending no referrer); other text stays text."""
     text = (location or "").strip()
@@ -58,5 +78,6 @@ def register(app):
     app.add_template_filter(minutes_to_hhmm, "hhmm")
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(local_time, "localtime")
+    app.add_template_filter(time_tag, "when")
     app.add_template_filter(linkify_location, "linkify_location")
     app.jinja_env.globals["zone_options"] = zone_options

@@ -1,9 +1,10 @@
 """The admin home and the health check."""
 
-from flask import Blueprint, jsonify, redirect, url_for
+from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from webapp.core import dashboard
 from webapp.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -11,8 +12,14 @@ bp = Blueprint("core", __name__)
 
 @bp.get("/")
 def home():
-    """The admin starts at the calendar list."""
-    return redirect(url_for("calendars.list"))
+    """The admin home: the funnel of one-time links over the last 30 days, and what needs attention."""
+    return render_template(
+        "core/home.html",
+        dash=dashboard.build(),
+        stages=dashboard.STAGES,
+        window_days=dashboard.WINDOW_DAYS,
+        renewal_hours=dashboard.renewal_hours,
+    )
 
 
 @bp.get("/healthz")

@@ -45,8 +45,11 @@ def _due(now: datetime):
         Enrolment.status == "active",
         Enrolment.run_at <= now,
         or_(Enrolment.locked_until.is_(None), Enrolment.locked_until < now),
-        # A paused workflow's enrolments wait where they are.
-        Enrolment.workflow_id.in_(select(Workflow.id).where(Workflow.status != "paused")),
+        # A paused workflow's enrolments wait where they are (an admin's test run goes on).
+        or_(
+            Enrolment.is_test.is_(True),
+            Enrolment.workflow_id.in_(select(Workflow.id).where(Workflow.status != "paused")),
+        ),
     )
 
 
