@@ -1,5 +1,6 @@
 """Helpers for the browser tests: links, bookings in the database, the month view."""
 
+import re
 from datetime import date
 
 from playwright.sync_api import expect
@@ -53,3 +54,9 @@ def wait_for_zone(page, zone: str) -> None:
     """Wait until the picker shows times in `zone` (app.js detects the browser's zone and reloads it)."""
     expect(page.get_by_label("Times are shown in")).to_have_value(zone)
     expect(page.locator("#picker input[name='timezone']")).to_have_value(zone)
+
+
+def choose_day(page, day: date) -> None:
+    """Click `day` in the month view and wait until the picker shows its times."""
+    page.locator(f".month-grid a.day.open[href*='date={day.isoformat()}']").click()
+    expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", re.compile(f"date={day.isoformat()}"))
