@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/oneslot_test
 
-.PHONY: run test test-pg browser lint format bench clean
+.PHONY: run test test-pg browser screenshots lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test-pg: $(VENV)/.installed-dev browser  ## the same suite on a fresh PostgreSQL
 
 browser:
 	@scripts/ensure-chromium.sh
+
+screenshots: $(VENV)/.installed-dev browser  ## the main pages as PNGs in docs/screenshots/ (demo data, temporary database)
+	$(BIN)/python scripts/screenshots.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

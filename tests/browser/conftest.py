@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.browser.helpers import issue_link
 from tests.conftest import PASSWORD, make_app
 from webapp.extensions import db
 
@@ -91,3 +92,24 @@ def admin_page(page, live_server):
     page.base_url = live_server
     yield page
     assert errors == [], errors
+
+
+@pytest.fixture
+def new_york_calendar(live_server) -> int:
+    """The id of a New York calendar open every day 09:00–17:00 (30-minute meetings, one seat)."""
+    from webapp.calendars import services
+
+    with live_server.app.app_context():
+        calendar = services.create_calendar(
+            {"name": "Discovery call", "timezone": "America/New_York", "duration": 30, "location": "Zoom"},
+            weekly={d: [(9 * 60, 17 * 60)] for d in range(7)},
+        )
+        calendar_id = calendar.id
+        db.session.remove()
+        return calendar_id
+
+
+@pytest.fixture
+def link_url(live_server, new_york_calendar) -> str:
+    """A one-time link on the New York calendar, for Grace."""
+    return issue_link(live_server, new_york_calendar)

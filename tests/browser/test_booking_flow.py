@@ -3,36 +3,13 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
 
-from webapp.extensions import db
-
-
-@pytest.fixture
-def link_url(live_server):
-    """A one-time link on a New York calendar open every day 09:00–17:00, for Grace."""
-    from webapp.booking import links
-    from webapp.calendars import services
-    from webapp.contacts.services import create_contact
-
-    with live_server.app.app_context():
-        calendar = services.create_calendar(
-            {"name": "Discovery call", "timezone": "America/New_York", "duration": 30, "location": "Zoom"},
-            weekly={d: [(9 * 60, 17 * 60)] for d in range(7)},
-        )
-        contact = create_contact({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
-        link = links.issue(calendar, contact)
-        db.session.commit()
-        return links.url(link).replace("http://127.0.0.1:5000", live_server)
+from tests.browser.helpers import bookings
 
 
 def booked_start(live_server):
-    from webapp.calendars.models import Booking
-
-    with live_server.app.app_context():
-        return db.session.scalars(select(Booking.start_at)).all()
+    return [booking.start_at for booking in bookings(live_server)]
 
 
 def test_book_with_a_one_time_link_then_see_it_used(browser, live_server, link_url):

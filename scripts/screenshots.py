@@ -1,0 +1,171 @@
+"""`make screenshots`: the main pages as PNGs in docs/screenshots/, for the README.
+
+The app runs on a temporary SQLite database with the demo data (`flask db upgrade`, `flask seed-demo`),
+plus a day off on the demo calendar, a few contacts, a draft workflow and two one-time links; Playwright
+drives Debian's Chromium through it. Viewport screenshots (not full pages) keep each PNG small.
+"""
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = secrets.token_urlsafe(12)
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+CONTACTS = [
+    ("Grace", "Hopper", "grace@example.com", ["customer", "vip"]),
+    ("Ada", "Lovelace", "ada@example.com", ["book-me"]),
+    ("Katherine", "Johnson", "katherine@example.com", ["lead"]),
+    ("Margaret", "Hamilton", "margaret@example.com", ["customer"]),
+]
+
+
+def flask(*args: str) -> None:
+    """Run a flask CLI command of the app, as an admin would."""
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, check=True)
+
+
+def add_demo_extras(app) -> dict:
+    """What seed-demo leaves out but the pages should show; returns the ids and link URLs needed."""
+    from webapp.auth.services import create_admin
+    from webapp.booking import links
+    from webapp.calendars import services as calendars
+    from webapp.contacts import services as contacts
+    from webapp.extensions import db
+    from webapp.workflows import demo
+    from webapp.workflows import services as workflows
+
+    with app.app_context():
+        create_admin("admin@example.com", PASSWORD)
+        report = demo.seed()  # finds what `flask seed-demo` made
+        calendar = report.calendar
+        calendars.update_calendar(calendar, {}, overrides=[(date.today() + timedelta(days=12), None, None)])
+        for first, last, email, tags in CONTACTS:
+            contacts.create_contact({"first_name": first, "last_name": last, "email": email}, tags)
+        workflows.create_workflow("Follow up after a no-show", "tag_added", {"tag": "no-show"})
+        urls = [links.url(links.issue(calendar, report.contact)) for _ in range(2)]
+        db.session.commit()
+        return {"calendar": calendar.id, "workflow": report.workflow.id, "links": urls}
+
+
+def serve(app) -> str:
+    """The app on a real server in a thread; its base URL."""
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per PNG, not per request
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def shoot(page, name: str) -> None:
+    path = OUT / f"{name}.png"
+    page.mouse.move(0, 0)  # no hover effect where the last click was
+    page.screenshot(path=str(path), animations="disabled")  # transitions at their end
+    print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KB")
+
+
+def admin_pages(browser, base: str, ids: dict) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=DESKTOP, timezone_id="Europe/London")
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill("admin@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/calendars/")
+
+    page.set_viewport_size({"width": 1280, "height": 1060})
+    page.goto(f"{base}/calendars/{ids['calendar']}")
+    expect(page.get_by_role("heading", name="Demo call").first).to_be_visible()
+    # The weekly hours and the day off (the open-slots preview beside them is taller than the window).
+    page.get_by_role("heading", name="Weekly availability").evaluate(
+        "el => { el.closest('fieldset').scrollIntoView(); window.scrollBy(0, -24); }"
+    )
+    shoot(page, "calendar-settings")
+    page.goto(f"{base}/workflows/{ids['workflow']}")
+    expect(page.get_by_role("heading", name="Send Email")).to_be_visible()
+    shoot(page, "workflow-editor")
+    page.set_viewport_size({"width": 1280, "height": 560})
+    page.goto(f"{base}/workflows/")
+    expect(page.get_by_role("link", name="Follow up after a no-show")).to_be_visible()
+    shoot(page, "workflows")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{base}/contacts/")
+    expect(page.get_by_text("grace@example.com")).to_be_visible()
+    shoot(page, "contacts")
+    page.close()
+
+
+def choose_day(page, tap: bool = False) -> None:
+    """Choose the second open day, and wait until the picker shows it (the first is chosen at first)."""
+    from playwright.sync_api import expect
+
+    day = page.locator(".month-grid a.day.open").nth(1)
+    href = day.get_attribute("href")
+    day.tap() if tap else day.click()
+    expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", href)
+
+
+def booking_pages(browser, base: str, ids: dict) -> None:
+    from playwright.sync_api import expect
+
+    desktop_url, phone_url = (url.replace("http://127.0.0.1:5000", base) for url in ids["links"])
+    phone = browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, timezone_id="Europe/London"
+    ).new_page()
+    phone.goto(phone_url)
+    expect(phone.get_by_label("Times are shown in")).to_have_value("Europe/London")
+    choose_day(phone, tap=True)
+    shoot(phone, "booking-phone")
+
+    page = browser.new_page(viewport=DESKTOP, timezone_id="Europe/London")
+    page.goto(desktop_url)
+    expect(page.get_by_label("Times are shown in")).to_have_value("Europe/London")
+    choose_day(page)
+    page.locator(".slot-list label.slot").nth(2).click()
+    shoot(page, "booking-desktop")
+    page.get_by_role("button", name="Confirm booking").click()
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 720})
+    shoot(page, "confirmation")
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(
+            DATABASE_URL=f"sqlite:///{tmp}/oneslot.db",
+            SECRET_KEY=secrets.token_hex(32),
+            RATELIMIT_ENABLED="false",
+            MAIL_SERVER="",
+        )
+        flask("db", "upgrade")
+        flask("seed-demo")
+        sys.path.insert(0, str(ROOT))
+        from tests.browser.conftest import CHROMIUM_ARGS
+        from webapp import create_app
+
+        app = create_app()
+        ids = add_demo_extras(app)
+        base = serve(app)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            admin_pages(browser, base, ids)
+            booking_pages(browser, base, ids)
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()

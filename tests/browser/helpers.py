@@ -1,0 +1,62 @@
+"""Helpers for the browser tests: links, bookings in the database, the month view."""
+
+import re
+from datetime import date
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from webapp.extensions import db
+
+
+def issue_link(live_server, calendar_id: int, first_name: str = "Grace", email: str = "grace@example.com") -> str:
+    """A one-time link on the calendar for a new contact; its URL on the live server."""
+    from webapp.booking import links
+    from webapp.calendars.models import Calendar
+    from webapp.contacts.services import create_contact
+
+    with live_server.app.app_context():
+        contact = create_contact({"first_name": first_name, "last_name": "Hopper", "email": email})
+        link = links.issue(db.session.get(Calendar, calendar_id), contact)
+        db.session.commit()
+        url = links.url(link).replace("http://127.0.0.1:5000", live_server)
+        db.session.remove()
+        return url
+
+
+def bookings(live_server) -> list:
+    """Every booking in the database, oldest first (detached: read their columns)."""
+    from webapp.calendars.models import Booking
+
+    with live_server.app.app_context():
+        rows = db.session.scalars(select(Booking).order_by(Booking.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def pick_open_day(page, minimum: int = 2):
+    """Click an open day after the first (which may be today, part gone) in the month view, moving
+    to next month when this one has fewer than `minimum` open days; returns the chosen date."""
+    open_days = page.locator(".month-grid a.day.open")
+    expect(open_days.first).to_be_visible()
+    if open_days.count() < minimum:
+        page.get_by_label("Next month").click()
+        expect(page.locator("#month-title")).not_to_have_text(date.today().strftime("%B %Y"))
+        expect(open_days.first).to_be_visible()
+    day = open_days.nth(1)
+    href = day.get_attribute("href")
+    day.click()
+    expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", href)
+    return date.fromisoformat(href.split("date=")[1][:10])
+
+
+def wait_for_zone(page, zone: str) -> None:
+    """Wait until the picker shows times in `zone` (app.js detects the browser's zone and reloads it)."""
+    expect(page.get_by_label("Times are shown in")).to_have_value(zone)
+    expect(page.locator("#picker input[name='timezone']")).to_have_value(zone)
+
+
+def choose_day(page, day: date) -> None:
+    """Click `day` in the month view and wait until the picker shows its times."""
+    page.locator(f".month-grid a.day.open[href*='date={day.isoformat()}']").click()
+    expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", re.compile(f"date={day.isoformat()}"))
