@@ -9,6 +9,11 @@
     run(ctx: StepContext) -> dict        the step's output; side effects stay in the session, uncommitted
     custom_values(step) -> [(label, expression)]
     poll(ctx, output) -> bool            optional: False while the step waits on something (an email going out)
+    FORM = SomeForm                      the editor card's form (a formkit.StepForm: load(step), config())
+    new_config() -> dict                 optional: a new step's config when DEFAULTS is not enough (a secret)
+
+The editor card's fields are templates/workflows/steps/<TYPE>.html: a macro fields(card, f) (inside
+the card's form) and optionally after(card, f) (below it). An output's "summary" is shown in the history.
 
 The engine commits a step's side effects together with its "done" record, so run() must not commit.
 """
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 
-from webapp.workflows.actions import generate_link, send_email
+from webapp.workflows.actions import add_tag, generate_link, notify_email, remove_tag, send_email, webhook
 
 _REGISTRY: dict[str, ModuleType] = {}
 
@@ -79,5 +84,10 @@ def outputs_of(step: Mapping) -> dict[str, str]:
     return dict(getattr(module, "OUTPUTS", {})) if module else {}
 
 
+# Registration order is the order of the "add a step" menu (its groups follow each CATEGORY's first type).
 register(generate_link)
 register(send_email)
+register(notify_email)
+register(add_tag)
+register(remove_tag)
+register(webhook)
