@@ -20,7 +20,7 @@ OUTPUTS: dict[str, str] = {}
 
 
 class NotifyEmailForm(_email.MessageForm):
-    admin_id = SelectField("Admin", choices=[], validate_choice=False)
+    admin_id = SelectField("Admin to notify", choices=[], validate_choice=False)
     to = StringField("Or another address", render_kw={"autocomplete": "off", "placeholder": "team@example.com"})
 
     def __init__(self, *args, **kwargs):
