@@ -124,4 +124,5 @@ def load(env=None, instance_path=".") -> dict:
         "RATELIMIT_ENABLED": _flag(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": _storage_uri(env),
         "RATELIMIT_HEADERS_ENABLED": True,
+        "WEBHOOK_TIMEOUT": _int(env, "WEBHOOK_TIMEOUT", 10, minimum=1),  # seconds, outgoing webhook steps
     }

@@ -605,7 +605,10 @@ def test_registry_groups_step_types_for_the_menu():
 
     groups = actions.by_category()
     assert [m.TYPE for m in groups["Appointments"]] == ["generate_link"]
-    assert [m.TYPE for m in groups["Communication"]] == ["send_email"]
+    assert [m.TYPE for m in groups["Communication"]] == ["send_email", "notify_email"]
+    assert [m.TYPE for m in groups["Contact"]] == ["add_tag", "remove_tag"]
+    assert [m.TYPE for m in groups["Integrations"]] == ["webhook"]
+    assert list(groups)[:4] == ["Appointments", "Communication", "Contact", "Integrations"]
     assert actions.get("generate_link").custom_values({"key": "booking_link"})[0] == (
         "One-Time Link",
         "{{ steps.booking_link.url }}",

@@ -135,11 +135,11 @@ def _apply(contact: Contact, data: Mapping) -> None:
     contact.email_key = normalize_email(contact.email)
 
 
-def _fire(event_type: str, contact: Contact, **data) -> None:
+def _fire(event_type: str, contact: Contact, via_workflows: Iterable[int] = (), **data) -> None:
     # Imported here: the workflows package imports this module.
     from webapp.workflows import triggers
 
-    triggers.fire(event_type, contact, **data)
+    triggers.fire(event_type, contact, via_workflows=via_workflows, **data)
 
 
 def fire_created(contact: Contact) -> None:
@@ -204,7 +204,9 @@ def tags_named(names: Iterable[str], cache: dict[str, Tag] | None = None) -> dic
     return cache
 
 
-def add_tags(contact: Contact, names: Iterable[str], cache: dict[str, Tag] | None = None) -> list[str]:
+def add_tags(
+    contact: Contact, names: Iterable[str], cache: dict[str, Tag] | None = None, *, via_workflows: Iterable[int] = ()
+) -> list[str]:
     """Attach tags to a contact (creating new tags) and return the names newly added, in order.
 
     Every tag addition goes through here: pages, CSV import, API and workflows. Names are normalised
@@ -212,6 +214,7 @@ def add_tags(contact: Contact, names: Iterable[str], cache: dict[str, Tag] | Non
     changes. This does NOT commit: the caller commits, so a tag and whatever reacts to it (the
     "tag added" trigger) land in one transaction or not at all. The contact should have its id
     (flushed) before the call. `cache` (name -> Tag) lets a bulk caller avoid a query per contact.
+    `via_workflows`: the workflows whose steps added the tag, which its trigger must not enrol again.
     """
     wanted = [normalize_tag(name) for name in names]
     for name in wanted:
@@ -225,7 +228,7 @@ def add_tags(contact: Contact, names: Iterable[str], cache: dict[str, Tag] | Non
     contact.tags.extend(tags[name] for name in new)
     contact.updated_at = utcnow()
     for name in new:
-        _fire("tag_added", contact, tag=name)
+        _fire("tag_added", contact, via_workflows=via_workflows, tag=name)
     return new
 
 

@@ -106,6 +106,15 @@ def save_step(workflow: Workflow, step_id: str, key: str, config: Mapping) -> di
     return {}
 
 
+def regenerate_step_secret(workflow: Workflow, step_id: str) -> None:
+    """A new signing secret for a step whose config has one (an outgoing webhook). Commits."""
+    steps = [dict(step) for step in workflow.steps]
+    index = step_index(workflow, step_id)
+    module = actions.get(steps[index].get("type", ""))
+    steps[index]["config"] = {**steps[index].get("config", {}), "secret": module.new_secret()}
+    _store(workflow, steps, "workflow.step_secret", step_id=step_id)
+
+
 def move_step(workflow: Workflow, step_id: str, direction: str) -> bool:
     """Swap a step with its neighbour above ("up") or below ("down") in its list; False at an end. Commits."""
     steps = deepcopy(list(workflow.steps or []))

@@ -1,42 +1,14 @@
-"""The editor's forms: name, trigger, one form per step type, settings."""
+"""The editor's forms: name, trigger, settings; each step type's form is its module's FORM."""
 
-from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import (
-    BooleanField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.calendars.models import Calendar
 from webapp.contacts.models import normalize_tag
-from webapp.extensions import db
+from webapp.workflows import actions
+from webapp.workflows.formkit import Form, calendar_choices
+from webapp.workflows.formkit import int_or_none as _int_or_none
 from webapp.workflows.services import BOOKING_EVENTS, TRIGGER_TYPES
-
-
-def calendar_choices(blank: str) -> list[tuple[str, str]]:
-    """Every calendar that is not archived, for a select; `blank` labels the empty choice."""
-    calendars = db.session.scalars(select(Calendar).where(Calendar.archived_at.is_(None)).order_by(Calendar.name))
-    return [("", blank)] + [(str(c.id), c.name) for c in calendars]
-
-
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-class Form(FlaskForm):
-    """CSRFProtect checks every POST (the token rides in a field or the HTMX header); many forms share a page."""
-
-    class Meta:
-        csrf = False
 
 
 class NameForm(Form):
@@ -79,72 +51,16 @@ class TriggerForm(Form):
         return {}
 
 
-class GenerateLinkForm(Form):
-    calendar_id = SelectField("Calendar", choices=[], validate_choice=False)
-    expires_in = StringField("Expires after (empty: never)", render_kw={"inputmode": "numeric", "size": 4})
-    expires_unit = SelectField("Unit", choices=[("hours", "hours"), ("days", "days")], validate_choice=False)
-    key = StringField("Key (used in custom values)", render_kw={"spellcheck": "false", "autocomplete": "off"})
-    existing = RadioField(
-        "If the contact already holds an active link for that calendar",
-        choices=[("reuse", "Reuse it"), ("revoke", "Revoke it and issue a new one")],
-        default="reuse",
-        validate_choice=False,
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calendar_id.choices = calendar_choices("Choose a calendar…")
-
-    def load(self, step):
-        config = step.get("config") or {}
-        self.calendar_id.data = str(config.get("calendar_id") or "")
-        expires_in = config.get("expires_in")
-        self.expires_in.data = "" if expires_in is None else str(expires_in)
-        self.expires_unit.data = config.get("expires_unit") or "days"
-        self.existing.data = config.get("existing") or "reuse"
-        self.key.data = step.get("key") or ""
-        return self
-
-    def config(self) -> dict:
-        return {
-            "calendar_id": _int_or_none(self.calendar_id.data),
-            # Not a number: passed on as typed, so the step's own check names the problem.
-            "expires_in": _int_or_none(self.expires_in.data)
-            if (self.expires_in.data or "").strip().isdigit()
-            else ((self.expires_in.data or "").strip() or None),
-            "expires_unit": self.expires_unit.data or "days",
-            "existing": self.existing.data or "reuse",
-        }
-
-
-class SendEmailForm(Form):
-    cv_fields = ("subject", "body")  # where the custom-value picker inserts
-    to = StringField("To", render_kw={"placeholder": "The contact", "autocomplete": "off"})
-    subject = StringField("Subject", render_kw={"data-cv-field": ""})
-    body = TextAreaField("Message", render_kw={"rows": 8, "data-cv-field": ""})
-
-    def load(self, step):
-        config = step.get("config") or {}
-        for name in ("to", "subject", "body"):
-            self[name].data = config.get(name) or ""
-        return self
-
-    def config(self) -> dict:
-        return {"to": (self.to.data or "").strip(), "subject": self.subject.data or "", "body": self.body.data or ""}
-
-
-STEP_FORMS = {"generate_link": GenerateLinkForm, "send_email": SendEmailForm}
-
-
 def step_form(step: dict, formdata=None):
-    """The form of a step's type, prefixed by its id so many cards share one page; None if it has none."""
-    form_class = STEP_FORMS.get(step.get("type"))
+    """The form of a step's type (its module's FORM), prefixed by its id so many cards share one page;
+    None if it has none. The form knows the saved step, so config() can keep what the card does not edit."""
+    form_class = getattr(actions.get(step.get("type", "")), "FORM", None)
     if form_class is None:
         return None
     prefix = f"s{step['id']}-"
-    if formdata is None:
-        return form_class(formdata=None, prefix=prefix).load(step)
-    return form_class(formdata=formdata, prefix=prefix)
+    form = form_class(formdata=formdata, prefix=prefix)
+    form.step = step
+    return form.load(step) if formdata is None else form
 
 
 def step_key(form, step: dict) -> str:

@@ -6,6 +6,7 @@ sandbox over plain dicts, so even a template that slipped past the check reaches
 """
 
 import functools
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -147,6 +148,19 @@ def _compiled(source: str):
 def render(source: str, values: Mapping) -> str:
     """The template with its values, as plain text (the sandbox refuses anything unsafe)."""
     return _compiled(source or "").render(**values)
+
+
+def _json_text(value) -> str:
+    # Inside a JSON string: quotes, backslashes and line breaks escaped; markers (⟦book:1⟧) kept as they are.
+    return json.dumps("" if value is None else str(value), ensure_ascii=False)[1:-1]
+
+
+JSON_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True, finalize=_json_text)
+
+
+def render_json(source: str, values: Mapping) -> str:
+    """A JSON template with its values, each one escaped for the inside of a JSON string ("{{ contact.name }}")."""
+    return JSON_ENV.from_string(source or "").render(**values)
 
 
 def one_line(text: str) -> str:

@@ -54,7 +54,8 @@ def new_step(step_type: str, key: str = "") -> dict:
     module = actions.get(step_type)
     if module is None:
         raise ValueError(f"unknown step type {step_type!r}")
-    return {"id": new_step_id(), "type": step_type, "key": key, "config": dict(module.DEFAULTS)}
+    config = module.new_config() if hasattr(module, "new_config") else dict(module.DEFAULTS)
+    return {"id": new_step_id(), "type": step_type, "key": key, "config": config}
 
 
 def create_workflow(name: str, trigger_type: str = "", trigger_config: Mapping | None = None) -> Workflow:

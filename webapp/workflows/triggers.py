@@ -1,6 +1,8 @@
 """Triggers: an event (contact created, tag added, booking made, …) enrols the contact in every live
 workflow that listens for it, in the caller's transaction, so the event and its enrolments commit together."""
 
+from collections.abc import Iterable
+
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -68,15 +70,21 @@ def _forget_live(session, *_args):
     session.info.pop(_MEMO, None)
 
 
-def fire(event_type: str, contact: Contact, **data) -> list[Enrolment]:
-    """Enrol the contact in every published workflow whose trigger matches; does NOT commit."""
+def fire(event_type: str, contact: Contact, *, via_workflows: Iterable[int] = (), **data) -> list[Enrolment]:
+    """Enrol the contact in every published workflow whose trigger matches; does NOT commit.
+
+    via_workflows: the workflows whose steps caused the event (a tag added by a step, and the chain
+    of workflows that led to that enrolment). They are never enrolled by it, so no workflow can
+    enrol a contact into itself through its own steps, directly or around a loop of workflows.
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     live = _live(_trigger_type(event_type))
-    event = {"type": event_type, **data}
+    via = list(dict.fromkeys(via_workflows))
+    event = {"type": event_type, **data, **({"via_workflows": via} if via else {})}
     enrolled = []
     for workflow, version in live:
-        if not matches(version.trigger_type, version.trigger_config or {}, event_type, data):
+        if workflow.id in via or not matches(version.trigger_type, version.trigger_config or {}, event_type, data):
             continue
         if enrolment := enrol(workflow, contact, event):
             enrolled.append(enrolment)

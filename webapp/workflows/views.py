@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from webapp import htmx
@@ -16,6 +16,8 @@ bp = Blueprint("workflows", __name__, url_prefix="/workflows")
 # Fragments: one card, or one card plus the header (status, "unpublished changes") out of band.
 TRIGGER, STEP, SETTINGS = "workflows/_trigger.html", "workflows/_step.html", "workflows/_settings.html"
 WITH_HEAD = "workflows/_with_head.html"
+# A step's signing secret is shown in full once: on the next render after it was made (HTMX or not).
+REVEAL = "workflows_reveal_secret"
 
 
 def _get(workflow_id: int) -> Workflow:
@@ -93,6 +95,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "has_history": _has_history(),
         "name_form": forms.NameForm(formdata=None, obj=workflow),
         "test_form": testing.blank_form(workflow),  # the "Test with a contact" panel below the editor
+        "reveal_secret": session.pop(REVEAL, None),
         **overrides,
     }
     return htmx.render("workflows/edit.html", fragment, status=status, **context)
@@ -203,6 +206,8 @@ def add(workflow_id):
     if actions.get(step_type) is None:
         abort(400)
     step = editing.add_step(workflow, step_type, request.form.get("at", type=int))
+    if "secret" in step["config"]:
+        session[REVEAL] = step["id"]
     return _done(workflow, f"Added “{actions.get(step_type).LABEL}”.", f"step-{step['id']}", focus=step["id"])
 
 
@@ -220,6 +225,21 @@ def save(workflow_id, step_id):
             workflow, WITH_HEAD, 422, {step_id: errors}, part=STEP, form_for=(step_id, form), step_id=step_id
         )
     return _done(workflow, "Step saved.", f"step-{step_id}", WITH_HEAD, part=STEP, saved=step_id, step_id=step_id)
+
+
+@bp.post("/<int:workflow_id>/steps/<step_id>/secret")
+def step_secret(workflow_id, step_id):
+    """A new signing secret for a step (a webhook), shown once; the card keeps its unsaved edits."""
+    workflow = _get(workflow_id)
+    step = _step(workflow, step_id)
+    if "secret" not in (step.get("config") or {}):
+        abort(400)
+    editing.regenerate_step_secret(workflow, step_id)
+    session[REVEAL] = step_id
+    form = forms.step_form(step, request.form) if any(k.startswith(f"s{step_id}-") for k in request.form) else None
+    message = "New signing secret made: copy it now. Publish again for contacts who enter from now on to use it."
+    overrides = {"form_for": (step_id, form)} if form else {}
+    return _done(workflow, message, f"step-{step_id}", WITH_HEAD, part=STEP, step_id=step_id, **overrides)
 
 
 @bp.post("/<int:workflow_id>/steps/<step_id>/move")

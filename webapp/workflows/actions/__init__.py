@@ -12,6 +12,11 @@
                                          seconds (an email going out); a datetime to look again then (a wait)
     expedite(output) -> bool             optional: do now what poll waits for (send the queued email); True
                                          when poll should look again at once
+    FORM = SomeForm                      the editor card's form (a formkit.StepForm: load(step), config())
+    new_config() -> dict                 optional: a new step's config when DEFAULTS is not enough (a secret)
+
+The editor card's fields are templates/workflows/steps/<TYPE>.html: a macro fields(card, f) (inside
+the card's form) and optionally after(card, f) (below it). An output's "summary" is shown in the history.
 
 The engine commits a step's side effects together with its "done" record, so run() must not commit.
 """
@@ -21,7 +26,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 
-from webapp.workflows.actions import generate_link, goal, if_else, send_email, wait
+from webapp.workflows.actions import (
+    add_tag,
+    generate_link,
+    goal,
+    if_else,
+    notify_email,
+    remove_tag,
+    send_email,
+    wait,
+    webhook,
+)
 
 _REGISTRY: dict[str, ModuleType] = {}
 
@@ -89,8 +104,13 @@ def outputs_of(step: Mapping) -> dict[str, str]:
     return dict(getattr(module, "OUTPUTS", {})) if module else {}
 
 
+# Registration order is the order of the "add a step" menu (its groups follow each CATEGORY's first type).
 register(generate_link)
 register(send_email)
+register(notify_email)
+register(add_tag)
+register(remove_tag)
+register(webhook)
 register(wait)
 register(if_else)
 register(goal)

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from wtforms import RadioField, SelectField, StringField
 
 from webapp import tokens
 from webapp.audit import audit
@@ -11,6 +12,7 @@ from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
+from webapp.workflows.formkit import StepForm, calendar_choices, int_or_none
 
 TYPE = "generate_link"
 CATEGORY = "Appointments"
@@ -20,6 +22,47 @@ OUTPUTS = {"url": "One-Time Link", "calendar_name": "Calendar name", "expires_at
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 UNITS = {"hours": 1, "days": 24}
 MAX_HOURS = 366 * 24
+
+
+class GenerateLinkForm(StepForm):
+    calendar_id = SelectField("Calendar", choices=[], validate_choice=False)
+    expires_in = StringField("Expires after (empty: never)", render_kw={"inputmode": "numeric", "size": 4})
+    expires_unit = SelectField("Unit", choices=[("hours", "hours"), ("days", "days")], validate_choice=False)
+    key = StringField("Key (used in custom values)", render_kw={"spellcheck": "false", "autocomplete": "off"})
+    existing = RadioField(
+        "If the contact already holds an active link for that calendar",
+        choices=[("reuse", "Reuse it"), ("revoke", "Revoke it and issue a new one")],
+        default="reuse",
+        validate_choice=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calendar_id.choices = calendar_choices("Choose a calendar…")
+
+    def load(self, step):
+        config = step.get("config") or {}
+        self.calendar_id.data = str(config.get("calendar_id") or "")
+        expires_in = config.get("expires_in")
+        self.expires_in.data = "" if expires_in is None else str(expires_in)
+        self.expires_unit.data = config.get("expires_unit") or "days"
+        self.existing.data = config.get("existing") or "reuse"
+        self.key.data = step.get("key") or ""
+        return self
+
+    def config(self) -> dict:
+        return {
+            "calendar_id": int_or_none(self.calendar_id.data),
+            # Not a number: passed on as typed, so the step's own check names the problem.
+            "expires_in": int_or_none(self.expires_in.data)
+            if (self.expires_in.data or "").strip().isdigit()
+            else ((self.expires_in.data or "").strip() or None),
+            "expires_unit": self.expires_unit.data or "days",
+            "existing": self.existing.data or "reuse",
+        }
+
+
+FORM = GenerateLinkForm
 
 
 def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:

@@ -1,0 +1,84 @@
+"""What the email steps share (Send Email, Internal notification email): the subject and body
+fields, their check at save, rendering and queueing in the outbox, and waiting until it has sent.
+
+Not a step type itself: the step modules import it.
+"""
+
+from wtforms import StringField, TextAreaField
+
+from webapp.extensions import db
+from webapp.mail.models import OutboxMessage
+from webapp.mail.services import deliver_now, queue_email
+from webapp.workflows import merge
+from webapp.workflows.formkit import StepForm
+
+SUBJECT_MAX = 200
+BODY_MAX = 20_000
+
+
+class MessageForm(StepForm):
+    """Subject and message with the custom-value picker; a step's form adds its recipient fields."""
+
+    cv_fields = ("subject", "body")  # where the custom-value picker inserts
+    subject = StringField("Subject", render_kw={"data-cv-field": ""})
+    body = TextAreaField("Message", render_kw={"rows": 8, "data-cv-field": ""})
+
+    def message_config(self) -> dict:
+        return {"subject": self.subject.data or "", "body": self.body.data or ""}
+
+
+def check_message(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+    """Subject (one line) and body present, not too long, every custom value known and from an earlier step."""
+    errors = {}
+    calendar = merge.has_calendar(earlier_steps, trigger_type)
+    subject = config.get("subject") or ""
+    if not subject.strip():
+        errors["subject"] = "The email needs a subject."
+    elif len(subject) > SUBJECT_MAX:
+        errors["subject"] = f"The subject is longer than {SUBJECT_MAX} characters."
+    elif "\n" in subject or "\r" in subject:
+        errors["subject"] = "The subject is one line."
+    elif problems := merge.check(subject, earlier_steps, later_steps=later_steps, calendar=calendar):
+        errors["subject"] = "; ".join(problems)
+    body = config.get("body") or ""
+    if not body.strip():
+        errors["body"] = "The email needs a message."
+    elif len(body) > BODY_MAX:
+        errors["body"] = f"The message is longer than {BODY_MAX} characters."
+    elif problems := merge.check(body, earlier_steps, later_steps=later_steps, calendar=calendar):
+        errors["body"] = "; ".join(problems)
+    return errors
+
+
+def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = "") -> dict:
+    """Render the step's subject and body over the enrolment's values and queue the message (uncommitted)."""
+    config = ctx.config
+    subject = subject_prefix + merge.one_line(merge.render(config.get("subject", ""), ctx.values))
+    text = merge.render(config.get("body", ""), ctx.values)
+    message = queue_email(
+        to,
+        subject or "(no subject)",
+        "workflow",
+        {"body": text, "body_html": merge.text_to_html(text), "sender_name": sender_name},
+        kind=kind,
+        from_name=sender_name,
+    )
+    db.session.flush()
+    return {"outbox_id": message.id, "subject": subject}
+
+
+def poll(ctx, output) -> bool:
+    """True once the message went out (or is held: no mail server); a message that failed fails the step."""
+    from webapp.workflows.actions import StepError
+
+    message = db.session.get(OutboxMessage, output.get("outbox_id"), populate_existing=True)
+    if message is None:
+        return True  # deleted by an admin: nothing left to wait for
+    if message.status == "failed":
+        raise StepError(f"The email to {message.to_addr} could not be sent: {message.last_error}", permanent=True)
+    return message.status in ("sent", "held")
+
+
+def expedite(output) -> bool:
+    """Send the queued message now, in the worker running the step, instead of waiting for the outbox."""
+    return bool(output.get("outbox_id")) and deliver_now(output["outbox_id"])

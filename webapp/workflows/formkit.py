@@ -1,0 +1,60 @@
+"""What every editor form builds on: the base class and a few field helpers.
+
+Step types declare their own form (FORM in their module); this module imports nothing from the
+workflows package, so an action module can use it without an import cycle.
+"""
+
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from webapp.calendars.models import Calendar
+from webapp.extensions import db
+
+
+class Form(FlaskForm):
+    """CSRFProtect checks every POST (the token rides in a field or the HTMX header); many forms share a page."""
+
+    class Meta:
+        csrf = False
+
+
+class StepForm(Form):
+    """A step card's form: load(step) fills it for GET, config() gives the step's config back.
+
+    `step` is the saved step (set by forms.step_form), so config() can keep what the card does not
+    edit (a webhook's secret). `cv_fields` names the fields the custom-value picker inserts into.
+    """
+
+    step: dict = {}
+
+    def load(self, step):
+        """Fill every field named like a config key from the saved step."""
+        config = step.get("config") or {}
+        for name, field in self._fields.items():
+            if name in config:
+                field.data = "" if config[name] is None else str(config[name])
+        if "key" in self:
+            self.key.data = step.get("key") or ""
+        return self
+
+    def config(self) -> dict:
+        raise NotImplementedError
+
+
+def calendar_choices(blank: str) -> list[tuple[str, str]]:
+    """Every calendar that is not archived, for a select; `blank` labels the empty choice."""
+    calendars = db.session.scalars(select(Calendar).where(Calendar.archived_at.is_(None)).order_by(Calendar.name))
+    return [("", blank)] + [(str(c.id), c.name) for c in calendars]
+
+
+def int_or_none(value):
+    """A whole number from a form value, or None."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def text(field) -> str:
+    """A field's value as stripped text ('' when empty)."""
+    return (field.data or "").strip()
