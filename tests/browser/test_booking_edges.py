@@ -122,7 +122,7 @@ def test_reschedule_then_cancel_through_the_manage_link(browser, live_server, ne
     choose_day(page, chosen)
     page.locator(".slot-list label.slot").filter(has_text=re.compile("^10:30$")).click()
     page.get_by_role("button", name="Move my booking").click()
-    expect(page.get_by_role("status")).to_contain_text("Your booking has moved")
+    expect(page.locator(".flashes")).to_contain_text("Your booking has moved")
     assert page.url == manage_url
     expect(page.get_by_test_id("when")).to_contain_text("10:30–11:00")
     [booking] = bookings(live_server)

@@ -358,7 +358,7 @@ def test_the_templates_page_lists_each_with_its_outline_and_a_calendar_choice(lo
 
 
 def test_a_template_needs_a_calendar_chosen(login, calendar):
-    response = login.post("/workflows/templates/1-send-a-booking-link", data={"calendar": ""})
+    response = login.post("/workflows/templates/1-send-a-booking-link", data={"1-send-a-booking-link-calendar": ""})
     assert response.status_code == 422 and "Choose the calendar the links book on." in response.text
     assert count() == 0
     assert login.post("/workflows/templates/nope", data={}).status_code == 404
@@ -371,7 +371,9 @@ def test_without_calendars_the_template_page_says_to_make_one(login):
 
 def test_template_a_imports_publishes_and_sends_the_link(app, login, calendar, smtp_server):
     smtp_server.configure(app)
-    response = login.post("/workflows/templates/1-send-a-booking-link", data={"calendar": "sales-call"})
+    response = login.post(
+        "/workflows/templates/1-send-a-booking-link", data={"1-send-a-booking-link-calendar": "sales-call"}
+    )
     assert response.status_code == 303
     workflow = db.session.scalar(select(Workflow))
     assert response.location.endswith(f"/workflows/{workflow.id}") and workflow.status == "draft"

@@ -447,7 +447,6 @@ def test_a_refused_expedited_email_waits_for_the_outbox_retry(app, calendar, mak
     assert engine.run_due(10) == 0  # nothing due: neither the enrolment nor (see run_at) its message
 
 
-
 def test_a_crash_between_the_halves_rolls_back_and_the_retry_does_it_once(app, calendar, make_contact, monkeypatch):
     # "revoke": a link that survived the crash would be revoked and replaced, not silently reused.
     workflow = make_workflow("manual", steps=[link_step(calendar, existing="revoke"), email_step()])

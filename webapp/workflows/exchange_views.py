@@ -80,7 +80,8 @@ def list_templates():
 def _templates_page(slug: str = "", form=None, errors=()) -> dict:
     """Every template with a calendar form (the submitted one for `slug`) and its messages."""
     templates = starters.all_templates()
-    forms = {t.slug: TemplateForm(formdata=None) for t in templates if t.needs_calendar}
+    # One form per card, its fields prefixed with the template's slug: ids stay unique on the page.
+    forms = {t.slug: TemplateForm(formdata=None, prefix=t.slug) for t in templates if t.needs_calendar}
     if form is not None:
         forms[slug] = form
     return {"templates": templates, "forms": forms, "errors": {slug: list(errors)}, "chosen": slug}
@@ -90,7 +91,7 @@ def _templates_page(slug: str = "", form=None, errors=()) -> dict:
 def use_template(slug):
     """A new draft from a template (through the importer), opened in the editor."""
     template = starters.get(slug) or abort(404)
-    form = TemplateForm()
+    form = TemplateForm(prefix=slug)
     errors: list[str] = []
     if not template.needs_calendar or form.validate():
         try:
