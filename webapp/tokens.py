@@ -57,15 +57,20 @@ def url(purpose: str, salt: str) -> str:
     return f"{current_app.config['BASE_URL']}{path}{make_token(purpose, salt)}"
 
 
-def resolve(text: str, redact: bool = False) -> str:
-    """Replace markers with working URLs, or with redacted ones for display of stored copies."""
+def resolve(text: str, redact: bool = False, cache: dict | None = None) -> str:
+    """Replace markers with working URLs, or with redacted ones for display of stored copies.
+
+    `cache` (a dict the caller keeps) saves looking a marker up again, e.g. across an email's parts."""
+    cache = {} if cache is None else cache
 
     def replace(match: re.Match) -> str:
         purpose, obj_id = match[1], int(match[2])
         path, loader = _PURPOSES[purpose]
         if redact:
             return f"{current_app.config['BASE_URL']}{path}••••••••"
-        salt = loader(obj_id)
-        return url(purpose, salt) if salt else f"{current_app.config['BASE_URL']}{path}(link removed)"
+        if match[0] not in cache:
+            salt = loader(obj_id)
+            cache[match[0]] = url(purpose, salt) if salt else f"{current_app.config['BASE_URL']}{path}(link removed)"
+        return cache[match[0]]
 
     return MARKER_RE.sub(replace, text)

@@ -249,16 +249,18 @@ def _sender(from_name: str) -> str:
 
 def build_message(message: OutboxMessage) -> Message:
     """The email as sent: token markers become working URLs here, and only here."""
+    urls: dict = {}  # each link is looked up once for the text, the HTML and the attachments
     sent = Message(
         subject=message.subject,
         recipients=[message.to_addr],
-        body=tokens.resolve(message.text_body),
-        html=tokens.resolve(message.html_body) if message.html_body else None,
+        body=tokens.resolve(message.text_body, cache=urls),
+        html=tokens.resolve(message.html_body, cache=urls) if message.html_body else None,
         sender=_sender(message.from_name),
     )
     sent.msgId = message.message_id
     for item in message.attachments or []:
-        sent.attach(item["filename"], content_type(item["mimetype"]), tokens.resolve(item["content"]).encode())
+        content = tokens.resolve(item["content"], cache=urls).encode()
+        sent.attach(item["filename"], content_type(item["mimetype"]), content)
     return sent
 
 
@@ -306,12 +308,13 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     )
 
 
-def _send_one(sender: _Sender, message_id: int, worker: str) -> None:
+def _send_one(sender: _Sender, message_id: int, worker: str) -> str | None:
+    """Send one claimed message and commit its new status; returns that status (None: not ours any more)."""
     message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None or message.status != "pending" or message.locked_by != worker:
-        return  # deleted, or another worker took over an expired claim
+        return None  # deleted, or another worker took over an expired claim
     if message.locked_until is None or message.locked_until <= utcnow():
-        return  # our claim ran out during a slow batch: another worker may hold it now
+        return None  # our claim ran out during a slow batch: another worker may hold it now
     try:
         sender.send(build_message(message))
     except (smtplib.SMTPException, OSError) as exc:
@@ -327,7 +330,9 @@ def _send_one(sender: _Sender, message_id: int, worker: str) -> None:
         _unlock(message)
         logger.info("mail sent outbox_id=%s kind=%s attempts=%s", message.id, message.kind, message.attempts)
     # Committed one by one: a crash later in the batch never resends what already went out.
+    status = message.status
     db.session.commit()
+    return status
 
 
 def _hold(message_id: int, worker: str) -> None:
@@ -363,11 +368,10 @@ def deliver_now(message_id: int) -> bool:
         return False
     if not current_app.config.get("MAIL_SERVER"):
         _hold(message_id, worker)
-    else:
-        with connection() as sender:
-            _send_one(sender, message_id, worker)
-    status = db.session.scalar(select(OutboxMessage.status).where(OutboxMessage.id == message_id))
-    return status != "pending"
+        return True
+    with connection() as sender:
+        status = _send_one(sender, message_id, worker)
+    return status is not None and status != "pending"
 
 
 def retry(message: OutboxMessage) -> bool:

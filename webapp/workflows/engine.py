@@ -126,6 +126,23 @@ def _hold(enrolment_id: int, worker: str, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def _hold_and_load(enrolment_id: int, worker: str, now: datetime) -> Enrolment | None:
+    """_hold() and the enrolment as it is now, in one statement (UPDATE … RETURNING); None if the claim is lost."""
+    statement = (
+        update(Enrolment)
+        .where(
+            Enrolment.id == enrolment_id,
+            Enrolment.status == "active",
+            Enrolment.locked_by == worker,
+            Enrolment.locked_until > now,
+        )
+        .values(locked_until=_lease_until(now))
+        .returning(Enrolment)
+    )
+    options = {"synchronize_session": False, "populate_existing": True}
+    return db.session.scalars(statement, execution_options=options).first()
+
+
 def _runs(enrolment_id: int) -> dict[str, StepRun]:
     """The enrolment's step runs by step id, read fresh."""
     query = select(StepRun).where(StepRun.enrolment_id == enrolment_id).execution_options(populate_existing=True)
@@ -155,10 +172,10 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
     """Run the enrolment's current step in one transaction: advanced, waiting, finished, failed or lost."""
     db.session.commit()  # whatever the session read before is closed: the transaction below sees now
     now = utcnow()
-    if not _hold(enrolment_id, worker, now):
+    enrolment = _hold_and_load(enrolment_id, worker, now)
+    if enrolment is None:
         db.session.rollback()
         return "lost"
-    enrolment = db.session.get(Enrolment, enrolment_id, populate_existing=True)
     code = program.flatten(enrolment.version.steps or [])
     if _finish_if_done(enrolment, code, now):
         db.session.commit()
@@ -182,7 +199,10 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
             claim_state.kept = [enrolment.version, enrolment.workflow, enrolment.contact, ctx.calendar]
         waiting = run is not None and run.status == "waiting"
         output = dict(run.output) if waiting else module.run(ctx)
-        result = module.poll(ctx, output) if hasattr(module, "poll") else True
+        if not waiting and claim_state is not None and hasattr(module, "expedite"):
+            result = False  # what it waits on was just made: expedite below, then look
+        else:
+            result = module.poll(ctx, output) if hasattr(module, "poll") else True
         run = _record(enrolment, instruction, run, output, result, ran=not waiting, now=now)
         finished = result is True and _finish_if_done(enrolment, code, now)
         db.session.commit()
