@@ -7,7 +7,7 @@ A lease that ran out (its worker died) counts as no claim: `due` must say so.
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from webapp.extensions import db
 
@@ -41,3 +41,15 @@ def take(model, ids: Iterable[int], due: Sequence, lease: Mapping) -> list[int]:
             claimed.append(row_id)
     db.session.commit()
     return claimed
+
+
+def relaxed_commit() -> None:
+    """Call first in a worker's bookkeeping transaction: on PostgreSQL its COMMIT does not wait for the disk.
+
+    A crash of the database server can then lose the last fraction of a second of such commits,
+    which the worker simply does again; it can never lose what an email already sent refers to,
+    because claiming a message to send (take/claim) commits synchronously, and that flushes every
+    earlier commit too. SQLite runs with synchronous=NORMAL (webapp/extensions.py) to the same end.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO off"))

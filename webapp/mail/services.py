@@ -310,6 +310,7 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
 
 def _send_one(sender: _Sender, message_id: int, worker: str) -> str | None:
     """Send one claimed message and commit its new status; returns that status (None: not ours any more)."""
+    claims.relaxed_commit()  # at worst a database crash makes a message go twice, never lose one
     message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None or message.status != "pending" or message.locked_by != worker:
         return None  # deleted, or another worker took over an expired claim

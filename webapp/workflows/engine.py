@@ -171,6 +171,7 @@ def _finish_if_done(enrolment: Enrolment, code: list[program.Instruction], now: 
 def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = None) -> str:
     """Run the enrolment's current step in one transaction: advanced, waiting, finished, failed or lost."""
     db.session.commit()  # whatever the session read before is closed: the transaction below sees now
+    claims.relaxed_commit()
     now = utcnow()
     enrolment = _hold_and_load(enrolment_id, worker, now)
     if enrolment is None:
