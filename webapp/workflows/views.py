@@ -46,7 +46,8 @@ def _webhook_url(workflow: Workflow) -> str:
 BRANCH_LABELS = {"yes": "If yes", "no": "Else"}
 # The card forms with edits not saved yet: structural requests (add, move, delete, publish…) carry
 # them (hx-include), and the editor comes back with those cards as they were typed (views._unsaved).
-KEEP_UNSAVED = ".card.is-dirty form.card-form"
+# (#keep-unsaved, an empty element of the page, keeps the selector from ever matching nothing.)
+KEEP_UNSAVED = ".card.is-dirty form.card-form, #keep-unsaved"
 STEP_FIELD = re.compile(r"^s([0-9a-f]+)-")
 
 
