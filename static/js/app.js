@@ -14,6 +14,11 @@
     const events = xhr.getResponseHeader("HX-Trigger") || "";
     if (xhr.getResponseHeader("HX-Redirect") || events.indexOf("form-saved") !== -1) dirty = false;
   });
+  // A structural change (add, move, delete) also says "form-saved", but brings other unsaved cards back
+  // still marked unsaved (class is-dirty): those keep the warning.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (document.querySelector(".is-dirty form[data-warn-unsaved]")) dirty = true;
+  });
   window.addEventListener("beforeunload", function (event) {
     if (dirty) { event.preventDefault(); event.returnValue = ""; }
   });

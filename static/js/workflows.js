@@ -1,4 +1,5 @@
-// The workflow editor: search the action picker, insert custom values at the cursor, mark unsaved cards.
+// The workflow editor: search the action picker, insert custom values at the cursor, mark unsaved cards,
+// show a card's fields for the kind chosen, focus a new step.
 (function () {
   "use strict";
 
@@ -78,5 +79,50 @@
     window.requestAnimationFrame(function () {
       if (document.activeElement !== target) target.focus();
     });
+  });
+
+  // A card whose fields depend on a choice (a wait's kind, a condition's kind): a [data-modes] box
+  // shows the [data-show-for] groups that list the value of its [data-mode] select. Without
+  // JavaScript every group shows (each says what it is for); hidden ones are still submitted.
+  function applyModes(box) {
+    const select = box.querySelector("[data-mode]");
+    if (!select) return;
+    box.querySelectorAll("[data-show-for]").forEach(function (part) {
+      if (part.closest("[data-modes]") === box) part.hidden = part.dataset.showFor.split(" ").indexOf(select.value) === -1;
+    });
+  }
+  function applyAllModes(root) {
+    if (root.matches && root.matches("[data-modes]")) applyModes(root);
+    if (root.querySelectorAll) root.querySelectorAll("[data-modes]").forEach(applyModes);
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-mode]")) applyModes(event.target.closest("[data-modes]"));
+  });
+  document.addEventListener("htmx:load", function (event) { applyAllModes(event.target); });
+  applyAllModes(document);
+
+  // A step just added: its first field gets the keyboard, and the card comes into view.
+  document.addEventListener("htmx:load", function (event) {
+    const root = event.target;
+    const card = root.matches && root.matches("[data-focus-first]") ? root : root.querySelector && root.querySelector("[data-focus-first]");
+    if (!card) return;
+    window.requestAnimationFrame(function () {
+      const fields = card.querySelectorAll(".card-form input:not([type=hidden]), .card-form select, .card-form textarea");
+      const first = Array.prototype.find.call(fields, function (field) { return field.offsetParent !== null; });
+      card.scrollIntoView({ block: "center" });
+      if (first) first.focus({ preventScroll: true });
+    });
+  });
+
+  // After another card was saved, its link-step lists come again (out of band): keep the choice made.
+  const kept = new WeakMap();
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (event.target.tagName === "SELECT") kept.set(event.target, event.target.value);
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    const select = event.target;
+    if (select.tagName !== "SELECT" || !kept.has(select)) return;
+    const value = kept.get(select);
+    if (Array.prototype.some.call(select.options, function (option) { return option.value === value; })) select.value = value;
   });
 })();

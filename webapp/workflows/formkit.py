@@ -40,6 +40,14 @@ class StepForm(Form):
     def config(self) -> dict:
         raise NotImplementedError
 
+    def edit(self, action: str | None) -> bool:
+        """Apply a button that changes the card without saving it (add a row); True when one was applied."""
+        return False
+
+    def offer(self, earlier_steps) -> "StepForm":
+        """Fill the choices that depend on the steps before this one (link steps); most forms have none."""
+        return self
+
 
 def calendar_choices(blank: str) -> list[tuple[str, str]]:
     """Every calendar that is not archived, for a select; `blank` labels the empty choice."""
@@ -58,3 +66,12 @@ def int_or_none(value):
 def text(field) -> str:
     """A field's value as stripped text ('' when empty)."""
     return (field.data or "").strip()
+
+
+def link_choices(offered: list[tuple[str, str]], saved: str, blank: str = "Choose a link step…") -> list:
+    """A link-step select's choices: the earlier link steps offered, and the saved key when it is no
+    longer one of them (kept, so the card shows what is wrong instead of silently picking another)."""
+    choices = [("", blank), *offered]
+    if saved and saved not in dict(offered):
+        choices.append((saved, f"“{saved}” (not a link step before this one)"))
+    return choices

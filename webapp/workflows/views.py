@@ -1,5 +1,6 @@
 """The workflow pages: the list, and the one-page editor (trigger, steps, settings, publish)."""
 
+import re
 from types import SimpleNamespace
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -42,32 +43,99 @@ def _webhook_url(workflow: Workflow) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
-def _cards(workflow, errors, form_for=None, saved=None, confirm=None):
-    """One card per step: its form (the submitted one for `form_for`), messages and custom values."""
-    steps = list(workflow.steps or [])
-    cards = []
-    for index, step in enumerate(steps):
-        module = actions.get(step.get("type", ""))
-        form = form_for[1] if form_for and form_for[0] == step["id"] else forms.step_form(step)
-        problems = errors.get(step["id"], {})
-        cards.append(
-            SimpleNamespace(
-                id=step["id"],
-                step=step,
-                number=index + 1,
-                first=index == 0,
-                last=index == len(steps) - 1,
-                label=module.LABEL if module else step.get("type"),
-                category=module.CATEGORY if module else "",
-                form=form,
-                loose=forms.show_errors(form, problems),
-                invalid=bool(problems),
-                values=merge.available(steps[:index], workflow.trigger_type) if hasattr(form, "cv_fields") else [],
-                saved=saved == step["id"],
-                confirm_delete=confirm == step["id"],
-            )
-        )
-    return cards
+BRANCH_LABELS = {"yes": "If yes", "no": "Else"}
+# The card forms with edits not saved yet: structural requests (add, move, delete, publish…) carry
+# them (hx-include), and the editor comes back with those cards as they were typed (views._unsaved).
+# (#keep-unsaved, an empty element of the page, keeps the selector from ever matching nothing.)
+KEEP_UNSAVED = ".card.is-dirty form.card-form, #keep-unsaved"
+STEP_FIELD = re.compile(r"^s([0-9a-f]+)-")
+
+
+def _card(workflow, step, items, index, number, errors, drafts, saved, confirm):
+    """One step's card (see _cards)."""
+    steps = workflow.steps or []
+    module = actions.get(step.get("type", ""))
+    form = drafts.get(step["id"]) or forms.step_form(step)
+    earlier = program.before(steps, step["id"]) or []
+    if form is not None:
+        form.offer(earlier)
+    problems = errors.get(step["id"], {})
+    return SimpleNamespace(
+        id=step["id"],
+        step=step,
+        number=number,
+        first=index == 0,
+        last=index == len(items) - 1,
+        label=module.LABEL if module else step.get("type"),
+        category=module.CATEGORY if module else "",
+        summary=module.describe(step.get("config") or {}) if hasattr(module, "describe") else "",
+        form=form,
+        loose=forms.show_errors(form, problems),
+        invalid=bool(problems),
+        values=merge.available(earlier, workflow.trigger_type) if hasattr(form, "cv_fields") else [],
+        link_fields=list(_link_fields(form)) if form is not None else [],
+        saved=saved == step["id"],
+        dirty=step["id"] in drafts,
+        confirm_delete=confirm == step["id"],
+        branches=[],
+    )
+
+
+def _cards(workflow, errors, drafts=None, saved=None, confirm=None):
+    """The step cards as a tree: each card has its form (a draft's for the ids in `drafts`), messages,
+    custom values, and for an if/else its branches [(name, label, cards)], numbered "3", "3.yes.1"."""
+    drafts = drafts or {}
+
+    def build(items, prefix):
+        cards = []
+        for index, step in enumerate(items):
+            number = f"{prefix}{index + 1}"
+            card = _card(workflow, step, items, index, number, errors, drafts, saved, confirm)
+            card.branches = [
+                (name, BRANCH_LABELS[name], build(arm, f"{number}.{name}."))
+                for name, arm in program.branches(step).items()
+            ]
+            cards.append(card)
+        return cards
+
+    return build(list(workflow.steps or []), "")
+
+
+def _flat(cards):
+    """Every card of the tree, in order."""
+    for card in cards:
+        yield card
+        for _name, _label, inner in card.branches:
+            yield from _flat(inner)
+
+
+def _link_fields(form):
+    """The form's own link-step select, refreshed out of band when a link step is saved. (A condition's
+    is not: its rows change as the admin adds and removes them, so its id may not be on the page.)"""
+    return (field for field in form if field.short_name == "link_step")
+
+
+def _drafts(workflow, data) -> dict:
+    """The submitted (unsaved) form of every step whose fields are in the request, by step id."""
+    ids = {match[1] for name in data if (match := STEP_FIELD.match(name))}
+    drafts = {}
+    for step_id in ids:
+        step = program.find(workflow.steps or [], step_id)
+        if step is not None and (form := forms.step_form(step, data)) is not None:
+            drafts[step_id] = form
+    return drafts
+
+
+def _unsaved(workflow) -> dict:
+    """What a structural request carried of the cards not saved yet (steps, trigger, settings): overrides
+    for _render, so the editor comes back with those edits still there and still marked unsaved."""
+    data = request.values
+    kept = {"drafts": _drafts(workflow, data)}
+    if "trigger_type" in data:
+        kept.update(trigger_form=forms.TriggerForm(formdata=data), trigger_dirty=True)
+    if "sender_name" in data:
+        kept.update(settings_form=forms.SettingsForm(formdata=data), settings_dirty=True)
+    return kept
 
 
 def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None, **overrides):
@@ -75,19 +143,18 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
     errors = errors or {}
     trigger_form = overrides.pop("trigger_form", None) or forms.TriggerForm(formdata=None).load(workflow)
     forms.show_errors(trigger_form, errors.get("trigger", {}))
+    cards = _cards(
+        workflow, errors, overrides.pop("drafts", None), overrides.pop("saved", None), overrides.pop("confirm", None)
+    )
     context = {
         "workflow": workflow,
         "errors": errors,
         "trigger_form": trigger_form,
         "trigger_invalid": bool(errors.get("trigger")),
         "settings_form": overrides.pop("settings_form", None) or forms.SettingsForm(formdata=None, obj=workflow),
-        "cards": _cards(
-            workflow,
-            errors,
-            overrides.pop("form_for", None),
-            overrides.pop("saved", None),
-            overrides.pop("confirm", None),
-        ),
+        "cards": cards,
+        "all_cards": list(_flat(cards)),
+        "keep_unsaved": KEEP_UNSAVED,
         "categories": actions.by_category(),
         "webhook_url": _webhook_url(workflow),
         "tags": db.session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all(),
@@ -143,9 +210,9 @@ def rename(workflow_id):
     workflow = _get(workflow_id)
     form = forms.NameForm()
     if not form.validate():
-        return _render(workflow, status=422, name_form=form)
+        return _render(workflow, status=422, name_form=form, **_unsaved(workflow))
     editing.rename(workflow, form.name.data)
-    return _done(workflow, "Renamed.")
+    return _done(workflow, "Renamed.", **_unsaved(workflow))
 
 
 @bp.post("/<int:workflow_id>/duplicate")
@@ -200,15 +267,23 @@ def regenerate(workflow_id):
 
 @bp.post("/<int:workflow_id>/steps")
 def add(workflow_id):
-    """Add a step of the chosen type at a position."""
+    """Add a step of the chosen type at a position of the top list, or of an if/else step's branch
+    (parent: its id; branch: yes or no). The new card's first field gets the focus."""
     workflow = _get(workflow_id)
     step_type = request.form.get("type", "")
     if actions.get(step_type) is None:
         abort(400)
-    step = editing.add_step(workflow, step_type, request.form.get("at", type=int))
+    parent = request.form.get("parent") or None
+    try:
+        step = editing.add_step(
+            workflow, step_type, request.form.get("at", type=int), parent, request.form.get("branch", "yes")
+        )
+    except ValueError:
+        abort(400)
     if "secret" in step["config"]:
         session[REVEAL] = step["id"]
-    return _done(workflow, f"Added “{actions.get(step_type).LABEL}”.", f"step-{step['id']}", focus=step["id"])
+    message = f"Added “{actions.get(step_type).LABEL}”."
+    return _done(workflow, message, f"step-{step['id']}", focus=step["id"], new_step=step["id"], **_unsaved(workflow))
 
 
 @bp.post("/<int:workflow_id>/steps/<step_id>")
@@ -219,12 +294,14 @@ def save(workflow_id, step_id):
     form = forms.step_form(step, request.form)
     if form is None:
         abort(400)
+    if form.edit(request.form.get("action")):  # "add condition" and the like: the card changes, unsaved
+        return _render(workflow, WITH_HEAD, part=STEP, drafts={step_id: form}, step_id=step_id)
     errors = editing.save_step(workflow, step_id, forms.step_key(form, step), form.config())
     if errors:
-        return _render(
-            workflow, WITH_HEAD, 422, {step_id: errors}, part=STEP, form_for=(step_id, form), step_id=step_id
-        )
-    return _done(workflow, "Step saved.", f"step-{step_id}", WITH_HEAD, part=STEP, saved=step_id, step_id=step_id)
+        return _render(workflow, WITH_HEAD, 422, {step_id: errors}, part=STEP, drafts={step_id: form}, step_id=step_id)
+    # The later cards' custom values and link-step lists follow the saved step (its key may be new).
+    anchor = f"step-{step_id}"
+    return _done(workflow, "Step saved.", anchor, WITH_HEAD, part=STEP, saved=step_id, step_id=step_id, refresh=True)
 
 
 @bp.post("/<int:workflow_id>/steps/<step_id>/secret")
@@ -238,7 +315,7 @@ def step_secret(workflow_id, step_id):
     session[REVEAL] = step_id
     form = forms.step_form(step, request.form) if any(k.startswith(f"s{step_id}-") for k in request.form) else None
     message = "New signing secret made: copy it now. Publish again for contacts who enter from now on to use it."
-    overrides = {"form_for": (step_id, form)} if form else {}
+    overrides = {"drafts": {step_id: form}} if form else {}
     return _done(workflow, message, f"step-{step_id}", WITH_HEAD, part=STEP, step_id=step_id, **overrides)
 
 
@@ -249,7 +326,8 @@ def move(workflow_id, step_id):
     _step(workflow, step_id)
     direction = "up" if request.form.get("direction") == "up" else "down"
     editing.move_step(workflow, step_id, direction)
-    return _done(workflow, f"Step moved {direction}.", f"step-{step_id}", focus=step_id, focus_button=direction)
+    message = f"Step moved {direction}."
+    return _done(workflow, message, f"step-{step_id}", focus=step_id, focus_button=direction, **_unsaved(workflow))
 
 
 @bp.route("/<int:workflow_id>/steps/<step_id>/delete", methods=["GET", "POST"])
@@ -257,11 +335,21 @@ def remove(workflow_id, step_id):
     """Confirm (on the card, or a page without JavaScript), then delete the step."""
     workflow = _get(workflow_id)
     step = _step(workflow, step_id)
-    if request.method == "GET":
-        return _render(workflow, WITH_HEAD, part=STEP, step_id=step_id, confirm=step_id)
+    if request.method == "GET":  # the card asks; what was typed in it stays (hx-include)
+        return _render(workflow, WITH_HEAD, part=STEP, step_id=step_id, confirm=step_id, **_unsaved(workflow))
     editing.delete_step(workflow, step_id)
     label = actions.get(step["type"]).LABEL if actions.get(step["type"]) else step["type"]
-    return _done(workflow, f"Deleted “{label}”.", "steps")
+    return _done(workflow, f"Deleted “{label}”.", "steps", **_unsaved(workflow))
+
+
+@bp.get("/<int:workflow_id>/steps/<step_id>")
+def card(workflow_id, step_id):
+    """One card again ("Keep it" after asking to delete), with what was typed in it (hx-include)."""
+    workflow = _get(workflow_id)
+    _step(workflow, step_id)
+    if not htmx.is_htmx():
+        return redirect(_back(workflow, f"step-{step_id}"), 303)
+    return _render(workflow, WITH_HEAD, part=STEP, step_id=step_id, **_unsaved(workflow))
 
 
 @bp.get("/<int:workflow_id>/steps/<step_id>/preview")
@@ -342,8 +430,9 @@ def publish(workflow_id):
     except services.WorkflowInvalid as exc:
         count = sum(len(fields) for fields in exc.errors.values())
         message = f"Not published: {count} problem{'s' if count != 1 else ''} to fix, shown below."
-        return _render(workflow, status=422, errors=exc.errors, error_message=message)
-    return _done(workflow, f"Published version {version.number}. Contacts who enter now run it.")
+        return _render(workflow, status=422, errors=exc.errors, error_message=message, **_unsaved(workflow))
+    message = f"Published version {version.number}. Contacts who enter now run it."
+    return _done(workflow, message, **_unsaved(workflow))
 
 
 @bp.post("/<int:workflow_id>/pause")
@@ -353,7 +442,8 @@ def pause(workflow_id):
     if workflow.status != "published":
         abort(409)
     services.pause(workflow)
-    return _done(workflow, "Paused: nobody new enters, and contacts already in wait until you resume.")
+    message = "Paused: nobody new enters, and contacts already in wait until you resume."
+    return _done(workflow, message, **_unsaved(workflow))
 
 
 @bp.post("/<int:workflow_id>/resume")
@@ -363,4 +453,4 @@ def resume(workflow_id):
     if workflow.status != "paused":
         abort(409)
     services.resume(workflow)
-    return _done(workflow, "Resumed.")
+    return _done(workflow, "Resumed.", **_unsaved(workflow))

@@ -2,13 +2,30 @@
 this step, skipping what is left before it (stop nudging once booked); reached in order, it simply
 passes. The jump is made by the booking's own transaction (engine.on_link_event)."""
 
+from wtforms import SelectField
+
 from webapp.workflows import linkref
+from webapp.workflows.formkit import StepForm, link_choices
 
 TYPE = "goal"
 CATEGORY = "Logic"
 LABEL = "Goal: link booked"
 DEFAULTS = {"link_step": ""}
 OUTPUTS: dict[str, str] = {}
+
+
+class GoalForm(StepForm):
+    link_step = SelectField("Reached when this link is booked", choices=[], validate_choice=False)
+
+    def offer(self, earlier_steps):
+        self.link_step.choices = link_choices(linkref.choices(earlier_steps), self.link_step.data or "")
+        return self
+
+    def config(self) -> dict:
+        return {"link_step": self.link_step.data or ""}
+
+
+FORM = GoalForm
 
 
 def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:

@@ -1,8 +1,13 @@
 """If/else: conditions on the contact and on the links of earlier steps choose the "yes" or the "no"
 branch, each its own list of steps (the engine runs the chosen one: see webapp/workflows/program.py)."""
 
+import re
+
+from wtforms import FieldList, FormField, SelectField, StringField
+
 from webapp.contacts.models import normalize_tag
 from webapp.workflows import linkref, merge
+from webapp.workflows.formkit import Form, StepForm, link_choices, text
 
 TYPE = "if_else"
 CATEGORY = "Logic"
@@ -18,6 +23,99 @@ KINDS = {
 OPS = {"equals": "equals", "contains": "contains"}
 FIELDS = merge.CONTACT_VALUES
 MAX_CONDITIONS = 10
+CONDITION_FIELDS = ("kind", "tag", "link_step", "field", "op", "value")
+
+
+class ConditionForm(Form):
+    """One condition: what to check, and that kind's fields (the card shows the chosen kind's)."""
+
+    kind = SelectField("Check", choices=list(KINDS.items()), validate_choice=False, render_kw={"data-mode": ""})
+    tag = StringField("Tag", render_kw={"autocomplete": "off", "spellcheck": "false"})
+    link_step = SelectField("Link step", choices=[], validate_choice=False)
+    field = SelectField("Contact field", choices=list(FIELDS.items()), validate_choice=False)
+    op = SelectField("Comparison", choices=list(OPS.items()), validate_choice=False)
+    value = StringField("Value")
+
+
+class IfElseForm(StepForm):
+    """Match all or any of a list of conditions; "add condition" and "remove condition" post the whole
+    card (edit()), so what was typed in the other conditions stays."""
+
+    match = SelectField(
+        "Go to “If yes” when",
+        choices=[("all", "all the conditions hold"), ("any", "any condition holds")],
+        validate_choice=False,
+    )
+    conditions = FieldList(FormField(ConditionForm), min_entries=0, max_entries=MAX_CONDITIONS)
+    max_conditions = MAX_CONDITIONS
+
+    @property
+    def tags_list(self) -> str:
+        """The id of the card's datalist of existing tags."""
+        return f"{self._prefix}tags"
+
+    def load(self, step):
+        config = step.get("config") or {}
+        self.match.data = config.get("match") or "all"
+        self.conditions.entries, self.conditions.last_index = [], -1
+        for condition in (config.get("conditions") or [])[:MAX_CONDITIONS]:
+            self._append(condition if isinstance(condition, dict) else {})
+        return self
+
+    def _append(self, condition: dict) -> None:
+        entry = self.conditions.append_entry()
+        for name in CONDITION_FIELDS:
+            if condition.get(name) is not None:
+                entry.form[name].data = str(condition[name])
+
+    def edit(self, action: str | None) -> bool:
+        """Apply an "add-condition" or "remove-condition-<n>" button; True when one was applied."""
+        if action == "add-condition":
+            if len(self.conditions.entries) < MAX_CONDITIONS:
+                self._append({"kind": "link_booked"})
+            return True
+        if match := re.fullmatch(r"remove-condition-(\d+)", action or ""):
+            self.conditions.entries = [e for e in self.conditions.entries if not e.id.endswith(f"-{match[1]}")]
+            return True
+        return False
+
+    def offer(self, earlier_steps):
+        offered = linkref.choices(earlier_steps)
+        for entry in self.conditions:
+            entry.form.link_step.choices = link_choices(offered, entry.form.link_step.data or "")
+            entry.form.tag.render_kw = {**(entry.form.tag.render_kw or {}), "list": self.tags_list}
+        return self
+
+    def condition_messages(self) -> tuple[dict[int, str], list[str]]:
+        """validate()'s "Condition 2: …" messages by condition number (from 1), and the others."""
+        by_number, rest = {}, []
+        for message in self.conditions.errors or []:
+            if not isinstance(message, str):
+                continue
+            found = re.findall(r"Condition (\d+): (.*?)(?= Condition \d+: |$)", message)
+            if not found:
+                rest.append(message)
+            for number, text_ in found:
+                by_number[int(number)] = text_[0].upper() + text_[1:]
+        return by_number, rest
+
+    def config(self) -> dict:
+        return {"match": self.match.data or "all", "conditions": [_condition(e.form) for e in self.conditions]}
+
+
+def _condition(form) -> dict:
+    """The stored condition: its kind and that kind's fields only."""
+    kind = form.kind.data or ""
+    if kind == "has_tag":
+        return {"kind": kind, "tag": normalize_tag(text(form.tag))}
+    if kind in ("link_booked", "link_opened"):
+        return {"kind": kind, "link_step": form.link_step.data or ""}
+    if kind == "field":
+        return {"kind": kind, "field": form.field.data or "", "op": form.op.data or "", "value": form.value.data or ""}
+    return {"kind": kind}
+
+
+FORM = IfElseForm
 
 
 def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:

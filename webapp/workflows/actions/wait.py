@@ -9,8 +9,11 @@ are exact durations. A test run skips every wait.
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from wtforms import SelectField, StringField
+
 from webapp.types import utcnow
 from webapp.workflows import linkref
+from webapp.workflows.formkit import StepForm, int_or_none, link_choices, text
 
 TYPE = "wait"
 CATEGORY = "Timing"
@@ -26,6 +29,36 @@ MODES = {
 UNITS = {"minutes": "minutes", "hours": "hours", "days": "days"}
 MAX_DAYS = 365
 AT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class WaitForm(StepForm):
+    """Every mode's fields (the card shows the chosen mode's; all of them without JavaScript), all kept."""
+
+    mode = SelectField("Wait", choices=list(MODES.items()), validate_choice=False, render_kw={"data-mode": ""})
+    amount = StringField("How long", render_kw={"inputmode": "numeric", "size": 4})
+    unit = SelectField("Unit", choices=list(UNITS.items()), validate_choice=False)
+    at = StringField("Date and time", render_kw={"type": "datetime-local"})
+    timezone = StringField("Time zone")  # a select of every zone, rendered by the card (zone_options)
+    link_step = SelectField("Link step", choices=[], validate_choice=False)
+    max_days = StringField("At most (days)", render_kw={"inputmode": "numeric", "size": 4})
+
+    def offer(self, earlier_steps):
+        self.link_step.choices = link_choices(linkref.choices(earlier_steps), self.link_step.data or "")
+        return self
+
+    def config(self) -> dict:
+        return {
+            "mode": self.mode.data or "",
+            "amount": int_or_none(self.amount.data),
+            "unit": self.unit.data or "",
+            "at": text(self.at),
+            "timezone": text(self.timezone),
+            "link_step": self.link_step.data or "",
+            "max_days": int_or_none(self.max_days.data),
+        }
+
+
+FORM = WaitForm
 
 
 def _whole(value, low: int, high: int) -> bool:
