@@ -4,28 +4,32 @@ emailed link once; and the steps reordered and deleted with the keyboard alone."
 import re
 
 from playwright.sync_api import expect
-from sqlalchemy import select
 
 from webapp import worker
 from webapp.extensions import db
 
 
-def setup_calendar_and_contact(app):
-    with app.app_context():
-        from webapp.calendars import services
-        from webapp.contacts.services import create_contact
-
-        services.create_calendar(
-            {"name": "Onboarding", "timezone": "UTC", "duration": 30}, weekly={d: [(0, 1440)] for d in range(7)}
-        )
-        create_contact({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
-        db.session.remove()
-
-
 def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_server, smtp_server):
+    """Issue 7 A: the seed article as one story from an empty database, everything through the browser
+    but the worker (a loop `make run` runs in a thread, drained here)."""
     page = admin_page
     smtp_server.configure(live_server.app)  # the worker sends for real, to aiosmtpd
-    setup_calendar_and_contact(live_server.app)
+
+    # 0. A calendar (open around the clock, so any day has slots) and a contact, made in the browser.
+    page.get_by_role("button", name="Create your first calendar").click()
+    page.get_by_label("Name", exact=True).fill("Onboarding")
+    page.get_by_label("Time zone").fill("UTC")
+    page.get_by_label("Meeting duration (minutes)").fill("30")
+    page.get_by_role("button", name="Create calendar").click()
+    expect(page.get_by_text("Calendar “Onboarding” created.")).to_be_visible()
+    page.get_by_role("link", name="Contacts").click()
+    page.get_by_role("link", name="New contact").first.click()
+    page.get_by_label("First name").fill("Grace")
+    page.get_by_label("Last name").fill("Hopper")
+    page.get_by_label("Email").fill("grace@example.com")
+    page.get_by_role("button", name="Add contact").click()
+    expect(page.get_by_role("heading", name="Grace Hopper")).to_be_visible()
+    contact_page = page.url
 
     # 1. Create a workflow and define its trigger.
     page.get_by_role("link", name="Workflows").click()
@@ -76,15 +80,11 @@ def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_serve
     expect(page.get_by_role("status").filter(has_text="Published version 1.")).to_be_visible()
     expect(page.locator("#wf-head .badge-published")).to_be_visible()
 
-    # A contact gets the tag: the worker generates the link and sends the email.
-    with live_server.app.app_context():
-        from webapp.contacts.models import Contact
-        from webapp.contacts.services import add_tags
-
-        contact = db.session.scalar(select(Contact))
-        add_tags(contact, ["book-me"])
-        db.session.commit()
-        db.session.remove()
+    # 8. Tag the contact on its page: the worker generates the link and sends the email.
+    page.goto(contact_page)
+    page.get_by_label("Add tags").fill("book-me")
+    page.locator("#tags").get_by_role("button", name="Add").click()
+    expect(page.locator("#tags").get_by_text("book-me")).to_be_visible()
     worker.drain(live_server.app)
     # The link comes from the message aiosmtpd actually received, not from the outbox.
     [sent] = smtp_server.messages
@@ -93,8 +93,12 @@ def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_serve
     [url] = [word for word in text.split() if "/book/" in word]
     url = url.replace("http://127.0.0.1:5000", live_server)
 
+    # 9. Open the link from the mail, pick a day (the second open one) and a time, book.
     invitee = browser.new_page(timezone_id="UTC")
     invitee.goto(url)
+    day = invitee.locator(".month-grid a.day.open").nth(1)
+    day.click()
+    expect(day).to_have_class(re.compile(r"\bselected\b"))
     invitee.locator(".slot-list label.slot").first.click()
     invitee.get_by_role("button", name="Confirm booking").click()
     expect(invitee.get_by_role("heading", name="You're booked")).to_be_visible()
