@@ -18,7 +18,7 @@ from webapp.extensions import db
 logger = logging.getLogger("oneslot.worker")
 
 # Small batches: a stop request waits for at most one batch per source.
-BATCH_SIZE = 10
+BATCH_SIZE = 50
 _SOURCES: dict[str, Callable[[int], int]] = {}
 
 

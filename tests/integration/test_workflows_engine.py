@@ -12,6 +12,7 @@ from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
 from webapp.contacts import services as contacts
+from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow
@@ -447,6 +448,30 @@ def test_a_refused_expedited_email_waits_for_the_outbox_retry(app, calendar, mak
     assert engine.run_due(10) == 0  # nothing due: neither the enrolment nor (see run_at) its message
 
 
+def test_a_batch_runs_many_enrolments_and_one_failure_sends_them_one_by_one(app, calendar, make_contact, smtp_server):
+    smtp_server.configure(app)
+    app.config["WORKFLOW_POLL_SECONDS"] = 3600  # only this one claim can finish them
+    workflow = make_workflow("manual", steps=[link_step(calendar), email_step()])
+    good = [make_contact() for _ in range(4)]
+    bad = make_contact(email="broken@example.com")
+    for contact in good:
+        enrol_now(workflow, contact)
+    assert engine.run_due(10) == 4  # one batch, nothing failing
+    assert {e.status for e in enrolments()} == {"completed"} and len(smtp_server.messages) == 4
+    # A step that fails (here: the address became invalid) rolls its batch back; each then runs alone.
+    more = [make_contact() for _ in range(3)]
+    for contact in [*more[:2], bad, more[2]]:
+        enrol_now(workflow, contact)
+    db.session.execute(Contact.__table__.update().where(Contact.id == bad.id).values(email="not an address"))
+    db.session.commit()
+    assert engine.run_due(10) == 4
+    by_contact = {e.contact_id: e for e in enrolments()}
+    assert by_contact[bad.id].status == "failed" and "not a valid email address" in by_contact[bad.id].last_error
+    assert all(by_contact[c.id].status == "completed" for c in good + more)
+    assert len(smtp_server.messages) == 7 and count(OneTimeLink) == 8 and count(OutboxMessage) == 7
+    assert {run.attempts for e in enrolments() for run in e.step_runs} == {1}
+
+
 def test_a_crash_between_the_halves_rolls_back_and_the_retry_does_it_once(app, calendar, make_contact, monkeypatch):
     # "revoke": a link that survived the crash would be revoked and replaced, not silently reused.
     workflow = make_workflow("manual", steps=[link_step(calendar, existing="revoke"), email_step()])
@@ -467,7 +492,9 @@ def test_a_crash_between_the_halves_rolls_back_and_the_retry_does_it_once(app, c
     assert enrolment.status == "completed"
     assert count(OneTimeLink) == 1 and count(OutboxMessage) == 1
     runs = {run.step_type: run for run in enrolment.step_runs}
-    assert runs["generate_link"].attempts == 2 and runs["send_email"].attempts == 2
+    # The link step's crash came in a batch, which rolled back whole and ran the enrolment alone (no
+    # attempt recorded); the email step's crash came in that run, recorded as a failed attempt, then retried.
+    assert runs["generate_link"].attempts == 1 and runs["send_email"].attempts == 2
 
 
 def test_a_hard_crash_is_picked_up_after_the_lease(app, calendar, make_contact, monkeypatch):

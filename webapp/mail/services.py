@@ -361,18 +361,23 @@ def send_due(limit: int = 20) -> int:
     return len(ids)
 
 
-def deliver_now(message_id: int) -> bool:
-    """Send one queued message at once, if it is due and no other worker holds it (the engine, right after a
-    Send Email step committed it). Returns True when it left the queue (sent, held or failed for good)."""
+def deliver_now(message_ids: Iterable[int]) -> set[int]:
+    """Send queued messages at once, those due and held by no other worker (the engine, right after Send
+    Email steps committed them), on one connection. Returns the ids that left the queue (sent, held or
+    failed for good)."""
     worker = worker_id()
-    if not take([message_id], worker):
-        return False
+    taken = take(list(message_ids), worker)
+    left = set()
     if not current_app.config.get("MAIL_SERVER"):
-        _hold(message_id, worker)
-        return True
+        for message_id in taken:
+            _hold(message_id, worker)
+        return set(taken)
     with connection() as sender:
-        status = _send_one(sender, message_id, worker)
-    return status is not None and status != "pending"
+        for message_id in taken:
+            status = _send_one(sender, message_id, worker)
+            if status is not None and status != "pending":
+                left.add(message_id)
+    return left
 
 
 def retry(message: OutboxMessage) -> bool:

@@ -17,6 +17,7 @@ from webapp import claims
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
+from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail import services as mail_services
 from webapp.mail.services import worker_id
@@ -70,11 +71,14 @@ def take(ids: Iterable[int], worker: str, now: datetime | None = None) -> list[i
 
 
 def run_due(limit: int = 10) -> int:
-    """The worker's task source: claim up to `limit` due enrolments and run each as far as it goes."""
+    """The worker's task source: claim up to `limit` due enrolments and run each as far as it goes.
+
+    They run together (run_batch), and one by one (run_enrolment) from where a batch cannot take them.
+    """
     worker = worker_id()
     ids = claim(limit, worker)
     with mail_services.connection():  # the batch's Send Email steps share one SMTP connection
-        for enrolment_id in ids:
+        for enrolment_id in run_batch(ids, worker):
             run_enrolment(enrolment_id, worker)
     return len(ids)
 
@@ -219,9 +223,152 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         return "finished" if finished else "advanced"
     if claim_state is not None and step["id"] not in claim_state.expedited and hasattr(module, "expedite"):
         claim_state.expedited.add(step["id"])  # once per claim: a message the server refused waits for its retry
-        if module.expedite(dict(output)):
+        if module.expedite([dict(output)])[0]:
             return "advanced"  # look again at once
     return "waiting"
+
+
+# --- running a batch -------------------------------------------------------------------------------
+#
+# The steps of many claimed enrolments run in ONE transaction, each as far as it goes (until it waits
+# or ends): each step's side effects, its StepRun and the advance still commit together, only with
+# other steps'. If any step fails, the whole batch rolls back and each enrolment runs alone
+# (run_enrolment), where the failure is recorded and retried; nothing the batch did is left behind.
+# A step that reaches another system (EXTERNAL: a webhook) never runs in a batch, since a rollback
+# cannot take back its request. Emails the batch queued are then sent at once (expedite) and a
+# second pass records them and goes on.
+
+MAX_BATCH_PASSES = 5
+
+
+def run_batch(ids: list[int], worker: str) -> list[int]:
+    """Run the claimed enrolments together; returns those to run one by one (still claimed)."""
+    if not ids:
+        return []
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    alone: list[int] = []
+    try:
+        todo = list(ids)
+        for _ in range(MAX_BATCH_PASSES):
+            result = _batch_pass(todo, worker)
+            if result is None:  # something failed: every enrolment of this pass runs alone
+                alone.extend(todo)
+                break
+            alone.extend(result.alone)
+            todo = _expedite(result.expedite)
+            if not todo:
+                break
+    finally:
+        session.expire_on_commit = expire_on_commit
+    _release_all([i for i in ids if i not in alone], worker)
+    return alone
+
+
+class _PassResult:
+    def __init__(self):
+        self.alone: list[int] = []  # reached a step that runs alone (or failed): run_enrolment goes on
+        self.expedite: list[tuple[int, object, dict]] = []  # (enrolment id, module, output) waiting on mail
+
+
+def _batch_pass(ids: list[int], worker: str) -> _PassResult | None:
+    """One transaction: every enrolment of `ids` still ours runs as far as it goes; None (rolled back) on a failure."""
+    db.session.commit()
+    claims.relaxed_commit()
+    now = utcnow()
+    held = list(
+        db.session.scalars(
+            update(Enrolment)
+            .where(
+                Enrolment.id.in_(ids),
+                Enrolment.status == "active",
+                Enrolment.locked_by == worker,
+                Enrolment.locked_until > now,
+            )
+            .values(locked_until=_lease_until(now))
+            .returning(Enrolment),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        )
+    )
+    result = _PassResult()
+    if not held:
+        db.session.commit()
+        return result
+    # What the steps read, in a few queries for the whole batch (kept referenced: the identity map is weak).
+    kept = list(db.session.scalars(select(Contact).where(Contact.id.in_({e.contact_id for e in held}))))
+    runs_of: dict[int, dict[str, StepRun]] = {e.id: {} for e in held}
+    query = select(StepRun).where(StepRun.enrolment_id.in_(runs_of)).execution_options(populate_existing=True)
+    for run in db.session.scalars(query):
+        runs_of[run.enrolment_id][run.step_id] = run
+    programs: dict[int, list[program.Instruction]] = {}
+    try:
+        for enrolment in held:
+            if enrolment.version_id not in programs:
+                programs[enrolment.version_id] = program.flatten(enrolment.version.steps or [])
+            kept.append(enrolment.version)
+            _batch_steps(enrolment, programs[enrolment.version_id], runs_of[enrolment.id], now, result, kept)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        logger.info("batch of %d rolled back: its enrolments run one by one", len(held), exc_info=True)
+        return None
+    return result
+
+
+def _batch_steps(enrolment, code, runs, now, result: _PassResult, kept: list) -> None:
+    """One enrolment's steps, in the batch's transaction, until it waits, ends or needs to run alone."""
+    for _ in range(MAX_STEPS_PER_CLAIM):
+        if _finish_if_done(enrolment, code, now):
+            return
+        instruction = code[enrolment.step_index]
+        step = instruction.step
+        run = runs.get(step["id"])
+        if run is not None and run.status == "done":
+            _advance(enrolment, instruction, run.output or {})
+            continue
+        module = actions.get(step.get("type", ""))
+        if module is None or getattr(module, "EXTERNAL", False):
+            result.alone.append(enrolment.id)
+            return
+        ctx = context(enrolment, step, now, runs)
+        kept.append(ctx.calendar)
+        waiting = run is not None and run.status == "waiting"
+        output = dict(run.output) if waiting else module.run(ctx)
+        if not waiting and hasattr(module, "expedite"):
+            outcome = False  # what it waits on was just made: expedited after the commit
+        else:
+            outcome = module.poll(ctx, output) if hasattr(module, "poll") else True
+        runs[step["id"]] = _record(enrolment, instruction, run, output, outcome, ran=not waiting, now=now, flush=False)
+        if outcome is not True:
+            if not waiting and hasattr(module, "expedite"):
+                result.expedite.append((enrolment.id, module, output))
+            return
+        logger.info("step done enrolment_id=%s step=%s type=%s", enrolment.id, step["id"], step["type"])
+
+
+def _expedite(waiting: list[tuple[int, object, dict]]) -> list[int]:
+    """Do now what the waiting steps wait for (module by module); returns the enrolments to look at again."""
+    by_module: dict[object, list[tuple[int, dict]]] = {}
+    for enrolment_id, module, output in waiting:
+        by_module.setdefault(module, []).append((enrolment_id, output))
+    again = []
+    for module, items in by_module.items():
+        done = module.expedite([output for _id, output in items])
+        again.extend(enrolment_id for (enrolment_id, _output), ok in zip(items, done) if ok)
+    return again
+
+
+def _release_all(ids: list[int], worker: str) -> None:
+    """Let go of the claims the batch still holds (finished enrolments already did)."""
+    db.session.rollback()
+    if ids:
+        db.session.execute(
+            update(Enrolment)
+            .where(Enrolment.id.in_(ids), Enrolment.locked_by == worker)
+            .values(locked_until=None, locked_by=None),
+            execution_options={"synchronize_session": False},
+        )
+    db.session.commit()
 
 
 def _advance(enrolment: Enrolment, instruction: program.Instruction, output: dict) -> None:
@@ -234,7 +381,7 @@ def _advance(enrolment: Enrolment, instruction: program.Instruction, output: dic
     enrolment.last_error = ""
 
 
-def _record(enrolment, instruction, run, output, result, *, ran: bool, now: datetime) -> StepRun:
+def _record(enrolment, instruction, run, output, result, *, ran: bool, now: datetime, flush: bool = True) -> StepRun:
     """The second half of a step: its record and the enrolment's advance (or wait), in the step's transaction.
 
     result is poll()'s answer: True (done), False (look again in WORKFLOW_POLL_SECONDS) or when to look again.
@@ -259,7 +406,8 @@ def _record(enrolment, instruction, run, output, result, *, ran: bool, now: date
         else:
             poll = current_app.config.get("WORKFLOW_POLL_SECONDS", DEFAULT_POLL_SECONDS)
             enrolment.run_at = now + timedelta(seconds=poll)
-    db.session.flush()
+    if flush:  # a batch leaves it to the next query or the commit: one flush for many rows
+        db.session.flush()
     return run
 
 

@@ -10,8 +10,10 @@
     custom_values(step) -> [(label, expression)]
     poll(ctx, output) -> bool | datetime optional: True when the step is done; False to look again in a few
                                          seconds (an email going out); a datetime to look again then (a wait)
-    expedite(output) -> bool             optional: do now what poll waits for (send the queued email); True
-                                         when poll should look again at once
+    expedite(outputs) -> [bool]          optional: do now what poll waits for (send the queued emails), for
+                                         several steps' outputs at once; True where poll may look at once
+    EXTERNAL = True                      optional: run() reaches another system (a webhook), so the engine
+                                         runs it in a transaction of its own, never in a batch
     FORM = SomeForm                      the editor card's form (a formkit.StepForm: load(step), config())
     new_config() -> dict                 optional: a new step's config when DEFAULTS is not enough (a secret)
 

@@ -79,6 +79,9 @@ def poll(ctx, output) -> bool:
     return message.status in ("sent", "held")
 
 
-def expedite(output) -> bool:
-    """Send the queued message now, in the worker running the step, instead of waiting for the outbox."""
-    return bool(output.get("outbox_id")) and deliver_now(output["outbox_id"])
+def expedite(outputs: list[dict]) -> list[bool]:
+    """Send the steps' queued messages now, in the worker running the steps, instead of waiting for the
+    outbox; for each output, whether its message left the queue (so poll can look at once)."""
+    ids = [output.get("outbox_id") for output in outputs]
+    left = deliver_now([i for i in ids if i])
+    return [i in left for i in ids]

@@ -29,6 +29,7 @@ from webapp.workflows import merge
 from webapp.workflows.formkit import StepForm, text
 
 TYPE = "webhook"
+EXTERNAL = True  # run() POSTs to another system: never in a batch transaction that might roll back
 CATEGORY = "Integrations"
 LABEL = "Outgoing webhook"
 DEFAULT_BODY = """{
