@@ -168,7 +168,7 @@ def _finish_if_done(enrolment: Enrolment, code: list[program.Instruction], now: 
     enrolment.run_at = None
     enrolment.locked_until = None
     enrolment.locked_by = None
-    logger.info("enrolment completed enrolment_id=%s", enrolment.id)
+    logger.debug("enrolment completed enrolment_id=%s", enrolment.id)
     return True
 
 
@@ -219,7 +219,7 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         _record_failure(enrolment_id, worker, step, exc)
         return "failed"
     if result is True:
-        logger.info("step done enrolment_id=%s step=%s type=%s", enrolment_id, step["id"], step["type"])
+        logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment_id, step["id"], step["type"])
         return "finished" if finished else "advanced"
     if claim_state is not None and step["id"] not in claim_state.expedited and hasattr(module, "expedite"):
         claim_state.expedited.add(step["id"])  # once per claim: a message the server refused waits for its retry
@@ -343,7 +343,7 @@ def _batch_steps(enrolment, code, runs, now, result: _PassResult, kept: list) ->
             if not waiting and hasattr(module, "expedite"):
                 result.expedite.append((enrolment.id, module, output))
             return
-        logger.info("step done enrolment_id=%s step=%s type=%s", enrolment.id, step["id"], step["type"])
+        logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment.id, step["id"], step["type"])
 
 
 def _expedite(waiting: list[tuple[int, object, dict]]) -> list[int]:
