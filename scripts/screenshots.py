@@ -36,12 +36,19 @@ def flask(*args: str) -> None:
 
 def add_demo_extras(app) -> dict:
     """What seed-demo leaves out but the pages should show; returns the ids and link URLs needed."""
+    from sqlalchemy import select
+
+    from webapp import worker
     from webapp.auth.services import create_admin
     from webapp.booking import links
+    from webapp.booking import services as booking_services
+    from webapp.booking.models import OneTimeLink
+    from webapp.calendars import services as calendar_services
     from webapp.calendars import services as calendars
     from webapp.contacts import services as contacts
+    from webapp.contacts.models import Contact
     from webapp.extensions import db
-    from webapp.workflows import demo
+    from webapp.workflows import demo, starters
     from webapp.workflows import services as workflows
 
     with app.app_context():
@@ -52,9 +59,26 @@ def add_demo_extras(app) -> dict:
         for first, last, email, tags in CONTACTS:
             contacts.create_contact({"first_name": first, "last_name": last, "email": email}, tags)
         workflows.create_workflow("Follow up after a no-show", "tag_added", {"tag": "no-show"})
+        # A published workflow with waits and a branch (template b), and a few contacts through it.
+        nudge = starters.create_from(starters.get("2-link-nudge-and-reminder"), calendar.slug)
+        workflows.publish(nudge)
         urls = [links.url(links.issue(calendar, report.contact)) for _ in range(2)]
         db.session.commit()
-        return {"calendar": calendar.id, "workflow": report.workflow.id, "links": urls}
+        for contact in db.session.scalars(select(Contact).where(Contact.email.like("%@example.%"))):
+            contacts.add_tags(contact, ["book-me"])
+        db.session.commit()
+        worker.drain(app)
+        # Some of those links opened, one booked and attended: the dashboard's funnel has a shape.
+        made = list(db.session.scalars(select(OneTimeLink).where(OneTimeLink.source == "workflow")))
+        for link in made[:3]:
+            link.opened_at = link.created_at + timedelta(hours=2)
+        db.session.commit()
+        soon = date.today() + timedelta(days=1)
+        first = calendar_services.slots(calendar, soon, soon + timedelta(days=7), "Europe/London")[0]
+        invitee = booking_services.Invitee(made[0].contact.name, made[0].contact.email, "Europe/London")
+        booking_services.book(made[0], first.start, invitee)
+        db.session.commit()
+        return {"calendar": calendar.id, "workflow": report.workflow.id, "branching": nudge.id, "links": urls}
 
 
 def serve(app) -> str:
@@ -82,7 +106,10 @@ def admin_pages(browser, base: str, ids: dict) -> None:
     page.get_by_label("Email").fill("admin@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/calendars/")
+    page.wait_for_url(f"{base}/")
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    shoot(page, "dashboard")
 
     page.set_viewport_size({"width": 1280, "height": 1060})
     page.goto(f"{base}/calendars/{ids['calendar']}")
@@ -95,6 +122,12 @@ def admin_pages(browser, base: str, ids: dict) -> None:
     page.goto(f"{base}/workflows/{ids['workflow']}")
     expect(page.get_by_role("heading", name="Send Email")).to_be_visible()
     shoot(page, "workflow-editor")
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.goto(f"{base}/workflows/{ids['branching']}")
+    expect(page.get_by_role("heading", name="If/else").first).to_be_visible()
+    decision = page.get_by_role("heading", name="If/else").first
+    decision.evaluate("el => { el.scrollIntoView(); window.scrollBy(0, -24); }")
+    shoot(page, "workflow-branches")
     page.set_viewport_size({"width": 1280, "height": 560})
     page.goto(f"{base}/workflows/")
     expect(page.get_by_role("link", name="Follow up after a no-show")).to_be_visible()
