@@ -308,10 +308,13 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     )
 
 
-def _send_one(sender: _Sender, message_id: int, worker: str) -> str | None:
-    """Send one claimed message and commit its new status; returns that status (None: not ours any more)."""
+def _send_one(sender: _Sender, message_id: int, worker: str, message: OutboxMessage | None = None) -> str | None:
+    """Send one claimed message and commit its new status; returns that status (None: not ours any more).
+
+    `message` is the row as the claim just returned it; without it, the row is read again."""
     claims.relaxed_commit()  # at worst a database crash makes a message go twice, never lose one
-    message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+    if message is None:
+        message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None or message.status != "pending" or message.locked_by != worker:
         return None  # deleted, or another worker took over an expired claim
     if message.locked_until is None or message.locked_until <= utcnow():
@@ -361,22 +364,33 @@ def send_due(limit: int = 20) -> int:
     return len(ids)
 
 
-def deliver_now(message_ids: Iterable[int]) -> set[int]:
+def deliver_now(message_ids: Iterable[int]) -> dict[int, str]:
     """Send queued messages at once, those due and held by no other worker (the engine, right after Send
-    Email steps committed them), on one connection. Returns the ids that left the queue (sent, held or
-    failed for good)."""
+    Email steps committed them), on one connection. Returns {id: status} for those that left the queue
+    (sent, held, or failed for good)."""
     worker = worker_id()
-    taken = take(list(message_ids), worker)
-    left = set()
+    now = utcnow()
+    # Claimed and loaded in one statement: a row another worker holds, or that is not due, is left out.
+    taken = list(
+        db.session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(message_ids)), *_due(now))
+            .values(**_lease(now, worker))
+            .returning(OutboxMessage),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        )
+    )
+    db.session.commit()
     if not current_app.config.get("MAIL_SERVER"):
-        for message_id in taken:
-            _hold(message_id, worker)
-        return set(taken)
+        for message in taken:
+            _hold(message.id, worker)
+        return {message.id: "held" for message in taken}
+    left = {}
     with connection() as sender:
-        for message_id in taken:
-            status = _send_one(sender, message_id, worker)
+        for message in taken:
+            status = _send_one(sender, message.id, worker, message=message)
             if status is not None and status != "pending":
-                left.add(message_id)
+                left[message.id] = status
     return left
 
 

@@ -224,7 +224,7 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
     if claim_state is not None and step["id"] not in claim_state.expedited and hasattr(module, "expedite"):
         claim_state.expedited.add(step["id"])  # once per claim: a message the server refused waits for its retry
         if module.expedite([dict(output)])[0]:
-            return "advanced"  # look again at once
+            return "advanced"  # look again at once (poll reads the message's new status)
     return "waiting"
 
 
@@ -249,14 +249,15 @@ def run_batch(ids: list[int], worker: str) -> list[int]:
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     alone: list[int] = []
     try:
-        todo = list(ids)
+        todo, hints = list(ids), {}
         for _ in range(MAX_BATCH_PASSES):
-            result = _batch_pass(todo, worker)
+            result = _batch_pass(todo, worker, hints)
             if result is None:  # something failed: every enrolment of this pass runs alone
                 alone.extend(todo)
                 break
             alone.extend(result.alone)
-            todo = _expedite(result.expedite)
+            hints = _expedite(result.expedite)
+            todo = list(hints)
             if not todo:
                 break
     finally:
@@ -271,7 +272,7 @@ class _PassResult:
         self.expedite: list[tuple[int, object, dict]] = []  # (enrolment id, module, output) waiting on mail
 
 
-def _batch_pass(ids: list[int], worker: str) -> _PassResult | None:
+def _batch_pass(ids: list[int], worker: str, hints: dict[int, dict]) -> _PassResult | None:
     """One transaction: every enrolment of `ids` still ours runs as far as it goes; None (rolled back) on a failure."""
     db.session.commit()
     claims.relaxed_commit()
@@ -306,7 +307,8 @@ def _batch_pass(ids: list[int], worker: str) -> _PassResult | None:
             if enrolment.version_id not in programs:
                 programs[enrolment.version_id] = program.flatten(enrolment.version.steps or [])
             kept.append(enrolment.version)
-            _batch_steps(enrolment, programs[enrolment.version_id], runs_of[enrolment.id], now, result, kept)
+            code = programs[enrolment.version_id]
+            _batch_steps(enrolment, code, runs_of[enrolment.id], now, result, kept, hints.get(enrolment.id))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -315,8 +317,10 @@ def _batch_pass(ids: list[int], worker: str) -> _PassResult | None:
     return result
 
 
-def _batch_steps(enrolment, code, runs, now, result: _PassResult, kept: list) -> None:
-    """One enrolment's steps, in the batch's transaction, until it waits, ends or needs to run alone."""
+def _batch_steps(enrolment, code, runs, now, result: _PassResult, kept: list, hint: dict | None) -> None:
+    """One enrolment's steps, in the batch's transaction, until it waits, ends or needs to run alone.
+
+    `hint`: what expedite learnt for the step it waits on (added to that step's output)."""
     for _ in range(MAX_STEPS_PER_CLAIM):
         if _finish_if_done(enrolment, code, now):
             return
@@ -333,7 +337,8 @@ def _batch_steps(enrolment, code, runs, now, result: _PassResult, kept: list) ->
         ctx = context(enrolment, step, now, runs)
         kept.append(ctx.calendar)
         waiting = run is not None and run.status == "waiting"
-        output = dict(run.output) if waiting else module.run(ctx)
+        output = {**run.output, **(hint or {})} if waiting else module.run(ctx)
+        hint = None
         if not waiting and hasattr(module, "expedite"):
             outcome = False  # what it waits on was just made: expedited after the commit
         else:
@@ -346,15 +351,16 @@ def _batch_steps(enrolment, code, runs, now, result: _PassResult, kept: list) ->
         logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment.id, step["id"], step["type"])
 
 
-def _expedite(waiting: list[tuple[int, object, dict]]) -> list[int]:
-    """Do now what the waiting steps wait for (module by module); returns the enrolments to look at again."""
+def _expedite(waiting: list[tuple[int, object, dict]]) -> dict[int, dict]:
+    """Do now what the waiting steps wait for (module by module); returns {enrolment id: hint for its
+    step's output} for the enrolments to look at again."""
     by_module: dict[object, list[tuple[int, dict]]] = {}
     for enrolment_id, module, output in waiting:
         by_module.setdefault(module, []).append((enrolment_id, output))
-    again = []
+    again = {}
     for module, items in by_module.items():
-        done = module.expedite([output for _id, output in items])
-        again.extend(enrolment_id for (enrolment_id, _output), ok in zip(items, done) if ok)
+        hints = module.expedite([output for _id, output in items])
+        again.update({enrolment_id: hint for (enrolment_id, _output), hint in zip(items, hints) if hint})
     return again
 
 

@@ -10,8 +10,9 @@
     custom_values(step) -> [(label, expression)]
     poll(ctx, output) -> bool | datetime optional: True when the step is done; False to look again in a few
                                          seconds (an email going out); a datetime to look again then (a wait)
-    expedite(outputs) -> [bool]          optional: do now what poll waits for (send the queued emails), for
-                                         several steps' outputs at once; True where poll may look at once
+    expedite(outputs) -> [dict | None]   optional: do now what poll waits for (send the queued emails), for
+                                         several steps' outputs at once; where it worked, what to add to
+                                         the output for poll, which then looks at once
     EXTERNAL = True                      optional: run() reaches another system (a webhook), so the engine
                                          runs it in a transaction of its own, never in a batch
     FORM = SomeForm                      the editor card's form (a formkit.StepForm: load(step), config())

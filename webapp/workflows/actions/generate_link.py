@@ -113,7 +113,8 @@ def run(ctx) -> dict:
     if calendar is None:
         raise StepError("The link's calendar no longer exists.", permanent=True)
     active = _active_links(ctx.contact.id, calendar.id, ctx.now)
-    existing = db.session.scalar(select(OneTimeLink).where(*active).order_by(OneTimeLink.id.desc()).limit(1))
+    with db.session.no_autoflush:  # what is pending (other steps' records) cannot change the answer
+        existing = db.session.scalar(select(OneTimeLink).where(*active).order_by(OneTimeLink.id.desc()).limit(1))
     if existing is not None and config.get("existing", "reuse") == "reuse":
         link, reused = existing, True
     else:
