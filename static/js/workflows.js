@@ -107,6 +107,7 @@
     const card = root.matches && root.matches("[data-focus-first]") ? root : root.querySelector && root.querySelector("[data-focus-first]");
     if (!card) return;
     window.requestAnimationFrame(function () {
+      if (card.contains(document.activeElement)) return;  // already typing in it: never move the cursor
       const fields = card.querySelectorAll(".card-form input:not([type=hidden]), .card-form select, .card-form textarea");
       const first = Array.prototype.find.call(fields, function (field) { return field.offsetParent !== null; });
       card.scrollIntoView({ block: "center" });

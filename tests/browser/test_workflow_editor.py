@@ -65,6 +65,7 @@ def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_serve
     page.get_by_role("button", name="Generate One-Time Booking Link").first.click()
     link_card = page.locator(".step-card").first
     expect(link_card.get_by_role("heading")).to_have_text("Generate One-Time Booking Link")
+    expect(link_card.get_by_label("Calendar")).to_be_focused()
 
     # 3. Choose the calendar.
     link_card.get_by_label("Calendar").select_option(label="Onboarding")
@@ -76,6 +77,7 @@ def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_serve
     page.locator(".picker-panel:visible").get_by_role("button", name="Send Email").click()
     email_card = page.locator(".step-card").nth(1)
     expect(email_card.get_by_role("heading")).to_have_text("Send Email")
+    expect(email_card.get_by_role("textbox", name=re.compile(r"^To "))).to_be_focused()  # the new step's first field has the focus
 
     # 5 and 6. Write the email and insert the link with the custom-value picker.
     email_card.get_by_label("Subject").fill("Your booking link")
