@@ -1,7 +1,8 @@
 """Claiming due rows for a worker with a lease: shared by the mail outbox and the workflow engine.
 
 PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers pass over each other's rows.
-SQLite: the candidates are read, then each is taken by a conditional UPDATE whose row count decides.
+SQLite: the candidates are read, then taken by one conditional UPDATE … RETURNING (a row another worker
+took in between no longer matches its WHERE).
 A lease that ran out (its worker died) counts as no claim: `due` must say so.
 """
 
@@ -30,17 +31,19 @@ def claim(model, due: Sequence, order_by: Sequence, limit: int, lease: Mapping) 
 
 
 def take(model, ids: Iterable[int], due: Sequence, lease: Mapping) -> list[int]:
-    """Claim those of `ids` still matching `due`, one conditional UPDATE each; commits, returns the winners."""
-    claimed = []
-    for row_id in ids:
-        result = db.session.execute(
-            update(model).where(model.id == row_id, *due).values(**lease),
+    """Claim those of `ids` still matching `due`: one conditional UPDATE … RETURNING, whose WHERE each row
+    must still meet when it is written; commits, returns the winners in the order asked."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    won = set(
+        db.session.scalars(
+            update(model).where(model.id.in_(wanted), *due).values(**lease).returning(model.id),
             execution_options={"synchronize_session": False},
         )
-        if result.rowcount == 1:
-            claimed.append(row_id)
+    )
     db.session.commit()
-    return claimed
+    return [row_id for row_id in wanted if row_id in won]
 
 
 def relaxed_commit() -> None:

@@ -77,7 +77,8 @@ def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_serve
     page.locator(".picker-panel:visible").get_by_role("button", name="Send Email").click()
     email_card = page.locator(".step-card").nth(1)
     expect(email_card.get_by_role("heading")).to_have_text("Send Email")
-    expect(email_card.get_by_role("textbox", name=re.compile(r"^To "))).to_be_focused()  # the new step's first field has the focus
+    # The new step's first field has the focus.
+    expect(email_card.get_by_role("textbox", name=re.compile(r"^To "))).to_be_focused()
 
     # 5 and 6. Write the email and insert the link with the custom-value picker.
     email_card.get_by_label("Subject").fill("Your booking link")
