@@ -21,6 +21,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
 
+# Links in mail and the printed sign-in address follow HOST and PORT unless BASE_URL is set.
+run: export BASE_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve at http://127.0.0.1:5000
 	$(FLASK) db upgrade
 	$(FLASK) bootstrap
