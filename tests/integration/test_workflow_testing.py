@@ -110,7 +110,7 @@ def test_refusals_name_the_field(app, login, seed, make_contact):
     refused = start(login, draft_only, contact)
     assert refused.status_code == 422 and "Nothing is published yet: test the draft." in refused.text
     services.pause(workflow)
-    assert "resume it first" in start(login, workflow, contact).text
+    assert start(login, workflow, contact).status_code == 200  # a paused workflow can still be tested
     assert enrolments() == []
 
 
@@ -146,3 +146,24 @@ def test_booked_counts_leave_test_runs_out(app, login, seed, client):
     data = {"start": iso(tomorrow_at(10)), "name": "Ada", "email": "ada@example.com", "timezone": "UTC"}
     assert client.post(f"/book/{token}", data=data).status_code == 303
     assert editing.counts([workflow.id])[workflow.id] == dict.fromkeys(editing.COUNTS, 0)
+
+
+def test_a_paused_workflow_can_still_be_tested(app, login, make_calendar, make_contact):
+    """Pausing holds real contacts; an admin's test run goes on (the engine lets test enrolments through)."""
+    from webapp.workflows.models import Enrolment
+
+    calendar = make_calendar(weekly={d: [(0, 1440)] for d in range(7)})
+    workflow = services.create_workflow("Paused", "manual")
+    workflow.steps = [
+        {"id": "l", "type": "generate_link", "key": "booking_link", "config": {"calendar_id": calendar.id}}
+    ]
+    db.session.commit()
+    services.publish(workflow)
+    held = services.enrol(workflow, make_contact(), {"type": "manual"})
+    db.session.commit()
+    services.pause(workflow)
+    test = testing.start(workflow, make_contact(), "published", False, "admin@example.com")
+    drain(app)
+    db.session.expire_all()
+    assert db.session.get(Enrolment, test.id).status == "completed"
+    assert db.session.get(Enrolment, held.id).status == "active"  # the real one waits for resume

@@ -225,6 +225,13 @@ def enrol(
         for pending in db.session.new:
             if isinstance(pending, Enrolment) and pending.workflow_id == workflow.id and pending.contact is contact:
                 return None
+    return new_enrolment(workflow, version, contact, event, is_test=is_test)
+
+
+def new_enrolment(
+    workflow: Workflow, version: WorkflowVersion, contact: Contact, event: Mapping | None, is_test: bool = False
+) -> Enrolment:
+    """An enrolment of the contact in this version, due now, added to the session (not committed)."""
     now = utcnow()
     enrolment = Enrolment(
         workflow_id=workflow.id,

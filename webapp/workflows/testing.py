@@ -21,7 +21,6 @@ from webapp.booking import links
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import utcnow
 from webapp.workflows import history, services
 from webapp.workflows.forms import Form
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
@@ -119,8 +118,6 @@ def start(workflow: Workflow, contact: Contact | None, which: str, send_to_conta
     """
     if contact is None:
         raise TestRefused({"contact": "Choose a contact: type a name or an email, then pick one."})
-    if workflow.status == "paused":
-        raise TestRefused({"version": "The workflow is paused, and so would its test run be: resume it first."})
     if which == "published":
         if workflow.published_version_id is None:
             raise TestRefused({"version": "Nothing is published yet: test the draft."})
@@ -133,21 +130,7 @@ def start(workflow: Workflow, contact: Contact | None, which: str, send_to_conta
     event["test_send_to_contact"] = bool(send_to_contact)
     if version.trigger_type in services.CALENDAR_TRIGGERS and version.trigger_config.get("calendar_id"):
         event["calendar_id"] = version.trigger_config["calendar_id"]  # as the trigger's event would carry
-    now = utcnow()
-    enrolment = Enrolment(
-        workflow_id=workflow.id,
-        version_id=version.id,
-        contact=contact,
-        status="active",
-        step_index=0,
-        run_at=now,
-        attempts=0,
-        last_error="",
-        event=event,
-        is_test=True,
-        started_at=now,
-    )
-    db.session.add(enrolment)
+    enrolment = services.new_enrolment(workflow, version, contact, event, is_test=True)
     db.session.commit()
     audit("workflow.test", workflow_id=workflow.id, enrolment_id=enrolment.id, version=version.number)
     return enrolment
