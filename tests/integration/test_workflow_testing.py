@@ -109,9 +109,10 @@ def test_refusals_name_the_field(app, login, seed, make_contact):
     draft_only = make_workflow("manual", steps=workflow.steps, publish=False)
     refused = start(login, draft_only, contact)
     assert refused.status_code == 422 and "Nothing is published yet: test the draft." in refused.text
+    assert enrolments() == []  # nothing refused made anything
     services.pause(workflow)
     assert start(login, workflow, contact).status_code == 200  # a paused workflow can still be tested
-    assert enrolments() == []
+    assert [e.is_test for e in enrolments()] == [True]
 
 
 def test_without_javascript_a_test_redirects_to_its_live_page(app, login, seed):
