@@ -16,15 +16,10 @@ def minutes_to_hhmm(value: int | None) -> str:
     return f"{value // 60:02d}:{value % 60:02d}"
 
 
-def format_datetime(value: datetime | str | None, zone: str = "UTC", fmt: str = "%a %d %b %Y, %H:%M") -> str:
-    """An instant (or its ISO text, as step outputs store it) shown in a zone, with the zone's abbreviation."""
-    if not value:
+def format_datetime(value: datetime | None, zone: str = "UTC", fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """An instant shown in a zone, with the zone's abbreviation."""
+    if value is None:
         return ""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
     local = value.astimezone(ZoneInfo(zone))
     return f"{local.strftime(fmt)} {local.tzname()}"
 

@@ -371,16 +371,7 @@ def deliver_now(message_ids: Iterable[int]) -> dict[int, str]:
     worker = worker_id()
     now = utcnow()
     # Claimed and loaded in one statement: a row another worker holds, or that is not due, is left out.
-    taken = list(
-        db.session.scalars(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(list(message_ids)), *_due(now))
-            .values(**_lease(now, worker))
-            .returning(OutboxMessage),
-            execution_options={"synchronize_session": False, "populate_existing": True},
-        )
-    )
-    db.session.commit()
+    taken = claims.take_rows(OutboxMessage, message_ids, _due(now), _lease(now, worker))
     if not current_app.config.get("MAIL_SERVER"):
         for message in taken:
             _hold(message.id, worker)

@@ -110,32 +110,16 @@ def run_enrolment(enrolment_id: int, worker: str) -> str:
     finally:
         session.expire_on_commit = expire_on_commit
     if outcome != "finished":  # a finished enrolment let go of its claim in its last transaction
-        _release(enrolment_id, worker)
+        _release_all([enrolment_id], worker)
     return outcome
 
 
-def _hold(enrolment_id: int, worker: str, now: datetime) -> bool:
-    """The first statement of a step's transaction: renew our claim, or learn that we lost it."""
-    result = db.session.execute(
+def _renew(ids: list[int], worker: str, now: datetime):
+    """UPDATE … RETURNING that renews our claim on those of `ids` still active and ours (the rest are lost)."""
+    return (
         update(Enrolment)
         .where(
-            Enrolment.id == enrolment_id,
-            Enrolment.status == "active",
-            Enrolment.locked_by == worker,
-            Enrolment.locked_until > now,
-        )
-        .values(locked_until=_lease_until(now)),
-        execution_options={"synchronize_session": False},
-    )
-    return result.rowcount == 1
-
-
-def _hold_and_load(enrolment_id: int, worker: str, now: datetime) -> Enrolment | None:
-    """_hold() and the enrolment as it is now, in one statement (UPDATE … RETURNING); None if the claim is lost."""
-    statement = (
-        update(Enrolment)
-        .where(
-            Enrolment.id == enrolment_id,
+            Enrolment.id.in_(ids),
             Enrolment.status == "active",
             Enrolment.locked_by == worker,
             Enrolment.locked_until > now,
@@ -143,8 +127,24 @@ def _hold_and_load(enrolment_id: int, worker: str, now: datetime) -> Enrolment |
         .values(locked_until=_lease_until(now))
         .returning(Enrolment)
     )
+
+
+def _hold_all(ids: list[int], worker: str, now: datetime) -> list[Enrolment]:
+    """The first statement of a step's (or a batch pass's) transaction: renew our claims and read the
+    enrolments as they are now; those whose claim we lost are left out."""
     options = {"synchronize_session": False, "populate_existing": True}
-    return db.session.scalars(statement, execution_options=options).first()
+    return list(db.session.scalars(_renew(ids, worker, now), execution_options=options))
+
+
+def _hold_and_load(enrolment_id: int, worker: str, now: datetime) -> Enrolment | None:
+    """_hold_all() for one enrolment; None if the claim is lost."""
+    held = _hold_all([enrolment_id], worker, now)
+    return held[0] if held else None
+
+
+def _hold(enrolment_id: int, worker: str, now: datetime) -> bool:
+    """Renew our claim, or learn that we lost it."""
+    return _hold_and_load(enrolment_id, worker, now) is not None
 
 
 def _runs(enrolment_id: int) -> dict[str, StepRun]:
@@ -277,20 +277,7 @@ def _batch_pass(ids: list[int], worker: str, hints: dict[int, dict]) -> _PassRes
     db.session.commit()
     claims.relaxed_commit()
     now = utcnow()
-    held = list(
-        db.session.scalars(
-            update(Enrolment)
-            .where(
-                Enrolment.id.in_(ids),
-                Enrolment.status == "active",
-                Enrolment.locked_by == worker,
-                Enrolment.locked_until > now,
-            )
-            .values(locked_until=_lease_until(now))
-            .returning(Enrolment),
-            execution_options={"synchronize_session": False, "populate_existing": True},
-        )
-    )
+    held = _hold_all(ids, worker, now)
     result = _PassResult()
     if not held:
         db.session.commit()
@@ -365,7 +352,7 @@ def _expedite(waiting: list[tuple[int, object, dict]]) -> dict[int, dict]:
 
 
 def _release_all(ids: list[int], worker: str) -> None:
-    """Let go of the claims the batch still holds (finished enrolments already did)."""
+    """Let go of the claims we still hold on `ids` (finished enrolments already did)."""
     db.session.rollback()
     if ids:
         db.session.execute(
@@ -496,17 +483,6 @@ def _record_failure(enrolment_id: int, worker: str, step: dict, exc: Exception) 
     db.session.commit()
     if enrolment.status == "failed":
         audit("enrolment.fail", enrolment_id=enrolment_id, step_id=step["id"])
-
-
-def _release(enrolment_id: int, worker: str) -> None:
-    db.session.rollback()
-    db.session.execute(
-        update(Enrolment)
-        .where(Enrolment.id == enrolment_id, Enrolment.locked_by == worker)
-        .values(locked_until=None, locked_by=None),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
 
 
 def context(enrolment: Enrolment, step: dict, now: datetime, runs: dict | None = None) -> StepContext:
