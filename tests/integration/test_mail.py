@@ -2,12 +2,14 @@
 
 import contextlib
 import os
+import random
 import re
 import socket
 import threading
 from datetime import timedelta
 
 import pytest
+from flask_mail import Message
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import func, select, update
 
@@ -121,6 +123,30 @@ def test_header_injection_is_refused(app, to, subject):
     with pytest.raises(ValueError):
         services.queue_email(to, subject, "test_message", {})
     assert not db.session.new
+
+
+LONG_SUBJECT = "Réservez votre créneau personnel maintenant, s'il vous plaît — André Müller-Lüdenscheidt, merci"
+
+
+@pytest.mark.parametrize("subject", ["Your link", LONG_SUBJECT, "A plain ASCII subject that goes on " * 4])
+@pytest.mark.parametrize("to", ["ada@example.com", "Zoë Ångström, a very long display name indeed <zoe@example.com>"])
+@pytest.mark.parametrize("parts", ["text", "html", "html+ics"])
+def test_sent_bytes_are_what_flask_mail_writes(app, subject, to, parts):
+    """OutgoingMessage skips policy.SMTP's header re-parsing, and writes the same bytes as Flask-Mail."""
+    fields = {"subject": subject, "recipients": [to], "body": "Héllo,\nFrom here: ." + "x" * 900 + "\n"}
+    fields["sender"] = "Réné at OneSlot <noreply@localhost>"
+    if parts != "text":
+        fields["html"] = "<p>Héllo</p>\n" + "<p>y</p>" * 200
+    ours, theirs = services.OutgoingMessage(**fields), Message(**fields)
+    for message in (ours, theirs):
+        message.date, message.msgId = 0, "<1@localhost>"
+        if parts == "html+ics":
+            message.attach("invité.ics", "text/calendar; charset=utf-8", ICS.encode())
+    random.seed(7)  # the MIME boundaries are random
+    written = ours.as_bytes()
+    random.seed(7)
+    assert written == theirs.as_bytes()
+    assert b"\r\n" in written and b"\n" not in written.replace(b"\r\n", b"")
 
 
 def test_attachment_filename_injection_is_refused(app):
