@@ -41,8 +41,12 @@ def issue(
     expires_at: datetime | None = None,
     source: str = "admin",
     meta: Mapping[str, str] | None = None,
+    flush: bool = True,
 ) -> OneTimeLink:
-    """Add a new link to the session (the caller commits, with whatever else belongs to it)."""
+    """Add a new link to the session (the caller commits, with whatever else belongs to it).
+
+    flush=False leaves the INSERT to the caller's next flush (one for many links), and the audit line
+    to issued(link) after it."""
     if calendar.archived_at:
         raise LinkError("This calendar is archived; links can no longer be made for it.")
     if expires_at is not None and expires_at <= utcnow():
@@ -59,9 +63,16 @@ def issue(
         created_by=actor(),
     )
     db.session.add(link)
-    db.session.flush()
-    audit("link.issue", link_id=link.id, calendar_id=calendar.id, contact_id=contact.id if contact else None)
+    if flush:
+        db.session.flush()
+        issued(link)
     return link
+
+
+def issued(link: OneTimeLink) -> int:
+    """Audit a new link once it has its id (flushed); returns the id."""
+    audit("link.issue", link_id=link.id, calendar_id=link.calendar_id, contact_id=link.contact_id)
+    return link.id
 
 
 def url(link: OneTimeLink) -> str:
@@ -121,8 +132,8 @@ def revoke(link: OneTimeLink) -> bool:
     return False
 
 
-def _salt_of(link_id: int) -> str | None:
-    return db.session.scalar(select(OneTimeLink.salt).where(OneTimeLink.id == link_id))
+def _salts_of(link_ids: list[int]) -> dict[int, str]:
+    return dict(db.session.execute(select(OneTimeLink.id, OneTimeLink.salt).where(OneTimeLink.id.in_(link_ids))).all())
 
 
-tokens.register(PURPOSE, "/book/", _salt_of)
+tokens.register(PURPOSE, "/book/", _salts_of)

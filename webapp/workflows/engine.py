@@ -203,7 +203,7 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         if claim_state is not None:
             claim_state.kept = [enrolment.version, enrolment.workflow, enrolment.contact, ctx.calendar]
         waiting = run is not None and run.status == "waiting"
-        output = dict(run.output) if waiting else module.run(ctx)
+        output = dict(run.output) if waiting else _ran(module.run(ctx))
         if not waiting and claim_state is not None and hasattr(module, "expedite"):
             result = False  # what it waits on was just made: expedite below, then look
         else:
@@ -273,7 +273,10 @@ class _PassResult:
 
 
 def _batch_pass(ids: list[int], worker: str, hints: dict[int, dict]) -> _PassResult | None:
-    """One transaction: every enrolment of `ids` still ours runs as far as it goes; None (rolled back) on a failure."""
+    """One transaction: every enrolment of `ids` still ours runs as far as it goes; None (rolled back) on a failure.
+
+    It goes in rounds: each round runs the current step of every enrolment still going, then ONE flush
+    gives the rows they added (links, outbox messages) their ids, and their records are written."""
     db.session.commit()
     claims.relaxed_commit()
     now = utcnow()
@@ -289,13 +292,14 @@ def _batch_pass(ids: list[int], worker: str, hints: dict[int, dict]) -> _PassRes
     for run in db.session.scalars(query):
         runs_of[run.enrolment_id][run.step_id] = run
     programs: dict[int, list[program.Instruction]] = {}
+    for enrolment in held:
+        if enrolment.version_id not in programs:
+            programs[enrolment.version_id] = program.flatten(enrolment.version.steps or [])
+        kept.append(enrolment.version)
+    going = [_Going(e, programs[e.version_id], runs_of[e.id], hints.get(e.id)) for e in held]
     try:
-        for enrolment in held:
-            if enrolment.version_id not in programs:
-                programs[enrolment.version_id] = program.flatten(enrolment.version.steps or [])
-            kept.append(enrolment.version)
-            code = programs[enrolment.version_id]
-            _batch_steps(enrolment, code, runs_of[enrolment.id], now, result, kept, hints.get(enrolment.id))
+        while going:
+            going = _batch_round(going, now, result, kept)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -304,38 +308,75 @@ def _batch_pass(ids: list[int], worker: str, hints: dict[int, dict]) -> _PassRes
     return result
 
 
-def _batch_steps(enrolment, code, runs, now, result: _PassResult, kept: list, hint: dict | None) -> None:
-    """One enrolment's steps, in the batch's transaction, until it waits, ends or needs to run alone.
+class _Going:
+    """An enrolment on its way through a batch pass."""
 
-    `hint`: what expedite learnt for the step it waits on (added to that step's output)."""
-    for _ in range(MAX_STEPS_PER_CLAIM):
-        if _finish_if_done(enrolment, code, now):
-            return
-        instruction = code[enrolment.step_index]
-        step = instruction.step
-        run = runs.get(step["id"])
-        if run is not None and run.status == "done":
-            _advance(enrolment, instruction, run.output or {})
+    __slots__ = ("enrolment", "code", "runs", "hint", "steps")
+
+    def __init__(self, enrolment: Enrolment, code: list[program.Instruction], runs: dict, hint: dict | None):
+        self.enrolment, self.code, self.runs, self.hint, self.steps = enrolment, code, runs, hint, 0
+
+
+def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: list) -> list[_Going]:
+    """Run the current step of each enrolment in `going`; returns those that go on to a next round.
+
+    One enrolment per contact per round: a step may look at what the contact's earlier steps added
+    (an active link to reuse), which is only visible once flushed."""
+    started, later, contacts = [], [], set()
+    for item in going:
+        enrolment = item.enrolment
+        if enrolment.contact_id in contacts:
+            later.append(item)
             continue
-        module = actions.get(step.get("type", ""))
-        if module is None or getattr(module, "EXTERNAL", False):
-            result.alone.append(enrolment.id)
-            return
-        ctx = context(enrolment, step, now, runs)
+        step = _next_step(item, now, result)
+        if step is None:
+            continue
+        contacts.add(enrolment.contact_id)
+        instruction, module = step
+        run = item.runs.get(instruction.step["id"])
+        ctx = context(enrolment, instruction.step, now, item.runs)
         kept.append(ctx.calendar)
         waiting = run is not None and run.status == "waiting"
-        output = {**run.output, **(hint or {})} if waiting else module.run(ctx)
-        hint = None
+        output = {**run.output, **(item.hint or {})} if waiting else module.run(ctx)
+        item.hint = None
+        started.append((item, instruction, module, run, ctx, waiting, output))
+    db.session.flush()  # the round's new rows get their ids
+    for item, instruction, module, run, ctx, waiting, output in started:
+        enrolment, step = item.enrolment, instruction.step
+        output = actions.resolve(output)
         if not waiting and hasattr(module, "expedite"):
             outcome = False  # what it waits on was just made: expedited after the commit
         else:
             outcome = module.poll(ctx, output) if hasattr(module, "poll") else True
-        runs[step["id"]] = _record(enrolment, instruction, run, output, outcome, ran=not waiting, now=now, flush=False)
+        run = _record(enrolment, instruction, run, output, outcome, ran=not waiting, now=now, flush=False)
+        item.runs[step["id"]] = run
+        item.steps += 1
         if outcome is not True:
             if not waiting and hasattr(module, "expedite"):
                 result.expedite.append((enrolment.id, module, output))
-            return
+            continue
         logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment.id, step["id"], step["type"])
+        if item.steps < MAX_STEPS_PER_CLAIM:
+            later.append(item)
+    return later
+
+
+def _next_step(item: _Going, now: datetime, result: _PassResult):
+    """The (instruction, module) the enrolment runs next in the batch; None when it is done with the pass
+    (finished, or a step that runs alone: result.alone)."""
+    enrolment, code = item.enrolment, item.code
+    while not _finish_if_done(enrolment, code, now):
+        instruction = code[enrolment.step_index]
+        run = item.runs.get(instruction.step["id"])
+        if run is not None and run.status == "done":
+            _advance(enrolment, instruction, run.output or {})
+            continue
+        module = actions.get(instruction.step.get("type", ""))
+        if module is None or getattr(module, "EXTERNAL", False):
+            result.alone.append(enrolment.id)
+            return None
+        return instruction, module
+    return None
 
 
 def _expedite(waiting: list[tuple[int, object, dict]]) -> dict[int, dict]:
@@ -362,6 +403,12 @@ def _release_all(ids: list[int], worker: str) -> None:
             execution_options={"synchronize_session": False},
         )
     db.session.commit()
+
+
+def _ran(output: dict) -> dict:
+    """A step's output once its rows are flushed (see actions.AfterFlush)."""
+    db.session.flush()
+    return actions.resolve(output)
 
 
 def _advance(enrolment: Enrolment, instruction: program.Instruction, output: dict) -> None:

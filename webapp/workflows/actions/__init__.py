@@ -7,6 +7,9 @@
     OUTPUTS = {"url": "One-Time Link"}   the values later steps may insert as {{ steps.<key>.<field> }}
     validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> {field: message}
     run(ctx: StepContext) -> dict        the step's output; side effects stay in the session, uncommitted
+                                         and unflushed: a value known only once the session is flushed
+                                         (a new row's id) is given as AfterFlush(fn); the engine flushes
+                                         the steps of many enrolments at once, then resolve()s
     custom_values(step) -> [(label, expression)]
     poll(ctx, output) -> bool | datetime optional: True when the step is done; False to look again in a few
                                          seconds (an email going out); a datetime to look again then (a wait)
@@ -50,6 +53,20 @@ class StepError(Exception):
     def __init__(self, message: str, permanent: bool = False):
         super().__init__(message)
         self.permanent = permanent
+
+
+class AfterFlush:
+    """A step output's value that exists only once the session is flushed, e.g. AfterFlush(lambda: row.id)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def resolve(output: dict) -> dict:
+    """The output with its AfterFlush values filled in (call after a flush)."""
+    return {key: value.fn() if isinstance(value, AfterFlush) else value for key, value in output.items()}
 
 
 class StepStop(Exception):

@@ -51,7 +51,10 @@ def check_message(config, earlier_steps, *, later_steps=(), trigger_type="") -> 
 
 
 def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = "") -> dict:
-    """Render the step's subject and body over the enrolment's values and queue the message (uncommitted)."""
+    """Render the step's subject and body over the enrolment's values and queue the message (uncommitted,
+    unflushed: its outbox_id is known after the engine's flush)."""
+    from webapp.workflows.actions import AfterFlush
+
     config = ctx.config
     subject = subject_prefix + merge.one_line(merge.render(config.get("subject", ""), ctx.values))
     text = merge.render(config.get("body", ""), ctx.values)
@@ -63,8 +66,7 @@ def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = ""
         kind=kind,
         from_name=sender_name,
     )
-    db.session.flush()
-    return {"outbox_id": message.id, "subject": subject}
+    return {"outbox_id": AfterFlush(lambda: message.id), "subject": subject}
 
 
 def poll(ctx, output) -> bool:

@@ -106,7 +106,7 @@ def _active_links(contact_id: int, calendar_id: int, now):
 
 def run(ctx) -> dict:
     """Reuse the contact's active link for the calendar, or revoke it and issue a new one."""
-    from webapp.workflows.actions import StepError
+    from webapp.workflows.actions import AfterFlush, StepError
 
     config = ctx.config
     calendar = db.session.get(Calendar, config.get("calendar_id"))
@@ -134,11 +134,11 @@ def run(ctx) -> dict:
             "enrolment_id": str(ctx.enrolment.id),
             "step_id": str(ctx.step.get("id", "")),
         }
-        link = links.issue(calendar, ctx.contact, expires_at=expires_at, source="workflow", meta=meta)
+        link = links.issue(calendar, ctx.contact, expires_at=expires_at, source="workflow", meta=meta, flush=False)
         reused = False
     return {
-        "link_id": link.id,
-        "url": tokens.marker(links.PURPOSE, link.id),  # the real URL exists only in the sent email
+        "link_id": AfterFlush(lambda: links.issued(link)) if not reused else link.id,
+        "url": AfterFlush(lambda: tokens.marker(links.PURPOSE, link.id)),  # the real URL exists only in the email
         "calendar_id": calendar.id,
         "calendar_name": calendar.name,
         "expires_at": link.expires_at.strftime("%Y-%m-%d %H:%M") if link.expires_at else "",
