@@ -15,12 +15,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from flask import current_app
 
-# purpose -> (URL path prefix, loader returning the object's salt for an id, or None)
-_PURPOSES: dict[str, tuple[str, Callable[[int], str | None]]] = {}
+# purpose -> (URL path prefix, loader returning {id: salt} for the ids asked that still exist)
+_PURPOSES: dict[str, tuple[str, Callable[[list[int]], dict[int, str]]]] = {}
 MARKER_RE = re.compile(r"⟦([a-z]+):(\d+)⟧")
 
 
@@ -41,8 +41,9 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def register(purpose: str, path: str, salt_loader: Callable[[int], str | None]) -> None:
-    """Declare a kind of secret URL, e.g. register("book", "/book/", load_link_salt)."""
+def register(purpose: str, path: str, salt_loader: Callable[[list[int]], dict[int, str]]) -> None:
+    """Declare a kind of secret URL, e.g. register("book", "/book/", load_link_salts): the loader
+    returns {id: salt} for those of the ids asked that exist (one query for many)."""
     _PURPOSES[purpose] = (path, salt_loader)
 
 
@@ -60,17 +61,27 @@ def url(purpose: str, salt: str) -> str:
 def resolve(text: str, redact: bool = False, cache: dict | None = None) -> str:
     """Replace markers with working URLs, or with redacted ones for display of stored copies.
 
-    `cache` (a dict the caller keeps) saves looking a marker up again, e.g. across an email's parts."""
-    cache = {} if cache is None else cache
+    `cache` (a dict the caller keeps, see load()) saves looking a marker up again, e.g. across an
+    email's parts, or across a batch of emails."""
+    if redact:
+        return MARKER_RE.sub(lambda match: f"{current_app.config['BASE_URL']}{_PURPOSES[match[1]][0]}••••••••", text)
+    cache = load([text], {} if cache is None else cache)
+    return MARKER_RE.sub(lambda match: cache[match[0]], text)
 
-    def replace(match: re.Match) -> str:
-        purpose, obj_id = match[1], int(match[2])
+
+def load(texts: Iterable[str], cache: dict) -> dict:
+    """Put the URL of every marker in `texts` that is not in `cache` yet into it: one query per purpose.
+
+    A marker whose object is gone becomes a visibly dead link. Returns `cache`."""
+    wanted: dict[str, dict[str, int]] = {}  # purpose -> {marker as written: id}
+    for text in texts:
+        for match in MARKER_RE.finditer(text or ""):
+            if match[0] not in cache:
+                wanted.setdefault(match[1], {})[match[0]] = int(match[2])
+    for purpose, markers in wanted.items():
         path, loader = _PURPOSES[purpose]
-        if redact:
-            return f"{current_app.config['BASE_URL']}{path}••••••••"
-        if match[0] not in cache:
-            salt = loader(obj_id)
-            cache[match[0]] = url(purpose, salt) if salt else f"{current_app.config['BASE_URL']}{path}(link removed)"
-        return cache[match[0]]
-
-    return MARKER_RE.sub(replace, text)
+        salts = loader(sorted(set(markers.values())))
+        for written, obj_id in markers.items():
+            salt = salts.get(obj_id)
+            cache[written] = url(purpose, salt) if salt else f"{current_app.config['BASE_URL']}{path}(link removed)"
+    return cache

@@ -32,7 +32,7 @@ ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 def link_purpose(monkeypatch):
     """A secret-link purpose of the test's own: ⟦mailtest:7⟧ is a working link, other ids are gone."""
     monkeypatch.setattr(tokens, "_PURPOSES", dict(tokens._PURPOSES))
-    tokens.register("mailtest", "/mailtest/", lambda obj_id: SALT if obj_id == 7 else None)
+    tokens.register("mailtest", "/mailtest/", lambda obj_ids: {7: SALT} if 7 in obj_ids else {})
     return "mailtest"
 
 
@@ -149,6 +149,16 @@ def test_sent_bytes_are_what_flask_mail_writes(app, subject, to, parts):
     assert b"\r\n" in written and b"\n" not in written.replace(b"\r\n", b"")
 
 
+def test_a_boundary_that_occurs_in_the_text_is_not_used(app):
+    random.seed(3)
+    taken = services._Writer._make_boundary()  # the first boundary the seeded generator draws
+    message = services.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
+    message.body, message.html = f"Quoted:\n--{taken}\nend", "<p>hi</p>"
+    random.seed(3)
+    written = message.as_bytes()
+    assert f'boundary="{taken}.0"'.encode() in written and f'boundary="{taken}"'.encode() not in written
+
+
 def test_attachment_filename_injection_is_refused(app):
     with pytest.raises(ValueError):
         services.queue_email(
@@ -213,6 +223,24 @@ def test_a_link_whose_object_is_gone_is_not_sent_as_a_token(app, smtp, link_purp
     drain()
     text = smtp.messages[0].get_body(("plain",)).get_content()
     assert "book here: http://127.0.0.1:5000/mailtest/(link removed)" in text
+
+
+def test_delivering_a_batch_looks_its_links_up_in_one_query(app, smtp, monkeypatch, templates):
+    asked = []
+    monkeypatch.setattr(tokens, "_PURPOSES", dict(tokens._PURPOSES))
+    tokens.register("mailtest", "/mailtest/", lambda obj_ids: asked.append(obj_ids) or {i: SALT for i in obj_ids})
+    ids = []
+    for n in range(4):
+        message = services.queue_email(
+            f"ada{n}@example.com", "Hi", "t_link", {"name": "Ada", "link": tokens.marker("mailtest", 10 + n % 2)}
+        )
+        db.session.flush()
+        ids.append(message.id)
+    db.session.commit()
+    assert set(services.deliver_now(ids).values()) == {"sent"}
+    assert asked == [[10, 11]] and len(smtp.messages) == 4
+    token = tokens.make_token("mailtest", SALT)
+    assert all(token in message.get_body(("plain",)).get_content() for message in smtp.messages)
 
 
 def test_without_a_mail_server_messages_are_held_and_shown(app, login):

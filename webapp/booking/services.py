@@ -294,8 +294,9 @@ def _notify(booking: Booking, event: str, **extra) -> None:
         )
 
 
-def _salt_of(booking_id: int) -> str | None:
-    return db.session.scalar(select(Booking.manage_salt).where(Booking.id == booking_id))
+def _salts_of(booking_ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(select(Booking.id, Booking.manage_salt).where(Booking.id.in_(booking_ids)))
+    return dict(rows.all())
 
 
-tokens.register(MANAGE, "/booking/", _salt_of)
+tokens.register(MANAGE, "/booking/", _salts_of)

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from email import policy
+from email.generator import BytesGenerator
 from email.utils import formataddr, make_msgid, parseaddr
+from io import BytesIO
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
@@ -253,7 +255,7 @@ class _SMTPWriting(policy.Compat32):
     headers the compat32 way. Flask-Mail builds compat32 MIME parts and serialises them under
     policy.SMTP, which parses a header into a structured object each time the generator reads it: half
     of the cost of a message. Folding is delegated to policy.SMTP, so the bytes are the same
-    (tests/unit/test_mail_bytes.py compares them)."""
+    (tests/integration/test_mail.py compares them)."""
 
     linesep = "\r\n"
     mangle_from_ = False
@@ -268,16 +270,40 @@ class _SMTPWriting(policy.Compat32):
 SMTP_WRITING = _SMTPWriting()
 
 
+class _Writer(BytesGenerator):
+    """The standard generator, except that a new MIME boundary is checked against the parts with a
+    substring test instead of a regular expression compiled for each (random) boundary. A boundary
+    found anywhere in the parts is replaced, not only one on a line of its own: at least as safe."""
+
+    @classmethod
+    def _make_boundary(cls, text=None):
+        boundary = super()._make_boundary()  # random, unchecked
+        if text is None:
+            return boundary
+        candidate, counter = boundary, 0
+        while (b"--" + candidate.encode() if isinstance(text, bytes) else "--" + candidate) in text:
+            candidate, counter = f"{boundary}.{counter}", counter + 1
+        return candidate
+
+
 class OutgoingMessage(Message):
-    """Flask-Mail's message, serialised without re-parsing its headers (see _SMTPWriting)."""
+    """Flask-Mail's message, serialised without re-parsing its headers (see _SMTPWriting and _Writer)."""
 
     def as_bytes(self) -> bytes:
-        return self._message().as_bytes(policy=SMTP_WRITING)
+        out = BytesIO()
+        _Writer(out, mangle_from_=False, policy=SMTP_WRITING).flatten(self._message())
+        return out.getvalue()
 
 
-def build_message(message: OutboxMessage) -> Message:
-    """The email as sent: token markers become working URLs here, and only here."""
-    urls: dict = {}  # each link is looked up once for the text, the HTML and the attachments
+def _texts(message: OutboxMessage) -> list[str]:
+    return [message.text_body, message.html_body or "", *(item["content"] for item in message.attachments or [])]
+
+
+def build_message(message: OutboxMessage, urls: dict | None = None) -> Message:
+    """The email as sent: token markers become working URLs here, and only here.
+
+    `urls`: the markers' URLs already looked up (tokens.load) for a batch of messages."""
+    urls = tokens.load(_texts(message), {} if urls is None else urls)  # one lookup for all the parts
     sent = OutgoingMessage(
         subject=message.subject,
         recipients=[message.to_addr],
@@ -336,10 +362,13 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     )
 
 
-def _send_one(sender: _Sender, message_id: int, worker: str, message: OutboxMessage | None = None) -> str | None:
+def _send_one(
+    sender: _Sender, message_id: int, worker: str, message: OutboxMessage | None = None, urls: dict | None = None
+) -> str | None:
     """Send one claimed message and commit its new status; returns that status (None: not ours any more).
 
-    `message` is the row as the claim just returned it; without it, the row is read again."""
+    `message` is the row as the claim just returned it; without it, the row is read again. `urls`: see
+    build_message()."""
     claims.relaxed_commit()  # at worst a database crash makes a message go twice, never lose one
     if message is None:
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
@@ -348,7 +377,7 @@ def _send_one(sender: _Sender, message_id: int, worker: str, message: OutboxMess
     if message.locked_until is None or message.locked_until <= utcnow():
         return None  # our claim ran out during a slow batch: another worker may hold it now
     try:
-        sender.send(build_message(message))
+        sender.send(build_message(message, urls))
     except (smtplib.SMTPException, OSError) as exc:
         _record_failure(message, exc)
     except Exception as exc:  # a bug (a template, a token loader): record it, keep the worker alive
@@ -405,9 +434,10 @@ def deliver_now(message_ids: Iterable[int]) -> dict[int, str]:
             _hold(message.id, worker)
         return {message.id: "held" for message in taken}
     left = {}
+    urls = tokens.load((text for message in taken for text in _texts(message)), {})  # one query for all the links
     with connection() as sender:
         for message in taken:
-            status = _send_one(sender, message.id, worker, message=message)
+            status = _send_one(sender, message.id, worker, message=message, urls=urls)
             if status is not None and status != "pending":
                 left[message.id] = status
     return left
