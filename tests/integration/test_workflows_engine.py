@@ -337,6 +337,24 @@ def test_the_sandbox_renders_nothing_dangerous_even_unchecked():
 
 
 @pytest.mark.parametrize("existing", ["reuse", "revoke"])
+def test_one_contacts_enrolments_in_one_batch_leave_one_live_link(app, calendar, make_contact, existing):
+    """A batch runs its enrolments' steps in rounds with one flush each: two enrolments of one contact
+    must still see each other's link, as they would one after the other."""
+    first = make_workflow("manual", steps=[link_step(calendar, existing=existing)])
+    second = make_workflow("manual", steps=[link_step(calendar, existing=existing), email_step()])
+    contact, other = make_contact(), make_contact(email="other@example.com")
+    for workflow in (first, second):
+        enrol_now(workflow, contact)
+    enrol_now(second, other)
+    engine.run_due(50)  # one claim: the three enrolments run in one batch
+    assert {e.status for e in enrolments()} == {"completed"}
+    mine = db.session.scalars(select(OneTimeLink).where(OneTimeLink.contact_id == contact.id)).all()
+    assert [link.status for link in mine].count("active") == 1
+    assert len(mine) == (1 if existing == "reuse" else 2)
+    assert len(db.session.scalars(select(OneTimeLink).where(OneTimeLink.contact_id == other.id)).all()) == 1
+
+
+@pytest.mark.parametrize("existing", ["reuse", "revoke"])
 def test_generate_link_reuses_or_revokes_the_contacts_active_link(app, calendar, make_contact, existing):
     workflow = make_workflow("manual", steps=[link_step(calendar, existing=existing, expires_in=3)], allow_reentry=True)
     contact = make_contact()
