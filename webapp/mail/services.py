@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from flask_mail import Connection, Message
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from webapp import claims, tokens
 from webapp.audit import audit
@@ -362,6 +362,15 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     )
 
 
+_OUTBOX = OutboxMessage.__table__
+_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("sent_id"))
+    .values(status="sent", sent_at=bindparam("sent_at"), attempts=bindparam("attempts"), last_error="")
+    .values(locked_until=None, locked_by=None)
+)
+
+
 def _send_one(
     sender: _Sender, message_id: int, worker: str, message: OutboxMessage | None = None, urls: dict | None = None
 ) -> str | None:
@@ -384,13 +393,14 @@ def _send_one(
         logger.exception("mail could not be built outbox_id=%s", message.id)
         _record_failure(message, exc)
     else:
-        message.status = "sent"
-        message.sent_at = utcnow()
-        message.attempts += 1
-        message.last_error = ""
-        _unlock(message)
-        logger.info("mail sent outbox_id=%s kind=%s attempts=%s", message.id, message.kind, message.attempts)
-    # Committed one by one: a crash later in the batch never resends what already went out.
+        # One prepared UPDATE on the connection (no unit-of-work flush): this runs for every email sent.
+        sent_id, kind, attempts = message.id, message.kind, message.attempts + 1
+        db.session.connection().execute(_SENT, {"sent_id": sent_id, "sent_at": utcnow(), "attempts": attempts})
+        db.session.expire(message)  # the object no longer says what the row does
+        # Committed one by one: a crash later in the batch never resends what already went out.
+        db.session.commit()
+        logger.info("mail sent outbox_id=%s kind=%s attempts=%s", sent_id, kind, attempts)
+        return "sent"
     status = message.status
     db.session.commit()
     return status
