@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from wtforms import RadioField, SelectField, StringField
 
 from webapp import tokens
@@ -104,6 +104,15 @@ def _active_links(contact_id: int, calendar_id: int, now):
     )
 
 
+# The contact's newest active link on the calendar; built once (building a statement costs more than running it).
+_LATEST_ACTIVE = (
+    select(OneTimeLink)
+    .where(*_active_links(bindparam("contact_id"), bindparam("calendar_id"), bindparam("now")))
+    .order_by(OneTimeLink.id.desc())
+    .limit(1)
+)
+
+
 def run(ctx) -> dict:
     """Reuse the contact's active link for the calendar, or revoke it and issue a new one."""
     from webapp.workflows.actions import AfterFlush, StepError
@@ -112,13 +121,14 @@ def run(ctx) -> dict:
     calendar = db.session.get(Calendar, config.get("calendar_id"))
     if calendar is None:
         raise StepError("The link's calendar no longer exists.", permanent=True)
-    active = _active_links(ctx.contact.id, calendar.id, ctx.now)
+    params = {"contact_id": ctx.contact.id, "calendar_id": calendar.id, "now": ctx.now}
     with db.session.no_autoflush:  # what is pending (other steps' records) cannot change the answer
-        existing = db.session.scalar(select(OneTimeLink).where(*active).order_by(OneTimeLink.id.desc()).limit(1))
+        existing = db.session.scalar(_LATEST_ACTIVE, params)
     if existing is not None and config.get("existing", "reuse") == "reuse":
         link, reused = existing, True
     else:
         if existing is not None:
+            active = _active_links(ctx.contact.id, calendar.id, ctx.now)
             revoked = list(db.session.scalars(select(OneTimeLink.id).where(*active)))
             db.session.execute(
                 update(OneTimeLink).where(OneTimeLink.id.in_(revoked), *active).values(revoked_at=ctx.now),
