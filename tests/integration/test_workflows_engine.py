@@ -18,7 +18,7 @@ from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow
 from webapp.worker import drain
 from webapp.workflows import engine, services, triggers
-from webapp.workflows.models import Enrolment, StepRun, Workflow
+from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion
 
 ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 BODY = "Hi {{ contact.first_name }},\n\nPick a time for {{ calendar.name }}: {{ steps.booking_link.url }}\n"
@@ -131,6 +131,22 @@ def test_reentry_setting(app, calendar, make_contact, reentry):
     contacts.add_tags(contact, ["vip"])
     db.session.commit()
     assert len(enrolments(workflow)) == (2 if reentry else 1)
+
+
+def test_reentry_off_within_one_transaction_and_after_a_savepoint(app, calendar, make_contact):
+    """Enrolments added and not yet flushed count as "already in"; one rolled back to a savepoint does not."""
+    workflow = make_workflow("manual", steps=[link_step(calendar)])
+    one, two = make_contact(), make_contact()
+    version = db.session.get(WorkflowVersion, workflow.published_version_id)  # loaded: enrol() runs no query to get it
+    assert services.enrol(workflow, one, {"type": "manual"}) is not None
+    assert db.session.new and version is not None
+    assert services.enrol(workflow, one, {"type": "manual"}) is None  # the first one is not flushed yet
+    with db.session.begin_nested() as savepoint:
+        assert services.enrol(workflow, two, {"type": "manual"}) is not None
+        savepoint.rollback()
+    assert services.enrol(workflow, two, {"type": "manual"}) is not None
+    db.session.commit()
+    assert sorted(e.contact_id for e in enrolments(workflow)) == sorted([one.id, two.id])
 
 
 def test_manual_enrolment_of_a_selection_or_a_tag(app, calendar, make_contact):

@@ -5,7 +5,8 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import event, exists, func, select
+from sqlalchemy.orm import Session
 
 from webapp.audit import actor, audit
 from webapp.calendars.models import Calendar
@@ -219,13 +220,26 @@ def enrol(
         before = select(Enrolment.id).where(
             Enrolment.workflow_id == workflow.id, Enrolment.contact_id == contact.id, Enrolment.is_test.is_(False)
         )
-        if db.session.scalar(select(exists(before))):
-            return None
-        # Also the ones added earlier in this transaction and not flushed yet.
-        for pending in db.session.new:
-            if isinstance(pending, Enrolment) and pending.workflow_id == workflow.id and pending.contact is contact:
+        # Without an autoflush (a bulk tagging would flush once per contact): the rows flushed before
+        # are in the query's answer, and the ones added since are remembered by new_enrolment().
+        with db.session.no_autoflush:
+            if db.session.scalar(select(exists(before))):
                 return None
+        added = db.session.info.get(_ADDED, {}).get((workflow.id, id(contact)))
+        if added is not None and added in db.session and added.contact is contact:
+            return None  # added earlier in this transaction (and not rolled back to a savepoint since)
     return new_enrolment(workflow, version, contact, event, is_test=is_test)
+
+
+# The enrolments this session added in its current transaction: (workflow id, id(contact)) -> enrolment.
+# An enrolment refers to its contact, so that contact's id() cannot be reused while it is here.
+_ADDED = "oneslot_added_enrolments"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_added(session, *_args):
+    session.info.pop(_ADDED, None)
 
 
 def new_enrolment(
@@ -247,6 +261,8 @@ def new_enrolment(
         started_at=now,
     )
     db.session.add(enrolment)
+    if not is_test:
+        db.session.info.setdefault(_ADDED, {})[(workflow.id, id(contact))] = enrolment
     return enrolment
 
 
