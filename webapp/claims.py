@@ -6,7 +6,8 @@ took in between no longer matches its WHERE).
 A lease that ran out (its worker died) counts as no claim: `due` must say so.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import select, text, update
 
@@ -63,3 +64,16 @@ def relaxed_commit() -> None:
     """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL synchronous_commit TO off"))
+
+
+@contextmanager
+def kept_loaded() -> Iterator[None]:
+    """Commits inside the block leave the session's loaded objects as they are, instead of expiring them
+    (which would read each one again at its next use). For a worker's many small transactions over rows
+    it holds a claim on; whatever decides what to do next it reads fresh (populate_existing)."""
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expire_on_commit

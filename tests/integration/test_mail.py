@@ -243,6 +243,23 @@ def test_delivering_a_batch_looks_its_links_up_in_one_query(app, smtp, monkeypat
     assert all(token in message.get_body(("plain",)).get_content() for message in smtp.messages)
 
 
+def test_delivering_a_batch_reads_no_message_twice(app, smtp):
+    """The claim's UPDATE … RETURNING loads the messages; sending them reads none of them again."""
+    from sqlalchemy import event
+
+    ids = [queue(to=f"ada{n}@example.com").id for n in range(5)]
+    statements = []
+    listener = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert set(services.deliver_now(ids).values()) == {"sent"}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "outbox_messages" in s]
+    assert reads == [] and len(smtp.messages) == 5
+    assert {reload(db.session.get(OutboxMessage, i)).status for i in ids} == {"sent"}
+
+
 def test_without_a_mail_server_messages_are_held_and_shown(app, login):
     assert app.config["MAIL_SERVER"] == ""
     message = queue(subject="Held for later")

@@ -21,6 +21,7 @@ from flask import current_app, render_template
 from flask_mail import Connection, Message
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import claims, tokens
 from webapp.audit import audit
@@ -394,9 +395,11 @@ def _send_one(
         _record_failure(message, exc)
     else:
         # One prepared UPDATE on the connection (no unit-of-work flush): this runs for every email sent.
-        sent_id, kind, attempts = message.id, message.kind, message.attempts + 1
-        db.session.connection().execute(_SENT, {"sent_id": sent_id, "sent_at": utcnow(), "attempts": attempts})
-        db.session.expire(message)  # the object no longer says what the row does
+        sent_id, kind, attempts, sent_at = message.id, message.kind, message.attempts + 1, utcnow()
+        db.session.connection().execute(_SENT, {"sent_id": sent_id, "sent_at": sent_at, "attempts": attempts})
+        now_stored = {"status": "sent", "sent_at": sent_at, "attempts": attempts, "last_error": ""}
+        for key, value in {**now_stored, "locked_until": None, "locked_by": None}.items():
+            set_committed_value(message, key, value)  # the object says what the row now does, with no flush
         # Committed one by one: a crash later in the batch never resends what already went out.
         db.session.commit()
         logger.info("mail sent outbox_id=%s kind=%s attempts=%s", sent_id, kind, attempts)
@@ -437,20 +440,21 @@ def deliver_now(message_ids: Iterable[int]) -> dict[int, str]:
     (sent, held, or failed for good)."""
     worker = worker_id()
     now = utcnow()
-    # Claimed and loaded in one statement: a row another worker holds, or that is not due, is left out.
-    taken = claims.take_rows(OutboxMessage, message_ids, _due(now), _lease(now, worker))
-    if not current_app.config.get("MAIL_SERVER"):
-        for message in taken:
-            _hold(message.id, worker)
-        return {message.id: "held" for message in taken}
-    left = {}
-    urls = tokens.load((text for message in taken for text in _texts(message)), {})  # one query for all the links
-    with connection() as sender:
-        for message in taken:
-            status = _send_one(sender, message.id, worker, message=message, urls=urls)
-            if status is not None and status != "pending":
-                left[message.id] = status
-    return left
+    with claims.kept_loaded():  # the rows the claim returned are not read again after each commit
+        # Claimed and loaded in one statement: a row another worker holds, or that is not due, is left out.
+        taken = claims.take_rows(OutboxMessage, message_ids, _due(now), _lease(now, worker))
+        if not current_app.config.get("MAIL_SERVER"):
+            for message in taken:
+                _hold(message.id, worker)
+            return {message.id: "held" for message in taken}
+        left = {}
+        urls = tokens.load((text for message in taken for text in _texts(message)), {})  # one query for the links
+        with connection() as sender:
+            for message in taken:
+                status = _send_one(sender, message.id, worker, message=message, urls=urls)
+                if status is not None and status != "pending":
+                    left[message.id] = status
+        return left
 
 
 def retry(message: OutboxMessage) -> bool:

@@ -100,15 +100,11 @@ def run_enrolment(enrolment_id: int, worker: str) -> str:
     claim_state = _ClaimState()
     # Between the steps of one claim the contact, workflow and version stay loaded: the enrolment and
     # its step runs, which decide what runs, are read fresh (populate_existing) in every transaction.
-    session = db.session()
-    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
-    try:
+    with claims.kept_loaded():
         for _ in range(MAX_STEPS_PER_CLAIM):
             outcome = run_step(enrolment_id, worker, claim_state)
             if outcome != "advanced":
                 break
-    finally:
-        session.expire_on_commit = expire_on_commit
     if outcome != "finished":  # a finished enrolment let go of its claim in its last transaction
         _release_all([enrolment_id], worker)
     return outcome
@@ -245,10 +241,8 @@ def run_batch(ids: list[int], worker: str) -> list[int]:
     """Run the claimed enrolments together; returns those to run one by one (still claimed)."""
     if not ids:
         return []
-    session = db.session()
-    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     alone: list[int] = []
-    try:
+    with claims.kept_loaded():
         todo, hints = list(ids), {}
         for _ in range(MAX_BATCH_PASSES):
             result = _batch_pass(todo, worker, hints)
@@ -260,8 +254,6 @@ def run_batch(ids: list[int], worker: str) -> list[int]:
             todo = list(hints)
             if not todo:
                 break
-    finally:
-        session.expire_on_commit = expire_on_commit
     _release_all([i for i in ids if i not in alone], worker)
     return alone
 
