@@ -34,23 +34,28 @@ def claim(model, due: Sequence, order_by: Sequence, limit: int, lease: Mapping) 
 def take(model, ids: Iterable[int], due: Sequence, lease: Mapping) -> list[int]:
     """Claim those of `ids` still matching `due`; commits, returns the winners' ids in the order asked."""
     wanted = list(ids)
-    won = {row.id for row in take_rows(model, wanted, due, lease)}
+    won = set(_take(model, wanted, due, lease, model.id))
     return [row_id for row_id in wanted if row_id in won]
 
 
 def take_rows(model, ids: Iterable[int], due: Sequence, lease: Mapping) -> list:
-    """Claim those of `ids` still matching `due` and return them loaded: one conditional UPDATE … RETURNING,
-    whose WHERE each row must still meet when it is written. Commits."""
+    """Claim those of `ids` still matching `due` and return them loaded (and not expired by the commit)."""
+    return _take(model, ids, due, lease, model)
+
+
+def _take(model, ids: Iterable[int], due: Sequence, lease: Mapping, returning) -> list:
+    """One conditional UPDATE … RETURNING, whose WHERE each row must still meet when it is written. Commits."""
     wanted = list(ids)
     if not wanted:
         return []
-    rows = list(
-        db.session.scalars(
-            update(model).where(model.id.in_(wanted), *due).values(**lease).returning(model),
-            execution_options={"synchronize_session": False, "populate_existing": True},
+    with kept_loaded():
+        rows = list(
+            db.session.scalars(
+                update(model).where(model.id.in_(wanted), *due).values(**lease).returning(returning),
+                execution_options={"synchronize_session": False, "populate_existing": True},
+            )
         )
-    )
-    db.session.commit()
+        db.session.commit()
     return rows
 
 

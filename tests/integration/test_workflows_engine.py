@@ -592,6 +592,23 @@ def test_the_conditional_update_lets_one_claimer_win(app, calendar, make_contact
     assert engine.take(ids, "worker-b") == []
 
 
+def test_a_claim_reads_each_enrolment_once(app, calendar, make_contact):
+    """One query for the candidates, one UPDATE … RETURNING for the claim: no enrolment is read again."""
+    from sqlalchemy import event
+
+    workflow = make_workflow("manual", steps=[link_step(calendar)])
+    ids = [enrol_now(workflow, make_contact()).id for _ in range(4)]
+    statements = []
+    listener = lambda _conn, _cursor, statement, *_args: statements.append(" ".join(statement.split()))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert sorted(engine.claim(10, "worker-a")) == ids
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    reads = [s for s in statements if s.startswith("SELECT") and "enrolments" in s.split(" WHERE ")[0]]
+    assert len(reads) <= 1  # the candidates (PostgreSQL claims them with the same SELECT … FOR UPDATE)
+
+
 def test_a_worker_that_lost_its_claim_runs_nothing(app, calendar, make_contact):
     workflow = make_workflow("manual", steps=[link_step(calendar)])
     enrolment = enrol_now(workflow, make_contact())
