@@ -27,7 +27,8 @@ class OneTimeLink(db.Model):
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
     salt: Mapped[str] = mapped_column(String(32))
-    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # Also the sentinel that lets many new links go in one INSERT … RETURNING on SQLite (always set, unique).
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True, insert_sentinel=True)
     source: Mapped[str] = mapped_column(String(40), default="admin")
     meta: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(40), default="system")

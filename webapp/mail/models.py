@@ -38,7 +38,8 @@ class OutboxMessage(db.Model):
     locked_by: Mapped[str | None] = mapped_column(String(100))
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"), index=True)
     # Fixed when queued, so a message sent twice (a worker died after the server accepted it) reads as one.
-    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # Also the sentinel that lets many new messages go in one INSERT … RETURNING on SQLite.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True, insert_sentinel=True)
 
     @property
     def can_retry(self) -> bool:

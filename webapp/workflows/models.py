@@ -3,7 +3,7 @@
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.contacts.models import Contact
@@ -143,6 +143,9 @@ class StepRun(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     output: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+    # No meaning of its own: SQLAlchemy numbers the rows of a multi-row INSERT in it, so that a batch's
+    # new step runs go in ONE INSERT … RETURNING on SQLite too (which cannot order RETURNING by rowid).
+    insert_sentinel = insert_sentinel("insert_sentinel")
 
     enrolment: Mapped[Enrolment] = relationship(back_populates="step_runs")
 
