@@ -179,11 +179,13 @@ def tag_all(app, ids: list[int]) -> None:
     from webapp.contacts.services import add_tags
     from webapp.extensions import db
     from webapp.workflows.demo import TAG
+    from webapp.workflows.services import preload_enrolments
 
     with app.app_context():
         for first in range(0, len(ids), TAG_BATCH):
             chunk = ids[first : first + TAG_BATCH]
             cache = {}
+            preload_enrolments(chunk)  # as the CSV import does: the re-entry checks in one query
             for contact in db.session.scalars(select(Contact).where(Contact.id.in_(chunk))):
                 add_tags(contact, [TAG], cache)
             db.session.commit()

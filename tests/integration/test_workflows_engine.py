@@ -149,6 +149,27 @@ def test_reentry_off_within_one_transaction_and_after_a_savepoint(app, calendar,
     assert sorted(e.contact_id for e in enrolments(workflow)) == sorted([one.id, two.id])
 
 
+def test_a_bulk_tagging_checks_re_entry_with_preloaded_enrolments(app, calendar, make_contact):
+    """preload_enrolments() answers every re-entry check of the transaction: no query per contact."""
+    from sqlalchemy import event
+
+    workflow = make_workflow("tag_added", {"tag": "vip"}, steps=[link_step(calendar)])
+    before, fresh = make_contact(), make_contact()
+    enrol_now(workflow, before)
+    statements = []
+    listener = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+    services.preload_enrolments([before.id, fresh.id])
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        for contact in (before, fresh, fresh):
+            services.enrol(workflow, contact, {"type": "tag_added", "tag": "vip"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    db.session.commit()
+    assert [s for s in statements if "EXISTS" in s] == []
+    assert sorted(e.contact_id for e in enrolments(workflow)) == sorted([before.id, fresh.id])
+
+
 def test_manual_enrolment_of_a_selection_or_a_tag(app, calendar, make_contact):
     workflow = make_workflow("manual", steps=[link_step(calendar)])
     a, b, c = make_contact(), make_contact(), make_contact()

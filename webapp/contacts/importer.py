@@ -102,6 +102,10 @@ def import_csv(data: bytes, filename: str = "") -> Report:
         existing = _existing(normalize_email(fields["email"]) for _row, fields, _tags in valid)
         cache = services.tags_named(name for _row, _fields, tags in valid for name in tags)
         _merge(valid, existing)
+        # Imported here: the workflows package imports the contacts package.
+        from webapp.workflows.services import preload_enrolments
+
+        preload_enrolments(row.contact.id for row, _fields, _tags in valid)  # the triggers' re-entry checks
         # After the insert every contact has its id, as whatever reacts to a new tag expects.
         for row, _fields, tags in valid:
             if row.status == "imported":

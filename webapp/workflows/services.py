@@ -217,14 +217,19 @@ def enrol(
     if not is_test and not version.settings.get("allow_reentry"):
         if contact.id is None:
             db.session.flush()
-        before = select(Enrolment.id).where(
-            Enrolment.workflow_id == workflow.id, Enrolment.contact_id == contact.id, Enrolment.is_test.is_(False)
-        )
-        # Without an autoflush (a bulk tagging would flush once per contact): the rows flushed before
-        # are in the query's answer, and the ones added since are remembered by new_enrolment().
-        with db.session.no_autoflush:
-            if db.session.scalar(select(exists(before))):
+        preloaded = db.session.info.get(_PRELOADED, {}).get(contact.id)
+        if preloaded is not None:  # a bulk change looked it up already (preload_enrolments)
+            if workflow.id in preloaded:
                 return None
+        else:
+            before = select(Enrolment.id).where(
+                Enrolment.workflow_id == workflow.id, Enrolment.contact_id == contact.id, Enrolment.is_test.is_(False)
+            )
+            # Without an autoflush (a bulk tagging would flush once per contact): the rows flushed before
+            # are in the query's answer, and the ones added since are remembered by new_enrolment().
+            with db.session.no_autoflush:
+                if db.session.scalar(select(exists(before))):
+                    return None
         added = db.session.info.get(_ADDED, {}).get((workflow.id, id(contact)))
         if added is not None and added in db.session and added.contact is contact:
             return None  # added earlier in this transaction (and not rolled back to a savepoint since)
@@ -234,12 +239,34 @@ def enrol(
 # The enrolments this session added in its current transaction: (workflow id, id(contact)) -> enrolment.
 # An enrolment refers to its contact, so that contact's id() cannot be reused while it is here.
 _ADDED = "oneslot_added_enrolments"
+# For a bulk change, in its transaction: contact id -> ids of the workflows it was enrolled in before.
+_PRELOADED = "oneslot_preloaded_enrolments"
+PRELOAD_CHUNK = 500
+
+
+def preload_enrolments(contact_ids: Iterable[int]) -> None:
+    """Before a bulk change that may fire triggers for many contacts (a CSV import, a bulk tagging), in
+    its transaction: which workflows each contact was enrolled in, in one query per 500 contacts, so the
+    re-entry check of enrol() asks nothing more for them. Forgotten at the commit."""
+    ids = list(dict.fromkeys(i for i in contact_ids if i is not None))
+    preloaded = db.session.info.setdefault(_PRELOADED, {})
+    for start in range(0, len(ids), PRELOAD_CHUNK):
+        chunk = ids[start : start + PRELOAD_CHUNK]
+        for contact_id in chunk:
+            preloaded[contact_id] = set()
+        query = select(Enrolment.contact_id, Enrolment.workflow_id).where(
+            Enrolment.contact_id.in_(chunk), Enrolment.is_test.is_(False)
+        )
+        with db.session.no_autoflush:  # what this transaction added is in _ADDED
+            for contact_id, workflow_id in db.session.execute(query.distinct()):
+                preloaded[contact_id].add(workflow_id)
 
 
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 def _forget_added(session, *_args):
     session.info.pop(_ADDED, None)
+    session.info.pop(_PRELOADED, None)
 
 
 def new_enrolment(
