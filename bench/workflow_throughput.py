@@ -7,7 +7,8 @@ interpreter lock with the tagging done here), which counts what it receives, and
 --contacts messages (the size of the workflow's email) to it with plain smtplib over one connection,
 right before and right after the SQLite run: the ratio uses the mean of the two, because on a shared
 machine the CPU's speed drifts over minutes, and a baseline taken only before the run can be off by 20%.
-Then, for each run (SQLite with 1 worker; PostgreSQL with 1 and with 2 workers), it builds a fresh
+Then, for each run (SQLite with 1 worker; PostgreSQL with 1, 2, then again 1 worker, the 2-worker speed
+being compared to the mean of the two 1-worker runs around it), it builds a fresh
 database (create_app + db.create_all + the `flask seed-demo` data), creates --contacts contacts,
 starts the workers as real processes (`flask --app wsgi worker`, mail to the sink,
 RATELIMIT_ENABLED=false), and tags every contact `book-me` in transactions of 500: each tag enrols
@@ -454,11 +455,13 @@ def main():
         else:
             db_url = pg_url.render_as_string(hide_password=False)
             try:
-                for workers in (1, 2):
+                # 1 worker, 2 workers, then 1 worker again: like the baseline, the 1-worker speed the
+                # 2 workers are compared to brackets their run (the mean of the two).
+                for key, workers, when in (("pg1", 1, " (before)"), ("pg2", 2, ""), ("pg1b", 1, " (after)")):
                     fresh_pg(pg_url)
-                    label = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
-                    results[f"pg{workers}"] = run(label, db_url, workers, count, sink, port, args.timeout)
-                    show(results[f"pg{workers}"], count, smtp_rate)
+                    label = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}{when}"
+                    results[key] = run(label, db_url, workers, count, sink, port, args.timeout)
+                    show(results[key], count, smtp_rate)
                     sys.stdout.flush()
             finally:
                 psql(pg_url, f'DROP DATABASE IF EXISTS "{pg_url.database}" WITH (FORCE)')
@@ -476,9 +479,10 @@ def main():
     )
     ratio = sqlite["rate"] / smtp_rate
     target(f"SQLite, 1 worker / smtplib >= 0.3 — {ratio:.2f}", ratio >= 0.3)
-    if "pg1" in results and "pg2" in results:
-        speedup = results["pg2"]["rate"] / results["pg1"]["rate"] if results["pg1"]["rate"] else 0.0
-        target(f"PostgreSQL 2 workers / 1 worker >= 1.6 — {speedup:.2f}", speedup >= 1.6)
+    if all(key in results for key in ("pg1", "pg2", "pg1b")):
+        one = (results["pg1"]["rate"] + results["pg1b"]["rate"]) / 2
+        speedup = results["pg2"]["rate"] / one if one else 0.0
+        target(f"PostgreSQL 2 workers / 1 worker (mean of before and after) >= 1.6 — {speedup:.2f}", speedup >= 1.6)
     exact = all(not r["problems"] for r in results.values())
     target(f"exactly one link and one mail per contact in {len(results)} run(s)", exact)
 
