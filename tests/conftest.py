@@ -1,8 +1,11 @@
 """Fixtures shared by every test: the app per test, a client, a signed-in admin, factories."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import event
 
 from webapp import create_app
 from webapp.extensions import db
@@ -194,3 +197,18 @@ def tomorrow_at(hour: int, minute: int = 0):
 def iso(instant) -> str:
     """The form value of a slot: '2026-12-01T15:00:00Z'."""
     return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextmanager
+def statements_run() -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block, whitespace collapsed."""
+    statements: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)

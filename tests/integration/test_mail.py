@@ -13,7 +13,7 @@ from flask_mail import Message
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import func, select, update
 
-from tests.conftest import free_port
+from tests.conftest import free_port, statements_run
 from webapp import tokens
 from webapp.extensions import db
 from webapp.mail import services
@@ -245,17 +245,10 @@ def test_delivering_a_batch_looks_its_links_up_in_one_query(app, smtp, monkeypat
 
 def test_delivering_a_batch_reads_no_message_twice(app, smtp):
     """The claim's UPDATE … RETURNING loads the messages; sending them reads none of them again."""
-    from sqlalchemy import event
-
     ids = [queue(to=f"ada{n}@example.com").id for n in range(5)]
-    statements = []
-    listener = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_run() as statements:
         assert set(services.deliver_now(ids).values()) == {"sent"}
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "outbox_messages" in s]
+    reads = [s for s in statements if s.startswith("SELECT") and "outbox_messages" in s]
     assert reads == [] and len(smtp.messages) == 5
     assert {reload(db.session.get(OutboxMessage, i)).status for i in ids} == {"sent"}
 

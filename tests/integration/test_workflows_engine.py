@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import iso, tomorrow_at
+from tests.conftest import iso, statements_run, tomorrow_at
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
@@ -151,20 +151,13 @@ def test_reentry_off_within_one_transaction_and_after_a_savepoint(app, calendar,
 
 def test_a_bulk_tagging_checks_re_entry_with_preloaded_enrolments(app, calendar, make_contact):
     """preload_enrolments() answers every re-entry check of the transaction: no query per contact."""
-    from sqlalchemy import event
-
     workflow = make_workflow("tag_added", {"tag": "vip"}, steps=[link_step(calendar)])
     before, fresh = make_contact(), make_contact()
     enrol_now(workflow, before)
-    statements = []
-    listener = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
     services.preload_enrolments([before.id, fresh.id])
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_run() as statements:
         for contact in (before, fresh, fresh):
             services.enrol(workflow, contact, {"type": "tag_added", "tag": "vip"})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
     db.session.commit()
     assert [s for s in statements if "EXISTS" in s] == []
     assert sorted(e.contact_id for e in enrolments(workflow)) == sorted([before.id, fresh.id])
@@ -615,17 +608,10 @@ def test_the_conditional_update_lets_one_claimer_win(app, calendar, make_contact
 
 def test_a_claim_reads_each_enrolment_once(app, calendar, make_contact):
     """One query for the candidates, one UPDATE … RETURNING for the claim: no enrolment is read again."""
-    from sqlalchemy import event
-
     workflow = make_workflow("manual", steps=[link_step(calendar)])
     ids = [enrol_now(workflow, make_contact()).id for _ in range(4)]
-    statements = []
-    listener = lambda _conn, _cursor, statement, *_args: statements.append(" ".join(statement.split()))  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_run() as statements:
         assert sorted(engine.claim(10, "worker-a")) == ids
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
     reads = [s for s in statements if s.startswith("SELECT") and "enrolments" in s.split(" WHERE ")[0]]
     assert len(reads) <= 1  # the candidates (PostgreSQL claims them with the same SELECT … FOR UPDATE)
 
