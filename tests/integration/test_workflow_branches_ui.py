@@ -102,7 +102,8 @@ def test_move_and_delete_inside_a_branch(login, workflow, branched, hx):
     assert [s["type"] for s in reload(workflow).steps] == ["generate_link"]
 
 
-def test_a_nested_card_saves_and_offers_the_values_of_the_steps_before_it(login, workflow, branched, hx):
+def save_link_step(login, workflow, branched):
+    """Save the workflow's link step with the key later steps use: booking_link."""
     save(
         login,
         workflow,
@@ -112,6 +113,10 @@ def test_a_nested_card_saves_and_offers_the_values_of_the_steps_before_it(login,
         expires_unit="days",
         existing="reuse",
     )
+
+
+def test_a_nested_card_saves_and_offers_the_values_of_the_steps_before_it(login, workflow, branched, hx):
+    save_link_step(login, workflow, branched)
     html = login.get(f"/workflows/{workflow.id}").text
     assert "steps.booking_link.url" in card(html, branched["no_email"]["id"])  # the link is before the if/else
     step = branched["yes_email"]
@@ -150,15 +155,7 @@ def test_wait_card_fields_and_messages(login, workflow, branched, hx):
     response = save(login, workflow, step, hx, **{**fields, "mode": "until_booked", "max_days": "0"})
     html = card(response.text, step["id"])
     assert "Choose the link step this one follows." in html and "A whole number of days from 1 to 365." in html
-    save(
-        login,
-        workflow,
-        branched["link"],
-        key="booking_link",
-        calendar_id=branched["calendar"],
-        expires_unit="days",
-        existing="reuse",
-    )
+    save_link_step(login, workflow, branched)
     response = save(login, workflow, step, hx, **{**fields, "mode": "until_booked", "link_step": "booking_link"})
     assert response.status_code == 200
     saved = reload(workflow).steps[1]["branches"]["yes"][1]["config"]
@@ -214,15 +211,7 @@ def test_if_else_messages_are_beside_their_condition(login, workflow, branched, 
     assert response.status_code == 422
     assert re.search(r'id="s\w+-conditions-1-error">Choose the link step this one follows.</p>', html)
     assert "conditions-0-error" not in html
-    save(
-        login,
-        workflow,
-        branched["link"],
-        key="booking_link",
-        calendar_id=branched["calendar"],
-        expires_unit="days",
-        existing="reuse",
-    )
+    save_link_step(login, workflow, branched)
     typed = conditions(c0={"kind": "has_tag", "tag": " VIP "}, c1={"kind": "link_booked", "link_step": "booking_link"})
     response = save(login, workflow, fork, hx, match="all", **typed)
     assert response.status_code == 200
