@@ -29,6 +29,11 @@ def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%H:%M") ->
     return value.astimezone(ZoneInfo(zone)).strftime(fmt) if value else ""
 
 
+def day_label(value) -> str:
+    """A day as people say it, with no leading zero: 'Monday 7 December' (matches the '7' a month grid shows)."""
+    return f"{value:%A} {value.day} {value:%B}" if value else ""
+
+
 TIME_STYLES = {"datetime": "%a %d %b %Y, %H:%M UTC", "date": "%d %b %Y", "time": "%H:%M UTC"}
 
 
@@ -74,5 +79,6 @@ def register(app):
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(local_time, "localtime")
     app.add_template_filter(time_tag, "when")
+    app.add_template_filter(day_label, "day_label")
     app.add_template_filter(linkify_location, "linkify_location")
     app.jinja_env.globals["zone_options"] = zone_options
