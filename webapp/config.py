@@ -59,6 +59,15 @@ def _secret_key(env, instance_path: Path) -> str:
     return key
 
 
+def _secret_key_fallbacks(env) -> list[str]:
+    """Older keys still accepted (comma-separated, newest first): links and sessions made under them keep
+    working while everything new uses SECRET_KEY. Remove a key to kill everything made under it."""
+    keys = [key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
+    if any(len(key) < 16 for key in keys):
+        raise ConfigError("SECRET_KEY_FALLBACKS: every key must be at least 16 characters")
+    return keys
+
+
 def _database_url(env, instance_path: Path) -> str:
     url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'oneslot.db'}"
     try:
@@ -101,6 +110,7 @@ def load(env=None, instance_path=".") -> dict:
         raise ConfigError(f"MAIL_PORT={mail_port} is not a port number")
     return {
         "SECRET_KEY": _secret_key(env, instance_path),
+        "SECRET_KEY_FALLBACKS": _secret_key_fallbacks(env),
         "SQLALCHEMY_DATABASE_URI": _database_url(env, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BASE_URL": base_url,

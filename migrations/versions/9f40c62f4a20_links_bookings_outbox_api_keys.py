@@ -99,7 +99,7 @@ def upgrade():
     conn = op.get_bind()
     for (booking_id,) in conn.execute(sa.select(bookings.c.id)).all():
         salt = tokens.new_salt()
-        digest = tokens.digest(tokens.make_token('manage', salt))
+        digest = tokens.stored_digest(salt)
         conn.execute(bookings.update().where(bookings.c.id == booking_id).values(manage_salt=salt, manage_digest=digest))
 
     with op.batch_alter_table('bookings', schema=None) as batch_op:

@@ -61,3 +61,68 @@ def test_upgrade_keeps_existing_bookings_and_gives_them_manage_links(tmp_path):
         assert db.session.get(Calendar, 1).booking_seq == 0
         db.session.remove()
         downgrade(revision="base")
+
+
+def test_upgrade_keeps_only_the_markers_a_stored_message_legitimately_had(tmp_path):
+    """Old mail held ⟦book:N⟧ / ⟦manage:N⟧; after the upgrade a message resolves only its recipient's link
+    and its own booking's manage link, and every other marker is the text it was."""
+    from sqlalchemy import text
+
+    from webapp.mail.models import OutboxMessage
+
+    app = make_app(tmp_path)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="e7a3c5d1f9b2")
+        now = "'2026-01-01 00:00:00'"
+        with db.engine.begin() as conn:
+            for sql in (
+                "INSERT INTO calendars (id, name, slug, description, location, timezone, duration, buffer_before,"
+                " buffer_after, min_notice, window_days, seats, confirmation_message, is_active, created_at,"
+                f" updated_at, booking_seq) VALUES (1, 'C', 'c', '', '', 'UTC', 30, 0, 0, 0, 60, 1, '', true, {now},"
+                f" {now}, 0)",
+                "INSERT INTO contacts (id, first_name, last_name, email, email_key, phone, created_at, updated_at)"
+                f" VALUES (1, 'Ada', '', 'ada@example.com', 'ada@example.com', '', {now}, {now})",
+                "INSERT INTO one_time_links (id, calendar_id, contact_id, salt, token_digest, source, metadata,"
+                f" created_by, created_at) VALUES (1, 1, 1, 's1', 'd1', 'admin', '{{}}', 'system', {now}),"
+                f" (2, 1, NULL, 's2', 'd2', 'admin', '{{}}', 'system', {now})",
+            ):
+                conn.execute(text(sql))
+            for message_id, to, body in (
+                (1, "Ada <ada@example.com>", "Yours: ⟦book:1⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧"),
+                (2, "eve@example.com", "Typed by Eve: ⟦book:1⟧"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO outbox_messages (id, kind, from_name, to_addr, subject, text_body, html_body,"
+                        " attachments, status, attempts, next_attempt_at, last_error, created_at, message_id)"
+                        f" VALUES (:id, 'workflow', '', :to, 'S', :body, :body, '[]', 'pending', 0, {now}, '',"
+                        f" {now}, :mid)"
+                    ),
+                    {"id": message_id, "to": to, "body": body, "mid": f"<{message_id}@x>"},
+                )
+        upgrade()
+        ada, eve = db.session.get(OutboxMessage, 1), db.session.get(OutboxMessage, 2)
+        assert ada.secret_links == [["book", 1]] and eve.secret_links == [] and eve.link_nonce == ""
+        assert f"Yours: ⟦book:1:{ada.link_nonce}⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧" == ada.text_body == ada.html_body
+        assert eve.text_body == "Typed by Eve: ⟦book:1⟧"
+        # Ids are never given again after a delete (SQLite AUTOINCREMENT).
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # the rows above were inserted with their ids
+                conn.execute(text("SELECT setval(pg_get_serial_sequence('one_time_links', 'id'), 2)"))
+            conn.execute(text("DELETE FROM one_time_links WHERE id = 2"))
+            conn.execute(
+                text(
+                    "INSERT INTO one_time_links (calendar_id, salt, token_digest, source, metadata, created_by,"
+                    f" created_at) VALUES (1, 's3', 'd3', 'admin', '{{}}', 'system', {now})"
+                )
+            )
+            assert conn.execute(text("SELECT max(id) FROM one_time_links")).scalar() == 3
+        db.session.remove()
+        downgrade(revision="e7a3c5d1f9b2")
+        with db.engine.connect() as conn:
+            body = conn.execute(text("SELECT text_body FROM outbox_messages WHERE id = 1")).scalar()
+        assert body == "Yours: ⟦book:1⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧"
+        downgrade(revision="base")

@@ -3,7 +3,6 @@ published workflow, made once; tagging the demo contact sends a working one-time
 
 from sqlalchemy import func, select
 
-from webapp import tokens
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import preview
@@ -11,6 +10,7 @@ from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
+from webapp.mail.services import build_message
 from webapp.worker import drain
 from webapp.workflows import demo
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
@@ -78,11 +78,10 @@ def test_tagging_the_demo_contact_sends_a_working_one_time_link(app, client):
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "workflow"))
     assert message.to_addr.endswith("<alex.demo@example.com>")
     assert "Hi Alex," in message.text_body
-    [marker] = tokens.MARKER_RE.findall(message.text_body)
-    purpose, link_id = marker
-    link = db.session.get(OneTimeLink, int(link_id))
+    [[purpose, link_id]] = message.secret_links
+    link = db.session.get(OneTimeLink, link_id)
     assert purpose == "book" and link.contact_id == report.contact.id and link.calendar_id == report.calendar.id
-    url = tokens.resolve(message.text_body).split("\n\n")[2].strip()
+    url = build_message(message).body.split("\n\n")[2].strip()
     assert url.startswith(app.config["BASE_URL"] + "/book/")
     path = url.removeprefix(app.config["BASE_URL"])
     page = client.get(path)

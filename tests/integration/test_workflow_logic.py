@@ -280,9 +280,9 @@ def test_the_link_opened_condition_sees_an_open(app, client, calendar, make_cont
     )
     enrolment = enrol(workflow, make_contact())
     drain(app)
-    from webapp import tokens
+    from webapp.booking import links
 
-    token_url = tokens.resolve(tokens.marker("book", the_link(enrolment).id))
+    token_url = links.url(the_link(enrolment))
     assert client.get("/book/" + token_url.rsplit("/", 1)[1]).status_code == 200
     clock.shift(timedelta(hours=1))
     drain(app)

@@ -42,7 +42,7 @@ def link_panel_context(calendar=None, contact=None, form=None, new_link=None) ->
         "link_form": form,
         "links": links_for(calendar.id if calendar else None, contact.id if contact else None),
         "new_link": new_link,
-        "link_url": links.url,
+        "link_url": lambda link: links.url(link) or "",  # "" once the key the link was made under is retired
         "now": utcnow(),
     }
 

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import String, bindparam, cast, func, select
 
 from webapp import tokens
+from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.availability import Busy, Rules
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
@@ -221,6 +222,7 @@ LINK_PAGE_QUERY = (
         OneTimeLink.revoked_at,
         OneTimeLink.expires_at,
         OneTimeLink.contact_id,
+        OneTimeLink.salt,
         _calendars.c.name,
         _calendars.c.location,
         _calendars.c.description,
@@ -240,10 +242,11 @@ def link_page(token: str) -> LinkPage | None:
 
     The same rules as the models: OneTimeLink.status_at() and Contact.name, applied to the row.
     """
-    if not token or len(token) > 100:
+    digest = tokens.lookup_digest(token or "")
+    if digest is None:
         return None
-    row = _execute(LINK_PAGE_QUERY, {"digest": tokens.digest(token)}).first()
-    if row is None:
+    row = _execute(LINK_PAGE_QUERY, {"digest": digest}).first()
+    if row is None or not tokens.verify(links.PURPOSE, token, row.salt):
         return None
     status = OneTimeLink.status_at(row, utcnow())
     contact = (Contact.name.fget(row), row.email) if row.contact_id is not None else ("", "")

@@ -56,7 +56,7 @@ def issue(
         calendar=calendar,
         contact=contact,
         salt=salt,
-        token_digest=tokens.digest(tokens.make_token(PURPOSE, salt)),
+        token_digest=tokens.stored_digest(salt),
         expires_at=expires_at,
         source=source,
         meta=check_meta(meta),
@@ -75,9 +75,9 @@ def issued(link: OneTimeLink) -> int:
     return link.id
 
 
-def url(link: OneTimeLink) -> str:
-    """The link's absolute URL, rebuilt from its salt and the app's key."""
-    return tokens.url(PURPOSE, link.salt)
+def url(link: OneTimeLink) -> str | None:
+    """The link's absolute URL, rebuilt from its salt and the app's key; None once its key is retired."""
+    return tokens.url(PURPOSE, link.salt, link.token_digest)
 
 
 # Built once: making loader options costs more than running the query.
@@ -93,9 +93,11 @@ def find(token: str) -> OneTimeLink | None:
 
     Its calendar and contact come in the same query: the booking page shows both.
     """
-    if not token or len(token) > 100:
+    digest = tokens.lookup_digest(token or "")
+    if digest is None:
         return None
-    return db.session.scalar(FIND, {"digest": tokens.digest(token)})
+    link = db.session.scalar(FIND, {"digest": digest})
+    return link if link is not None and tokens.verify(PURPOSE, token, link.salt) else None
 
 
 def mark_opened(link: OneTimeLink) -> None:
@@ -132,8 +134,10 @@ def revoke(link: OneTimeLink) -> bool:
     return False
 
 
-def _salts_of(link_ids: list[int]) -> dict[int, str]:
-    return dict(db.session.execute(select(OneTimeLink.id, OneTimeLink.salt).where(OneTimeLink.id.in_(link_ids))).all())
+def _salts_of(link_ids: list[int]) -> dict[int, tuple[str, str]]:
+    query = select(OneTimeLink.id, OneTimeLink.salt, OneTimeLink.token_digest).where(OneTimeLink.id.in_(link_ids))
+    return {row.id: (row.salt, row.token_digest) for row in db.session.execute(query)}
 
 
-tokens.register(PURPOSE, "/book/", _salts_of)
+GONE = "(This booking link was withdrawn before this email was sent: please ask the organiser for a new one.)"
+tokens.register(PURPOSE, "/book/", _salts_of, GONE)

@@ -16,12 +16,16 @@ STATUSES = ("active", "opened", "used", "expired", "revoked")
 class OneTimeLink(db.Model):
     """A personal link that books one slot on one calendar, once.
 
-    The URL token is an HMAC over `salt` (see webapp/tokens.py); only its digest is stored.
+    The URL token is the salt's handle and an HMAC over it (see webapp/tokens.py); the key is never stored.
     """
 
     __tablename__ = "one_time_links"
-    # The expiry task's query: links whose expiry passed and that it has not handled yet.
-    __table_args__ = (Index("ix_one_time_links_expiry", "expiry_handled_at", "expires_at"),)
+    # The expiry task's query: links whose expiry passed and that it has not handled yet. AUTOINCREMENT:
+    # SQLite would otherwise give a deleted link's id to the next one, and a queued mail naming it a stranger's.
+    __table_args__ = (
+        Index("ix_one_time_links_expiry", "expiry_handled_at", "expires_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)

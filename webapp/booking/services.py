@@ -125,14 +125,21 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
 
 def find_by_manage_token(token: str) -> Booking | None:
     """The booking a manage token belongs to, or None."""
-    if not token or len(token) > 100:
+    digest = tokens.lookup_digest(token or "")
+    if digest is None:
         return None
-    return db.session.scalar(select(Booking).where(Booking.manage_digest == tokens.digest(token)))
+    booking = db.session.scalar(select(Booking).where(Booking.manage_digest == digest))
+    return booking if booking is not None and tokens.verify(MANAGE, token, booking.manage_salt) else None
 
 
-def manage_url(booking: Booking) -> str:
+def manage_token(booking: Booking) -> str | None:
+    """The booking's working manage token; None once the key it was made under is retired."""
+    return tokens.token_for(MANAGE, booking.manage_salt, booking.manage_digest)
+
+
+def manage_url(booking: Booking) -> str | None:
     """The absolute manage (confirmation, cancel, reschedule) URL of a booking."""
-    return tokens.url(MANAGE, booking.manage_salt)
+    return tokens.url(MANAGE, booking.manage_salt, booking.manage_digest)
 
 
 def change_deadline(booking: Booking) -> datetime:
@@ -241,7 +248,7 @@ def _context(booking: Booking, event: str, **extra) -> dict:
         "booking": booking,
         "calendar": db.session.get(Calendar, booking.calendar_id),
         "event": event,
-        "manage_url": tokens.marker(MANAGE, booking.id),
+        "manage_url": tokens.LinkRef(MANAGE, booking.id),
         **extra,
     }
 
@@ -294,9 +301,10 @@ def _notify(booking: Booking, event: str, **extra) -> None:
         )
 
 
-def _salts_of(booking_ids: list[int]) -> dict[int, str]:
-    rows = db.session.execute(select(Booking.id, Booking.manage_salt).where(Booking.id.in_(booking_ids)))
-    return dict(rows.all())
+def _salts_of(booking_ids: list[int]) -> dict[int, tuple[str, str]]:
+    query = select(Booking.id, Booking.manage_salt, Booking.manage_digest).where(Booking.id.in_(booking_ids))
+    return {row.id: (row.manage_salt, row.manage_digest) for row in db.session.execute(query)}
 
 
-tokens.register(MANAGE, "/booking/", _salts_of)
+GONE = "(This booking no longer exists.)"
+tokens.register(MANAGE, "/booking/", _salts_of, GONE)

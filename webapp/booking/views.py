@@ -17,7 +17,7 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from webapp import htmx, tokens
+from webapp import htmx
 from webapp.booking import cache, ics, links, picker, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import OneTimeLink
@@ -246,7 +246,8 @@ def resend(token):
 
 
 def _manage_path(booking: Booking) -> str:
-    return url_for("booking.manage", token=tokens.make_token(services.MANAGE, booking.manage_salt))
+    token = services.manage_token(booking)
+    return url_for("booking.manage", token=token) if token else abort(404)
 
 
 def _booking(token: str) -> Booking:

@@ -147,13 +147,15 @@ class DateOverride(db.Model):
 
 def _manage_digest(context) -> str:
     """The digest of a new booking's manage token (its salt is set just before)."""
-    return tokens.digest(tokens.make_token("manage", context.get_current_parameters()["manage_salt"]))
+    return tokens.stored_digest(context.get_current_parameters()["manage_salt"])
 
 
 class Booking(db.Model):
     """A seat taken on a calendar at one instant."""
 
     __tablename__ = "bookings"
+    # AUTOINCREMENT: an id is never given again after a delete (a queued mail names bookings by id).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"), index=True)

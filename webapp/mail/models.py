@@ -25,6 +25,10 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(String(500))
     text_body: Mapped[str] = mapped_column(Text, default="")
     html_body: Mapped[str] = mapped_column(Text, default="")
+    # The secret links this message may reveal, [["book", 42], ["manage", 7]], and the nonce its markers
+    # carry (webapp/tokens.py, Minter): only those markers become URLs when it is sent.
+    secret_links: Mapped[list] = mapped_column(JSON, default=list)
+    link_nonce: Mapped[str] = mapped_column(String(32), default="")
     # [{"filename": "invite.ics", "mimetype": "text/calendar", "content": "BEGIN:VCALENDAR…"}]
     attachments: Mapped[list] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="pending")
@@ -40,6 +44,13 @@ class OutboxMessage(db.Model):
     # Fixed when queued, so a message sent twice (a worker died after the server accepted it) reads as one.
     # Also the sentinel that lets many new messages go in one INSERT … RETURNING on SQLite.
     message_id: Mapped[str] = mapped_column(String(255), unique=True, insert_sentinel=True)
+
+    @property
+    def minter(self):
+        """The message's own markers: what resolves its secret links (and nothing else)."""
+        from webapp.tokens import Minter
+
+        return Minter(self.link_nonce, self.secret_links or [])
 
     @property
     def can_retry(self) -> bool:

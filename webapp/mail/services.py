@@ -12,7 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from email import policy
+from email.charset import QP, Charset
 from email.generator import BytesGenerator
+from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid, parseaddr
 from io import BytesIO
 from urllib.parse import urlsplit
@@ -36,6 +38,7 @@ DEFAULT_RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 60 * 60)
 # How long a claim holds: a worker that dies mid-send frees its messages after this.
 DEFAULT_LEASE_SECONDS = 5 * 60
 NO_SERVER = "not sent: no mail server configured"
+TO_MAX = 254  # OutboxMessage.to_addr
 
 
 # --- queueing ------------------------------------------------------------------------------------
@@ -71,17 +74,23 @@ def queue_email(
     kind: str = "",
     booking_id: int | None = None,
     from_name: str = "",
+    minter: tokens.Minter | None = None,
 ) -> OutboxMessage:
     """Render templates/email/<template>.txt/.html now and add the message to the session, uncommitted.
 
     The caller commits it in the same transaction as the change it belongs to (a booking, an
     enrolment step), so a request can never succeed while its email is lost. Secret links go in as
-    token markers (tokens.marker) and become URLs only when the worker sends the message.
+    tokens.LinkRef values in `context` (or as markers of `minter`, the message's own, when the caller
+    rendered text with it already): they become URLs only when the worker sends the message.
     """
+    minter = minter or tokens.Minter()
+    context = minter.fill(context)
     to = _one_line("to", to)
     subject = _one_line("subject", subject)
     if "@" not in parseaddr(to)[1]:
         raise ValueError(f"{to!r} is not an email address")
+    if len(to) > TO_MAX:  # a long display name (two 100-character names, encoded) is dropped, not the mail
+        to = parseaddr(to)[1]
     message = OutboxMessage(
         kind=kind or template,
         from_name=_one_line("sender name", from_name),
@@ -96,6 +105,8 @@ def queue_email(
         last_error="",
         booking_id=booking_id,
         message_id=new_message_id(),
+        secret_links=minter.links,
+        link_nonce=minter.nonce if minter.links else "",
     )
     db.session.add(message)
     return message
@@ -287,8 +298,20 @@ class _Writer(BytesGenerator):
         return candidate
 
 
+_QUOTED_PRINTABLE = Charset("utf-8")
+_QUOTED_PRINTABLE.body_encoding = QP
+MAX_LINE_OCTETS = 998  # RFC 5321: a server refuses longer lines ("500 Line too long")
+
+
 class OutgoingMessage(Message):
     """Flask-Mail's message, serialised without re-parsing its headers (see _SMTPWriting and _Writer)."""
+
+    def _mimetext(self, text, subtype="plain"):
+        # Flask-Mail sends UTF-8 text as 8bit, line by line; a part with a longer line (a 2,000-character
+        # cancel reason typed on one line) goes quoted-printable, which wraps it losslessly.
+        if text and any(len(line.encode()) > MAX_LINE_OCTETS for line in text.splitlines()):
+            return MIMEText(text, _subtype=subtype, _charset=_QUOTED_PRINTABLE)
+        return super()._mimetext(text, subtype)
 
     def as_bytes(self) -> bytes:
         out = BytesIO()
@@ -296,25 +319,22 @@ class OutgoingMessage(Message):
         return out.getvalue()
 
 
-def _texts(message: OutboxMessage) -> list[str]:
-    return [message.text_body, message.html_body or "", *(item["content"] for item in message.attachments or [])]
-
-
 def build_message(message: OutboxMessage, urls: dict | None = None) -> Message:
-    """The email as sent: token markers become working URLs here, and only here.
+    """The email as sent: the message's own markers become working URLs here, and only here.
 
-    `urls`: the markers' URLs already looked up (tokens.load) for a batch of messages."""
-    urls = tokens.load(_texts(message), {} if urls is None else urls)  # one lookup for all the parts
+    `urls`: the links' URLs already looked up (tokens.load) for a batch of messages."""
+    urls = tokens.load(message.secret_links or [], urls)
+    minter = message.minter
     sent = OutgoingMessage(
         subject=message.subject,
         recipients=[message.to_addr],
-        body=tokens.resolve(message.text_body, cache=urls),
-        html=tokens.resolve(message.html_body, cache=urls) if message.html_body else None,
+        body=minter.resolve(message.text_body, urls),
+        html=minter.resolve(message.html_body, urls) if message.html_body else None,
         sender=_sender(message.from_name),
     )
     sent.msgId = message.message_id
     for item in message.attachments or []:
-        content = tokens.resolve(item["content"], cache=urls).encode()
+        content = minter.resolve(item["content"], urls).encode()
         sent.attach(item["filename"], content_type(item["mimetype"]), content)
     return sent
 
@@ -448,7 +468,7 @@ def deliver_now(message_ids: Iterable[int]) -> dict[int, str]:
                 _hold(message.id, worker)
             return {message.id: "held" for message in taken}
         left = {}
-        urls = tokens.load((text for message in taken for text in _texts(message)), {})  # one query for the links
+        urls = tokens.load(link for message in taken for link in message.secret_links or [])  # one query a purpose
         with connection() as sender:
             for message in taken:
                 status = _send_one(sender, message.id, worker, message=message, urls=urls)
@@ -492,6 +512,6 @@ def counts() -> dict[str, int]:
     return {status: found.get(status, 0) for status in STATUSES}
 
 
-def redacted(text: str) -> str:
-    """Stored text as an admin may see it: secret links shown as …/book/••••••••."""
-    return tokens.resolve(text or "", redact=True)
+def redacted(message: OutboxMessage, text: str) -> str:
+    """Stored text of a message as an admin may see it: its secret links shown as …/book/••••••••."""
+    return message.minter.redact(text)

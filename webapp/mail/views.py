@@ -68,14 +68,14 @@ def send_test():
 def show(message_id):
     """One message: headers, delivery, text part, HTML part in a sandboxed frame, attachments."""
     message = _get(message_id)
-    return render_template("mail/show.html", message=message, text=services.redacted(message.text_body))
+    return render_template("mail/show.html", message=message, text=services.redacted(message, message.text_body))
 
 
 @bp.get("/<int:message_id>/html")
 def html(message_id):
     """The stored HTML part, redacted, under a CSP that lets it do nothing but be displayed."""
     message = _get(message_id)
-    response = make_response(services.redacted(message.html_body))
+    response = make_response(services.redacted(message, message.html_body))
     response.headers["Content-Type"] = "text/html; charset=utf-8"
     # Set here, so the app-wide defaults (frame-ancestors 'none', DENY) do not apply to this one.
     response.headers["Content-Security-Policy"] = f"{HTML_PART_CSP}; frame-ancestors 'self'"
@@ -92,7 +92,7 @@ def attachment(message_id, index):
     if index >= len(items):
         abort(404)
     item = items[index]
-    response = make_response(services.redacted(item["content"]).encode())
+    response = make_response(services.redacted(message, item["content"]).encode())
     response.headers["Content-Type"] = services.content_type(item["mimetype"])
     response.headers.set("Content-Disposition", "attachment", filename=item["filename"])
     response.headers["Cache-Control"] = "no-store"

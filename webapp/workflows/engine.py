@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from webapp import claims
+from webapp import claims, tokens
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
@@ -524,6 +524,16 @@ def _record_failure(enrolment_id: int, worker: str, step: dict, exc: Exception) 
         audit("enrolment.fail", enrolment_id=enrolment_id, step_id=step["id"])
 
 
+def _template_output(step: dict, output: dict) -> dict:
+    """A step's output as later steps' templates see it: its secret links as tokens.LinkRef, never text
+    (so a value a contact typed can never stand for one)."""
+    values = dict(output)
+    module = actions.get(step.get("type", ""))
+    for field, (purpose, id_field) in getattr(module, "SECRET_LINKS", {}).items():
+        values[field] = tokens.LinkRef(purpose, int(output[id_field])) if output.get(id_field) else ""
+    return values
+
+
 def context(enrolment: Enrolment, step: dict, now: datetime, runs: dict | None = None) -> StepContext:
     """What a step sees: the contact, the outputs of the steps that ran before it, the values for templates."""
     if runs is None:
@@ -535,7 +545,7 @@ def context(enrolment: Enrolment, step: dict, now: datetime, runs: dict | None =
     for run in sorted(done, key=lambda run: (run.finished_at or now, run.id or 0)):
         earlier = steps_by_id.get(run.step_id) or {}
         if earlier.get("key"):
-            outputs[earlier["key"]] = dict(run.output or {})
+            outputs[earlier["key"]] = _template_output(earlier, run.output or {})
         if run.output and run.output.get("calendar_id"):
             calendar_id = run.output["calendar_id"]
     calendar = db.session.get(Calendar, calendar_id) if calendar_id else None

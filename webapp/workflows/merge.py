@@ -44,7 +44,7 @@ ALLOWED_NODES = (
     nodes.Keyword,
 )
 ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-MARKER_OR_URL = re.compile(r"(⟦[a-z]+:\d+⟧|https?://[^\s<>\"']+)")
+MARKER_OR_URL = re.compile(r"(⟦[a-z]+:\d+:[0-9a-f]{32}⟧|https?://[^\s<>\"']+)")
 
 
 def _path(node: nodes.Node) -> list[str] | None:
@@ -151,7 +151,7 @@ def render(source: str, values: Mapping) -> str:
 
 
 def _json_text(value) -> str:
-    # Inside a JSON string: quotes, backslashes and line breaks escaped; markers (⟦book:1⟧) kept as they are.
+    # Inside a JSON string: quotes, backslashes and line breaks escaped; markers (⟦book:1:…⟧) kept as they are.
     return json.dumps("" if value is None else str(value), ensure_ascii=False)[1:-1]
 
 

@@ -6,6 +6,7 @@ Not a step type itself: the step modules import it.
 
 from wtforms import StringField, TextAreaField
 
+from webapp import tokens
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.mail.services import deliver_now, queue_email
@@ -56,8 +57,10 @@ def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = ""
     from webapp.workflows.actions import AfterFlush
 
     config = ctx.config
+    minter = tokens.Minter()  # this message's own markers: the only links it can ever reveal
+    values = minter.fill(ctx.values)
     subject = subject_prefix + merge.one_line(merge.render(config.get("subject", ""), ctx.values))
-    text = merge.render(config.get("body", ""), ctx.values)
+    text = merge.render(config.get("body", ""), values)
     message = queue_email(
         to,
         subject or "(no subject)",
@@ -65,6 +68,7 @@ def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = ""
         {"body": text, "body_html": merge.text_to_html(text), "sender_name": sender_name},
         kind=kind,
         from_name=sender_name,
+        minter=minter,
     )
     return {"outbox_id": AfterFlush(lambda: message.id), "subject": subject}
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 from sqlalchemy import bindparam, or_, select, update
 from wtforms import RadioField, SelectField, StringField
 
-from webapp import tokens
 from webapp.audit import audit
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
@@ -19,6 +18,9 @@ CATEGORY = "Appointments"
 LABEL = "Generate One-Time Booking Link"
 DEFAULTS = {"calendar_id": None, "expires_in": None, "expires_unit": "days", "existing": "reuse"}
 OUTPUTS = {"url": "One-Time Link", "calendar_name": "Calendar name", "expires_at": "Link expiry (UTC)"}
+# Outputs that are secret links, by the output holding their id: the engine hands later steps a
+# tokens.LinkRef (never text), which only the message or request it goes into can turn into the URL.
+SECRET_LINKS = {"url": (links.PURPOSE, "link_id")}
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 UNITS = {"hours": 1, "days": 24}
 MAX_HOURS = 366 * 24
@@ -148,7 +150,6 @@ def run(ctx) -> dict:
         reused = False
     return {
         "link_id": AfterFlush(lambda: links.issued(link)) if not reused else link.id,
-        "url": AfterFlush(lambda: tokens.marker(links.PURPOSE, link.id)),  # the real URL exists only in the email
         "calendar_id": calendar.id,
         "calendar_name": calendar.name,
         "expires_at": link.expires_at.strftime("%Y-%m-%d %H:%M") if link.expires_at else "",

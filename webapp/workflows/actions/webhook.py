@@ -265,7 +265,9 @@ def run(ctx) -> dict:
     url = (config.get("url") or "").strip()
     if problem := url_errors(url):
         raise StepError(problem, permanent=True)
-    body = tokens.resolve(merge.render_json(config.get("body") or "", ctx.values)).encode()
+    minter = tokens.Minter()  # the body's own links become URLs; marker-like text from contacts stays text
+    text = merge.render_json(config.get("body") or "", minter.fill(ctx.values))
+    body = minter.resolve(text, tokens.load(minter.links)).encode()
     delivery = f"{ctx.enrolment.id}-{ctx.step.get('id', '')}"
     headers = {
         "Content-Type": "application/json; charset=utf-8",
