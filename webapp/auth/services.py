@@ -171,8 +171,7 @@ def remove_admin(target: User, by: User | None) -> None:
     _lock_active_admins()
     ended = sessions.end_all(target)
     removed = db.session.execute(
-        delete(User)
-        .where(User.id == target_id, or_(User.disabled_at.is_not(None), _another_active_admin(target_id)))
+        delete(User).where(User.id == target_id, or_(User.disabled_at.is_not(None), _another_active_admin(target_id)))
     ).rowcount
     if not removed:
         db.session.rollback()

@@ -32,9 +32,7 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:
-            user = services.sign_in(
-                form.email.data, form.password.data, form.remember.data, request.user_agent.string
-            )
+            user = services.sign_in(form.email.data, form.password.data, form.remember.data, request.user_agent.string)
         except services.SignInError as exc:
             form.password.errors.append(str(exc))
         else:
