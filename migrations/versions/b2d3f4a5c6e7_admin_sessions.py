@@ -38,6 +38,7 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_admin_sessions")),
         sa.UniqueConstraint("digest", name=op.f("uq_admin_sessions_digest")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("admin_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_admin_sessions_user_id"), ["user_id"], unique=False)

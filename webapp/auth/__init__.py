@@ -34,6 +34,10 @@ def _forget(session_id: str) -> None:
 def _load_admin_first():
     # Load the admin before the view runs: a session's "last active" write then never lands in the
     # middle of a view's own transaction (public pages read current_user only when they log).
+    # A request inside an app context that is already pushed (tests, scripts) shares its `g`: forget
+    # the previous request's admin so a session ended since then is looked up again.
+    g.pop("_login_user", None)
+    g.pop("admin_session", None)
     if request.endpoint != "static":
         current_user._get_current_object()
 
@@ -43,6 +47,7 @@ def init_app(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
-    app.before_request(_load_admin_first)
+    # First of all hooks: the login guard (webapp.core.security) must see this request's admin.
+    app.before_request_funcs.setdefault(None, []).insert(0, _load_admin_first)
     app.add_template_filter(sessions.describe, "browser_name")
     app.register_blueprint(bp)

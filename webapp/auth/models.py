@@ -64,6 +64,8 @@ class AdminSession(db.Model):
     """One signed-in browser of an admin; its cookies hold the key, the row only the key's digest."""
 
     __tablename__ = "admin_sessions"
+    # Ids are never reused: a "Sign out" button on an old page must not reach a newer session.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
