@@ -66,10 +66,8 @@ def _owner_only(path: Path, mode: int) -> None:
     try:
         if path.stat().st_mode & 0o077:
             path.chmod(mode)
-    except FileNotFoundError:
-        pass
-    except PermissionError:
-        pass  # not ours to change: its owner decides
+    except (FileNotFoundError, PermissionError):
+        pass  # not there yet, or not ours to change: its owner decides
 
 
 def _private_sqlite_file(database: str | None) -> None:
