@@ -140,12 +140,13 @@ def admins_enable(user_id):
 
 def _settings_page(password_form, admin_form):
     status = 422 if password_form.errors or admin_form.errors else 200
+    current = sessions.current()
     html = render_template(
         "auth/settings.html",
         form=password_form,
         admin_form=admin_form,
         admins=services.all_admins(),
-        browsers=sessions.of_user(current_user),
-        this_browser=sessions.current(),
+        browsers=sorted(sessions.of_user(current_user), key=lambda row: row != current),  # this browser first
+        this_browser=current,
     )
     return html, status
