@@ -38,7 +38,12 @@ def _load_admin_first():
     # the previous request's admin so a session ended since then is looked up again.
     g.pop("_login_user", None)
     g.pop("admin_session", None)
-    if request.endpoint != "static":
+    cookies = (
+        current_app.config["SESSION_COOKIE_NAME"],
+        current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+    )
+    # Requests without cookies (the API, webhooks, health checks) have no admin to look up.
+    if request.endpoint != "static" and any(name in request.cookies for name in cookies):
         current_user._get_current_object()
 
 
