@@ -323,3 +323,34 @@ def test_an_unknown_email_is_checked_against_a_hash_like_a_known_one(client, adm
     # The dummy hash is made once, not per attempt.
     client.post("/login", data={"email": "other@example.com", "password": PASSWORD})
     assert password_checks[2] == unknown_hash
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one_active(app, admin, grace):
+    import threading
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def disable(target_id, by_id):
+        with app.app_context():
+            target, by = db.session.get(User, target_id), db.session.get(User, by_id)
+            barrier.wait()
+            try:
+                services.disable_admin(target, by)
+                outcomes.append("disabled")
+            except services.AdminError:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=disable, args=(admin.id, grace.id)),
+        threading.Thread(target=disable, args=(grace.id, admin.id)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["disabled", "refused"]
+    db.session.expire_all()
+    assert [user.is_active for user in services.all_admins()].count(True) == 1
