@@ -262,9 +262,10 @@ def test_removing_an_admin_ends_their_sessions_but_keeps_the_api_keys(app, admin
 def test_an_admin_cannot_disable_or_remove_themselves(app, admin, grace):
     here = sign_in(app)
     for action in ("disable", "remove"):
-        response = here.post(f"/settings/admins/{admin.id}/{action}", follow_redirects=True)
-        assert f"You cannot {action} your own account: another admin can." in response.text
-        assert signed_in(here)
+        for send in (here.get, here.post):
+            response = send(f"/settings/admins/{admin.id}/{action}", follow_redirects=True)
+            assert f"You cannot {action} your own account: another admin can." in response.text
+            assert signed_in(here)
     db.session.expire_all()
     assert db.session.get(User, admin.id).is_active
     # The list offers no such button on one's own row.

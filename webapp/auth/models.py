@@ -13,6 +13,11 @@ from webapp.types import UTCDateTime, utcnow
 MIN_PASSWORD_LENGTH = 10
 
 
+def hash_password(password: str) -> str:
+    """A salted scrypt hash (werkzeug's default method and cost), the only form a password is kept in."""
+    return generate_password_hash(password)
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     """The one place a password is checked against a hash (sign-in runs it for unknown emails too)."""
     return check_password_hash(password_hash, password)
@@ -50,7 +55,7 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         """True when the password matches the stored hash."""

@@ -5,7 +5,6 @@ import secrets
 
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
-from werkzeug.security import generate_password_hash
 
 from webapp.audit import audit
 from webapp.auth import models, sessions
@@ -56,8 +55,8 @@ def create_admin(email: str, password: str) -> User:
 
 @functools.cache
 def _dummy_hash() -> str:
-    # Made once per process with the same method and parameters as every stored hash (werkzeug's default).
-    return generate_password_hash(secrets.token_urlsafe(16))
+    # Made once per process, the way every stored hash is made: checking against it costs the same.
+    return models.hash_password(secrets.token_urlsafe(16))
 
 
 def sign_in(email: str, password: str, remember: bool, user_agent: str = "") -> User:
@@ -131,14 +130,15 @@ def _another_active_admin(target_id: int):
     return exists(select(other.id).where(other.id != target_id, other.disabled_at.is_(None)))
 
 
-def _refuse_self(target: User, by: User | None, verb: str) -> None:
+def refuse_self(target: User, by: User | None, verb: str) -> None:
+    """AdminError when an admin would disable or remove their own account (another admin must)."""
     if by is not None and target.id == by.id:
         raise AdminError(f"You cannot {verb} your own account: another admin can.")
 
 
 def disable_admin(target: User, by: User | None) -> None:
     """Stop an admin from signing in and end their sessions at once; never the last active admin."""
-    _refuse_self(target, by, "disable")
+    refuse_self(target, by, "disable")
     if not target.is_active:
         return
     _lock_active_admins()
@@ -166,7 +166,7 @@ def enable_admin(target: User) -> None:
 
 def remove_admin(target: User, by: User | None) -> None:
     """Delete an admin and their sessions; never the last active admin. API keys stay (they belong to the install)."""
-    _refuse_self(target, by, "remove")
+    refuse_self(target, by, "remove")
     target_id, email = target.id, target.email
     _lock_active_admins()
     ended = sessions.end_all(target)

@@ -60,7 +60,7 @@ def settings():
             user = current_user._get_current_object()
             row = services.change_password(user, form.new.data, sessions.current())
             login_user(user, remember=row.remember)
-            flash("Your password has been changed. You are signed out everywhere else.", "success")
+            flash("Your password has been changed; every other browser signed in as you is signed out.", "success")
             return redirect(url_for("auth.settings"), 303)
         form.current.errors.append("This is not your current password.")
     return _settings_page(form, AdminForm(prefix="admin"))
@@ -117,11 +117,12 @@ def admins_remove(user_id):
 
 
 def _confirmed_change(target: User, action: str, change, done: str):
-    if request.method == "GET":
-        return render_template("auth/admin_confirm.html", target=target, action=action)
-    email = target.email
+    by, email = current_user._get_current_object(), target.email
     try:
-        change(target, current_user._get_current_object())
+        services.refuse_self(target, by, action)
+        if request.method == "GET":
+            return render_template("auth/admin_confirm.html", target=target, action=action)
+        change(target, by)
     except services.AdminError as exc:
         flash(str(exc), "error")
     else:
