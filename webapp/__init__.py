@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from webapp import config
+from webapp import config, logredact
 from webapp import extensions as ext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: settings from the environment, then `overrides` (tests), then blueprints."""
+    # Before anything logs: no log line of this process (werkzeug's, gunicorn's, ours) holds a secret URL.
+    logredact.install()
     app = Flask(
         __name__,
         instance_relative_config=True,

@@ -1,5 +1,6 @@
 """Settings read from the environment, checked once at start-up."""
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -50,6 +51,7 @@ def _secret_key(env, instance_path: Path) -> str:
         return env["SECRET_KEY"]
     key_file = instance_path / "secret_key"
     if key_file.exists():
+        _owner_only(key_file, 0o600)
         return key_file.read_text().strip()
     key = secrets.token_hex(32)
     # Created with owner-only permissions: the key signs every session.
@@ -68,12 +70,37 @@ def _secret_key_fallbacks(env) -> list[str]:
     return keys
 
 
+def _owner_only(path: Path, mode: int) -> None:
+    """Take group and other permissions off a path we made earlier (installs older than this rule)."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(mode)
+    except (FileNotFoundError, PermissionError):
+        pass  # not there yet, or not ours to change: its owner decides
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """Create the SQLite file readable by its owner only; SQLite gives its -wal and -shm files the same mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite says "unable to open database file" itself
+    # An empty file is an empty SQLite database: made here, it never exists with the umask's mode.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        _owner_only(file, 0o600)
+
+
 def _database_url(env, instance_path: Path) -> str:
     url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'oneslot.db'}"
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(f"DATABASE_URL={url!r} is not a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        _private_sqlite_file(parsed.database)
     # Plain postgresql:// and postgres:// mean the psycopg 3 driver we ship.
     if parsed.drivername in {"postgres", "postgresql"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -101,7 +128,9 @@ def load(env=None, instance_path=".") -> dict:
     """Build the Flask config from environment variables (see README, Configuration)."""
     env = os.environ if env is None else env
     instance_path = Path(instance_path)
-    instance_path.mkdir(parents=True, exist_ok=True)
+    # Owner only: it holds the secret key and the SQLite database.
+    instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(instance_path, 0o700)
     base_url = _base_url(env)
     secure_default = base_url.startswith("https://")
     secure = _flag(env, "SESSION_COOKIE_SECURE", secure_default)

@@ -1,16 +1,26 @@
-"""Admin accounts."""
+"""Admin accounts and their sign-in sessions."""
 
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 from webapp.types import UTCDateTime, utcnow
 
 MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash (werkzeug's default method and cost), the only form a password is kept in."""
+    return generate_password_hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """The one place a password is checked against a hash (sign-in runs it for unknown emails too)."""
+    return check_password_hash(password_hash, password)
 
 
 class User(UserMixin, db.Model):
@@ -23,14 +33,56 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by another admin: a disabled admin cannot sign in and has no session.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The key of the session this object was loaded through (webapp.auth.sessions); not stored.
+    session_key = None
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login refuses to sign in an inactive (disabled) admin."""
+        return self.disabled_at is None
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: the admin and one server-side session, "<id>:<session key>".
+
+        The session and remember cookies carry it, so ending the session row kills both cookies.
+        """
+        if not self.session_key:
+            raise RuntimeError("start a session (webapp.auth.sessions.start) before signing the admin in")
+        return f"{self.id}:{self.session_key}"
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         """True when the password matches the stored hash."""
-        return check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+class AdminSession(db.Model):
+    """One signed-in browser of an admin; its cookies hold the key, the row only the key's digest."""
+
+    __tablename__ = "admin_sessions"
+    # Ids are never reused: a "Sign out" button on an old page must not reach a newer session.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Past this instant the session is over: fixed for "keep me signed in", moved on by use otherwise.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AdminSession {self.id} of user {self.user_id}>"
