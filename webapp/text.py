@@ -35,7 +35,8 @@ NAMES = {
 
 
 def _has_rtl_letters(text: str) -> bool:
-    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+    # The marks are strong characters themselves (RLM is "R", ALM "AL"): they do not count.
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text if ch not in BIDI_MARKS)
 
 
 def _describe(ch: str) -> str:
