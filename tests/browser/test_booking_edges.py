@@ -86,13 +86,13 @@ def test_a_phone_books_without_scrolling_sideways(browser, live_server, link_url
     day.tap()
     expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", href)
     no_horizontal_scroll(page)
-    page.get_by_label("Email").fill("")
+    page.get_by_label("Your name").fill("")
     page.locator(".slot-list label.slot").first.tap()
     page.get_by_role("button", name="Confirm booking").tap()
-    expect(page.locator("#email-error")).to_be_visible()  # the form's error state, on a phone too
+    expect(page.locator("#name-error")).to_be_visible()  # the form's error state, on a phone too
     no_horizontal_scroll(page)
 
-    page.get_by_label("Email").fill("grace@example.com")
+    page.get_by_label("Your name").fill("Grace Hopper")
     page.get_by_role("button", name="Confirm booking").tap()
     expect(page.get_by_role("heading", name=BOOKED)).to_be_visible()
     no_horizontal_scroll(page)

@@ -151,7 +151,7 @@ def test_semicolon_separated_file(app):
 
 
 def test_quoted_multiline_cell_keeps_line_numbers(app):
-    report = importer.import_csv(b'email,first name\na@example.com,"Two\nlines"\nbad,x\n')
+    report = importer.import_csv(b'email,note\na@example.com,"Two\nlines"\nbad,x\n')
     assert outcomes(report) == [(2, "imported"), (4, "refused")]
 
 

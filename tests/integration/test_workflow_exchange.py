@@ -243,7 +243,7 @@ def test_several_problems_are_all_listed(app, calendar):
         "Step 1 (Generate One-Time Booking Link): calendar “sales” does not exist.",
         "Trigger (Booking event), events: Choose at least one booking event "
         "(made, rescheduled, cancelled, showed, no-show).",
-        "Step 2 (Send Email), subject: The subject is one line.",
+        "Step 2 (Send Email), subject: The subject must be one line: remove the line break.",
     ]
 
 

@@ -39,6 +39,7 @@ CALENDAR_FIELDS = {
     "confirmation_message": "confirmation_message",
     "change_cutoff_hours": "change_cutoff_hours",
     "notify_email": "notify_email",
+    "allow_other_email": "allow_other_email",
 }
 CALENDAR_INTEGERS = {
     "duration_minutes",
@@ -51,6 +52,7 @@ CALENDAR_INTEGERS = {
     "seats",
     "change_cutoff_hours",
 }
+CALENDAR_BOOLEANS = {"allow_other_email"}
 # What the "new calendar" page starts with, so a minimal request makes the same calendar.
 CALENDAR_DEFAULTS = {"timezone": "UTC", "duration_minutes": 30, "seats": 1}
 DEFAULT_AVAILABILITY = {key: [["09:00", "17:00"]] for key in DAY_KEYS[:5]}
@@ -134,7 +136,10 @@ def contact_input(data: Mapping) -> tuple[dict, list[str]]:
             errors[key] = "Must be a string."
             continue
         value = value.strip()
-        if len(value) > contacts.MAX_LENGTHS[key]:
+        if key in contacts.NAME_FIELDS:
+            if error := contacts.name_error(key, value):
+                errors[key] = error
+        elif len(value) > contacts.MAX_LENGTHS[key]:
             errors[key] = f"{contacts.LABELS[key]} is longer than {contacts.MAX_LENGTHS[key]} characters."
         fields[key] = value
     if "email" not in errors and (error := contacts.email_error(fields.get("email", ""))):
@@ -161,6 +166,11 @@ def calendar_form(data: Mapping) -> CalendarForm:
             continue
         if name in CALENDAR_INTEGERS and not integer(value):
             errors[name] = "Must be a whole number."
+        elif name in CALENDAR_BOOLEANS:
+            if not isinstance(value, bool):
+                errors[name] = "Must be true or false."
+            elif value:
+                formdata[CALENDAR_FIELDS[name]] = "y"  # a checkbox: present when on
         elif name not in CALENDAR_INTEGERS and not isinstance(value, str):
             errors[name] = "Must be a string."
         else:

@@ -210,7 +210,9 @@ class LinkPage:
     duration: int
     location: str
     description: str
-    contact_name: str
+    allow_other_email: bool
+    has_contact: bool
+    contact_name: str  # first and last name, never the email (the page may not show it)
     contact_email: str
 
 
@@ -226,6 +228,7 @@ LINK_PAGE_QUERY = (
         _calendars.c.name,
         _calendars.c.location,
         _calendars.c.description,
+        _calendars.c.allow_other_email,
         Contact.first_name,
         Contact.last_name,
         Contact.email,
@@ -240,7 +243,7 @@ LINK_PAGE_QUERY = (
 def link_page(token: str) -> LinkPage | None:
     """The booking page's data for a token, fresh from the database; None for an unknown token.
 
-    The same rules as the models: OneTimeLink.status_at() and Contact.name, applied to the row.
+    The same rules as the models: OneTimeLink.status_at() and Contact.full_name, applied to the row.
     """
     digest = tokens.lookup_digest(token or "")
     if digest is None:
@@ -249,7 +252,8 @@ def link_page(token: str) -> LinkPage | None:
     if row is None or not tokens.verify(links.PURPOSE, token, row.salt):
         return None
     status = OneTimeLink.status_at(row, utcnow())
-    contact = (Contact.name.fget(row), row.email) if row.contact_id is not None else ("", "")
+    has_contact = row.email is not None  # the outer join found the contact (contacts.email is NOT NULL)
+    contact = (Contact.full_name.fget(row), row.email) if has_contact else ("", "")
     return LinkPage(
         bookable=status in ("active", "opened"),
         opened=row.opened_at is not None,
@@ -258,6 +262,8 @@ def link_page(token: str) -> LinkPage | None:
         duration=row.duration,
         location=row.location,
         description=row.description,
+        allow_other_email=bool(row.allow_other_email),
+        has_contact=has_contact,
         contact_name=contact[0],
         contact_email=contact[1],
     )

@@ -7,11 +7,13 @@ from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from webapp.booking.services import BOUND, FREE, OTHER
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact
 from webapp.contacts.services import find_by_email
 from webapp.extensions import db
+from webapp.text import SingleLine
 
 
 def parse_instant(text: str | None) -> datetime | None:
@@ -24,11 +26,31 @@ def parse_instant(text: str | None) -> datetime | None:
 
 
 class BookForm(FlaskForm):
+    """The invitee's details; `email_mode` (services.BOUND, OTHER, FREE) says whether an email is asked for."""
+
     start = HiddenField("Time", [DataRequired("Pick a time.")])
-    name = StringField("Your name", [DataRequired("Tell us your name."), Length(max=200)])
-    email = EmailField("Email", [DataRequired("We need your email to send the confirmation."), Email()])
+    name = StringField("Your name", [DataRequired("Tell us your name."), Length(max=200), SingleLine("Your name")])
+    email = EmailField("Email", render_kw={"autocomplete": "email", "spellcheck": "false"})
     notes = TextAreaField("Anything we should know? (optional)", [Length(max=2000)])
     timezone = HiddenField("Time zone")
+
+    def __init__(self, *args, email_mode: str = FREE, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email_mode = email_mode
+        if email_mode == OTHER:
+            self.email.label.text = "Email (optional)"
+
+    def validate_email(self, field):
+        field.data = (field.data or "").strip()
+        if self.email_mode == BOUND:
+            field.data = ""  # the booking uses the contact's email, whatever the request carries
+            return
+        if not field.data:
+            if self.email_mode == FREE:
+                raise ValidationError("We need your email to send the confirmation.")
+            return
+        Length(max=254, message="An email address is at most 254 characters.")(self, field)
+        Email("Enter a valid email address, like ada@example.com.")(self, field)
 
     def validate_start(self, field):
         if parse_instant(field.data) is None:

@@ -1,5 +1,9 @@
 """Booking with a one-time link, and cancelling or moving a booking: the rules behind the public pages.
 
+A link made for a contact books with the contact's email (never one the page posts), unless the
+calendar allows invitees to book with another email; then the contact on file is told, by mail,
+that their link was used and by which address. Only a link whose contact was deleted takes any address.
+
 Consuming a link is one conditional UPDATE whose row count decides, in the same transaction that
 inserts the booking. Before it, the transaction bumps the calendar's `booking_seq`: that row lock
 (PostgreSQL) or write lock (SQLite) makes bookings of one calendar take turns, so the seat check
@@ -18,12 +22,19 @@ from webapp.booking import ics
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.calendars.services import slot_at
+from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
 from webapp.mail.services import queue_email
+from webapp.text import one_line
 from webapp.types import utcnow
 from webapp.workflows import triggers
 
 MANAGE = "manage"
+
+# How the booking page asks for the email (email_mode).
+BOUND = "bound"  # the contact's email, shown masked, not editable
+OTHER = "other"  # the contact's email unless another is typed (the calendar allows it)
+FREE = "free"  # a link without a contact (deleted since): the invitee types one
 
 
 class BookingError(Exception):
@@ -48,6 +59,10 @@ class ChangeNotAllowed(BookingError):
     status = 403
 
 
+class InviteeInvalid(BookingError):
+    status = 422
+
+
 GONE_MESSAGES = {
     "used": "This booking link has already been used.",
     "expired": "This booking link has expired.",
@@ -57,12 +72,30 @@ GONE_MESSAGES = {
 
 @dataclass(frozen=True)
 class Invitee:
-    """What the person booking typed in."""
+    """What the person booking typed in; `email` is "" when they typed none (or could not)."""
 
     name: str
     email: str
     timezone: str
     notes: str = ""
+
+
+def email_mode(has_contact: bool, allow_other_email: bool) -> str:
+    """BOUND, OTHER or FREE: whether the page shows the contact's email or asks for one."""
+    if not has_contact:
+        return FREE
+    return OTHER if allow_other_email else BOUND
+
+
+def _booking_address(contact: Contact | None, calendar: Calendar, typed: str) -> str:
+    """The address the booking is made with: the contact's, unless the calendar lets the invitee type another."""
+    if contact is None:
+        if not typed:
+            raise InviteeInvalid("We need your email to send the confirmation.")
+        return typed
+    if typed and calendar.allow_other_email:
+        return typed
+    return contact.email
 
 
 def _lock_calendar(calendar_id: int) -> None:
@@ -78,7 +111,7 @@ def _start_transaction(calendar_id: int) -> None:
 
 
 def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
-    """Book `start` with the link: exactly once, and only while the slot has a seat left."""
+    """Book `start` with the link: exactly once, only while the slot has a seat left, with the contact's email."""
     link_id, calendar_id, contact_id = link.id, link.calendar_id, link.contact_id
     _start_transaction(calendar_id)
     now = utcnow()
@@ -98,6 +131,12 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
         status = link.status
         raise LinkUnavailable(GONE_MESSAGES.get(status, "This booking link can no longer be used."), status)
     calendar = db.session.get(Calendar, calendar_id, populate_existing=True)
+    contact = db.session.get(Contact, contact_id, populate_existing=True) if contact_id else None
+    try:
+        email = _booking_address(contact, calendar, invitee.email)
+    except InviteeInvalid:
+        db.session.rollback()
+        raise
     slot = slot_at(calendar, start, now)
     if slot is None:
         db.session.rollback()
@@ -108,7 +147,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
         start_at=slot.start,
         end_at=slot.end,
         name=invitee.name,
-        email=invitee.email,
+        email=email,
         timezone=invitee.timezone,
         notes=invitee.notes,
     )
@@ -116,6 +155,8 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
     db.session.flush()
     db.session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(booking_id=booking.id))
     _notify(booking, "confirmed")
+    if contact is not None and normalize_email(email) != contact.email_key:
+        _tell_contact(booking, contact)
     triggers.booking_event("made", booking, link_id=link_id)
     db.session.commit()
     db.session.refresh(link)
@@ -266,7 +307,8 @@ def _subject(booking: Booking, event: str, zone: str) -> str:
 
     calendar = db.session.get(Calendar, booking.calendar_id)
     when = format_datetime(booking.start_at, zone, "%a %d %b %Y, %H:%M")
-    return SUBJECTS[event].format(calendar=calendar.name, when=when)
+    # one_line: a name saved before names were checked must not make every booking on it fail.
+    return SUBJECTS[event].format(calendar=one_line(calendar.name), when=when)
 
 
 def _invitee_mail(booking: Booking, event: str, **extra) -> None:
@@ -286,6 +328,22 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
     )
 
 
+def _tell_contact(booking: Booking, contact: Contact) -> None:
+    """Tell the contact a link made for them was used with another address (no manage link: not theirs)."""
+    from webapp.core.filters import format_datetime
+
+    calendar = db.session.get(Calendar, booking.calendar_id)
+    when = format_datetime(booking.start_at, calendar.timezone, "%a %d %b %Y, %H:%M")
+    queue_email(
+        contact.email,
+        f"Your booking link was used: {one_line(calendar.name)} on {when}",
+        "booking_link_used",
+        {"booking": booking, "calendar": calendar, "contact": contact},
+        kind="booking_link_used",
+        booking_id=booking.id,
+    )
+
+
 def _notify(booking: Booking, event: str, **extra) -> None:
     """Queue the invitee's message and the organisers' notification, in the caller's transaction."""
     _invitee_mail(booking, event, **extra)
@@ -293,7 +351,7 @@ def _notify(booking: Booking, event: str, **extra) -> None:
     for address in _admin_addresses(calendar):
         queue_email(
             address,
-            f"[OneSlot] {booking.name}: " + _subject(booking, event, calendar.timezone),
+            f"[OneSlot] {one_line(booking.name)}: " + _subject(booking, event, calendar.timezone),
             "booking_admin",
             _context(booking, event, **extra),
             kind=f"admin_{event}",

@@ -96,6 +96,15 @@ def _picker_html(view: picker.Picker, form, picker_url: str) -> Markup | None:
     return Markup(_fill(_picker_parts(view), {"picker_url": _text(picker_url)}).decode())
 
 
+def _email_mode(link: OneTimeLink) -> str:
+    return services.email_mode(link.contact is not None, link.calendar.allow_other_email)
+
+
+def _masked(link: OneTimeLink) -> str:
+    """The contact's email as the page shows it: the page may be open in the hands of whoever got the link."""
+    return services.mask_email(link.contact.email) if link.contact else ""
+
+
 def _book_page(token, link, form, status=200, error=None, day=None):
     view = _picker(link.calendar, day=day)
     form.timezone.data = view.timezone
@@ -105,6 +114,7 @@ def _book_page(token, link, form, status=200, error=None, day=None):
         return _html_response(picker_html, status)
     context = {"token": token, "link": link, "calendar": link.calendar, "form": form, "picker": view, "error": error}
     context.update(picker_url=picker_url, picker_html=picker_html, book_url=url_for("booking.book", token=token))
+    context.update(masked_email=_masked(link))
     return htmx.render("booking/page.html", "booking/_picker.html", status=status, **context)
 
 
@@ -119,9 +129,10 @@ def _html_response(html: str | bytes, status: int = 200):
 SHOWN = ("name", "duration", "location", "description")
 
 
-def _shell_parts(calendar, view: picker.Picker) -> list | None:
+def _shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
     """booking/page.html as first opened, with holes for the token and its URLs, the CSRF token, the
-    picker, the zone options and the contact's name and email: shared by the calendar's links.
+    picker, the zone options, the contact's name and masked email: shared by the calendar's links
+    that ask for the email the same way (email_mode).
 
     page.html may read nothing else of the link (see its comment). None when the calendar's texts
     hold a hole's characters: the page then renders live.
@@ -130,7 +141,7 @@ def _shell_parts(calendar, view: picker.Picker) -> list | None:
     if any(isinstance(value, str) and "\ue000" in value for value in shown):
         return None
     # _timezone.html marks a zone the viewer chose; base.html's static URLs follow the script root.
-    key = ("shell", shown, bool(request.args.get("tz")), request.script_root)
+    key = ("shell", shown, email_mode, bool(request.args.get("tz")), request.script_root)
     store = cache.store()
     parts = store.get(key)
     if parts is None:
@@ -138,7 +149,8 @@ def _shell_parts(calendar, view: picker.Picker) -> list | None:
             "booking/page.html",
             token=_hole("token"),
             calendar=dict(zip(SHOWN, shown)),
-            form=BookForm(formdata=None, name=_hole("name"), email=_hole("email")),
+            form=BookForm(formdata=None, name=_hole("name"), email_mode=email_mode),
+            masked_email=_hole("masked_email"),
             picker=view,
             error=None,
             picker_url=_hole("picker_url"),
@@ -153,11 +165,12 @@ def _shell_parts(calendar, view: picker.Picker) -> list | None:
     return parts
 
 
-def _first_page(token: str, calendar, name: str, email: str, state: cache.CalendarState | None = None):
+def _first_page(token: str, calendar, name: str, email_mode: str, masked_email: str, state=None):
     """The page as opened from the link: nothing chosen, typed or wrong yet. From cached HTML.
 
-    `calendar` is a Calendar or a cache.LinkPage (what the page shows of one); name and email the
-    contact's. Per request only these values are filled in: the output is what page.html renders.
+    `calendar` is a Calendar or a cache.LinkPage (what the page shows of one); name the contact's,
+    masked_email theirs as shown; `state` the calendar's cache.CalendarState when just read. Per
+    request only these values are filled in: the output is what page.html renders.
     """
     csrf = generate_csrf()  # as BookForm() does: the session holds the token, also for a fragment
     view = _picker(calendar, state=state)
@@ -166,17 +179,17 @@ def _first_page(token: str, calendar, name: str, email: str, state: cache.Calend
     if htmx.is_htmx():
         return _html_response(picker_html)
     # Flashed messages are shown (and taken) by a live render.
-    parts = None if "_flashes" in session else _shell_parts(calendar, view)
+    parts = None if "_flashes" in session else _shell_parts(calendar, view, email_mode)
     if parts is None:
-        return _book_page(token, _link(token), BookForm(formdata=None, name=name, email=email))
+        return _book_page(token, _link(token), BookForm(formdata=None, name=name, email_mode=email_mode))
     current_app.update_template_context({})  # the context processors' side effects (current_user)
     values = {
         "csrf": _text(csrf),
         "picker": picker_html,
         "zones": _text(zone_options(view.timezone)),
-        # WTForms writes a value as escape(field._value()); name and email are never None here.
+        # WTForms writes a value as escape(field._value()); name is never None here.
         "name": _text(name),
-        "email": _text(email),
+        "masked_email": _text(masked_email),
         "picker_url": picker_url,
         "book_url": _text(url_for("booking.book", token=token)),
         "token": _text(token),
@@ -197,14 +210,16 @@ def page(token):
     # Usually one query: links that are bookable and were opened before (or a HEAD, which records nothing).
     data = cache.link_page(token)
     if data is not None and data.bookable and (data.opened or request.method != "GET"):
-        return _first_page(token, data, data.contact_name, data.contact_email, data.calendar)
+        mode = services.email_mode(data.has_contact, data.allow_other_email)
+        masked = services.mask_email(data.contact_email) if data.has_contact else ""
+        return _first_page(token, data, data.contact_name, mode, masked, data.calendar)
     link = _link(token)
     if not link.bookable:
         return _gone(token, link)
     if request.method == "GET":
         links.mark_opened(link)
-    contact = link.contact
-    return _first_page(token, link.calendar, contact.name if contact else "", contact.email if contact else "")
+    name = link.contact.full_name if link.contact else ""
+    return _first_page(token, link.calendar, name, _email_mode(link), _masked(link))
 
 
 @bp.post("/book/<token>")
@@ -214,13 +229,12 @@ def book(token):
     link = _link(token)
     if not link.bookable:
         return _gone(token, link)
-    form = BookForm()
+    form = BookForm(email_mode=_email_mode(link))
     if not form.validate_on_submit():
         day = form.instant().date() if form.start.data and not form.start.errors else None
         return _book_page(token, link, form, status=422, day=day)
-    invitee = services.Invitee(
-        form.name.data.strip(), form.email.data.strip(), form.timezone.data, form.notes.data or ""
-    )
+    # The email as typed (none on a contact's link): services.book() decides which address books.
+    invitee = services.Invitee(form.name.data.strip(), form.email.data, form.timezone.data, form.notes.data or "")
     try:
         booking = services.book(link, form.instant(), invitee)
     except services.LinkUnavailable:
@@ -229,6 +243,11 @@ def book(token):
         day = form.instant().date()
         form.start.data = None
         return _book_page(token, link, form, status=409, error=str(exc), day=day)
+    except services.InviteeInvalid:
+        # The link lost its contact since the page was shown: the form now asks for an email.
+        form = BookForm(email_mode=_email_mode(link))
+        form.validate()
+        return _book_page(token, link, form, status=422, day=form.instant().date())
     flash("You're booked. A confirmation is on its way to your inbox.", "success")
     return redirect(_manage_path(booking), 303)
 

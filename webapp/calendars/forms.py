@@ -30,6 +30,7 @@ from wtforms.validators import (
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
+from webapp.text import SingleLine
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -94,7 +95,7 @@ def _optional_int(label, minimum, maximum, message, default=None):
 
 
 class CalendarForm(FlaskForm):
-    name = StringField("Name", [DataRequired("Give the calendar a name."), Length(max=120)])
+    name = StringField("Name", [DataRequired("Give the calendar a name."), Length(max=120), SingleLine()])
     slug = StringField(
         "Slug",
         [
@@ -104,7 +105,7 @@ class CalendarForm(FlaskForm):
         ],
     )
     description = TextAreaField("Description", [Length(max=5000)])
-    location = StringField("Location", [Length(max=500)])
+    location = StringField("Location", [Length(max=500), SingleLine()])
     timezone = StringField(
         "Time zone",
         [DataRequired("Choose a time zone.")],
@@ -140,6 +141,7 @@ class CalendarForm(FlaskForm):
         default=0,
     )
     notify_email = EmailField("Notify this address of bookings", [Optional(), Email(), Length(max=254)])
+    allow_other_email = BooleanField("Invitees may book with another email")
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
     tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
     wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
@@ -222,6 +224,7 @@ class CalendarForm(FlaskForm):
         data["location"] = (data["location"] or "").strip()
         data["confirmation_message"] = data["confirmation_message"] or ""
         data["notify_email"] = (data["notify_email"] or "").strip().lower()
+        data["allow_other_email"] = bool(data["allow_other_email"])
         return data
 
     def load(self, calendar):

@@ -35,6 +35,8 @@ class Calendar(db.Model):
     confirmation_message: Mapped[str] = mapped_column(Text, default="")
     change_cutoff_hours: Mapped[int] = mapped_column(Integer, default=0)
     notify_email: Mapped[str] = mapped_column(String(254), default="")
+    # Off: a link made for a contact books with the contact's email, whatever the page posts.
+    allow_other_email: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped by every booking change: the UPDATE's row lock serialises bookings of one calendar.
     booking_seq: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -31,6 +31,7 @@ SETTINGS = (
     "confirmation_message",
     "change_cutoff_hours",
     "notify_email",
+    "allow_other_email",
 )
 
 Weekly = Mapping[int, Iterable[tuple[int, int]]]

@@ -6,6 +6,7 @@ from wtforms import EmailField, StringField, TelField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from webapp.contacts import services
+from webapp.text import SingleLine
 
 
 def _strip(value):
@@ -18,8 +19,12 @@ def _phone(form, field):
 
 
 class ContactForm(FlaskForm):
-    first_name = StringField("First name", [Length(max=100)], filters=[_strip], render_kw={"autocomplete": "off"})
-    last_name = StringField("Last name", [Length(max=100)], filters=[_strip], render_kw={"autocomplete": "off"})
+    first_name = StringField(
+        "First name", [Length(max=100), SingleLine()], filters=[_strip], render_kw={"autocomplete": "off"}
+    )
+    last_name = StringField(
+        "Last name", [Length(max=100), SingleLine()], filters=[_strip], render_kw={"autocomplete": "off"}
+    )
     email = EmailField(
         "Email",
         [

@@ -206,9 +206,9 @@ def _check(line: int, fields: dict) -> tuple[Row, list[str]]:
         problems.append(error)
     if error := services.phone_error(fields["phone"]):
         problems.append(error)
-    for key in ("first_name", "last_name"):
-        if len(fields[key]) > services.MAX_LENGTHS[key]:
-            problems.append(f"{services.LABELS[key]} is longer than {services.MAX_LENGTHS[key]} characters.")
+    for key in services.NAME_FIELDS:
+        if error := services.name_error(key, fields[key]):
+            problems.append(error)
     tags = services.split_tags(fields["tags"])
     problems.extend(error for tag in tags if (error := services.tag_error(tag)))
     if problems:

@@ -52,9 +52,14 @@ class Contact(db.Model):
     tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by=Tag.name, lazy="selectin")
 
     @property
+    def full_name(self) -> str:
+        """First and last name; empty when both are (never the email: the booking page prefills it)."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
     def name(self) -> str:
         """First and last name, or the email when both are empty."""
-        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+        return self.full_name or self.email
 
     @property
     def tag_names(self) -> list[str]:

@@ -13,9 +13,11 @@ from webapp.audit import audit
 from webapp.calendars.models import Booking
 from webapp.contacts.models import Contact, Tag, normalize_email, normalize_tag
 from webapp.extensions import db
+from webapp.text import single_line_error
 from webapp.types import utcnow
 
 FIELDS = ("first_name", "last_name", "email", "phone")
+NAME_FIELDS = ("first_name", "last_name")
 MAX_LENGTHS = {"first_name": 100, "last_name": 100, "email": 254, "phone": 40}
 LABELS = {"first_name": "First name", "last_name": "Last name", "email": "Email", "phone": "Phone"}
 TAG_MAX = 64
@@ -44,6 +46,13 @@ def email_error(email: str) -> str | None:
     except EmailNotValidError:
         return f"“{email}” is not a valid email address."
     return None
+
+
+def name_error(key: str, value: str) -> str | None:
+    """Why a first or last name is refused (too long, a line break, a control or direction character), or None."""
+    if len(value) > MAX_LENGTHS[key]:
+        return f"{LABELS[key]} is longer than {MAX_LENGTHS[key]} characters."
+    return single_line_error(value, LABELS[key])
 
 
 def phone_error(phone: str) -> str | None:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from webapp.audit import audit
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
+from webapp.text import single_line_error
 from webapp.workflows import actions, services
 from webapp.workflows.models import Workflow
 
@@ -150,6 +151,8 @@ def _shape(document) -> list[str]:
             errors.append("settings, sender_name: must be a text.")
         elif len(settings.get("sender_name", "")) > 100:
             errors.append("settings, sender_name: at most 100 characters.")
+        elif error := single_line_error(settings.get("sender_name", ""), "Sender name"):
+            errors.append(f"settings, sender_name: {error}")
     if not isinstance(document.get("steps"), list):
         errors.append("steps: missing (a list of steps).")
         return errors

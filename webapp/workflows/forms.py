@@ -5,6 +5,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.contacts.models import normalize_tag
+from webapp.text import SingleLine
 from webapp.workflows import actions
 from webapp.workflows.formkit import Form, calendar_choices
 from webapp.workflows.formkit import int_or_none as _int_or_none
@@ -81,4 +82,4 @@ def show_errors(form, errors: dict[str, str]) -> list[str]:
 
 class SettingsForm(Form):
     allow_reentry = BooleanField("Allow re-entry (a contact may go through this workflow more than once)")
-    sender_name = StringField("Sender name", [Length(max=100)], render_kw={"placeholder": "OneSlot"})
+    sender_name = StringField("Sender name", [Length(max=100), SingleLine()], render_kw={"placeholder": "OneSlot"})

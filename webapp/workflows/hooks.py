@@ -49,6 +49,8 @@ def _fields(data: dict) -> tuple[dict, list[str]]:
         limit = contacts.MAX_LENGTHS[key]
         if len(fields.get(key, "")) > limit:
             raise BadBody(f"{key}: longer than {limit} characters.")
+        if key in contacts.NAME_FIELDS and (error := contacts.name_error(key, fields.get(key, ""))):
+            raise BadBody(f"{key}: {error}")
     if error := contacts.phone_error(fields.get("phone", "")):
         raise BadBody(f"phone: {error}")
     tags = data.get("tags") or []

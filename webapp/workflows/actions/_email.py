@@ -10,6 +10,7 @@ from webapp import tokens
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.mail.services import deliver_now, queue_email
+from webapp.text import single_line_error
 from webapp.workflows import merge
 from webapp.workflows.formkit import StepForm
 
@@ -37,8 +38,8 @@ def check_message(config, earlier_steps, *, later_steps=(), trigger_type="") -> 
         errors["subject"] = "The email needs a subject."
     elif len(subject) > SUBJECT_MAX:
         errors["subject"] = f"The subject is longer than {SUBJECT_MAX} characters."
-    elif "\n" in subject or "\r" in subject:
-        errors["subject"] = "The subject is one line."
+    elif error := single_line_error(subject, "The subject"):
+        errors["subject"] = error
     elif problems := merge.check(subject, earlier_steps, later_steps=later_steps, calendar=calendar):
         errors["subject"] = "; ".join(problems)
     body = config.get("body") or ""
