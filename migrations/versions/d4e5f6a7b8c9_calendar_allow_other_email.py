@@ -1,7 +1,7 @@
 """calendars.allow_other_email: a contact's link books with the contact's email unless the calendar allows another
 
 Revision ID: d4e5f6a7b8c9
-Revises: e7a3c5d1f9b2
+Revises: b2d3f4a5c6e7
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd4e5f6a7b8c9'
-down_revision = 'e7a3c5d1f9b2'
+down_revision = "b2d3f4a5c6e7"
 branch_labels = None
 depends_on = None
 
