@@ -8,7 +8,6 @@ sandbox over plain dicts, so even a template that slipped past the check reaches
 import functools
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -161,12 +160,6 @@ JSON_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline
 def render_json(source: str, values: Mapping) -> str:
     """A JSON template with its values, each one escaped for the inside of a JSON string ("{{ contact.name }}")."""
     return JSON_ENV.from_string(source or "").render(**values)
-
-
-def one_line(text: str) -> str:
-    """A header value: every line break and control character becomes a space, runs of spaces one."""
-    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
-    return " ".join(cleaned.split())
 
 
 def text_to_html(text: str) -> Markup:

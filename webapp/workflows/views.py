@@ -10,6 +10,7 @@ from webapp import htmx
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
+from webapp.text import one_line
 from webapp.workflows import actions, editing, forms, merge, program, services, testing
 from webapp.workflows.models import Workflow
 
@@ -406,7 +407,7 @@ def _preview(workflow, step, config, contact) -> dict:
         "steps": steps,
         "workflow": {"name": workflow.name, "sender_name": workflow.sender_name or ""},
     }
-    subject = merge.one_line(merge.render(config.get("subject", ""), values))
+    subject = one_line(merge.render(config.get("subject", ""), values))
     return {"problems": [], "subject": subject, "body": merge.render(config.get("body", ""), values)}
 
 

@@ -10,7 +10,7 @@ from webapp import tokens
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.mail.services import deliver_now, queue_email
-from webapp.text import single_line_error
+from webapp.text import one_line, single_line_error
 from webapp.workflows import merge
 from webapp.workflows.formkit import StepForm
 
@@ -60,7 +60,7 @@ def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = ""
     config = ctx.config
     minter = tokens.Minter()  # this message's own markers: the only links it can ever reveal
     values = minter.fill(ctx.values)
-    subject = subject_prefix + merge.one_line(merge.render(config.get("subject", ""), ctx.values))
+    subject = subject_prefix + one_line(merge.render(config.get("subject", ""), ctx.values))
     text = merge.render(config.get("body", ""), values)
     message = queue_email(
         to,

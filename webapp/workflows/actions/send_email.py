@@ -10,7 +10,7 @@ from email.utils import formataddr
 from wtforms import StringField
 
 from webapp.contacts.services import email_error
-from webapp.workflows import merge
+from webapp.text import one_line
 from webapp.workflows.actions import _email
 
 TYPE = "send_email"
@@ -55,7 +55,7 @@ def run(ctx) -> dict:
     address = (config.get("to") or "").strip() or ctx.contact.email
     if email_error(address):
         raise StepError(f"Cannot send to “{address}”: not a valid email address.", permanent=True)
-    to = formataddr((merge.one_line(ctx.contact.name), address)) if not config.get("to") else address
+    to = formataddr((one_line(ctx.contact.name), address)) if not config.get("to") else address
     to, address, prefix = _test_run(ctx, to, address)
     sender_name = ctx.values["workflow"]["sender_name"]
     output = _email.queue(ctx, to, kind="workflow", sender_name=sender_name, subject_prefix=prefix)
