@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import free_port
+from webapp import outbound, secretbox
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
@@ -28,6 +29,12 @@ SECRET = "s3cret-for-tests"
 @pytest.fixture(autouse=True)
 def fast_retries(app):
     app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
+
+
+@pytest.fixture(autouse=True)
+def loopback_receivers(app):
+    """The receivers here listen on loopback, which the outbound policy refuses unless allowed."""
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.0/8")
 
 
 def step(step_id, step_type, **config):
@@ -212,6 +219,7 @@ class Receiver:
                 status, text, headers = receiver.answers.pop(0) if receiver.answers else (200, "ok", {})
                 payload = text.encode()
                 self.send_response(status)
+                headers = {"Content-Type": "text/plain; charset=utf-8", **headers}
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
@@ -242,7 +250,8 @@ BODY = '{"name": "{{ contact.name }}", "email": "{{ contact.email }}", "workflow
 
 
 def hook_step(url, body=BODY, secret=SECRET):
-    return step("h1", "webhook", url=url, body=body, secret=secret)
+    """A webhook step as the editor stores it: the signing secret sealed."""
+    return step("h1", "webhook", url=url, body=body, secret=secretbox.seal(secret, webhook.PURPOSE))
 
 
 def test_webhook_posts_signed_json_with_values_escaped(app, make_contact, receiver):
@@ -263,7 +272,7 @@ def test_webhook_posts_signed_json_with_values_escaped(app, make_contact, receiv
     }
     run = only_run(enrolment)
     assert run.status == "done" and run.output["status"] == 200
-    assert run.output["response"] == ("thanks " + "x" * 2000)[:1024]  # the first 1 KB
+    assert run.output["response"] == ("thanks " + "x" * 2000)[: outbound.SHOWN_CHARS]  # the start of a text answer
 
 
 def test_webhook_sends_the_link_itself_not_the_stored_marker(app, make_calendar, make_contact, receiver):
@@ -338,30 +347,48 @@ def test_webhook_network_errors_and_timeouts_are_retried(app, make_contact, rece
     assert closed_enrolment.status == "active" and "Could not reach" in closed_enrolment.last_error
 
 
-def test_webhook_to_the_app_itself_is_refused_after_resolving_the_name(app, make_contact):
-    # BASE_URL is http://127.0.0.1:5000: "localhost" passes the check at save, not the one at run time.
-    workflow = make_workflow(steps=[hook_step("http://localhost:5000/workflows/")])
+def fake_dns(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
+    """Names resolved by a stand-in resolver (no DNS server in tests, and no traffic leaves loopback):
+    `answers` maps a name to the addresses a hostile server would give, anything else resolves as usual.
+    A numeric-only parse (AI_NUMERICHOST) never asks it, as a real resolver would not. Returns the names
+    looked up, in order."""
+    real = socket.getaddrinfo
+    asked = []
+
+    def resolve(host, port, *args, **kwargs):
+        flags = kwargs.get("flags", args[3] if len(args) > 3 else 0)
+        if host in answers and not flags & socket.AI_NUMERICHOST:
+            asked.append(host)
+            return [
+                (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port or 80))
+                for ip in answers[host]
+            ]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    return asked
+
+
+def test_webhook_to_the_app_itself_is_refused_after_resolving_the_name(app, make_contact, monkeypatch):
+    # BASE_URL is http://127.0.0.1:5000, and loopback is allowed here: a name that passes the check at
+    # save, because it cannot be judged before it is resolved, is refused when it resolves to OneSlot.
+    fake_dns(monkeypatch, {"me.example": ["127.0.0.1"]})
+    workflow = make_workflow(steps=[hook_step("http://me.example:5000/workflows/")])
     enrolment = enrol_now(workflow, make_contact())
     drain(app)
     enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
-    assert enrolment.status == "failed" and "OneSlot itself" in enrolment.last_error
+    assert enrolment.status == "failed" and "me.example:5000 is OneSlot itself" in enrolment.last_error
 
 
-def test_webhook_to_a_name_that_resolves_to_a_link_local_address_is_refused(app, make_contact, monkeypatch, receiver):
-    # No DNS server in tests: the resolver answers as a hostile one would (the connection is never made).
-    real = socket.getaddrinfo
-
-    def resolve(host, *args, **kwargs):
-        if host == "metadata.example":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 80))]
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+def test_webhook_to_a_name_that_resolves_to_a_link_local_address_is_refused(app, make_contact, monkeypatch):
+    asked = fake_dns(monkeypatch, {"metadata.example": ["169.254.169.254"]})
     workflow = make_workflow(steps=[hook_step("http://metadata.example/latest/")])
     enrolment = enrol_now(workflow, make_contact())
     drain(app)
     enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
-    assert enrolment.status == "failed" and "169.254.169.254 is a link-local address" in enrolment.last_error
+    assert enrolment.status == "failed"
+    assert "169.254.169.254 is a link-local address (the address of metadata.example)" in enrolment.last_error
+    assert asked == ["metadata.example"]  # refused for good at once: not retried
 
 
 # --- checks at save ---------------------------------------------------------------------------------
@@ -417,9 +444,11 @@ def test_webhook_body_may_use_numbers_and_earlier_link_values(app, make_calendar
     assert "signing secret" in webhook.validate({"url": "https://example.com/", "body": "{}"}, [])["secret"]
 
 
-def test_a_new_webhook_step_gets_its_own_secret():
+def test_a_new_webhook_step_gets_its_own_secret(app):
     first, second = services.new_step("webhook"), services.new_step("webhook")
-    assert len(first["config"]["secret"]) == 64 and first["config"]["secret"] != second["config"]["secret"]
+    plain = webhook.reveal(first["config"])
+    assert len(plain) == 64 and plain != webhook.reveal(second["config"])
+    assert secretbox.is_sealed(first["config"]["secret"]) and plain not in first["config"]["secret"]
 
 
 @pytest.mark.parametrize(
