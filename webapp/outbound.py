@@ -71,6 +71,7 @@ NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: local use, the
 SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 TEREDO = ipaddress.ip_network("2001::/32")
 TUNNELS = {"6to4": "a 6to4 address", "Teredo": "a Teredo address", "IPv4-compatible": "an IPv4-compatible address"}
+ITSELF = "is OneSlot itself"  # the end of the message for a request to OneSlot's own address
 SHOWN_BYTES = 1024  # of an HTTP answer's body, read to show the admin
 SHOWN_CHARS = 500
 TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml")
@@ -223,9 +224,11 @@ def host_problem(host: str, port: int) -> str | None:
     ip = literal_address(host)
     if ip is None:
         return None
+    if problem := address_problem(ip):
+        return problem
     if _same_host(ip, _self_addresses(port, resolve=False)):
-        return "That is OneSlot itself"
-    return address_problem(ip)
+        return f"{host}:{port} {ITSELF}"
+    return None
 
 
 def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
@@ -241,10 +244,10 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
     checked = []
     for family, _type, _proto, _name, sockaddr in infos:
         ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
-        if _same_host(ip, own):
-            raise Refused(f"{host}:{port} is OneSlot itself")
         if problem := address_problem(ip):
             raise Refused(problem if literal_address(host) else f"{problem} (the address of {host})")
+        if _same_host(ip, own):
+            raise Refused(f"{host}:{port} {ITSELF}")
         checked.append((family, sockaddr))
     if not checked:
         raise Unreachable(f"could not resolve the host name {host}")

@@ -3,6 +3,7 @@ Internal notification email (to aiosmtpd) and Outgoing webhook (to a real HTTP s
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 import threading
@@ -249,9 +250,14 @@ def receiver():
 BODY = '{"name": "{{ contact.name }}", "email": "{{ contact.email }}", "workflow": "{{ workflow.name }}", "n": 1}'
 
 
+def sealed(secret=SECRET) -> str:
+    """A signing secret as the step config stores it."""
+    return secretbox.seal(secret, webhook.PURPOSE)
+
+
 def hook_step(url, body=BODY, secret=SECRET):
     """A webhook step as the editor stores it: the signing secret sealed."""
-    return step("h1", "webhook", url=url, body=body, secret=secretbox.seal(secret, webhook.PURPOSE))
+    return step("h1", "webhook", url=url, body=body, secret=sealed(secret))
 
 
 def test_webhook_posts_signed_json_with_values_escaped(app, make_contact, receiver):
@@ -329,8 +335,9 @@ def test_webhook_redirects_are_not_followed(app, make_contact, receiver):
     workflow = make_workflow(steps=[hook_step(receiver.url)])
     enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    assert [r["path"] for r in receiver.requests] == ["/hooks/oneslot?src=test"] * 3
-    assert "HTTP 302" in db.session.get(Enrolment, enrolment.id, populate_existing=True).last_error
+    assert [r["path"] for r in receiver.requests] == ["/hooks/oneslot?src=test"] * 3  # never /elsewhere
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.last_error == f"HTTP 302 from {receiver.url}"  # the 3xx is the answer; its Location is not shown
 
 
 def test_webhook_network_errors_and_timeouts_are_retried(app, make_contact, receiver):
@@ -391,6 +398,134 @@ def test_webhook_to_a_name_that_resolves_to_a_link_local_address_is_refused(app,
     assert asked == ["metadata.example"]  # refused for good at once: not retried
 
 
+def test_a_secret_sealed_under_a_previous_key_still_signs_through_the_fallbacks(app, make_contact, receiver):
+    old_key = app.config["SECRET_KEY"]
+    workflow = make_workflow(steps=[hook_step(receiver.url)])  # sealed under the key of the time
+    app.config.update(SECRET_KEY="a-brand-new-key-0123456789abcdef", SECRET_KEY_FALLBACKS=[old_key])
+    enrol_now(workflow, make_contact())
+    drain(app)
+    [request] = receiver.requests
+    assert request["signature_ok"]  # the receiver checks the HMAC with the plaintext secret
+    # Without the old key listed, the secret cannot be read: the step says so and sends nothing.
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    enrolment = enrol_now(workflow, make_contact())
+    drain(app)
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.status == "failed" and "cannot be read with the current SECRET_KEY" in enrolment.last_error
+    assert len(receiver.requests) == 1
+
+
+def test_webhook_to_a_non_http_service_never_echoes_what_it_said(app, make_contact, smtp_server):
+    # The loopback SMTP sink greets every connection with its banner ("220 localhost … SMTP …").
+    url = f"http://127.0.0.1:{smtp_server.port}/hook"
+    workflow = make_workflow(steps=[hook_step(url)])
+    enrolment = enrol_now(workflow, make_contact())
+    assert engine.run_due(10) == 1
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.last_error == f"Could not reach {url}: the receiver did not answer HTTP"
+    run = only_run(enrolment)
+    for said in ("220", "SMTP", "ESMTP", "localhost", "Error", "command"):
+        assert said not in run.error and said not in json.dumps(run.output)
+
+
+def test_only_a_short_text_answer_is_shown_and_flattened(app, make_contact, receiver):
+    app.config["WORKFLOW_RETRY_DELAYS"] = (3600,)  # one request per workflow, in order
+    receiver.answer(500, "internal bytes", {"Content-Type": "application/octet-stream"})
+    receiver.answer(422, "bad signature\n\u202eevil\x1b[31m " + "y" * 900, {"Content-Type": "application/json"})
+    receiver.answer(500, "no content type", {"Content-Type": ""})
+    first, second, third = (make_workflow(f"W{n}", steps=[hook_step(receiver.url)]) for n in range(3))
+    contact = make_contact()
+    for workflow in (first, second, third):
+        enrol_now(workflow, contact)
+        engine.run_due(10)
+    errors = [enrolments(w)[0].last_error for w in (first, second, third)]
+    assert errors[0] == f"HTTP 500 from {receiver.url}"  # not text: not shown
+    assert errors[1].startswith(f"HTTP 422 from {receiver.url}: bad signature evil [31m yyy")
+    assert "\n" not in errors[1] and "\u202e" not in errors[1] and "\x1b" not in errors[1]
+    assert len(errors[1]) <= len(f"HTTP 422 from {receiver.url}: ") + outbound.SHOWN_CHARS
+    assert errors[2] == f"HTTP 500 from {receiver.url}"
+
+
+def test_webhook_connects_only_to_the_address_it_checked(app, make_contact, monkeypatch, receiver):
+    # A rebinding DNS server: the first answer passes the check, any later one points elsewhere. Only
+    # 127.0.0.1 is allowed; 127.0.0.2 stands for the internal target (nothing listens there).
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.1/32")
+    port = receiver.server.server_address[1]
+    real = socket.getaddrinfo
+    asked = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example" or kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
+            return real(host, *args, **kwargs)  # a numeric-only parse never asks a DNS server
+        asked.append(host)
+        ip = "127.0.0.1" if len(asked) == 1 else "127.0.0.2"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.example:{port}/hooks/oneslot"
+    workflow = make_workflow(steps=[hook_step(url)])  # a name: nothing to resolve at save
+    enrolment = enrol_now(workflow, make_contact())
+    assert engine.run_due(10) == 1
+    assert only_run(enrolment).status == "done"
+    assert asked == ["rebind.example"]  # resolved once, then connected to that very address
+    [request] = receiver.requests
+    assert request["headers"]["Host"] == f"rebind.example:{port}" and request["signature_ok"]
+
+
+def test_webhook_is_checked_again_when_it_is_sent(app, make_contact, receiver):
+    workflow = make_workflow(steps=[hook_step(receiver.url)])  # saved while loopback was allowed
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
+    enrolment = enrol_now(workflow, make_contact())
+    drain(app)
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.status == "failed" and receiver.requests == []
+    assert "127.0.0.1 is a loopback address: webhooks cannot reach it." in enrolment.last_error
+    assert only_run(enrolment).attempts == 1  # refused for good, not retried
+
+
+def test_a_name_resolving_to_loopback_is_refused_unless_loopback_is_allowed(app):
+    # "localhost" goes through the system's real resolver (the hosts file: no DNS traffic).
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
+    with pytest.raises(outbound.Refused, match="is a loopback address"):
+        outbound.resolve("localhost", 80)
+    # Both loopbacks: some systems also give ::1 for localhost, and every address must pass.
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.0/8, ::1/128")
+    addresses = outbound.resolve("localhost", 80)
+    assert addresses and all(ipaddress.ip_address(sockaddr[0]).is_loopback for _family, sockaddr in addresses)
+
+
+def test_a_name_with_one_internal_address_among_public_ones_is_refused(app, monkeypatch):
+    fake_dns(monkeypatch, {"mixed.example": ["93.184.215.14", "10.0.0.7"]})
+    with pytest.raises(outbound.Refused, match=r"10\.0\.0\.7 is a private address \(the address of mixed.example\)"):
+        outbound.resolve("mixed.example", 443)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]/hook",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://017700000001/",
+        "http://127.1/",
+        "http://[::ffff:127.0.0.1]:5000/hooks/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::]/",
+        "http://localhost:9/x",
+        "http://10.1.2.3/",
+        "http://192.168.0.10/",
+        "http://100.64.1.1/",
+        "http://[fd00::1]/",
+        "http://224.0.0.1/",
+    ],
+)
+def test_internal_urls_are_refused_at_save_by_default(app, url):
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
+    error = webhook.validate({"url": url, "body": "{}", "secret": sealed()}, [])["url"]
+    assert "webhooks cannot reach it" in error and "OUTBOUND_ALLOWED_NETWORKS" in error
+
+
 # --- checks at save ---------------------------------------------------------------------------------
 
 
@@ -406,19 +541,21 @@ def test_webhook_to_a_name_that_resolves_to_a_link_local_address_is_refused(app,
         ("http://[::ffff:169.254.1.1]/", "link-local"),
         ("http://0.0.0.0:8080/", "0.0.0.0 is an unspecified address"),
         ("http://[::]/", ":: is an unspecified address"),
-        ("http://127.0.0.1:5000/hooks", "OneSlot itself"),
+        ("http://127.0.0.1:5000/hooks", "127.0.0.1:5000 is OneSlot itself: a webhook cannot call OneSlot itself."),
+        ("http://[::ffff:127.0.0.1]:5000/hooks", "::ffff:127.0.0.1:5000 is OneSlot itself"),  # loopback is allowed here
+        ("http://2130706433:5000/", "2130706433:5000 is OneSlot itself"),
         ("http://user:pw@example.com/", "user name and password"),
         ("http://example.com:99999/", "not a valid URL"),
     ],
 )
 def test_webhook_url_is_checked_at_save(app, url, message):
-    errors = webhook.validate({"url": url, "body": "{}", "secret": "x"}, [])
+    errors = webhook.validate({"url": url, "body": "{}", "secret": sealed()}, [])
     assert message in errors["url"]
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "https://example.com/hook", "http://localhost:9/x"])
 def test_loopback_and_ordinary_urls_are_allowed(app, url):
-    assert webhook.validate({"url": url, "body": "{}", "secret": "x"}, []) == {}
+    assert webhook.validate({"url": url, "body": "{}", "secret": sealed()}, []) == {}
 
 
 @pytest.mark.parametrize(
@@ -433,14 +570,14 @@ def test_loopback_and_ordinary_urls_are_allowed(app, url):
     ],
 )
 def test_webhook_body_is_checked_at_save(app, body, message):
-    errors = webhook.validate({"url": "https://example.com/", "body": body, "secret": "x"}, [])
+    errors = webhook.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [])
     assert message in errors["body"]
 
 
 def test_webhook_body_may_use_numbers_and_earlier_link_values(app, make_calendar):
     link = {"id": "l1", "type": "generate_link", "key": "booking_link", "config": {}}
     body = '{"url": "{{ steps.booking_link.url }}", "minutes": {{ calendar.duration }}}'
-    assert webhook.validate({"url": "https://example.com/", "body": body, "secret": "x"}, [link]) == {}
+    assert webhook.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [link]) == {}
     assert "signing secret" in webhook.validate({"url": "https://example.com/", "body": "{}"}, [])["secret"]
 
 

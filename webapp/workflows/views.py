@@ -38,8 +38,11 @@ def _back(workflow: Workflow, anchor: str = ""):
     return url_for("workflows.edit", workflow_id=workflow.id) + (f"#{anchor}" if anchor else "")
 
 
-def _webhook_url(workflow: Workflow, secret: str) -> str:
-    path = url_for("hooks.receive", workflow_id=workflow.id, secret=secret)
+def _webhook_url(workflow: Workflow, secret: str | None = None) -> str:
+    """The inbound webhook URL with its secret, or masked (••••••••) when the secret is not at hand."""
+    path = url_for("hooks.receive", workflow_id=workflow.id, secret=secret or "-")
+    if secret is None:
+        path = path[:-1] + "••••••••"
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
@@ -161,7 +164,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "keep_unsaved": KEEP_UNSAVED,
         "categories": actions.by_category(),
         # Only the secret's digest is stored: the full URL exists only in the answer that made it.
-        "webhook_url": _webhook_url(workflow, "••••••••"),
+        "webhook_url": _webhook_url(workflow),
         "tags": db.session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all(),
         "contacts": db.session.scalars(select(Contact).order_by(Contact.id.desc()).limit(100)).all(),
         "has_history": _has_history(),
@@ -275,7 +278,7 @@ def _show_webhook_url(workflow, secret, message, fragment=TRIGGER, **overrides):
     url = _webhook_url(workflow, secret)
     if not htmx.is_htmx():
         flash(message, "success")
-        return _render(workflow, new_webhook_url=url)
+        return _render(workflow, new_webhook_url=url, **overrides)
     return htmx.trigger(
         _render(workflow, fragment, flash_message=message, new_webhook_url=url, **overrides), "form-saved"
     )
@@ -288,7 +291,7 @@ def regenerate(workflow_id):
     had_one = bool(workflow.webhook_digest)
     secret = services.regenerate_secret(workflow)
     message = "New webhook URL made: copy it now." + (" The old one no longer works." if had_one else "")
-    return _show_webhook_url(workflow, secret, message)
+    return _show_webhook_url(workflow, secret, message, replaced_webhook_url=had_one)
 
 
 @bp.post("/<int:workflow_id>/steps")

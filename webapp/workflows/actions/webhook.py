@@ -119,8 +119,15 @@ def url_errors(url: str) -> str | None:
     if parts.username or parts.password:
         return "Leave the user name and password out of the URL: the signature proves who is calling."
     if problem := outbound.host_problem(parts.hostname, port):
-        return f"{problem}: webhooks cannot reach it. {ALLOW_HINT}"
+        return refusal(problem)
     return None
+
+
+def refusal(problem: str) -> str:
+    """The message for a URL the outbound policy refuses, with what the admin can do about it."""
+    if problem.endswith(outbound.ITSELF):
+        return f"{problem}: a webhook cannot call OneSlot itself."
+    return f"{problem}: webhooks cannot reach it. {ALLOW_HINT}"
 
 
 # --- saving ----------------------------------------------------------------------------------------
@@ -171,6 +178,8 @@ def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[
         errors["body"] = problem
     if not config.get("secret"):
         errors["secret"] = "The webhook has no signing secret: make a new one."
+    elif reveal(config) is None:
+        errors["secret"] = UNREADABLE
     return errors
 
 
@@ -210,7 +219,7 @@ def run(ctx) -> dict:
     try:
         answer = outbound.request("POST", url, body=body, headers=headers, timeout=timeout)
     except outbound.Refused as exc:
-        raise StepError(f"{exc}: webhooks cannot reach it. {ALLOW_HINT}", permanent=True) from None
+        raise StepError(refusal(str(exc)), permanent=True) from None
     except outbound.Unreachable as exc:
         raise StepError(f"Could not reach {url}: {exc}") from None
     said = f": {answer.text}" if answer.text else ""
