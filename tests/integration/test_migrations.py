@@ -92,8 +92,9 @@ def test_upgrade_keeps_webhook_secrets_working_but_never_in_clear(tmp_path):
             conn.execute(
                 text(
                     "INSERT INTO workflows (id, name, status, trigger_type, trigger_config, steps, allow_reentry,"
-                    " sender_name, webhook_secret, created_at, updated_at) VALUES (1, 'Old', 'draft', 'webhook', '{}',"
-                    " :steps, false, '', 'inbound-secret-0123456789abcdef', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                    " sender_name, webhook_secret, created_at, updated_at) VALUES (1, 'Old', 'draft', 'webhook',"
+                    " '{}', :steps, false, '', 'inbound-secret-0123456789abcdef', '2026-01-01 00:00:00',"
+                    " '2026-01-01 00:00:00')"
                 ),
                 {"steps": steps},
             )
