@@ -217,6 +217,10 @@ def _same_host(ip: Address, others: set[Address]) -> bool:
     return plain(ip) in {plain(other) for other in others}
 
 
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def host_problem(host: str, port: int) -> str | None:
     """Why a URL's host may not be reached, judged now without DNS (a literal address or localhost), or None.
 
@@ -227,7 +231,7 @@ def host_problem(host: str, port: int) -> str | None:
     if problem := address_problem(ip):
         return problem
     if _same_host(ip, _self_addresses(port, resolve=False)):
-        return f"{host}:{port} {ITSELF}"
+        return f"{_host_port(host, port)} {ITSELF}"
     return None
 
 
@@ -247,7 +251,7 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
         if problem := address_problem(ip):
             raise Refused(problem if literal_address(host) else f"{problem} (the address of {host})")
         if _same_host(ip, own):
-            raise Refused(f"{host}:{port} {ITSELF}")
+            raise Refused(f"{_host_port(host, port)} {ITSELF}")
         checked.append((family, sockaddr))
     if not checked:
         raise Unreachable(f"could not resolve the host name {host}")

@@ -91,7 +91,8 @@ def reveal(config) -> str | None:
 
 
 def secret_hint(config) -> str:
-    """How the editor names the secret without revealing it: its last 4 characters, or why there is none."""
+    """How the editor shows that a secret is set without revealing it: its last 4 characters (empty when
+    there is none, or it cannot be read: the card then says so)."""
     if not config.get("secret"):
         return ""
     plain = reveal(config)
@@ -126,7 +127,7 @@ def url_errors(url: str) -> str | None:
 def refusal(problem: str) -> str:
     """The message for a URL the outbound policy refuses, with what the admin can do about it."""
     if problem.endswith(outbound.ITSELF):
-        return f"{problem}: a webhook cannot call OneSlot itself."
+        return f"{problem}: a webhook cannot call it."
     return f"{problem}: webhooks cannot reach it. {ALLOW_HINT}"
 
 
