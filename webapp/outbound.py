@@ -178,8 +178,8 @@ def address_problem(ip: Address, allowed: tuple[Network, ...] | None = None) -> 
 def literal_address(host: str) -> Address | None:
     """The address a host spells, parsed as the system's resolver parses a numeric host (so `127.1`,
     `0x7f.1`, `017700000001` and `2130706433` are 127.0.0.1); `localhost` and `*.localhost` are
-    127.0.0.1 (RFC 6761: always the host itself); None
-    for any other name. No network traffic: AI_NUMERICHOST never asks DNS."""
+    127.0.0.1 (RFC 6761: always the host itself); None for any other name. No network traffic:
+    AI_NUMERICHOST never asks DNS."""
     name = (host or "").strip().strip("[]").rstrip(".").lower()
     if name == "localhost" or name.endswith(".localhost"):
         return ipaddress.IPv4Address("127.0.0.1")
@@ -311,8 +311,9 @@ def split(url: str) -> tuple[str, str, int, str]:
     port = parts.port  # ValueError for a port out of range
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not an http(s) URL with a host")
+    host = parts.hostname.encode("idna").decode("ascii")  # UnicodeError (a ValueError) for an impossible name
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path
 
 
 def connection(url: str, timeout: float) -> http.client.HTTPConnection:
@@ -364,6 +365,8 @@ def request(method: str, url: str, *, body: bytes = b"", headers: dict | None = 
         raise Unreachable(f"timed out: no answer within {timeout:g} s") from None
     except ConnectionRefusedError:
         raise Unreachable("the connection was refused") from None
+    except http.client.InvalidURL:
+        raise Unreachable("the URL holds characters that cannot be sent (spaces or control characters)") from None
     except http.client.RemoteDisconnected:
         raise Unreachable("the receiver closed the connection without an HTTP answer") from None
     except http.client.HTTPException:

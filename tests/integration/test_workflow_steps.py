@@ -472,6 +472,15 @@ def test_webhook_connects_only_to_the_address_it_checked(app, make_contact, monk
     assert request["headers"]["Host"] == f"rebind.example:{port}" and request["signature_ok"]
 
 
+def test_an_international_host_name_is_sent_in_its_ascii_form(app, make_contact, monkeypatch, receiver):
+    asked = fake_dns(monkeypatch, {"xn--bcher-kva.example": ["127.0.0.1"]})
+    port = receiver.server.server_address[1]
+    enrolment = enrol_now(make_workflow(steps=[hook_step(f"http://bücher.example:{port}/in")]), make_contact())
+    drain(app)
+    assert only_run(enrolment).status == "done" and asked == ["xn--bcher-kva.example"]
+    assert receiver.requests[0]["headers"]["Host"] == f"xn--bcher-kva.example:{port}"
+
+
 def test_webhook_is_checked_again_when_it_is_sent(app, make_contact, receiver):
     workflow = make_workflow(steps=[hook_step(receiver.url)])  # saved while loopback was allowed
     app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
@@ -546,6 +555,9 @@ def test_internal_urls_are_refused_at_save_by_default(app, url):
         ("http://2130706433:5000/", "2130706433:5000 is OneSlot itself"),
         ("http://user:pw@example.com/", "user name and password"),
         ("http://example.com:99999/", "not a valid URL"),
+        ("https://example.com/a b", "spaces or control characters"),
+        ("https://example.com/a\x7f", "spaces or control characters"),
+        ("https://a..b/", "host name is not valid"),
     ],
 )
 def test_webhook_url_is_checked_at_save(app, url, message):
@@ -553,7 +565,9 @@ def test_webhook_url_is_checked_at_save(app, url, message):
     assert message in errors["url"]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "https://example.com/hook", "http://localhost:9/x"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/hook", "https://example.com/hook", "http://localhost:9/x", "https://bücher.example/"]
+)
 def test_loopback_and_ordinary_urls_are_allowed(app, url):
     assert webhook.validate({"url": url, "body": "{}", "secret": sealed()}, []) == {}
 

@@ -108,6 +108,8 @@ def url_errors(url: str) -> str | None:
         return "Enter the URL to POST to."
     if len(url) > URL_MAX:
         return f"The URL is longer than {URL_MAX} characters."
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+        return "The URL cannot contain spaces or control characters (write a space as %20)."
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -117,6 +119,10 @@ def url_errors(url: str) -> str | None:
         return "Only http:// and https:// URLs can receive a webhook."
     if not parts.hostname:
         return "The URL needs a host, e.g. https://example.com/hook."
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return "That host name is not valid."
     if parts.username or parts.password:
         return "Leave the user name and password out of the URL: the signature proves who is calling."
     if problem := outbound.host_problem(parts.hostname, port):
