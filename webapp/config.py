@@ -124,6 +124,15 @@ def _storage_uri(env) -> str:
     return uri
 
 
+def _networks(env, name) -> tuple:
+    from webapp.outbound import parse_networks
+
+    try:
+        return parse_networks(env.get(name, ""))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def load(env=None, instance_path=".") -> dict:
     """Build the Flask config from environment variables (see README, Configuration)."""
     env = os.environ if env is None else env
@@ -164,4 +173,6 @@ def load(env=None, instance_path=".") -> dict:
         "RATELIMIT_STORAGE_URI": _storage_uri(env),
         "RATELIMIT_HEADERS_ENABLED": True,
         "WEBHOOK_TIMEOUT": _int(env, "WEBHOOK_TIMEOUT", 10, minimum=1),  # seconds, outgoing webhook steps
+        # Internal networks an admin lets outgoing requests reach on purpose (see webapp/outbound.py).
+        "OUTBOUND_ALLOWED_NETWORKS": _networks(env, "OUTBOUND_ALLOWED_NETWORKS"),
     }

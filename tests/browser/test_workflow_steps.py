@@ -83,3 +83,29 @@ def test_add_tag_notification_and_webhook_steps(admin_page, live_server):
     expect(page.get_by_role("status").filter(has_text="Published version 1.")).to_be_visible()
     assert value not in page.content()
     shot(page, "editor-published")
+
+
+def test_inbound_webhook_url_is_shown_once_then_masked_and_regenerated(admin_page, live_server):
+    page = admin_page
+    page.goto(f"{live_server}/workflows/new")
+    page.get_by_label("Name").fill("From the CRM")
+    page.get_by_role("button", name="Create and open the editor").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+$"))
+    page.wait_for_load_state()
+    page.get_by_label("What enrols contacts").select_option(label="Inbound webhook")
+    page.locator("#trigger").get_by_role("button", name="Save trigger").click()
+    url = page.locator("#trigger").get_by_label("Webhook URL")
+    expect(url).to_have_value(re.compile(r"^http://127\.0\.0\.1:5000/hooks/\d+/[A-Za-z0-9_-]{32}$"))
+    expect(page.locator("#trigger").get_by_text("copy it now")).to_be_visible()
+    first = url.input_value()
+    shot(page, "webhook-url-shown-once")
+
+    page.reload()
+    expect(page.locator("#trigger").get_by_label("Webhook URL")).to_have_count(0)
+    expect(page.locator("#trigger").get_by_text(re.compile(r"/hooks/\d+/••••••••"))).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#trigger").get_by_role("button", name="Regenerate URL").click()
+    url = page.locator("#trigger").get_by_label("Webhook URL")
+    expect(url).to_have_value(re.compile(r"/hooks/\d+/[A-Za-z0-9_-]{32}$"))
+    assert url.input_value() != first
+    expect(page.locator("#trigger").get_by_text("The old URL no longer works.")).to_be_visible()

@@ -126,3 +126,69 @@ def test_upgrade_keeps_only_the_markers_a_stored_message_legitimately_had(tmp_pa
             body = conn.execute(text("SELECT text_body FROM outbox_messages WHERE id = 1")).scalar()
         assert body == "Yours: ⟦book:1⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧"
         downgrade(revision="base")
+
+
+def test_upgrade_keeps_webhook_secrets_working_but_never_in_clear(tmp_path):
+    """Inbound secrets become digests (the URLs handed out keep working); outgoing signing secrets, in
+    drafts, published versions and if/else branches, are sealed; downgrading opens them again."""
+    import json
+
+    from sqlalchemy import text
+
+    from webapp.workflows import services
+    from webapp.workflows.actions import webhook
+    from webapp.workflows.models import Workflow, WorkflowVersion
+
+    hook = {
+        "id": "h",
+        "type": "webhook",
+        "key": "",
+        "config": {"url": "https://x.test/", "body": "{}", "secret": "a1" * 32},
+    }
+    nested = {"id": "i", "type": "if_else", "key": "", "config": {}, "branches": {"yes": [], "no": [hook]}}
+    steps = json.dumps([hook, nested])
+    app = make_app(tmp_path)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="e7a3c5d1f9b2")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workflows (id, name, status, trigger_type, trigger_config, steps, allow_reentry,"
+                    " sender_name, webhook_secret, created_at, updated_at) VALUES (1, 'Old', 'draft', 'webhook',"
+                    " '{}', :steps, false, '', 'inbound-secret-0123456789abcdef', '2026-01-01 00:00:00',"
+                    " '2026-01-01 00:00:00')"
+                ),
+                {"steps": steps},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO workflow_versions (id, workflow_id, number, trigger_type, trigger_config, steps,"
+                    " settings, created_at, created_by) VALUES (1, 1, 1, 'webhook', '{}', :steps, '{}',"
+                    " '2026-01-01 00:00:00', 'system')"
+                ),
+                {"steps": steps},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = repr(conn.execute(text("SELECT * FROM workflows")).all())
+            stored += repr(conn.execute(text("SELECT * FROM workflow_versions")).all())
+        assert "a1" * 32 not in stored and "inbound-secret-0123456789abcdef" not in stored
+        workflow = db.session.get(Workflow, 1)
+        assert services.webhook_secret_matches(workflow, "inbound-secret-0123456789abcdef")
+        for owner in (workflow, db.session.get(WorkflowVersion, 1)):
+            top, inner = owner.steps[0], owner.steps[1]["branches"]["no"][0]
+            assert webhook.reveal(top["config"]) == webhook.reveal(inner["config"]) == "a1" * 32
+        db.session.remove()
+
+        downgrade(revision="e7a3c5d1f9b2")
+        with db.engine.connect() as conn:
+            [(secret, draft)] = conn.execute(text("SELECT webhook_secret, steps FROM workflows")).all()
+            [(version,)] = conn.execute(text("SELECT steps FROM workflow_versions")).all()
+        for held in (draft, version):
+            held = json.loads(held) if isinstance(held, str) else held
+            assert held[0]["config"]["secret"] == held[1]["branches"]["no"][0]["config"]["secret"] == "a1" * 32
+        assert secret and secret != "inbound-secret-0123456789abcdef"  # a digest cannot be undone: a new URL
+        downgrade(revision="base")

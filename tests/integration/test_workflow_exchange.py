@@ -72,12 +72,12 @@ def test_export_then_import_round_trips(app, calendar):
         "config": {"events": ["made", "cancelled"], "calendar": "sales-call"},
     }
     assert exported["steps"][0]["config"]["calendar"] == "sales-call" and "calendar_id" not in text
-    assert workflow.webhook_secret not in text and "secret" not in text
+    assert "secret" not in text and "digest" not in text
     assert exported["settings"] == {"allow_reentry": True, "sender_name": "Acme sales"}
 
     copy_ = exchange.import_workflow(text.encode())
     assert copy_.id != workflow.id and copy_.status == "draft" and copy_.published_version_id is None
-    assert copy_.webhook_secret and copy_.webhook_secret != workflow.webhook_secret
+    assert copy_.webhook_digest is None  # a new inbound URL is made (and shown once) when its editor asks
     assert exchange.export_workflow(copy_) == exported  # ids kept: they are unique
     assert copy_.steps == workflow.steps and copy_.trigger_config == workflow.trigger_config
     assert services.validate(copy_) == {}
@@ -104,6 +104,53 @@ def test_a_secret_in_a_step_config_is_never_exported_and_a_new_one_is_made(app, 
     imported = exchange.import_workflow(exported)
     secret = imported.steps[0]["config"]["secret"]
     assert len(secret) >= 32 and secret != "s3"
+
+
+def webhook_document(url: str) -> dict:
+    step = {"id": "h", "type": "webhook", "key": "", "config": {"url": url, "body": '{"e": "{{ contact.email }}"}'}}
+    return {"format": "oneslot.workflow", "version": 1, "name": "Hook", "trigger": {"type": "manual"}, "steps": [step]}
+
+
+def test_an_outgoing_webhook_exports_without_its_secret_and_imports_with_a_new_sealed_one(app):
+    from webapp import secretbox
+    from webapp.workflows.actions import webhook
+
+    workflow = exchange.import_workflow(webhook_document("https://hooks.example.com/in"))
+    sealed = workflow.steps[0]["config"]["secret"]
+    plain = webhook.reveal(workflow.steps[0]["config"])
+    assert secretbox.is_sealed(sealed) and len(plain) == 64
+    text = exchange.dumps(exchange.export_workflow(workflow))
+    # Neither the secret nor its sealed form: a sealed value opens only with this install's SECRET_KEY.
+    assert plain not in text and sealed not in text and "secret" not in text
+    again = exchange.import_workflow(text)
+    assert webhook.reveal(again.steps[0]["config"]) not in (plain, None)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://0x7f.1:8080/hook", "127.0.0.1 is a loopback address: webhooks cannot reach it."),
+        ("http://2130706433/", "127.0.0.1 is a loopback address"),
+        ("http://[::ffff:127.0.0.1]:5000/", "the IPv4-mapped spelling of 127.0.0.1, a loopback address"),
+        ("http://10.0.0.8/", "10.0.0.8 is a private address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("http://localhost:9000/", "127.0.0.1 is a loopback address"),
+    ],
+)
+def test_import_refuses_a_webhook_to_an_internal_address_naming_the_step(app, url, message):
+    with pytest.raises(exchange.ImportRefused) as refused:
+        exchange.import_workflow(webhook_document(url))
+    [error] = refused.value.errors
+    assert error.startswith("Step 1 (Outgoing webhook), url: ") and message in error
+    assert "OUTBOUND_ALLOWED_NETWORKS" in error
+    assert count() == 0
+
+
+def test_import_accepts_an_internal_receiver_the_admin_allowed(app):
+    from webapp import outbound
+
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("10.0.0.0/8")
+    assert exchange.import_workflow(webhook_document("http://10.0.0.8/hook")).steps[0]["config"]["url"]
 
 
 def test_duplicate_or_odd_step_ids_are_replaced_keys_kept(app, calendar):

@@ -3,6 +3,7 @@ Internal notification email (to aiosmtpd) and Outgoing webhook (to a real HTTP s
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 import threading
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import free_port
+from webapp import outbound, secretbox
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
@@ -28,6 +30,12 @@ SECRET = "s3cret-for-tests"
 @pytest.fixture(autouse=True)
 def fast_retries(app):
     app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
+
+
+@pytest.fixture(autouse=True)
+def loopback_receivers(app):
+    """The receivers here listen on loopback, which the outbound policy refuses unless allowed."""
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.0/8")
 
 
 def step(step_id, step_type, **config):
@@ -212,6 +220,7 @@ class Receiver:
                 status, text, headers = receiver.answers.pop(0) if receiver.answers else (200, "ok", {})
                 payload = text.encode()
                 self.send_response(status)
+                headers = {"Content-Type": "text/plain; charset=utf-8", **headers}
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
@@ -241,8 +250,14 @@ def receiver():
 BODY = '{"name": "{{ contact.name }}", "email": "{{ contact.email }}", "workflow": "{{ workflow.name }}", "n": 1}'
 
 
+def sealed(secret=SECRET) -> str:
+    """A signing secret as the step config stores it."""
+    return secretbox.seal(secret, webhook.PURPOSE)
+
+
 def hook_step(url, body=BODY, secret=SECRET):
-    return step("h1", "webhook", url=url, body=body, secret=secret)
+    """A webhook step as the editor stores it: the signing secret sealed."""
+    return step("h1", "webhook", url=url, body=body, secret=sealed(secret))
 
 
 def test_webhook_posts_signed_json_with_values_escaped(app, make_contact, receiver):
@@ -263,7 +278,7 @@ def test_webhook_posts_signed_json_with_values_escaped(app, make_contact, receiv
     }
     run = only_run(enrolment)
     assert run.status == "done" and run.output["status"] == 200
-    assert run.output["response"] == ("thanks " + "x" * 2000)[:1024]  # the first 1 KB
+    assert run.output["response"] == ("thanks " + "x" * 2000)[: outbound.SHOWN_CHARS]  # the start of a text answer
 
 
 def test_webhook_sends_the_link_itself_not_the_stored_marker(app, make_calendar, make_contact, receiver):
@@ -320,8 +335,9 @@ def test_webhook_redirects_are_not_followed(app, make_contact, receiver):
     workflow = make_workflow(steps=[hook_step(receiver.url)])
     enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    assert [r["path"] for r in receiver.requests] == ["/hooks/oneslot?src=test"] * 3
-    assert "HTTP 302" in db.session.get(Enrolment, enrolment.id, populate_existing=True).last_error
+    assert [r["path"] for r in receiver.requests] == ["/hooks/oneslot?src=test"] * 3  # never /elsewhere
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.last_error == f"HTTP 302 from {receiver.url}"  # the 3xx is the answer; its Location is not shown
 
 
 def test_webhook_network_errors_and_timeouts_are_retried(app, make_contact, receiver):
@@ -338,30 +354,185 @@ def test_webhook_network_errors_and_timeouts_are_retried(app, make_contact, rece
     assert closed_enrolment.status == "active" and "Could not reach" in closed_enrolment.last_error
 
 
-def test_webhook_to_the_app_itself_is_refused_after_resolving_the_name(app, make_contact):
-    # BASE_URL is http://127.0.0.1:5000: "localhost" passes the check at save, not the one at run time.
-    workflow = make_workflow(steps=[hook_step("http://localhost:5000/workflows/")])
+def fake_dns(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
+    """Names resolved by a stand-in resolver (no DNS server in tests, and no traffic leaves loopback):
+    `answers` maps a name to the addresses a hostile server would give, anything else resolves as usual.
+    A numeric-only parse (AI_NUMERICHOST) never asks it, as a real resolver would not. Returns the names
+    looked up, in order."""
+    real = socket.getaddrinfo
+    asked = []
+
+    def resolve(host, port, *args, **kwargs):
+        flags = kwargs.get("flags", args[3] if len(args) > 3 else 0)
+        if host in answers and not flags & socket.AI_NUMERICHOST:
+            asked.append(host)
+            return [
+                (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port or 80))
+                for ip in answers[host]
+            ]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    return asked
+
+
+def test_webhook_to_the_app_itself_is_refused_after_resolving_the_name(app, make_contact, monkeypatch):
+    # BASE_URL is http://127.0.0.1:5000, and loopback is allowed here: a name that passes the check at
+    # save, because it cannot be judged before it is resolved, is refused when it resolves to OneSlot.
+    fake_dns(monkeypatch, {"me.example": ["127.0.0.1"]})
+    workflow = make_workflow(steps=[hook_step("http://me.example:5000/workflows/")])
     enrolment = enrol_now(workflow, make_contact())
     drain(app)
     enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
-    assert enrolment.status == "failed" and "OneSlot itself" in enrolment.last_error
+    assert enrolment.status == "failed" and "me.example:5000 is OneSlot itself" in enrolment.last_error
 
 
-def test_webhook_to_a_name_that_resolves_to_a_link_local_address_is_refused(app, make_contact, monkeypatch, receiver):
-    # No DNS server in tests: the resolver answers as a hostile one would (the connection is never made).
-    real = socket.getaddrinfo
-
-    def resolve(host, *args, **kwargs):
-        if host == "metadata.example":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 80))]
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+def test_webhook_to_a_name_that_resolves_to_a_link_local_address_is_refused(app, make_contact, monkeypatch):
+    asked = fake_dns(monkeypatch, {"metadata.example": ["169.254.169.254"]})
     workflow = make_workflow(steps=[hook_step("http://metadata.example/latest/")])
     enrolment = enrol_now(workflow, make_contact())
     drain(app)
     enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
-    assert enrolment.status == "failed" and "169.254.169.254 is a link-local address" in enrolment.last_error
+    assert enrolment.status == "failed"
+    assert "169.254.169.254 is a link-local address (the address of metadata.example)" in enrolment.last_error
+    assert asked == ["metadata.example"]  # refused for good at once: not retried
+
+
+def test_a_secret_sealed_under_a_previous_key_still_signs_through_the_fallbacks(app, make_contact, receiver):
+    old_key = app.config["SECRET_KEY"]
+    workflow = make_workflow(steps=[hook_step(receiver.url)])  # sealed under the key of the time
+    app.config.update(SECRET_KEY="a-brand-new-key-0123456789abcdef", SECRET_KEY_FALLBACKS=[old_key])
+    enrol_now(workflow, make_contact())
+    drain(app)
+    [request] = receiver.requests
+    assert request["signature_ok"]  # the receiver checks the HMAC with the plaintext secret
+    # Without the old key listed, the secret cannot be read: the step says so and sends nothing.
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    enrolment = enrol_now(workflow, make_contact())
+    drain(app)
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.status == "failed" and "cannot be read with the current SECRET_KEY" in enrolment.last_error
+    assert len(receiver.requests) == 1
+
+
+def test_webhook_to_a_non_http_service_never_echoes_what_it_said(app, make_contact, smtp_server):
+    # The loopback SMTP sink greets every connection with its banner ("220 localhost … SMTP …").
+    url = f"http://127.0.0.1:{smtp_server.port}/hook"
+    workflow = make_workflow(steps=[hook_step(url)])
+    enrolment = enrol_now(workflow, make_contact())
+    assert engine.run_due(10) == 1
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.last_error == f"Could not reach {url}: the receiver did not answer HTTP"
+    run = only_run(enrolment)
+    for said in ("220", "SMTP", "ESMTP", "localhost", "Error", "command"):
+        assert said not in run.error and said not in json.dumps(run.output)
+
+
+def test_only_a_short_text_answer_is_shown_and_flattened(app, make_contact, receiver):
+    app.config["WORKFLOW_RETRY_DELAYS"] = (3600,)  # one request per workflow, in order
+    receiver.answer(500, "internal bytes", {"Content-Type": "application/octet-stream"})
+    receiver.answer(422, "bad signature\n\u202eevil\x1b[31m " + "y" * 900, {"Content-Type": "application/json"})
+    receiver.answer(500, "no content type", {"Content-Type": ""})
+    first, second, third = (make_workflow(f"W{n}", steps=[hook_step(receiver.url)]) for n in range(3))
+    contact = make_contact()
+    for workflow in (first, second, third):
+        enrol_now(workflow, contact)
+        engine.run_due(10)
+    errors = [enrolments(w)[0].last_error for w in (first, second, third)]
+    assert errors[0] == f"HTTP 500 from {receiver.url}"  # not text: not shown
+    assert errors[1].startswith(f"HTTP 422 from {receiver.url}: bad signature evil [31m yyy")
+    assert "\n" not in errors[1] and "\u202e" not in errors[1] and "\x1b" not in errors[1]
+    assert len(errors[1]) <= len(f"HTTP 422 from {receiver.url}: ") + outbound.SHOWN_CHARS
+    assert errors[2] == f"HTTP 500 from {receiver.url}"
+
+
+def test_webhook_connects_only_to_the_address_it_checked(app, make_contact, monkeypatch, receiver):
+    # A rebinding DNS server: the first answer passes the check, any later one points elsewhere. Only
+    # 127.0.0.1 is allowed; 127.0.0.2 stands for the internal target (nothing listens there).
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.1/32")
+    port = receiver.server.server_address[1]
+    real = socket.getaddrinfo
+    asked = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example" or kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
+            return real(host, *args, **kwargs)  # a numeric-only parse never asks a DNS server
+        asked.append(host)
+        ip = "127.0.0.1" if len(asked) == 1 else "127.0.0.2"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.example:{port}/hooks/oneslot"
+    workflow = make_workflow(steps=[hook_step(url)])  # a name: nothing to resolve at save
+    enrolment = enrol_now(workflow, make_contact())
+    assert engine.run_due(10) == 1
+    assert only_run(enrolment).status == "done"
+    assert asked == ["rebind.example"]  # resolved once, then connected to that very address
+    [request] = receiver.requests
+    assert request["headers"]["Host"] == f"rebind.example:{port}" and request["signature_ok"]
+
+
+def test_an_international_host_name_is_sent_in_its_ascii_form(app, make_contact, monkeypatch, receiver):
+    asked = fake_dns(monkeypatch, {"xn--bcher-kva.example": ["127.0.0.1"]})
+    port = receiver.server.server_address[1]
+    enrolment = enrol_now(make_workflow(steps=[hook_step(f"http://bücher.example:{port}/in")]), make_contact())
+    drain(app)
+    assert only_run(enrolment).status == "done" and asked == ["xn--bcher-kva.example"]
+    assert receiver.requests[0]["headers"]["Host"] == f"xn--bcher-kva.example:{port}"
+
+
+def test_webhook_is_checked_again_when_it_is_sent(app, make_contact, receiver):
+    workflow = make_workflow(steps=[hook_step(receiver.url)])  # saved while loopback was allowed
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
+    enrolment = enrol_now(workflow, make_contact())
+    drain(app)
+    enrolment = db.session.get(Enrolment, enrolment.id, populate_existing=True)
+    assert enrolment.status == "failed" and receiver.requests == []
+    assert "127.0.0.1 is a loopback address: webhooks cannot reach it." in enrolment.last_error
+    assert only_run(enrolment).attempts == 1  # refused for good, not retried
+
+
+def test_a_name_resolving_to_loopback_is_refused_unless_loopback_is_allowed(app):
+    # "localhost" goes through the system's real resolver (the hosts file: no DNS traffic).
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
+    with pytest.raises(outbound.Refused, match="is a loopback address"):
+        outbound.resolve("localhost", 80)
+    # Both loopbacks: some systems also give ::1 for localhost, and every address must pass.
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.0/8, ::1/128")
+    addresses = outbound.resolve("localhost", 80)
+    assert addresses and all(ipaddress.ip_address(sockaddr[0]).is_loopback for _family, sockaddr in addresses)
+
+
+def test_a_name_with_one_internal_address_among_public_ones_is_refused(app, monkeypatch):
+    fake_dns(monkeypatch, {"mixed.example": ["93.184.215.14", "10.0.0.7"]})
+    with pytest.raises(outbound.Refused, match=r"10\.0\.0\.7 is a private address \(the address of mixed.example\)"):
+        outbound.resolve("mixed.example", 443)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]/hook",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://017700000001/",
+        "http://127.1/",
+        "http://[::ffff:127.0.0.1]:5000/hooks/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::]/",
+        "http://localhost:9/x",
+        "http://10.1.2.3/",
+        "http://192.168.0.10/",
+        "http://100.64.1.1/",
+        "http://[fd00::1]/",
+        "http://224.0.0.1/",
+    ],
+)
+def test_internal_urls_are_refused_at_save_by_default(app, url):
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
+    error = webhook.validate({"url": url, "body": "{}", "secret": sealed()}, [])["url"]
+    assert "webhooks cannot reach it" in error and "OUTBOUND_ALLOWED_NETWORKS" in error
 
 
 # --- checks at save ---------------------------------------------------------------------------------
@@ -379,19 +550,26 @@ def test_webhook_to_a_name_that_resolves_to_a_link_local_address_is_refused(app,
         ("http://[::ffff:169.254.1.1]/", "link-local"),
         ("http://0.0.0.0:8080/", "0.0.0.0 is an unspecified address"),
         ("http://[::]/", ":: is an unspecified address"),
-        ("http://127.0.0.1:5000/hooks", "OneSlot itself"),
+        ("http://127.0.0.1:5000/hooks", "127.0.0.1:5000 is OneSlot itself: a webhook cannot call it."),
+        ("http://[::ffff:127.0.0.1]:5000/hooks", "[::ffff:127.0.0.1]:5000 is OneSlot itself"),  # loopback allowed
+        ("http://2130706433:5000/", "2130706433:5000 is OneSlot itself"),
         ("http://user:pw@example.com/", "user name and password"),
         ("http://example.com:99999/", "not a valid URL"),
+        ("https://example.com/a b", "spaces or control characters"),
+        ("https://example.com/a\x7f", "spaces or control characters"),
+        ("https://a..b/", "host name is not valid"),
     ],
 )
 def test_webhook_url_is_checked_at_save(app, url, message):
-    errors = webhook.validate({"url": url, "body": "{}", "secret": "x"}, [])
+    errors = webhook.validate({"url": url, "body": "{}", "secret": sealed()}, [])
     assert message in errors["url"]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "https://example.com/hook", "http://localhost:9/x"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/hook", "https://example.com/hook", "http://localhost:9/x", "https://bücher.example/"]
+)
 def test_loopback_and_ordinary_urls_are_allowed(app, url):
-    assert webhook.validate({"url": url, "body": "{}", "secret": "x"}, []) == {}
+    assert webhook.validate({"url": url, "body": "{}", "secret": sealed()}, []) == {}
 
 
 @pytest.mark.parametrize(
@@ -406,20 +584,22 @@ def test_loopback_and_ordinary_urls_are_allowed(app, url):
     ],
 )
 def test_webhook_body_is_checked_at_save(app, body, message):
-    errors = webhook.validate({"url": "https://example.com/", "body": body, "secret": "x"}, [])
+    errors = webhook.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [])
     assert message in errors["body"]
 
 
 def test_webhook_body_may_use_numbers_and_earlier_link_values(app, make_calendar):
     link = {"id": "l1", "type": "generate_link", "key": "booking_link", "config": {}}
     body = '{"url": "{{ steps.booking_link.url }}", "minutes": {{ calendar.duration }}}'
-    assert webhook.validate({"url": "https://example.com/", "body": body, "secret": "x"}, [link]) == {}
+    assert webhook.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [link]) == {}
     assert "signing secret" in webhook.validate({"url": "https://example.com/", "body": "{}"}, [])["secret"]
 
 
-def test_a_new_webhook_step_gets_its_own_secret():
+def test_a_new_webhook_step_gets_its_own_secret(app):
     first, second = services.new_step("webhook"), services.new_step("webhook")
-    assert len(first["config"]["secret"]) == 64 and first["config"]["secret"] != second["config"]["secret"]
+    plain = webhook.reveal(first["config"])
+    assert len(plain) == 64 and plain != webhook.reveal(second["config"])
+    assert secretbox.is_sealed(first["config"]["secret"]) and plain not in first["config"]["secret"]
 
 
 @pytest.mark.parametrize(

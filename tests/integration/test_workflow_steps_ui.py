@@ -9,6 +9,7 @@ from sqlalchemy import select
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.workflows import services
+from webapp.workflows.actions import webhook
 from webapp.workflows.models import Workflow
 
 
@@ -116,13 +117,21 @@ def test_notification_preview_for_a_contact(login, workflow, make_contact):
     assert "Lead Ada Lovelace" in html
 
 
+def shown_secret(html: str, step) -> str:
+    """The signing secret in the "copy it now" panel of a step's card."""
+    return re.search(rf'id="secret-{step["id"]}" value="([0-9a-f]{{64}})"', html)[1]
+
+
 def test_webhook_card_messages_and_secret_shown_once(login, workflow, hx):
     response = add(login, workflow, "webhook", headers=hx)
     [step] = reload(workflow).steps
-    secret = step["config"]["secret"]
-    assert f'value="{secret}"' in response.text and "shown once" in response.text
+    secret = shown_secret(response.text, step)
+    assert "copy it now" in response.text and "will not be shown again" in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    assert secret not in step["config"]["secret"]  # stored sealed
     page = login.get(f"/workflows/{workflow.id}").text
     assert secret not in page and f"••••••••{secret[-4:]}" in page  # masked afterwards
+    assert step["config"]["secret"] not in page  # nor the sealed form
 
     response = save(login, workflow, step, hx, url="http://169.254.169.254/latest", body='{"name": {{ contact.name }}}')
     assert response.status_code == 422
@@ -135,13 +144,14 @@ def test_webhook_card_messages_and_secret_shown_once(login, workflow, hx):
     response = save(login, workflow, step, hx, url="https://hooks.example.com/in", body=body)
     assert response.status_code == 200 and secret not in response.text
     [saved] = reload(workflow).steps
-    assert saved["config"] == {"url": "https://hooks.example.com/in", "body": body, "secret": secret}
+    assert saved["config"] == {"url": "https://hooks.example.com/in", "body": body, "secret": step["config"]["secret"]}
 
     # A new secret: shown once, the card keeps its unsaved edits, the old secret is gone.
     data = {f"s{step['id']}-url": "https://typed.example.com/", f"s{step['id']}-body": "{}"}
     response = login.post(f"/workflows/{workflow.id}/steps/{step['id']}/secret", data=data, headers=hx)
-    new = reload(workflow).steps[0]["config"]["secret"]
-    assert response.status_code == 200 and new != secret and f'value="{new}"' in response.text
+    new = shown_secret(response.text, step)
+    assert response.status_code == 200 and new != secret
+    assert webhook.reveal(reload(workflow).steps[0]["config"]) == new
     assert 'value="https://typed.example.com/"' in response.text
     assert reload(workflow).steps[0]["config"]["url"] == "https://hooks.example.com/in"  # the edits are not saved
     assert new not in login.get(f"/workflows/{workflow.id}").text
@@ -150,11 +160,69 @@ def test_webhook_card_messages_and_secret_shown_once(login, workflow, hx):
 def test_regenerating_the_secret_works_without_javascript(login, workflow):
     add(login, workflow, "webhook")
     [step] = reload(workflow).steps
-    assert step["config"]["secret"] in login.get(f"/workflows/{workflow.id}").text  # shown after the redirect
+    first = shown_secret(login.get(f"/workflows/{workflow.id}").text, step)  # shown after the redirect
     response = login.post(f"/workflows/{workflow.id}/steps/{step['id']}/secret")
     assert response.status_code == 303
-    new = reload(workflow).steps[0]["config"]["secret"]
-    assert new != step["config"]["secret"] and new in login.get(response.location).text
+    new = shown_secret(login.get(response.location).text, step)
+    assert new != first and webhook.reveal(reload(workflow).steps[0]["config"]) == new
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:8080/hook", "127.0.0.1 is a loopback address: webhooks cannot reach it."),
+        ("http://[::1]/hook", "::1 is a loopback address"),
+        ("http://2130706433/", "127.0.0.1 is a loopback address"),
+        ("http://0x7f.1/", "127.0.0.1 is a loopback address"),
+        (
+            "http://[::ffff:127.0.0.1]:5000/",
+            "::ffff:7f00:1 is the IPv4-mapped spelling of 127.0.0.1, a loopback address",
+        ),
+        ("http://192.168.1.20/", "192.168.1.20 is a private address"),
+    ],
+)
+def test_a_webhook_to_an_internal_address_is_refused_on_its_card(login, workflow, hx, url, message):
+    add(login, workflow, "webhook")
+    [step] = reload(workflow).steps
+    response = save(login, workflow, step, hx, url=url, body="{}")
+    assert response.status_code == 422 and message in response.text
+    assert "OUTBOUND_ALLOWED_NETWORKS" in response.text
+    assert reload(workflow).steps[0]["config"]["url"] == ""
+
+
+def test_the_database_holds_no_signing_secret_in_clear(app, login, workflow, hx):
+    from sqlalchemy import text
+
+    response = add(login, workflow, "webhook", headers=hx)
+    [step] = reload(workflow).steps
+    secret = shown_secret(response.text, step)
+    save(login, workflow, step, hx, url="https://hooks.example.com/in", body="{}")
+    services.publish(reload(workflow))
+    stored = " ".join(
+        repr(row)
+        for table in ("workflows", "workflow_versions", "audit_log")
+        if db.inspect(db.engine).has_table(table)
+        for row in db.session.execute(text(f"SELECT * FROM {table}")).all()
+    )
+    assert "hooks.example.com" in stored  # the rows were read
+    assert secret not in stored
+
+
+def test_a_secret_sealed_under_a_rotated_away_key_is_reported_not_used(app, login, workflow, hx):
+    from webapp import secretbox
+
+    add(login, workflow, "webhook")
+    steps = [dict(step) for step in reload(workflow).steps]  # a new list: the JSON column sees the change
+    steps[0]["config"] = {
+        **steps[0]["config"],
+        "secret": secretbox.seal("x" * 64, webhook.PURPOSE, secret_key="o" * 32),
+    }
+    db.session.get(Workflow, workflow.id).steps = steps
+    db.session.commit()
+    html = login.get(f"/workflows/{workflow.id}").text
+    assert "cannot be read with the current <code>SECRET_KEY</code>" in html
+    response = save(login, workflow, steps[0], hx, url="https://hooks.example.com/in", body="{}")
+    assert response.status_code == 422 and "make a new secret on the step" in response.text
 
 
 def test_only_a_step_with_a_secret_has_one_to_regenerate(login, workflow):

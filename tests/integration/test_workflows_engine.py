@@ -233,7 +233,8 @@ def test_attendance_fires_showed_and_no_show(app, calendar, make_link):
 
 
 def hook_url(workflow):
-    return f"/hooks/{workflow.id}/{workflow.webhook_secret}"
+    """A new inbound URL for the workflow (only its secret's digest is stored: the URL exists once, here)."""
+    return f"/hooks/{workflow.id}/{services.regenerate_secret(workflow)}"
 
 
 def test_webhook_json_creates_the_contact_and_enrols_it(app, client, calendar):
@@ -277,14 +278,30 @@ def test_webhook_bad_bodies_get_400_naming_the_problem(app, client, calendar, kw
 
 def test_webhook_secret_is_checked_and_regenerable(app, client, calendar):
     workflow = make_workflow("webhook", steps=[link_step(calendar)])
-    assert client.post(f"/hooks/{workflow.id}/wrong", json={"email": "a@example.com"}).status_code == 404
+    assert workflow.webhook_digest is None  # no URL until one is made
+    assert client.post(f"/hooks/{workflow.id}/", json={"email": "a@example.com"}).status_code == 404
     old = hook_url(workflow)
-    services.regenerate_secret(workflow)
+    assert client.post(f"/hooks/{workflow.id}/wrong", json={"email": "a@example.com"}).status_code == 404
+    assert client.post(f"/hooks/{workflow.id + 1}/{old.rsplit('/', 1)[1]}", json={"email": "a@x.io"}).status_code == 404
+    new = hook_url(workflow)
     assert client.post(old, json={"email": "a@example.com"}).status_code == 404
-    assert client.post(hook_url(workflow), json={"email": "a@example.com"}).status_code == 202
+    assert client.post(new, json={"email": "a@example.com"}).status_code == 202
     services.pause(workflow)
-    assert client.post(hook_url(workflow), json={"email": "b@example.com"}).status_code == 409
+    assert client.post(new, json={"email": "b@example.com"}).status_code == 409
     assert len(enrolments()) == 1
+
+
+def test_webhook_secret_is_stored_only_as_a_digest(app, client, calendar):
+    from sqlalchemy import text
+
+    from webapp.workflows.models import secret_digest
+
+    workflow = make_workflow("webhook", steps=[link_step(calendar)])
+    secret = hook_url(workflow).rsplit("/", 1)[1]
+    row = db.session.execute(text("SELECT * FROM workflows WHERE id = :id"), {"id": workflow.id}).mappings().one()
+    assert secret not in repr(dict(row)) and row["webhook_digest"] == secret_digest(secret)
+    # A request that knows the digest but not the secret gets nowhere.
+    assert client.post(f"/hooks/{workflow.id}/{row['webhook_digest']}", json={"email": "a@x.io"}).status_code == 404
 
 
 # --- publishing, versions, validation --------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.workflows import services
+from webapp.workflows import editing, services
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
 BODY = "Hi {{ contact.first_name }}, book here: {{ steps.booking_link.url }}"
@@ -281,14 +281,49 @@ def test_trigger_problems_and_switching(login, workflow, calendar, hx):
     assert response.status_code == 422 and "Choose at least one booking event" in response.text
 
 
-def test_webhook_url_shown_and_regenerated(login, workflow, hx):
-    login.post(f"/workflows/{workflow.id}/trigger", data={"trigger_type": "webhook"})
-    old = reload(workflow).webhook_secret
-    html = login.get(f"/workflows/{workflow.id}").text
-    assert f'value="http://127.0.0.1:5000/hooks/{workflow.id}/{old}"' in html and "data-copy=" in html
+def test_webhook_url_shown_once_when_made_then_masked_and_regenerated(login, client, workflow, hx):
+    response = login.post(f"/workflows/{workflow.id}/trigger", data={"trigger_type": "webhook"}, headers=hx)
+    match = re.search(rf'value="(http://127\.0\.0\.1:5000/hooks/{workflow.id}/([^"]+))"', response.text)
+    assert match and "copy it now" in response.text and "data-copy=" in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    url, secret = match.groups()
+    assert reload(workflow).webhook_digest and secret not in reload(workflow).webhook_digest
+    html = login.get(f"/workflows/{workflow.id}").text  # afterwards: masked, with a way to make a new one
+    assert secret not in html and f"/hooks/{workflow.id}/••••••••" in html and "Regenerate URL" in html
+    # Saving the trigger again keeps the URL (it is not shown, nor changed).
+    again = login.post(f"/workflows/{workflow.id}/trigger", data={"trigger_type": "webhook"}, headers=hx)
+    assert "copy it now" not in again.text and reload(workflow).webhook_digest == services.secret_digest(secret)
+
     response = login.post(f"/workflows/{workflow.id}/webhook-secret", headers=hx)
-    new = reload(workflow).webhook_secret
-    assert new != old and f"/hooks/{workflow.id}/{new}" in response.text and old not in response.text
+    new = re.search(rf'/hooks/{workflow.id}/([^"]+)"', response.text)[1]
+    assert new != secret and secret not in response.text and "The old URL no longer works." in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    published = reload(workflow)
+    published.steps = [{"id": "t1", "type": "add_tag", "key": "", "config": {"tag": "lead"}}]
+    db.session.commit()
+    services.publish(published)
+    assert client.post(f"/hooks/{workflow.id}/{secret}", json={"email": "a@example.com"}).status_code == 404
+    assert client.post(f"/hooks/{workflow.id}/{new}", json={"email": "a@example.com"}).status_code == 202
+
+
+def test_webhook_url_is_shown_once_without_javascript_too(login, workflow):
+    response = login.post(f"/workflows/{workflow.id}/trigger", data={"trigger_type": "webhook"})
+    # Not a redirect: carrying the secret to a GET would put it in the session cookie.
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert re.search(rf'value="http://127\.0\.0\.1:5000/hooks/{workflow.id}/[^"•]+"', response.text)
+    assert "Trigger saved. Copy the webhook URL now" in response.text
+    response = login.post(f"/workflows/{workflow.id}/webhook-secret")
+    assert response.status_code == 200 and "New webhook URL made: copy it now." in response.text
+    assert "copy it now" not in login.get(f"/workflows/{workflow.id}").text
+
+
+def test_a_copied_workflow_gets_no_url_until_one_is_made(login, workflow, hx):
+    login.post(f"/workflows/{workflow.id}/trigger", data={"trigger_type": "webhook"})
+    copy_ = editing.duplicate(reload(workflow))
+    html = login.get(f"/workflows/{copy_.id}").text
+    assert copy_.webhook_digest is None and "has no webhook URL yet" in html and "Make the webhook URL" in html
+    response = login.post(f"/workflows/{copy_.id}/webhook-secret", headers=hx)
+    assert re.search(rf'value="http://127\.0\.0\.1:5000/hooks/{copy_.id}/[^"•]+"', response.text)
 
 
 def test_settings(login, workflow, hx):

@@ -1,5 +1,6 @@
 """Workflows, their frozen versions, the contacts enrolled in them and each step's run."""
 
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -16,8 +17,16 @@ STEP_STATUSES = ("retrying", "waiting", "done", "failed")
 
 
 def new_secret() -> str:
-    """The secret part of a workflow's inbound webhook URL."""
+    """The secret part of a workflow's inbound webhook URL (192 random bits); only its digest is stored."""
     return secrets.token_urlsafe(24)
+
+
+def secret_digest(secret: str) -> str:
+    """What the database keeps of an inbound webhook secret: its SHA-256, hex.
+
+    A plain hash, as for API keys: the secret is random and long, so a digest cannot be reversed,
+    and it does not depend on SECRET_KEY, so rotating the key does not break receivers' URLs."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class Workflow(db.Model):
@@ -34,7 +43,8 @@ class Workflow(db.Model):
     steps: Mapped[list] = mapped_column(JSON, default=list)
     allow_reentry: Mapped[bool] = mapped_column(Boolean, default=False)
     sender_name: Mapped[str] = mapped_column(String(100), default="")
-    webhook_secret: Mapped[str] = mapped_column(String(64), default=new_secret)
+    # The inbound webhook URL's secret, as secret_digest(); None until the URL is first made.
+    webhook_digest: Mapped[str | None] = mapped_column(String(64))
     # use_alter: workflows and their versions point at each other.
     published_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("workflow_versions.id", ondelete="SET NULL", use_alter=True)

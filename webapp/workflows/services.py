@@ -1,6 +1,7 @@
 """Workflow rules: validate, publish (freeze a version), pause and resume, enrol contacts."""
 
 import copy
+import hmac
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -14,7 +15,7 @@ from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
 from webapp.types import utcnow
 from webapp.workflows import actions, program
-from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion, new_secret
+from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion, new_secret, secret_digest
 
 TRIGGER_TYPES = {
     "contact_created": "Contact created",
@@ -198,11 +199,28 @@ def resume(workflow: Workflow) -> None:
 
 
 def regenerate_secret(workflow: Workflow) -> str:
-    """A new webhook secret; the old URL stops working at once. Commits."""
-    workflow.webhook_secret = new_secret()
+    """A new inbound webhook secret, returned to be shown once (only its digest is kept); the old URL
+    stops working at once. Commits."""
+    secret = new_secret()
+    workflow.webhook_digest = secret_digest(secret)
     db.session.commit()
     audit("workflow.webhook_secret", workflow_id=workflow.id)
-    return workflow.webhook_secret
+    return secret
+
+
+def ensure_webhook_secret(workflow: Workflow) -> str | None:
+    """For a workflow whose trigger is the inbound webhook and that has no URL yet: make one and return
+    its secret (to show once). None when there is nothing to make. Commits."""
+    if workflow.trigger_type != "webhook" or workflow.webhook_digest:
+        return None
+    return regenerate_secret(workflow)
+
+
+def webhook_secret_matches(workflow: Workflow, secret: str) -> bool:
+    """True when `secret` is the workflow's inbound webhook secret (compared in constant time)."""
+    if not workflow.webhook_digest:
+        return False
+    return hmac.compare_digest(workflow.webhook_digest, secret_digest(secret))
 
 
 def enrol(

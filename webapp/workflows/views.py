@@ -39,8 +39,11 @@ def _back(workflow: Workflow, anchor: str = ""):
     return url_for("workflows.edit", workflow_id=workflow.id) + (f"#{anchor}" if anchor else "")
 
 
-def _webhook_url(workflow: Workflow) -> str:
-    path = url_for("hooks.receive", workflow_id=workflow.id, secret=workflow.webhook_secret)
+def _webhook_url(workflow: Workflow, secret: str | None = None) -> str:
+    """The inbound webhook URL with its secret, or masked (••••••••) when the secret is not at hand."""
+    path = url_for("hooks.receive", workflow_id=workflow.id, secret=secret or "-")
+    if secret is None:
+        path = path[:-1] + "••••••••"
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
@@ -70,6 +73,10 @@ def _card(workflow, step, items, index, number, errors, drafts, saved, confirm):
         label=module.LABEL if module else step.get("type"),
         category=module.CATEGORY if module else "",
         summary=module.describe(step.get("config") or {}) if hasattr(module, "describe") else "",
+        # A step with a sealed secret (a webhook): a hint that it is set, and the secret itself only on
+        # the one render that shows it (see REVEAL).
+        secret_hint=module.secret_hint(step.get("config") or {}) if hasattr(module, "secret_hint") else "",
+        reveal=(lambda: module.reveal(step.get("config") or {})) if hasattr(module, "reveal") else None,
         form=form,
         loose=forms.show_errors(form, problems),
         invalid=bool(problems),
@@ -157,6 +164,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "all_cards": list(_flat(cards)),
         "keep_unsaved": KEEP_UNSAVED,
         "categories": actions.by_category(),
+        # Only the secret's digest is stored: the full URL exists only in the answer that made it.
         "webhook_url": _webhook_url(workflow),
         "tags": db.session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all(),
         "contacts": db.session.scalars(select(Contact).order_by(Contact.id.desc()).limit(100)).all(),
@@ -166,7 +174,11 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "reveal_secret": session.pop(REVEAL, None),
         **overrides,
     }
-    return htmx.render("workflows/edit.html", fragment, status=status, **context)
+    response = htmx.render("workflows/edit.html", fragment, status=status, **context)
+    if context["reveal_secret"] or context.get("new_webhook_url"):
+        # The one answer that holds a secret in clear: no cache or back-button copy keeps it.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _done(workflow, message, anchor="", fragment="workflows/_editor.html", **overrides):
@@ -255,15 +267,32 @@ def trigger(workflow_id):
         return _render(workflow, TRIGGER, trigger_form=form, trigger_dirty=True)
     if errors := editing.set_trigger(workflow, form.trigger_type.data, form.config()):
         return _render(workflow, TRIGGER, 422, {"trigger": errors}, trigger_form=form)
+    if secret := services.ensure_webhook_secret(workflow):
+        message = "Trigger saved. Copy the webhook URL now: it is shown only this once."
+        return _show_webhook_url(workflow, secret, message, WITH_HEAD, part=TRIGGER, trigger_saved=True)
     return _done(workflow, "Trigger saved.", "trigger", WITH_HEAD, part=TRIGGER, trigger_saved=True)
+
+
+def _show_webhook_url(workflow, secret, message, fragment=TRIGGER, **overrides):
+    """The answer that shows a new inbound webhook URL, once. Not Post/Redirect/Get: carrying the
+    secret to a GET would put it in the session cookie (as for API keys)."""
+    url = _webhook_url(workflow, secret)
+    if not htmx.is_htmx():
+        flash(message, "success")
+        return _render(workflow, new_webhook_url=url, **overrides)
+    return htmx.trigger(
+        _render(workflow, fragment, flash_message=message, new_webhook_url=url, **overrides), "form-saved"
+    )
 
 
 @bp.post("/<int:workflow_id>/webhook-secret")
 def regenerate(workflow_id):
-    """A new webhook URL; the old one stops working."""
+    """A new webhook URL, shown once; the old one stops working."""
     workflow = _get(workflow_id)
-    services.regenerate_secret(workflow)
-    return _done(workflow, "New webhook URL made; the old one no longer works.", "trigger", TRIGGER)
+    had_one = bool(workflow.webhook_digest)
+    secret = services.regenerate_secret(workflow)
+    message = "New webhook URL made: copy it now." + (" The old one no longer works." if had_one else "")
+    return _show_webhook_url(workflow, secret, message, replaced_webhook_url=had_one)
 
 
 @bp.post("/<int:workflow_id>/steps")

@@ -2,29 +2,26 @@
 
 Headers: `X-OneSlot-Signature: sha256=<hex of HMAC-SHA256(secret, exact body bytes)>` and
 `X-OneSlot-Delivery: <enrolment id>-<step id>` (the same on every retry, so receivers can drop
-duplicates). Only http(s); never a link-local or unspecified address, nor the app itself
-(BASE_URL's host and port): checked at save for a literal host, and at run time on the addresses
-the name resolves to, which are then the ones connected to (no second lookup to trick).
-Redirects are not followed. A non-2xx answer or a network error raises StepError: the engine
-retries with backoff, then fails the enrolment with the reason.
+duplicates). Where it may go is webapp.outbound's policy: public addresses only (unless
+OUTBOUND_ALLOWED_NETWORKS allows more), never OneSlot itself; checked at save and import for a
+literal host, and again when sending, on the addresses the name resolves to, which are then the
+only ones connected to. Redirects are not followed. A non-2xx answer or a network error raises
+StepError: the engine retries with backoff, then fails the enrolment with the reason.
 
-http.client (the standard library under urllib) rather than requests: it lets the connection go
-to the vetted address while TLS still checks the certificate for the host name.
+The signing secret is stored sealed (webapp.secretbox, a key derived from SECRET_KEY): the step's
+config holds the encrypted value, opened only to sign a request or to show it once when made.
 """
 
 import hashlib
 import hmac
-import http.client
-import ipaddress
 import json
 import secrets
-import socket
 from urllib.parse import urlsplit
 
 from flask import current_app
 from wtforms import StringField, TextAreaField
 
-from webapp import tokens
+from webapp import outbound, secretbox, tokens
 from webapp.workflows import merge
 from webapp.workflows.formkit import StepForm, text
 
@@ -45,8 +42,13 @@ DEFAULTS = {"url": "", "body": DEFAULT_BODY, "secret": ""}
 OUTPUTS: dict[str, str] = {}
 URL_MAX = 2000
 BODY_MAX = 20_000
-RESPONSE_MAX = 1024  # bytes of the answer kept in the step run
 DEFAULT_TIMEOUT = 10  # seconds; config WEBHOOK_TIMEOUT
+PURPOSE = "webhook signing secret"  # what the secretbox key is derived for
+ALLOW_HINT = "Only public addresses are reached, unless OUTBOUND_ALLOWED_NETWORKS allows the network."
+UNREADABLE = (
+    "The signing secret cannot be read with the current SECRET_KEY (was the key changed?): "
+    "make a new secret on the step, give it to the receiver and publish again."
+)
 # A sample value with a quote, a backslash and a line break: a value put in the body without quotes,
 # or anything else that only works for tame values, fails the JSON check at save.
 SAMPLE = 'Sample "value" \\ with\na line break'
@@ -70,8 +72,8 @@ FORM = WebhookForm
 
 
 def new_secret() -> str:
-    """A signing secret: 256 bits, hex."""
-    return secrets.token_hex(32)
+    """A new signing secret (256 bits, hex), as the config stores it: sealed."""
+    return secretbox.seal(secrets.token_hex(32), PURPOSE)
 
 
 def new_config() -> dict:
@@ -79,27 +81,25 @@ def new_config() -> dict:
     return {**DEFAULTS, "secret": new_secret()}
 
 
+def reveal(config) -> str | None:
+    """The signing secret in clear, to sign with or to show once; None when it cannot be read
+    (sealed under a SECRET_KEY that is no longer current nor in SECRET_KEY_FALLBACKS)."""
+    try:
+        return secretbox.unseal(config.get("secret") or "", PURPOSE)
+    except secretbox.SecretUnreadable:
+        return None
+
+
+def secret_hint(config) -> str:
+    """How the editor shows that a secret is set without revealing it: its last 4 characters (empty when
+    there is none, or it cannot be read: the card then says so)."""
+    if not config.get("secret"):
+        return ""
+    plain = reveal(config)
+    return f"••••••••{plain[-4:]}" if plain else ""
+
+
 # --- addresses -------------------------------------------------------------------------------------
-
-
-def _port(parts) -> int:
-    return parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why a webhook may not go to this address, or None (loopback is allowed)."""
-    mapped = getattr(ip, "ipv4_mapped", None)
-    ip = mapped or ip
-    if ip.is_unspecified:
-        return f"{ip} is an unspecified address"
-    if ip.is_link_local:
-        return f"{ip} is a link-local address"
-    return None
-
-
-def _app_address() -> tuple[str, int]:
-    parts = urlsplit(current_app.config["BASE_URL"])
-    return (parts.hostname or "").lower(), _port(parts)
 
 
 def url_errors(url: str) -> str | None:
@@ -108,52 +108,33 @@ def url_errors(url: str) -> str | None:
         return "Enter the URL to POST to."
     if len(url) > URL_MAX:
         return f"The URL is longer than {URL_MAX} characters."
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+        return "The URL cannot contain spaces or control characters (write a space as %20)."
     try:
         parts = urlsplit(url)
-        port = _port(parts)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return "That is not a valid URL."
     if parts.scheme not in ("http", "https"):
         return "Only http:// and https:// URLs can receive a webhook."
     if not parts.hostname:
         return "The URL needs a host, e.g. https://example.com/hook."
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return "That host name is not valid."
     if parts.username or parts.password:
         return "Leave the user name and password out of the URL: the signature proves who is calling."
-    if (parts.hostname.lower(), port) == _app_address():
-        return "A webhook cannot call OneSlot itself."
-    try:
-        ip = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return None  # a name: checked after resolving it, when the step runs
-    if problem := address_problem(ip):
-        return f"{problem}: webhooks cannot reach it."
+    if problem := outbound.host_problem(parts.hostname, port):
+        return refusal(problem)
     return None
 
 
-def vetted_addresses(host: str, port: int) -> list[tuple]:
-    """Resolve the host and check every address; returns (family, sockaddr) pairs to connect to."""
-    from webapp.workflows.actions import StepError
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise StepError(f"Could not resolve {host}: {exc}") from None
-    app_host, app_port = _app_address()
-    app_ips = set()
-    if port == app_port:
-        try:
-            app_ips = {info[4][0] for info in socket.getaddrinfo(app_host, app_port, type=socket.SOCK_STREAM)}
-        except OSError:
-            app_ips = set()
-    vetted = []
-    for family, _type, _proto, _name, sockaddr in infos:
-        ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
-        if problem := address_problem(ip):
-            raise StepError(f"{host} resolves to {problem}: webhooks cannot reach it.", permanent=True)
-        if sockaddr[0] in app_ips:
-            raise StepError(f"{host}:{port} is OneSlot itself: a webhook cannot call it.", permanent=True)
-        vetted.append((family, sockaddr))
-    return vetted
+def refusal(problem: str) -> str:
+    """The message for a URL the outbound policy refuses, with what the admin can do about it."""
+    if problem.endswith(outbound.ITSELF):
+        return f"{problem}: a webhook cannot call it."
+    return f"{problem}: webhooks cannot reach it. {ALLOW_HINT}"
 
 
 # --- saving ----------------------------------------------------------------------------------------
@@ -204,6 +185,8 @@ def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[
         errors["body"] = problem
     if not config.get("secret"):
         errors["secret"] = "The webhook has no signing secret: make a new one."
+    elif reveal(config) is None:
+        errors["secret"] = UNREADABLE
     return errors
 
 
@@ -220,43 +203,6 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _connection(parts, addresses, timeout: float) -> http.client.HTTPConnection:
-    """A connection to the URL's host that only ever connects to the vetted addresses."""
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname, _port(parts), timeout=timeout)
-
-    def connect_vetted(_address, timeout=None, source_address=None):
-        last = None
-        for family, sockaddr in addresses:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(timeout)
-                sock.connect(sockaddr)
-                return sock
-            except OSError as exc:
-                sock.close()
-                last = exc
-        raise last or OSError("no address to connect to")
-
-    # http.client connects through this hook (TLS then wraps the socket for the host name).
-    conn._create_connection = connect_vetted
-    return conn
-
-
-def post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
-    """POST once; returns the status and the first RESPONSE_MAX bytes of the answer (as text)."""
-    parts = urlsplit(url)
-    addresses = vetted_addresses(parts.hostname, _port(parts))
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn = _connection(parts, addresses, timeout)
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read(RESPONSE_MAX).decode("utf-8", "replace")
-    finally:
-        conn.close()
-
-
 def run(ctx) -> dict:
     """Build the body, sign it and POST it; a non-2xx answer or a network error raises StepError (retried)."""
     from webapp.workflows.actions import StepError
@@ -265,6 +211,9 @@ def run(ctx) -> dict:
     url = (config.get("url") or "").strip()
     if problem := url_errors(url):
         raise StepError(problem, permanent=True)
+    secret = reveal(config)
+    if secret is None:
+        raise StepError(UNREADABLE, permanent=True)
     minter = tokens.Minter()  # the body's own links become URLs; marker-like text from contacts stays text
     text = merge.render_json(config.get("body") or "", minter.fill(ctx.values))
     body = minter.resolve(text, tokens.load(minter.links)).encode()
@@ -272,22 +221,23 @@ def run(ctx) -> dict:
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "OneSlot-Webhook/1",
-        "X-OneSlot-Signature": signature(config.get("secret") or "", body),
+        "X-OneSlot-Signature": signature(secret, body),
         "X-OneSlot-Delivery": delivery,
     }
     timeout = current_app.config.get("WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT)
     try:
-        status, answer = post(url, body, headers, timeout)
-    except StepError:
-        raise
-    except (OSError, http.client.HTTPException) as exc:
-        raise StepError(f"Could not reach {url}: {exc or type(exc).__name__}") from None
-    if not 200 <= status < 300:
-        raise StepError(f"HTTP {status} from {url}: {answer}")
+        answer = outbound.request("POST", url, body=body, headers=headers, timeout=timeout)
+    except outbound.Refused as exc:
+        raise StepError(refusal(str(exc)), permanent=True) from None
+    except outbound.Unreachable as exc:
+        raise StepError(f"Could not reach {url}: {exc}") from None
+    said = f": {answer.text}" if answer.text else ""
+    if not 200 <= answer.status < 300:
+        raise StepError(f"HTTP {answer.status} from {url}{said}")
     return {
         "url": url,
         "delivery": delivery,
-        "status": status,
-        "response": answer,
-        "summary": f"HTTP {status} from {url}",
+        "status": answer.status,
+        "response": answer.text,
+        "summary": f"HTTP {answer.status} from {url}",
     }
