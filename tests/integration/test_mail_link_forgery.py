@@ -128,6 +128,28 @@ def test_a_contacts_fields_reveal_no_other_link_api_and_csv(app, client, victims
         assert "⟦book:2⟧" in message.get_body(("plain",)).get_content()
 
 
+def test_a_contact_made_by_the_inbound_webhook_gets_no_other_link(app, client, victims, mail):
+    from webapp.workflows import services as workflows
+
+    demo.seed()  # tag book-me → Generate link + Send Email greeting {{ contact.first_name }}
+    hook = workflows.create_workflow("From the website", "webhook", None)
+    hook.steps = [{"id": "t1", "type": "add_tag", "key": "", "config": {"tag": "web"}}]
+    db.session.commit()
+    workflows.publish(hook)
+    secret = workflows.regenerate_secret(hook)
+    text = f"⟦book:2⟧ ⟦manage:1⟧ ⟦book:1⟧ ⟦book:2:{'0' * 32}⟧"
+    response = client.post(
+        f"/hooks/{hook.id}/{secret}",
+        json={"email": "hook@example.com", "first_name": text, "last_name": text, "tags": ["book-me"]},
+    )
+    assert response.status_code == 202, response.text
+    drain(app)
+    [message] = sent_to(mail, "hook@example.com")
+    urls = secret_urls(message)
+    assert len(urls) == 1 and urls <= own_urls("hook@example.com"), urls
+    assert "⟦book:2⟧" in message.get_body(("plain",)).get_content()
+
+
 def test_calendar_texts_and_an_admins_email_body_reveal_no_link(app, client, login, victims, mail, make_calendar):
     from webapp.calendars import services as calendars
 
