@@ -18,8 +18,13 @@ from webapp.calendars.forms import DAY_KEYS, CalendarForm, hhmm
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, normalize_tag
+from webapp.core import params
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Limits of the API's own (webapp/api/openapi.py states them in the document).
+MAX_SLOT_DAYS = 62
+MAX_EXPIRY_HOURS = 8760  # one year
+MAX_PAGE = 500
 
 # API name -> calendar form field; the API spells units out, the form and the model do not.
 CALENDAR_FIELDS = {
@@ -116,10 +121,12 @@ def day(value: str | None, name: str, errors: dict) -> date | None:
     try:
         if not DATE_RE.match(value):
             raise ValueError
-        return date.fromisoformat(value)
+        return params.day(value)
+    except params.OutOfRange as exc:
+        errors[name] = str(exc)
     except ValueError:
         errors[name] = f"{value!r} is not a date like 2026-12-01."
-        return None
+    return None
 
 
 def contact_input(data: Mapping) -> tuple[dict, list[str]]:

@@ -4,6 +4,7 @@ from flask import current_app, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.core import params
 from webapp.core.security import wants_json
 from webapp.extensions import db
 
@@ -25,8 +26,10 @@ def _render(status: int, title: str, message: str):
 
 
 def handle_http(exc: HTTPException):
-    """Any HTTP error as our own page."""
+    """Any HTTP error as our own page; a params.BadParam says which value was wrong."""
     status = exc.code or 500
+    if isinstance(exc, params.BadParam):
+        return _render(status, exc.name, exc.description)
     return _render(status, exc.name, MESSAGES.get(status, exc.description or exc.name))
 
 
