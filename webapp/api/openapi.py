@@ -49,10 +49,15 @@ def _object(properties: dict, required=None, closed: bool = True) -> dict:
 # Settings of a calendar: what POST takes, and (with nulls where the admin may clear them) what GET shows.
 CALENDAR_SETTINGS = {
     "name": {"type": "string", "minLength": 1, "maxLength": 120},
-    "slug": {"type": "string", "maxLength": 80, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"},
+    "slug": {
+        "type": "string",
+        "maxLength": 80,
+        "pattern": "^([a-z0-9]+(-[a-z0-9]+)*)?$",
+        "description": "The public address part; empty or not sent: made from the name.",
+    },
     "description": {"type": "string", "maxLength": 5000},
     "location": {"type": "string", "maxLength": 500},
-    "timezone": {"type": "string", "description": "An IANA zone, e.g. Europe/London.", "examples": ["Europe/London"]},
+    "timezone": _ref("TimeZone"),
     "duration_minutes": _int(5, 1440),
     "slot_interval_minutes": _int(5, 1440, nullable=True),
     "buffer_before_minutes": _int(0, 1440),
@@ -71,7 +76,7 @@ AVAILABILITY = {
     "properties": {
         key: {
             "type": "array",
-            "items": {"type": "array", "prefixItems": [HHMM, HHMM], "minItems": 2, "maxItems": 2},
+            "items": {"type": "array", "items": HHMM, "minItems": 2, "maxItems": 2},
         }
         for key in DAY_KEYS
     },
@@ -79,6 +84,8 @@ AVAILABILITY = {
 }
 
 SCHEMAS = {
+    # Not an enum of the ~600 zones: it would slow every client that validates against this document.
+    "TimeZone": {"type": "string", "description": "An IANA time zone, e.g. Europe/London.", "examples": ["UTC"]},
     "Error": _object(
         {
             "error": {"type": "string"},
@@ -106,7 +113,7 @@ SCHEMAS = {
             "phone": _nullable(
                 {"type": "string", "maxLength": contacts.MAX_LENGTHS["phone"], "pattern": r"^[0-9 +\-().]*$"}
             ),
-            "tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+            "tags": _nullable({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}}),
         },
         required=["email"],
     ),
@@ -273,7 +280,11 @@ PATHS = {
                 _path_id("calendar_id"),
                 _day("start"),
                 _day("end"),
-                _query("timezone", {"type": "string"}, description="An IANA zone; default: the calendar's."),
+                _query(
+                    "timezone",
+                    {"anyOf": [_ref("TimeZone"), {"const": ""}]},
+                    description="The zone the days are read in; empty or not sent: the calendar's.",
+                ),
             ],
             "responses": {"200": _answer("The open slots.", _ref("Slots")), **_errors("404", "422")},
         },

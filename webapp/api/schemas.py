@@ -148,7 +148,8 @@ def contact_input(data: Mapping) -> tuple[dict, list[str]]:
         errors["email"] = error
     if "phone" not in errors and (error := contacts.phone_error(fields.get("phone", ""))):
         errors["phone"] = error
-    tags = data.get("tags") or []
+    tags = data.get("tags")
+    tags = [] if tags is None else tags  # null adds none; {} or "" is a mistake, not an empty list
     if not isinstance(tags, list) or not all(isinstance(name, str) for name in tags):
         errors["tags"] = "Must be a list of strings."
         tags = []
@@ -172,7 +173,9 @@ def calendar_form(data: Mapping) -> CalendarForm:
             errors[name] = "Must be a string."
         else:
             formdata[CALENDAR_FIELDS[name]] = str(value)
-    availability = data.get("availability", DEFAULT_AVAILABILITY) or {}
+    # null is the default, as for every other field; [] or "" is a mistake, not "no hours" ({} is).
+    availability = data.get("availability")
+    availability = DEFAULT_AVAILABILITY if availability is None else availability
     if not isinstance(availability, dict):
         errors["availability"] = 'Must be an object like {"mon": [["09:00", "17:00"]]}.'
         availability = {}
