@@ -59,6 +59,7 @@ def live_api(tmp_path):
         db.drop_all()
 
 
+@pytest.mark.slow
 def test_every_answer_matches_the_openapi_document(live_api, tmp_path):
     base, key = live_api
     command = [

@@ -12,7 +12,6 @@ from tests.conftest import iso, tomorrow_at
 from webapp.booking.models import OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.calendars.models import Booking
-from webapp.core import params
 from webapp.extensions import db
 from webapp.workflows import merge, services
 from webapp.workflows.models import Workflow
@@ -122,20 +121,24 @@ def test_an_id_past_the_database_integers_is_a_404(login, api_key, path, number)
 
 
 def test_the_int_converter_is_bounded_app_wide(app):
+    from webapp.core import params
+
     for rule in app.url_map.iter_rules():
         for converter in rule._converters.values():
             if converter.regex == r"\d+":
                 assert isinstance(converter, params.IdConverter), rule.rule
 
 
-@pytest.mark.parametrize("page", ["100000000000000000000", "1" * 5000, "-1", "abc", "0"])
-def test_any_page_number_shows_a_page(login, make_contact, page):
+@pytest.mark.parametrize("number", ["100000000000000000000", "1" * 5000, "-1", "abc", "0"])
+def test_any_page_number_shows_a_page(login, make_contact, number):
     make_contact()
     for path in ("/contacts/", "/mail/"):
-        assert login.get(f"{path}?page={page}").status_code == 200
+        assert login.get(f"{path}?page={number}").status_code == 200
 
 
 def test_page_numbers():
+    from webapp.core import params
+
     assert params.page_number("3") == 3
     assert params.page_number(" 007 ") == 7
     assert params.page_number("0") == 1
