@@ -6,6 +6,7 @@ status code, content type, headers and body as documented, invalid input refused
 """
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -87,3 +88,21 @@ def test_every_answer_matches_the_openapi_document(live_api, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     assert "No issues found" in result.stdout or "passed" in result.stdout, result.stdout[-5000:]
+
+
+def test_the_document_describes_every_api_route_and_no_other(app, client):
+    document = client.get("/api/v1/openapi.json").json  # no key needed
+    assert document["openapi"] == "3.1.0" and document["servers"] == [{"url": "http://localhost/api/v1"}]
+    served = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1")), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
+    assert served == documented
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation["summary"] and ({"200", "201"} & set(operation["responses"])), (method, path)
+            if path != "/openapi.json":
+                assert "401" in operation["responses"], (method, path)
