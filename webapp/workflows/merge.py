@@ -102,7 +102,8 @@ def too_complex(source: str) -> str | None:
                 if first_word and kind == "name":
                     depth += 1 if value in BLOCK_TAGS else -1 if value.startswith("end") else 0
                 first_word = False
-                depth += 1 if value in OPENING else -1 if value in CLOSING else 0
+                # Never below 0: a stray closer must not buy room for deeper nesting after it.
+                depth = max(0, depth + (1 if value in OPENING else -1 if value in CLOSING else 0))
                 if tokens > MAX_TAG_TOKENS:
                     return f"the expression on line {lineno} is too long (at most {MAX_TAG_TOKENS} parts)"
                 if depth > MAX_NESTING:
