@@ -29,6 +29,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         # One clear line instead of a traceback: wsgi servers and the CLI both stop here.
         raise SystemExit(f"OneSlot cannot start: {exc}") from None
     app.config.update(overrides)
+    from webapp.core import params
+
+    params.register(app)  # before any blueprint: every <int:…> route gets the bounded converter
 
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(ROOT / "migrations"))

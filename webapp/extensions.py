@@ -9,6 +9,7 @@ from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -28,7 +29,24 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+# Primary keys are INTEGER columns: 32-bit signed on PostgreSQL (one limit for SQLite too).
+MAX_ID = 2**31 - 1
+
+
+class Session(FlaskSession):
+    """Flask-SQLAlchemy's session, where get() by a key no INTEGER column can hold finds nothing.
+
+    Ids come from URLs, forms, imported documents and metadata; a number past the column's range
+    names no row, and asking the database would overflow its driver (a 500) instead of saying so.
+    """
+
+    def get(self, entity, ident, **kwargs):
+        if isinstance(ident, int) and not isinstance(ident, bool) and not -MAX_ID - 1 <= ident <= MAX_ID:
+            return None
+        return super().get(entity, ident, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

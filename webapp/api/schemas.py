@@ -18,8 +18,13 @@ from webapp.calendars.forms import DAY_KEYS, CalendarForm, hhmm
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, normalize_tag
+from webapp.core import params
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Limits of the API's own (webapp/api/openapi.py states them in the document).
+MAX_SLOT_DAYS = 62
+MAX_EXPIRY_HOURS = 8760  # one year
+MAX_PAGE = 500
 
 # API name -> calendar form field; the API spells units out, the form and the model do not.
 CALENDAR_FIELDS = {
@@ -118,10 +123,12 @@ def day(value: str | None, name: str, errors: dict) -> date | None:
     try:
         if not DATE_RE.match(value):
             raise ValueError
-        return date.fromisoformat(value)
+        return params.day(value)
+    except params.OutOfRange as exc:
+        errors[name] = str(exc)
     except ValueError:
         errors[name] = f"{value!r} is not a date like 2026-12-01."
-        return None
+    return None
 
 
 def contact_input(data: Mapping) -> tuple[dict, list[str]]:
@@ -146,7 +153,8 @@ def contact_input(data: Mapping) -> tuple[dict, list[str]]:
         errors["email"] = error
     if "phone" not in errors and (error := contacts.phone_error(fields.get("phone", ""))):
         errors["phone"] = error
-    tags = data.get("tags") or []
+    tags = data.get("tags")
+    tags = [] if tags is None else tags  # null adds none; {} or "" is a mistake, not an empty list
     if not isinstance(tags, list) or not all(isinstance(name, str) for name in tags):
         errors["tags"] = "Must be a list of strings."
         tags = []
@@ -175,7 +183,9 @@ def calendar_form(data: Mapping) -> CalendarForm:
             errors[name] = "Must be a string."
         else:
             formdata[CALENDAR_FIELDS[name]] = str(value)
-    availability = data.get("availability", DEFAULT_AVAILABILITY) or {}
+    # null is the default, as for every other field; [] or "" is a mistake, not "no hours" ({} is).
+    availability = data.get("availability")
+    availability = DEFAULT_AVAILABILITY if availability is None else availability
     if not isinstance(availability, dict):
         errors["availability"] = 'Must be an object like {"mon": [["09:00", "17:00"]]}.'
         availability = {}

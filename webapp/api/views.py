@@ -3,13 +3,17 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.api import keys
+from webapp.api.openapi import document as openapi_document
 from webapp.api.schemas import (
     CALENDAR_FIELDS,
+    MAX_EXPIRY_HOURS,
+    MAX_PAGE,
+    MAX_SLOT_DAYS,
     ApiError,
     body,
     booking_json,
@@ -32,20 +36,17 @@ from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
-from webapp.extensions import db
+from webapp.extensions import MAX_ID, db
 from webapp.types import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-MAX_SLOT_DAYS = 62
-MAX_EXPIRY_HOURS = 8760  # one year
-MAX_PAGE = 500
-MAX_ID = 2**31 - 1
 
 
 @bp.before_request
 def authenticate():
     """Every call carries `Authorization: Bearer <key>`; the admin's session does not count here."""
+    if request.endpoint == "api.openapi":
+        return  # the description of the API holds no data: tools fetch it without a key
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "Send an API key: 'Authorization: Bearer <key>'.")
@@ -86,6 +87,12 @@ def _not_found(label: str, object_id, field: str | None = None):
 def _audit(action: str, **ids) -> None:
     # The services log the change itself as "system"; this line ties it to the key that asked.
     audit(f"api.{action}", api_key_id=g.api_key.id, **ids)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of this API."""
+    return jsonify(openapi_document(url_for("api.openapi", _external=True).rsplit("/", 1)[0]))
 
 
 # --- contacts ------------------------------------------------------------------------------------

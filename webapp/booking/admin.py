@@ -12,6 +12,7 @@ from webapp.booking.forms import LinkForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts.models import Contact
+from webapp.core import params
 from webapp.extensions import db
 from webapp.types import utcnow
 
@@ -64,7 +65,7 @@ def _panel(calendar, contact, status=200, **context):
 def for_calendar(calendar_id):
     """A calendar's Links tab: generate a link for a contact, and every link made for it."""
     calendar = db.session.get(Calendar, calendar_id) or abort(404)
-    new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=int) or 0)
+    new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=params.db_id) or 0)
     context = link_panel_context(calendar=calendar, new_link=new_link)
     contacts = db.session.scalars(select(Contact.email).order_by(Contact.updated_at.desc()).limit(500)).all()
     return render_template("booking/calendar_links.html", calendar=calendar, contact_emails=contacts, **context)
@@ -112,7 +113,7 @@ def index():
     """Bookings of every calendar or one: upcoming, past, cancelled."""
     view = request.args.get("view", "upcoming")
     view = view if view in VIEWS else "upcoming"
-    calendar = db.session.get(Calendar, request.args.get("calendar_id", type=int) or 0)
+    calendar = db.session.get(Calendar, request.args.get("calendar_id", type=params.db_id) or 0)
     now = utcnow()
     query = select(Booking)
     if calendar:

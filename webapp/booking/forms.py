@@ -12,17 +12,20 @@ from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact
 from webapp.contacts.services import find_by_email
+from webapp.core import params
 from webapp.extensions import db
 from webapp.text import SingleLine
 
 
 def parse_instant(text: str | None) -> datetime | None:
-    """'2026-12-01T15:00:00Z' -> an aware UTC datetime; None when it is not an ISO 8601 instant."""
+    """'2026-12-01T15:00:00Z' -> an aware UTC datetime; None when it is not an ISO 8601 instant of a day served."""
     try:
         value = datetime.fromisoformat((text or "").strip())
-    except ValueError:
+        # Near year 1 or 9999 the conversion itself overflows; such a time is never a slot anyway.
+        value = value.astimezone(UTC) if value.tzinfo else None
+    except (ValueError, OverflowError):
         return None
-    return value.astimezone(UTC) if value.tzinfo else None
+    return value if value and params.in_range(value) else None
 
 
 class BookForm(FlaskForm):
@@ -78,6 +81,14 @@ class CancelForm(FlaskForm):
     reason = TextAreaField("Reason (optional, shared with the organiser)", [Length(max=2000)])
 
 
+def _id(value) -> int | None:
+    """A posted id, or None when it names no row (so `coerce` never fails on it)."""
+    try:
+        return value if isinstance(value, int) else params.db_id(value or "")
+    except ValueError:
+        return None
+
+
 EXPIRY_CHOICES = [
     SelectChoice(str(hours), label)
     for hours, label in ((0, "Never"), (24, "In 1 day"), (72, "In 3 days"), (168, "In 7 days"), (720, "In 30 days"))
@@ -87,7 +98,7 @@ EXPIRY_CHOICES = [
 class LinkForm(FlaskForm):
     """Generate a one-time link: a calendar and a contact (chosen by id, or typed as an email)."""
 
-    calendar_id = SelectField("Calendar", coerce=int, validate_choice=False)
+    calendar_id = SelectField("Calendar", coerce=_id, validate_choice=False)
     contact_id = HiddenField()
     contact_email = EmailField("Contact's email")
     expires_in_hours = SelectField("Link expires", coerce=int, choices=EXPIRY_CHOICES, default=0)
@@ -104,8 +115,8 @@ class LinkForm(FlaskForm):
             raise ValidationError("This calendar is archived; links can no longer be made for it.")
 
     def validate_contact_email(self, field):
-        if self.contact_id.data and self.contact_id.data.isdigit():
-            self.contact = db.session.get(Contact, int(self.contact_id.data))
+        if contact_id := _id(self.contact_id.data):
+            self.contact = db.session.get(Contact, contact_id)
         elif field.data:
             self.contact = find_by_email(field.data)
             if self.contact is None:

@@ -10,6 +10,7 @@ from webapp.calendars.availability import Slot, slots_by_day
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slots
+from webapp.core import params
 from webapp.types import utcnow
 
 LOOKAHEAD_DAYS = 93  # how far the first page looks for the first open day
@@ -44,21 +45,25 @@ def valid_zone(name: str | None) -> str | None:
 
 
 def parse_month(text: str | None) -> date | None:
-    """'2026-12' -> date(2026, 12, 1); None for anything else."""
+    """'2026-12' -> date(2026, 12, 1); None when absent or malformed; params.OutOfRange past the years served."""
     if not text:
         return None  # the usual case, without strptime's exception
     try:
-        return datetime.strptime(text, "%Y-%m").date()
+        return params.month(text)
+    except params.OutOfRange:
+        raise
     except ValueError:
         return None
 
 
 def parse_day(text: str | None) -> date | None:
-    """'2026-12-01' -> date; None for anything else."""
+    """'2026-12-01' -> date; None when absent or malformed; params.OutOfRange past the days served."""
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        return params.day(text)
+    except params.OutOfRange:
+        raise
     except ValueError:
         return None
 

@@ -22,6 +22,7 @@ from webapp.booking import cache, ics, links, picker, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
+from webapp.core import params
 from webapp.core.filters import zone_options
 from webapp.extensions import db, limiter
 
@@ -45,8 +46,12 @@ def _picker(calendar, exclude_booking_id=None, day=None, state=None) -> picker.P
     """The picker for the request's zone, month and day; `state`: the calendar's, when just read."""
     args = request.values
     zone = picker.valid_zone(args.get("tz") or args.get("timezone")) or (state or calendar).timezone
-    day = day or picker.parse_day(args.get("date"))
-    return picker.build(calendar, zone, picker.parse_month(args.get("month")), day, exclude_booking_id, state)
+    try:
+        day = day or picker.parse_day(args.get("date"))
+        month = picker.parse_month(args.get("month"))
+    except params.OutOfRange as exc:
+        raise params.BadParam(str(exc)) from None
+    return picker.build(calendar, zone, month, day, exclude_booking_id, state)
 
 
 # Cached HTML has holes where per-request values go: \ue000name\ue001 (private-use characters).

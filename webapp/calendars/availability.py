@@ -27,6 +27,7 @@ Semantics
 * viewer_tz only selects which slots are returned: those whose start, read in viewer_tz, falls on
   first_day..last_day. Results are sorted by start, in UTC.
 * Naive datetimes (now, bookings) are taken to be UTC.
+* Days outside FIRST_DAY..LAST_DAY have no slots: date arithmetic near year 1 or 9999 would overflow.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from zoneinfo import ZoneInfo
 
 DAY_MINUTES = 1440
 ONE_DAY = timedelta(days=1)
+# The days the engine answers for; callers refuse others with a message (webapp/core/params.py).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ def open_slots(
     """Open slots whose start, read in viewer_tz, falls on first_day..last_day (inclusive), sorted by start."""
     zone = ZoneInfo(rules.timezone)
     viewer = ZoneInfo(viewer_tz)
+    first_day, last_day = max(first_day, FIRST_DAY), min(last_day, LAST_DAY)
     if last_day < first_day:
         return []
     now = _as_utc(now)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from webapp.audit import audit
-from webapp.calendars.availability import Rules, Slot, open_slots, slots_by_day
+from webapp.calendars.availability import FIRST_DAY, LAST_DAY, Rules, Slot, open_slots, slots_by_day
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.extensions import db
 from webapp.types import utcnow
@@ -134,7 +134,9 @@ def slots(
 
     `rules` saves reading the calendar's ranges again when the caller already made them.
     """
-    if not calendar.is_active or calendar.archived_at:
+    # Days the engine has no slots for are never read: their margins below would overflow near year 9999.
+    first_day, last_day = max(first_day, FIRST_DAY), min(last_day, LAST_DAY)
+    if not calendar.is_active or calendar.archived_at or last_day < first_day:
         return []
     now = now or utcnow()
     zone = ZoneInfo(viewer_tz)

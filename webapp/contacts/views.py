@@ -10,6 +10,7 @@ from webapp.booking.models import OneTimeLink
 from webapp.contacts import importer, services
 from webapp.contacts.forms import ContactForm, ImportForm, NewContactForm, TagForm
 from webapp.contacts.models import Contact, normalize_tag
+from webapp.core import params
 from webapp.extensions import db
 from webapp.workflows.models import Enrolment, Workflow
 
@@ -38,7 +39,9 @@ def list():
     q = request.args.get("q", "").strip()[:200]
     tag = normalize_tag(request.args.get("tag", ""))[:64]
     sort = request.args.get("sort") if request.args.get("sort") in services.SORTS else "newest"
-    results = services.search(q, tag, sort, request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
+    results = services.search(
+        q, tag, sort, request.args.get("page", 1, type=params.page_number), current_app.config["PAGE_SIZE"]
+    )
     return htmx.render(
         "contacts/list.html",
         "contacts/_results.html",
@@ -65,7 +68,7 @@ def create():
 def show(contact_id):
     """One contact: details and tags."""
     contact = _get(contact_id)
-    new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=int) or 0)
+    new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=params.db_id) or 0)
     panel = link_panel_context(
         contact=contact, new_link=new_link if new_link and new_link.contact_id == contact.id else None
     )

@@ -4,6 +4,7 @@ from flask import current_app, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.core import params
 from webapp.core.security import wants_json
 from webapp.extensions import db
 
@@ -18,16 +19,20 @@ MESSAGES = {
 }
 
 
-def _render(status: int, title: str, message: str):
+def _render(status: int, title: str, message: str, headers=()):
     if wants_json():
-        return jsonify(error=message), status
-    return render_template("errors/error.html", status=status, title=title, message=message), status
+        return jsonify(error=message), status, headers
+    return render_template("errors/error.html", status=status, title=title, message=message), status, headers
 
 
 def handle_http(exc: HTTPException):
-    """Any HTTP error as our own page."""
+    """Any HTTP error as our own page; a params.BadParam says which value was wrong."""
     status = exc.code or 500
-    return _render(status, exc.name, MESSAGES.get(status, exc.description or exc.name))
+    # The error's own headers stay (a 405's Allow, which RFC 9110 requires); the body is ours.
+    headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+    if isinstance(exc, params.BadParam):
+        return _render(status, exc.name, exc.description, headers)
+    return _render(status, exc.name, MESSAGES.get(status, exc.description or exc.name), headers)
 
 
 def handle_csrf(exc: CSRFError):

@@ -583,7 +583,8 @@ def on_link_event(kind: str, link_id: int | None) -> None:
     """
     link = db.session.get(OneTimeLink, link_id) if link_id else None
     enrolment_id = str((link.meta or {}).get("enrolment_id") or "") if link is not None else ""
-    if not enrolment_id.isdigit():
+    # Metadata can come from the API: only a real id counts ("²" is a digit to isdigit, not to int).
+    if not (enrolment_id.isascii() and enrolment_id.isdigit() and len(enrolment_id) < 12):
         return
     enrolment = db.session.get(Enrolment, int(enrolment_id))
     if enrolment is None or enrolment.status != "active":

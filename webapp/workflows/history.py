@@ -16,6 +16,7 @@ from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, Tag, normalize_tag
+from webapp.core import params
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow
@@ -400,13 +401,13 @@ def enrol(workflow_id):
     """Enrol contacts by hand: one by email, a selection of contact ids, or everyone with a tag.
     Without an id in the URL, the workflow is the form's `workflow_id` (the contact list's <select>)."""
     if workflow_id is None:
-        workflow_id = request.form.get("workflow_id", type=int)
+        workflow_id = request.form.get("workflow_id", type=params.db_id)
         if not workflow_id:
             flash("Choose a workflow to enrol the selected contacts in.", "error")
             return redirect(_back(url_for("contacts.list")), 303)
     workflow = _workflow(workflow_id)
     form = EnrolForm()
-    contact_ids = request.form.getlist("contact_id", type=int)
+    contact_ids = request.form.getlist("contact_id", type=params.db_id)
     values = {"email": (form.email.data or "").strip(), "tag": (form.tag.data or "").strip()}
     error, report = "", None
     if not form.validate_on_submit():

@@ -3,6 +3,10 @@
 Templates are checked when the workflow is saved or published: only the known values, each one from
 a step BEFORE the one using it, a few harmless filters and {% if %}. They render in Jinja's
 sandbox over plain dicts, so even a template that slipped past the check reaches no Python object.
+
+Jinja parses and compiles recursively, so a template nested thousands deep would exhaust Python's
+stack: before parsing, its tokens are counted (MAX_TAG_TOKENS per tag, MAX_NESTING deep), which
+refuses such a template at save with a message, and renders a stored one as a step error.
 """
 
 import functools
@@ -10,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -43,6 +47,13 @@ ALLOWED_NODES = (
     nodes.Keyword,
 )
 ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+# Far beyond any real custom value ({{ contact.first_name | default("there") | title }} is 12 tokens),
+# far below what exhausts the parser's recursion or Python's limit of nested blocks in compiled code.
+MAX_TAG_TOKENS = 100  # tokens inside one {{ … }} or {% … %}
+MAX_NESTING = 10  # brackets and {% if %}-like blocks inside one another
+BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "block", "with", "autoescape", "trans", "raw"}
+OPENING = {"(", "[", "{"}
+CLOSING = {")", "]", "}"}
 MARKER_OR_URL = re.compile(r"(⟦[a-z]+:\d+:[0-9a-f]{32}⟧|https?://[^\s<>\"']+)")
 
 
@@ -71,6 +82,39 @@ def _show(node: nodes.Node, source: str) -> str:
     return line.strip()[:80]
 
 
+def too_complex(source: str) -> str | None:
+    """Why a template is too long-winded or deeply nested to parse safely; None when it is not.
+
+    Reads Jinja's lexer, which is iterative, so any input is measured without recursion. Syntax
+    errors are left to the parser, which reports them with their line.
+    """
+    depth = tokens = 0
+    in_tag = first_word = False
+    try:
+        for lineno, kind, value in ENV.lex(source):
+            if kind in ("variable_begin", "block_begin"):
+                in_tag, first_word, tokens = True, kind == "block_begin", 0
+            elif kind in ("variable_end", "block_end"):
+                in_tag = False
+            elif in_tag and kind != "whitespace":
+                tokens += 1
+                if first_word and kind == "name":
+                    depth += 1 if value in BLOCK_TAGS else -1 if value.startswith("end") else 0
+                first_word = False
+                # Never below 0: a stray closer must not buy room for deeper nesting after it.
+                depth = max(0, depth + (1 if value in OPENING else -1 if value in CLOSING else 0))
+                if tokens > MAX_TAG_TOKENS:
+                    return f"the expression on line {lineno} is too long (at most {MAX_TAG_TOKENS} parts)"
+                if depth > MAX_NESTING:
+                    return (
+                        f"line {lineno} is nested too deeply (at most {MAX_NESTING} brackets or "
+                        "{% if %} blocks inside one another)"
+                    )
+    except TemplateSyntaxError:
+        return None
+    return None
+
+
 def check(
     source: str,
     earlier_steps: Iterable[Mapping],
@@ -87,6 +131,8 @@ def check(
     from webapp.workflows.actions import outputs_of
 
     where = f"{label}: " if label else ""
+    if problem := too_complex(source or ""):
+        return [where + problem]
     try:
         tree = ENV.parse(source or "")
     except TemplateSyntaxError as exc:
@@ -139,9 +185,12 @@ def check(
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(source: str):
-    # A workflow's few templates render for every contact: compile each once.
-    return ENV.from_string(source)
+def _compiled(source: str, env: ImmutableSandboxedEnvironment = ENV):
+    # A workflow's few templates render for every contact: compile each once. One saved before the
+    # limits existed fails as the step's error, with the reason, instead of exhausting the stack.
+    if problem := too_complex(source):
+        raise TemplateError(f"The template cannot be used: {problem}.")
+    return env.from_string(source)
 
 
 def render(source: str, values: Mapping) -> str:
@@ -159,7 +208,7 @@ JSON_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline
 
 def render_json(source: str, values: Mapping) -> str:
     """A JSON template with its values, each one escaped for the inside of a JSON string ("{{ contact.name }}")."""
-    return JSON_ENV.from_string(source or "").render(**values)
+    return _compiled(source or "", JSON_ENV).render(**values)
 
 
 def text_to_html(text: str) -> Markup:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from webapp import htmx
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag
+from webapp.core import params
 from webapp.extensions import db
 from webapp.text import one_line
 from webapp.workflows import actions, editing, forms, merge, program, services, testing
@@ -389,7 +390,7 @@ def preview(workflow_id, step_id):
     step = _step(workflow, step_id)
     form = forms.step_form(step, request.args) if any(k.startswith(f"s{step_id}-") for k in request.args) else None
     form = form or forms.step_form(step)
-    contact = db.session.get(Contact, request.args.get("contact_id", type=int) or 0)
+    contact = db.session.get(Contact, request.args.get("contact_id", type=params.db_id) or 0)
     result = _preview(workflow, step, form.config() if form else {}, contact)
     return htmx.render(
         "workflows/preview.html", "workflows/_preview.html", workflow=workflow, step=step, contact=contact, **result

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from wtforms import SelectField, StringField
 
+from webapp.calendars.availability import LAST_DAY
 from webapp.types import utcnow
 from webapp.workflows import linkref
 from webapp.workflows.formkit import StepForm, int_or_none, link_choices, text
@@ -97,7 +98,9 @@ def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[
         except ValueError:
             errors["at"] = "Enter a date and time, e.g. 2026-12-01 09:00."
         else:
-            if tz is not None and at.replace(tzinfo=tz) <= utcnow():
+            if at.date() > LAST_DAY:  # and near year 9999 the time in UTC would not even exist
+                errors["at"] = f"Enter a date up to {LAST_DAY:%Y-%m-%d}."
+            elif tz is not None and at.replace(tzinfo=tz) <= utcnow():
                 errors["at"] = "That date and time has passed."
     link_problem = linkref.problem(config.get("link_step") or "", earlier_steps)
     if mode in ("before_booking", "until_booked") and link_problem:
