@@ -46,9 +46,14 @@ def _object(properties: dict, required=None, closed: bool = True) -> dict:
     return schema
 
 
+# One line of visible text (webapp/text.py): no line break, control character or direction override.
+SINGLE_LINE = {
+    "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$",
+    "description": "One line of visible text: line breaks, control characters and direction overrides are refused.",
+}
 # Settings of a calendar: what POST takes, and (with nulls where the admin may clear them) what GET shows.
 CALENDAR_SETTINGS = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 120},
+    "name": {"type": "string", "minLength": 1, "maxLength": 120, **SINGLE_LINE},
     "slug": {
         "type": "string",
         "maxLength": 80,
@@ -56,7 +61,7 @@ CALENDAR_SETTINGS = {
         "description": "The public address part; empty or not sent: made from the name.",
     },
     "description": {"type": "string", "maxLength": 5000},
-    "location": {"type": "string", "maxLength": 500},
+    "location": {"type": "string", "maxLength": 500, **SINGLE_LINE},
     "timezone": _ref("TimeZone"),
     "duration_minutes": _int(5, 1440),
     "slot_interval_minutes": _int(5, 1440, nullable=True),
@@ -69,6 +74,10 @@ CALENDAR_SETTINGS = {
     "change_cutoff_hours": _int(0, 2160),
     "confirmation_message": {"type": "string", "maxLength": 5000},
     "notify_email": {"type": "string", "maxLength": 254},
+    "allow_other_email": {
+        "type": "boolean",
+        "description": "Invitees may book a contact's link with another email (the contact is then told).",
+    },
 }
 AVAILABILITY = {
     "type": "object",
@@ -108,8 +117,8 @@ SCHEMAS = {
     "ContactInput": _object(
         {
             "email": {"type": "string", "maxLength": contacts.MAX_LENGTHS["email"], "format": "email"},
-            "first_name": _nullable({"type": "string", "maxLength": contacts.MAX_LENGTHS["first_name"]}),
-            "last_name": _nullable({"type": "string", "maxLength": contacts.MAX_LENGTHS["last_name"]}),
+            "first_name": _nullable({"type": "string", "maxLength": contacts.MAX_LENGTHS["first_name"], **SINGLE_LINE}),
+            "last_name": _nullable({"type": "string", "maxLength": contacts.MAX_LENGTHS["last_name"], **SINGLE_LINE}),
             "phone": _nullable(
                 {"type": "string", "maxLength": contacts.MAX_LENGTHS["phone"], "pattern": r"^[0-9 +\-().]*$"}
             ),
