@@ -5,7 +5,7 @@ the whole suite as if today were another day."""
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -191,11 +191,20 @@ def make_link(app, make_calendar, make_contact):
     return make
 
 
-def tomorrow_at(hour: int, minute: int = 0):
-    """An instant tomorrow (UTC), safely inside an all-day calendar's window."""
-    from datetime import UTC, datetime, time, timedelta
+_tomorrow: dict[str, date] = {}
 
-    return datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(hour, minute), UTC)
+
+@pytest.fixture(autouse=True)
+def _one_tomorrow_per_test():
+    """tomorrow_at() names one day for the whole test, even when the test runs across midnight."""
+    _tomorrow.clear()
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> datetime:
+    """An instant tomorrow (UTC), safely inside an all-day calendar's window. "Tomorrow" is fixed at
+    the test's first call: a test that straddles midnight UTC still books one day, still ahead."""
+    day = _tomorrow.setdefault("day", datetime.now(UTC).date() + timedelta(days=1))
+    return datetime.combine(day, time(hour, minute), UTC)
 
 
 def iso(instant) -> str:
