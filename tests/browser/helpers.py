@@ -59,6 +59,14 @@ def wait_for_zone(page, zone: str) -> None:
 
 
 def choose_day(page, day: date) -> None:
-    """Click `day` in the month view and wait until the picker shows its times."""
+    """Click `day` in the month view, moving on to its month first (a picker opens on the month of
+    its first open day, perhaps today's), and wait until the picker shows its times."""
+    title = page.locator("#month-title")
+    for _ in range(12):
+        shown = title.inner_text()
+        if shown == f"{day:%B %Y}":
+            break
+        page.get_by_label("Next month").click()
+        expect(title).not_to_have_text(shown)
     page.locator(f".month-grid a.day.open[href*='date={day.isoformat()}']").click()
     expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", re.compile(f"date={day.isoformat()}"))
