@@ -244,7 +244,7 @@ PINNED_DAYS = {
     "london-fall-back": datetime(2027, 10, 31, 0, 30, tzinfo=UTC),
     # 01:30 EDT, the first of New York's two 01:30s; a day 1–9.
     "ny-fall-back": datetime(2027, 11, 7, 5, 30, tzinfo=UTC),
-    # Friday 31 December, late afternoon: a Mon–Fri calendar has nothing left this week or this year.
+    # Friday 31 December, late afternoon in London: after today a Mon–Fri calendar opens on 3 January.
     "fri-31-dec": datetime(2027, 12, 31, 16, 30, tzinfo=UTC),
     # 29 February, noon: a day most years lack, and a month's last day.
     "leap-day": datetime(2028, 2, 29, 12, 0, tzinfo=UTC),
@@ -262,7 +262,10 @@ def pinned_day(request) -> Iterator[time_machine.Coordinates]:
 
 def faked_today(value: str) -> datetime:
     """ONESLOT_TEST_TODAY's instant: '2028-02-29' (noon UTC) or an ISO instant ('2027-12-31T23:50Z')."""
-    instant = datetime.fromisoformat(value if "T" in value else f"{value}T12:00:00+00:00")
+    try:
+        instant = datetime.fromisoformat(value if "T" in value else f"{value}T12:00:00+00:00")
+    except ValueError:
+        raise pytest.UsageError(f"ONESLOT_TEST_TODAY={value!r}: give a date (2028-02-29) or an ISO instant") from None
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
