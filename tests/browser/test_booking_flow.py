@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import bookings
+from tests.browser.helpers import bookings, pick_open_day
 
 
 def booked_start(live_server):
@@ -20,15 +20,7 @@ def test_book_with_a_one_time_link_then_see_it_used(browser, live_server, link_u
     expect(page.get_by_label("Your name")).to_have_value("Grace Hopper")
 
     # Pick a day after today in the month view (next month when today is the last open day), then its first time.
-    open_days = page.locator(".month-grid a.day.open")
-    if open_days.count() < 2:
-        page.get_by_label("Next month").click()
-        expect(page.locator(".month-grid a.day.open").first).to_be_visible()
-    day = open_days.nth(1) if open_days.count() > 1 else open_days.first
-    href = day.get_attribute("href")
-    day.click()
-    expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", href)
-    chosen = date.fromisoformat(href.split("date=")[1][:10])
+    chosen = pick_open_day(page)
     new_york_nine = datetime.combine(chosen, time(9), ZoneInfo("America/New_York"))
     first_slot = page.locator(".slot-list label.slot").first
     assert first_slot.inner_text().strip() == new_york_nine.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
