@@ -260,6 +260,18 @@ def pinned_day(request) -> Iterator[time_machine.Coordinates]:
         yield clock
 
 
+@pytest.fixture
+def real_clock() -> Iterator[None]:
+    """The real clock (ticking) under ONESLOT_TEST_TODAY, for a test whose rows a subprocess reads:
+    `flask worker` or gunicorn do not travel, so mail queued "in 2028" is not due for them. Ask
+    for it first. Without ONESLOT_TEST_TODAY it changes nothing."""
+    if _travel is None:
+        yield
+        return
+    with time_machine.travel(time_machine.escape_hatch.datetime.datetime.now(UTC), tick=True):
+        yield
+
+
 def faked_today(value: str) -> datetime:
     """ONESLOT_TEST_TODAY's instant: '2028-02-29' (noon UTC) or an ISO instant ('2027-12-31T23:50Z')."""
     try:
