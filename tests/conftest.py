@@ -1,10 +1,14 @@
-"""Fixtures shared by every test: the app per test, a client, a signed-in admin, factories."""
+"""Fixtures shared by every test: the app per test, a client, a signed-in admin, factories, and the
+clock: `pinned_day` runs a test on each of the days where dates go wrong, and ONESLOT_TEST_TODAY runs
+the whole suite as if today were another day."""
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import event
 
 from webapp import create_app
@@ -187,11 +191,20 @@ def make_link(app, make_calendar, make_contact):
     return make
 
 
-def tomorrow_at(hour: int, minute: int = 0):
-    """An instant tomorrow (UTC), safely inside an all-day calendar's window."""
-    from datetime import UTC, datetime, time, timedelta
+_tomorrow: dict[str, date] = {}
 
-    return datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(hour, minute), UTC)
+
+@pytest.fixture(autouse=True)
+def _one_tomorrow_per_test():
+    """tomorrow_at() names one day for the whole test, even when the test runs across midnight."""
+    _tomorrow.clear()
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> datetime:
+    """An instant tomorrow (UTC), safely inside an all-day calendar's window. "Tomorrow" is fixed at
+    the test's first call: a test that straddles midnight UTC still books one day, still ahead."""
+    day = _tomorrow.setdefault("day", datetime.now(UTC).date() + timedelta(days=1))
+    return datetime.combine(day, time(hour, minute), UTC)
 
 
 def iso(instant) -> str:
@@ -212,3 +225,81 @@ def statements_run() -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
+
+
+# --- the clock ------------------------------------------------------------------------------------
+
+# The days where date code goes wrong, each at a UTC time chosen to make it harder. `pinned_day` runs a
+# test once per day; the ids name why each day is there.
+PINNED_DAYS = {
+    # The 1st (days 1–9: the grid shows "1" where a zero-padded label said "01"); a Monday.
+    "mon-1st": datetime(2027, 2, 1, 8, 0, tzinfo=UTC),
+    # 01:30 EST: thirty minutes before New York's clocks jump to 03:00.
+    "ny-spring-forward": datetime(2027, 3, 14, 6, 30, tzinfo=UTC),
+    # 00:30 GMT: thirty minutes before London's clocks jump to 02:00.
+    "london-spring-forward": datetime(2027, 3, 28, 0, 30, tzinfo=UTC),
+    # Saturday the 31st, a quarter to midnight: tomorrow is a Sunday in another month.
+    "sat-31st-late": datetime(2027, 7, 31, 23, 45, tzinfo=UTC),
+    # 01:30 BST, the first of London's two 01:30s; also a 31st.
+    "london-fall-back": datetime(2027, 10, 31, 0, 30, tzinfo=UTC),
+    # 01:30 EDT, the first of New York's two 01:30s; a day 1–9.
+    "ny-fall-back": datetime(2027, 11, 7, 5, 30, tzinfo=UTC),
+    # Friday 31 December, late afternoon in London: after today a Mon–Fri calendar opens on 3 January.
+    "fri-31-dec": datetime(2027, 12, 31, 16, 30, tzinfo=UTC),
+    # 29 February, noon: a day most years lack, and a month's last day.
+    "leap-day": datetime(2028, 2, 29, 12, 0, tzinfo=UTC),
+}
+
+
+@pytest.fixture(params=list(PINNED_DAYS.values()), ids=list(PINNED_DAYS))
+def pinned_day(request) -> Iterator[time_machine.Coordinates]:
+    """The clock stopped at each of PINNED_DAYS in turn; yields time-machine's traveller, whose
+    move_to() and shift() move it on. Ask for it before the fixtures that write rows (or with
+    `usefixtures`), so their timestamps are on the pinned day too."""
+    with time_machine.travel(request.param, tick=False) as clock:
+        yield clock
+
+
+@pytest.fixture
+def real_clock() -> Iterator[None]:
+    """The real clock (ticking) under ONESLOT_TEST_TODAY, for a test whose rows a subprocess reads:
+    `flask worker` or gunicorn do not travel, so mail queued "in 2028" is not due for them. Ask
+    for it first. Without ONESLOT_TEST_TODAY it changes nothing."""
+    if _travel is None:
+        yield
+        return
+    with time_machine.travel(time_machine.escape_hatch.datetime.datetime.now(UTC), tick=True):
+        yield
+
+
+def faked_today(value: str) -> datetime:
+    """ONESLOT_TEST_TODAY's instant: '2028-02-29' (noon UTC) or an ISO instant ('2027-12-31T23:50Z')."""
+    try:
+        instant = datetime.fromisoformat(value if "T" in value else f"{value}T12:00:00+00:00")
+    except ValueError:
+        raise pytest.UsageError(f"ONESLOT_TEST_TODAY={value!r}: give a date (2028-02-29) or an ISO instant") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+_travel = None
+
+
+def pytest_configure(config):
+    """ONESLOT_TEST_TODAY=2028-02-29 pytest: the whole suite "on" another day, to prove a test does not
+    depend on today. Starts before collection, so module constants see the faked day; the clock ticks
+    (threads, timeouts and the live server run as usual). Tests that pin their own clock still do."""
+    global _travel
+    value = os.environ.get("ONESLOT_TEST_TODAY")
+    if value:
+        _travel = time_machine.travel(faked_today(value), tick=True)
+        _travel.start()
+
+
+def pytest_unconfigure(config):
+    if _travel is not None:
+        _travel.stop()
+
+
+def pytest_report_header(config):
+    if _travel is not None:
+        return f"ONESLOT_TEST_TODAY: the suite runs as if it were {datetime.now(UTC):%A %Y-%m-%d %H:%M} UTC"

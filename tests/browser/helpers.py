@@ -40,8 +40,10 @@ def pick_open_day(page, minimum: int = 2):
     open_days = page.locator(".month-grid a.day.open")
     expect(open_days.first).to_be_visible()
     if open_days.count() < minimum:
+        # The month shown is the viewer's, which need not be the test machine's (date.today()).
+        shown = page.locator("#month-title").inner_text()
         page.get_by_label("Next month").click()
-        expect(page.locator("#month-title")).not_to_have_text(date.today().strftime("%B %Y"))
+        expect(page.locator("#month-title")).not_to_have_text(shown)
         expect(open_days.first).to_be_visible()
     day = open_days.nth(1)
     href = day.get_attribute("href")
@@ -57,6 +59,14 @@ def wait_for_zone(page, zone: str) -> None:
 
 
 def choose_day(page, day: date) -> None:
-    """Click `day` in the month view and wait until the picker shows its times."""
+    """Click `day` in the month view, moving on to its month first (a picker opens on the month of
+    its first open day, perhaps today's), and wait until the picker shows its times."""
+    title = page.locator("#month-title")
+    for _ in range(12):
+        shown = title.inner_text()
+        if shown == f"{day:%B %Y}":
+            break
+        page.get_by_label("Next month").click()
+        expect(title).not_to_have_text(shown)
     page.locator(f".month-grid a.day.open[href*='date={day.isoformat()}']").click()
     expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", re.compile(f"date={day.isoformat()}"))

@@ -61,59 +61,65 @@ def run_worker(app) -> None:
         db.session.remove()
 
 
-def test_template_b_nudges_who_does_not_book_and_reminds_who_does(admin_page, new_york_calendar):
+@pytest.fixture
+def clock():
+    """The clock at START from before the admin signs in: a session signed later than the moved clock
+    reads as signed in the future, and is refused (so travelling back to START after today failed)."""
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def test_template_b_nudges_who_does_not_book_and_reminds_who_does(clock, admin_page, new_york_calendar):
     page, app = admin_page, admin_page.base_url.app
-    with time_machine.travel(START, tick=False) as clock:
-        editor = use_template(page, "2-link-nudge-and-reminder", "Link, nudge and reminder")
-        with app.app_context():
-            for email in ("booker@example.com", "waverer@example.com"):
-                contact = contacts.create_contact({"email": email, "first_name": email.split("@")[0].title()})
-                contacts.add_tags(contact, ["book-me"])
-            db.session.commit()
-            db.session.remove()
-        run_worker(app)
-        assert workflow_mail(app) == {
-            "booker@example.com": ["Your personal booking link, Booker"],
-            "waverer@example.com": ["Your personal booking link, Waverer"],
-        }
+    editor = use_template(page, "2-link-nudge-and-reminder", "Link, nudge and reminder")
+    with app.app_context():
+        for email in ("booker@example.com", "waverer@example.com"):
+            contact = contacts.create_contact({"email": email, "first_name": email.split("@")[0].title()})
+            contacts.add_tags(contact, ["book-me"])
+        db.session.commit()
+        db.session.remove()
+    run_worker(app)
+    assert workflow_mail(app) == {
+        "booker@example.com": ["Your personal booking link, Booker"],
+        "waverer@example.com": ["Your personal booking link, Waverer"],
+    }
 
-        # Booker books a meeting four days out, a few hours later.
-        clock.shift(timedelta(hours=3))
-        meeting = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)  # 10:00 in New York
-        with app.app_context():
-            link = db.session.scalars(
-                select(OneTimeLink).join(OneTimeLink.contact).where(OneTimeLink.contact.has(email="booker@example.com"))
-            ).one()
-            booking.book(link, meeting, Invitee(name="Booker", email="booker@example.com", timezone="UTC"))
-            db.session.commit()
-            db.session.remove()
-        run_worker(app)
+    # Booker books a meeting four days out, a few hours later.
+    clock.shift(timedelta(hours=3))
+    meeting = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)  # 10:00 in New York
+    with app.app_context():
+        link = db.session.scalars(
+            select(OneTimeLink).join(OneTimeLink.contact).where(OneTimeLink.contact.has(email="booker@example.com"))
+        ).one()
+        booking.book(link, meeting, Invitee(name="Booker", email="booker@example.com", timezone="UTC"))
+        db.session.commit()
+        db.session.remove()
+    run_worker(app)
 
-        clock.move_to(START + timedelta(days=2, minutes=1))  # the 2-day wait is over
-        run_worker(app)
-        mail = workflow_mail(app)
-        assert mail["waverer@example.com"] == ["Your personal booking link, Waverer", "Still keen to talk, Waverer?"]
-        assert mail["booker@example.com"] == ["Your personal booking link, Booker"]  # no nudge, no reminder yet
+    clock.move_to(START + timedelta(days=2, minutes=1))  # the 2-day wait is over
+    run_worker(app)
+    mail = workflow_mail(app)
+    assert mail["waverer@example.com"] == ["Your personal booking link, Waverer", "Still keen to talk, Waverer?"]
+    assert mail["booker@example.com"] == ["Your personal booking link, Booker"]  # no nudge, no reminder yet
 
-        clock.move_to(meeting - timedelta(hours=24, minutes=1))
-        run_worker(app)
-        assert workflow_mail(app)["booker@example.com"] == ["Your personal booking link, Booker"]
-        clock.move_to(meeting - timedelta(hours=24))
-        run_worker(app)
-        assert workflow_mail(app)["booker@example.com"] == [
-            "Your personal booking link, Booker",
-            "See you tomorrow, Booker",
-        ]
-        with app.app_context():
-            assert {e.status for e in db.session.scalars(select(Enrolment))} == {"completed"}
-            db.session.remove()
+    clock.move_to(meeting - timedelta(hours=24, minutes=1))
+    run_worker(app)
+    assert workflow_mail(app)["booker@example.com"] == ["Your personal booking link, Booker"]
+    clock.move_to(meeting - timedelta(hours=24))
+    run_worker(app)
+    assert workflow_mail(app)["booker@example.com"] == [
+        "Your personal booking link, Booker",
+        "See you tomorrow, Booker",
+    ]
+    with app.app_context():
+        assert {e.status for e in db.session.scalars(select(Enrolment))} == {"completed"}
+        db.session.remove()
 
-        # The history shows the branch each contact took (looked at while the clock is still moved:
-        # the browser's session was signed then).
-        page.goto(f"{editor}/enrolments")
-        page.get_by_role("link", name="Details of Booker").first.click()
-        assert page.get_by_text("took the “yes” branch").is_visible()
-        assert page.get_by_text("See you tomorrow, Booker").is_visible()
+    # The history shows the branch each contact took.
+    page.goto(f"{editor}/enrolments")
+    page.get_by_role("link", name="Details of Booker").first.click()
+    assert page.get_by_text("took the “yes” branch").is_visible()
+    assert page.get_by_text("See you tomorrow, Booker").is_visible()
 
 
 def test_template_c_offers_a_new_working_link_after_a_cancellation(admin_page, new_york_calendar):

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import iso, tomorrow_at
@@ -305,6 +306,10 @@ def evening(make_calendar):
     return unlimited(make_calendar(timezone="America/New_York", duration=30, weekly={0: [(1200, 1260)]}))
 
 
+# The slots asked about are in 2035: the clock stays before them, so these tests keep passing after 2035.
+before_2035 = time_machine.travel(datetime(2034, 12, 1, 12, 0, tzinfo=UTC), tick=False)
+
+
 def unlimited(calendar):
     # Set after creation: create_calendar() stores None as the column default (60 days).
     calendar.window_days = None
@@ -312,6 +317,7 @@ def unlimited(calendar):
     return calendar
 
 
+@before_2035
 def test_slots_in_the_calendars_zone_by_default(api, evening):
     response = api.get(f"/api/v1/calendars/{evening.id}/slots?start=2035-01-08&end=2035-01-08")
     assert response.status_code == 200
@@ -327,6 +333,7 @@ def test_slots_in_the_calendars_zone_by_default(api, evening):
     }
 
 
+@before_2035
 def test_slots_days_are_read_in_the_given_zone(api, evening):
     url = f"/api/v1/calendars/{evening.id}/slots"
     # Monday evening in New York is Tuesday in UTC (winter, UTC-5) ...
@@ -340,6 +347,7 @@ def test_slots_days_are_read_in_the_given_zone(api, evening):
     assert [s["start"] for s in summer["slots"]] == ["2035-07-03T00:00:00Z", "2035-07-03T00:30:00Z"]
 
 
+@before_2035
 def test_slots_show_seats_left_and_skip_booked_ones(api, make_calendar):
     calendar = unlimited(make_calendar(seats=2, weekly={0: [(540, 600)]}))
     db.session.add(

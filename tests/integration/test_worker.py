@@ -148,7 +148,7 @@ class Process:
 
 
 @pytest.fixture
-def process(tmp_path, smtp_server):
+def process(real_clock, tmp_path, smtp_server):
     process = Process(tmp_path, smtp_server)
     yield process
     with process.app.app_context():
