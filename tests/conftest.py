@@ -303,3 +303,21 @@ def pytest_unconfigure(config):
 def pytest_report_header(config):
     if _travel is not None:
         return f"ONESLOT_TEST_TODAY: the suite runs as if it were {datetime.now(UTC):%A %Y-%m-%d %H:%M} UTC"
+
+
+def wait_until_up(base: str, server, log=None, seconds: float = 30) -> None:
+    """Wait until a server started as a subprocess answers /healthz; fail with its log if it dies or hangs."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                assert response.status == 200
+                return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                said = log.read_text() if log else ""
+                raise AssertionError(f"the server did not start:\n{said}") from None
+            time.sleep(0.2)

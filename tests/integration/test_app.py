@@ -199,9 +199,9 @@ def test_gunicorn_serves_wsgi_app(tmp_path):
     import socket
     import subprocess
     import sys
-    import time
-    import urllib.request
     from pathlib import Path
+
+    from tests.conftest import wait_until_up
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -211,16 +211,7 @@ def test_gunicorn_serves_wsgi_app(tmp_path):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen([gunicorn, "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=root, env=env)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        wait_until_up(f"http://127.0.0.1:{port}", server)
     finally:
         server.terminate()
         server.wait(10)

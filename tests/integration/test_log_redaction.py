@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from http.cookiejar import CookieJar
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, iso, tomorrow_at
+from tests.conftest import free_port, iso, tomorrow_at, wait_until_up
 from webapp.logredact import RedactingFilter, redact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,19 +134,6 @@ def prepare(tmp_path, port) -> tuple[dict, dict]:
         db.session.remove()
         db.engine.dispose()
     return env, made
-
-
-def wait_until_up(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                assert response.status == 200
-                return
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise AssertionError(f"the server did not start:\n{log.read_text()}") from None
-            time.sleep(0.2)
 
 
 def exercise(base: str, made: dict) -> list[str]:

@@ -8,13 +8,18 @@ from tests.conftest import make_app
 from webapp.extensions import db
 
 
+def empty_database_upgraded_to(revision: str = "head") -> None:
+    """Drop everything the test database holds, then run the migrations up to `revision`."""
+    db.drop_all()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    upgrade(revision=revision)
+
+
 def test_migrations_match_the_models(tmp_path):
     app = make_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade()
+        empty_database_upgraded_to()
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
         assert diff == [], diff
@@ -31,10 +36,7 @@ def test_upgrade_keeps_existing_bookings_and_gives_them_manage_links(tmp_path):
 
     app = make_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="08b0702e6c9a")
+        empty_database_upgraded_to("08b0702e6c9a")
         with db.engine.begin() as conn:
             conn.execute(
                 text(
@@ -72,10 +74,7 @@ def test_upgrade_keeps_only_the_markers_a_stored_message_legitimately_had(tmp_pa
 
     app = make_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="e7a3c5d1f9b2")
+        empty_database_upgraded_to("e7a3c5d1f9b2")
         now = "'2026-01-01 00:00:00'"
         with db.engine.begin() as conn:
             for sql in (
@@ -149,10 +148,7 @@ def test_upgrade_keeps_webhook_secrets_working_but_never_in_clear(tmp_path):
     steps = json.dumps([hook, nested])
     app = make_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="e7a3c5d1f9b2")
+        empty_database_upgraded_to("e7a3c5d1f9b2")
         with db.engine.begin() as conn:
             conn.execute(
                 text(
