@@ -29,7 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         # One clear line instead of a traceback: wsgi servers and the CLI both stop here.
         raise SystemExit(f"OneSlot cannot start: {exc}") from None
     app.config.update(overrides)
-    from webapp.core import params
+    from webapp import params
 
     params.register(app)  # before any blueprint: every <int:…> route gets the bounded converter
 

@@ -121,7 +121,7 @@ def test_an_id_past_the_database_integers_is_a_404(login, api_key, path, number)
 
 
 def test_the_int_converter_is_bounded_app_wide(app):
-    from webapp.core import params
+    from webapp import params
 
     for rule in app.url_map.iter_rules():
         for converter in rule._converters.values():
@@ -137,7 +137,7 @@ def test_any_page_number_shows_a_page(login, make_contact, number):
 
 
 def test_page_numbers():
-    from webapp.core import params
+    from webapp import params
 
     assert params.page_number("3") == 3
     assert params.page_number(" 007 ") == 7

@@ -12,13 +12,13 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
+from webapp import params
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.forms import DAY_KEYS, CalendarForm, hhmm
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, normalize_tag
-from webapp.core import params
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Limits of the API's own (webapp/api/openapi.py states them in the document).

@@ -6,13 +6,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from webapp import htmx
+from webapp import htmx, params
 from webapp.booking import links, services
 from webapp.booking.forms import LinkForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts.models import Contact
-from webapp.core import params
 from webapp.extensions import db
 from webapp.types import utcnow
 

@@ -7,12 +7,12 @@ from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from webapp import params
 from webapp.booking.services import BOUND, FREE, OTHER
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact
 from webapp.contacts.services import find_by_email
-from webapp.core import params
 from webapp.extensions import db
 from webapp.text import SingleLine
 

@@ -5,12 +5,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from webapp import params
 from webapp.booking import cache
 from webapp.calendars.availability import Slot, slots_by_day
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slots
-from webapp.core import params
 from webapp.types import utcnow
 
 LOOKAHEAD_DAYS = 93  # how far the first page looks for the first open day

@@ -17,12 +17,11 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from webapp import htmx
+from webapp import htmx, params
 from webapp.booking import cache, ics, links, picker, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
-from webapp.core import params
 from webapp.core.filters import zone_options
 from webapp.extensions import db, limiter
 

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 DAY_MINUTES = 1440
 ONE_DAY = timedelta(days=1)
-# The days the engine answers for; callers refuse others with a message (webapp/core/params.py).
+# The days the engine answers for; callers refuse others with a message (webapp/params.py).
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
 

@@ -3,14 +3,13 @@
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from webapp import htmx
+from webapp import htmx, params
 from webapp.audit import audit
 from webapp.booking.admin import link_panel_context
 from webapp.booking.models import OneTimeLink
 from webapp.contacts import importer, services
 from webapp.contacts.forms import ContactForm, ImportForm, NewContactForm, TagForm
 from webapp.contacts.models import Contact, normalize_tag
-from webapp.core import params
 from webapp.extensions import db
 from webapp.workflows.models import Enrolment, Workflow
 

@@ -4,7 +4,7 @@ from flask import current_app, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.core import params
+from webapp import params
 from webapp.core.security import wants_json
 from webapp.extensions import db
 

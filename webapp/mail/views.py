@@ -6,8 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
-from webapp import htmx
-from webapp.core import params
+from webapp import htmx, params
 from webapp.extensions import db
 from webapp.mail import services
 from webapp.mail.models import STATUSES, OutboxMessage

@@ -9,14 +9,13 @@ from sqlalchemy import and_, exists, func, select, update
 from wtforms import StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from webapp import htmx
+from webapp import htmx, params
 from webapp.audit import audit
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, Tag, normalize_tag
-from webapp.core import params
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow

@@ -6,10 +6,9 @@ from types import SimpleNamespace
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from webapp import htmx
+from webapp import htmx, params
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag
-from webapp.core import params
 from webapp.extensions import db
 from webapp.text import one_line
 from webapp.workflows import actions, editing, forms, merge, program, services, testing
