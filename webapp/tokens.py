@@ -176,6 +176,10 @@ class Minter:
             return [self.fill(value) for value in values]
         return values
 
+    def used_in(self, texts: Iterable[str]) -> list[list]:
+        """The recorded links whose markers the rendered texts hold: what the message may reveal."""
+        return [link for link in self.links if any(self.marker(LinkRef(*link)) in text for text in texts if text)]
+
     def _own(self, match: re.Match) -> bool:
         return match[3] == self.nonce and [match[1], int(match[2])] in self.links
 

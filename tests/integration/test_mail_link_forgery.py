@@ -212,3 +212,16 @@ def test_the_stored_copy_shows_own_links_redacted_and_typed_markers_as_typed(app
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "booking_confirmed"))
     page = login.get(f"/mail/{message.id}").text
     assert "/booking/••••••••" in page and "⟦manage:1⟧" in page
+
+
+def test_a_message_records_only_the_links_it_shows(app, client, make_link):
+    """The organiser's notification is rendered with the booking's context but shows no manage link:
+    it records none, so it could reveal none."""
+    link, token = make_link()
+    client.post(
+        f"/book/{token}",
+        data={"start": iso(tomorrow_at(11)), "name": "Ada", "email": link.contact.email, "timezone": "UTC"},
+    )
+    booking = db.session.scalar(select(Booking))
+    recorded = {m.kind: m.secret_links for m in db.session.scalars(select(OutboxMessage))}
+    assert recorded == {"booking_confirmed": [["manage", booking.id]], "admin_confirmed": []}

@@ -105,9 +105,9 @@ def queue_email(
         last_error="",
         booking_id=booking_id,
         message_id=new_message_id(),
-        secret_links=minter.links,
-        link_nonce=minter.nonce if minter.links else "",
     )
+    used = minter.used_in([message.text_body, message.html_body, *(item["content"] for item in message.attachments)])
+    message.secret_links, message.link_nonce = used, minter.nonce if used else ""
     db.session.add(message)
     return message
 
