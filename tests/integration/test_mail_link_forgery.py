@@ -214,7 +214,7 @@ def test_the_stored_copy_shows_own_links_redacted_and_typed_markers_as_typed(app
     assert "/booking/••••••••" in page and "⟦manage:1⟧" in page
 
 
-def test_a_message_records_only_the_links_it_shows(app, client, make_link):
+def test_a_message_records_only_the_links_it_shows(app, client, make_link, admin):
     """The organiser's notification is rendered with the booking's context but shows no manage link:
     it records none, so it could reveal none."""
     link, token = make_link()
