@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -217,9 +218,15 @@ def test_preview_leaves_out_booked_slots(app, make_calendar):
     assert [s.start.hour for s in monday] == [9, 11]
 
 
-# Noon: after 23:30 UTC today's last half hour has gone, and the preview rightly says "No open slots".
-@time_machine.travel(datetime(2027, 2, 1, 12, 0, tzinfo=UTC), tick=False)
-def test_preview_fragment(login, make_calendar, hx):
+@pytest.fixture
+def noon():
+    """Noon, from before signing in: after 23:30 UTC today's last half hour has gone, and the preview
+    rightly says "No open slots"; a session signed in today would have expired on the pinned day."""
+    with time_machine.travel(datetime(2027, 2, 1, 12, 0, tzinfo=UTC), tick=False):
+        yield
+
+
+def test_preview_fragment(noon, login, make_calendar, hx):
     calendar = make_calendar(weekly={d: [(0, 1440)] for d in range(7)})
     response = login.get(f"/calendars/{calendar.id}/preview", headers=hx)
     assert "<html" not in response.text and "Open slots, next 7 days" in response.text
