@@ -8,7 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.browser.helpers import issue_link
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD, empty_tables, make_app
 from webapp.extensions import db
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -49,8 +49,7 @@ def live_server(tmp_path):
     """The app served by a real threaded HTTP server; yields its base URL."""
     app = make_app(tmp_path, TESTING=False, WTF_CSRF_ENABLED=True)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        empty_tables()
         from webapp.auth.services import create_admin
 
         create_admin("admin@example.com", PASSWORD)
@@ -64,7 +63,6 @@ def live_server(tmp_path):
     server.shutdown()
     with app.app_context():
         db.session.remove()
-        db.drop_all()
         db.engine.dispose()
 
 

@@ -116,11 +116,11 @@ def test_an_admin_session_is_no_api_key(login):
 
 
 def test_api_posts_need_no_csrf_token(tmp_path):
-    from tests.conftest import make_app
+    from tests.conftest import empty_tables, make_app
 
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
     with app.app_context():
-        db.create_all()
+        empty_tables()
         _, key = keys.create_key("CRM")
         response = app.test_client().post("/api/v1/contacts", json={"email": "ada@example.com"}, headers=bearer(key))
         assert response.status_code == 201, response.json

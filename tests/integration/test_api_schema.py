@@ -16,7 +16,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests import world
-from tests.conftest import make_app
+from tests.conftest import empty_tables, make_app
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +47,7 @@ def live_api(tmp_path):
     """The app with one of everything and an API key, served on a loopback port."""
     app = make_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        empty_tables()
         made = world.build(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -57,7 +56,6 @@ def live_api(tmp_path):
     server.shutdown()
     with app.app_context():
         db.session.remove()
-        db.drop_all()
 
 
 @pytest.mark.slow

@@ -85,10 +85,11 @@ def test_500_never_shows_a_traceback(app, admin):
 
 def test_post_without_csrf_token_is_refused(tmp_path):
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    from tests.conftest import empty_tables
     from webapp.extensions import db
 
     with app.app_context():
-        db.create_all()
+        empty_tables()
         from webapp.auth.services import create_admin
 
         create_admin("admin@example.com", "correct horse battery")

@@ -38,6 +38,13 @@ def test_passwords_are_hashed(admin):
     assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
 
 
+def test_outside_the_test_suite_passwords_get_werkzeugs_full_scrypt_cost(app):
+    from webapp.auth.models import hash_password
+
+    del app.config["PASSWORD_HASH_METHOD"]  # as in production, where nothing sets it
+    assert hash_password(PASSWORD).startswith("scrypt:32768:8:1$")
+
+
 def test_change_own_password(login, admin):
     response = login.post(
         "/settings",

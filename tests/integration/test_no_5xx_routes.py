@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import world
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD, empty_tables, make_app
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,8 +199,7 @@ def fuzz(tmp_path_factory):
     errors = Errors()
     app.logger.addHandler(errors)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        empty_tables()
         from webapp.auth.services import create_admin
 
         create_admin("admin@example.com", PASSWORD)
@@ -211,7 +210,6 @@ def fuzz(tmp_path_factory):
         names = names_in_code() | names_in_forms() | {name for found in inputs.names.values() for name in found}
         yield app, made, signed_in, app.test_client(), sorted(names), inputs, errors
         db.session.remove()
-        db.drop_all()
     app.logger.removeHandler(errors)
 
 

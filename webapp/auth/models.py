@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,8 +15,10 @@ MIN_PASSWORD_LENGTH = 10
 
 
 def hash_password(password: str) -> str:
-    """A salted scrypt hash (werkzeug's default method and cost), the only form a password is kept in."""
-    return generate_password_hash(password)
+    """A salted scrypt hash (werkzeug's default method and cost), the only form a password is kept in.
+
+    PASSWORD_HASH_METHOD (not read from the environment) lets the test suite use a cheaper scrypt."""
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
