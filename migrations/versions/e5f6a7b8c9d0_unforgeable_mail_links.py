@@ -30,7 +30,7 @@ branch_labels = None
 depends_on = None
 
 OLD_MARKER = re.compile(r"⟦(book|manage):(\d+)⟧")
-NEW_MARKER = re.compile(r"⟦(book|manage):(\d+):[0-9a-f]{32}⟧")
+NEW_MARKER = re.compile(r"⟦(book|manage):(\d+):([0-9a-f]{32})⟧")
 
 
 def _parts(row):
@@ -41,7 +41,7 @@ def _parts(row):
 
 
 def _rewrite_messages(conn, marker, keep, upgrading):
-    """Rewrite the markers of every message that has one; `keep(row, purpose, id)` says which are its own."""
+    """Rewrite the markers of every message that has one; `keep(row, match)` says which are its own."""
     rows = conn.execute(
         sa.text(
             "SELECT id, to_addr, booking_id, text_body, html_body, attachments, link_nonce FROM outbox_messages"
@@ -56,7 +56,7 @@ def _rewrite_messages(conn, marker, keep, upgrading):
 
         def swap(match, row=row, nonce=nonce, own=own):
             purpose, obj_id = match[1], int(match[2])
-            if not keep(row, purpose, obj_id):
+            if not keep(row, match):
                 return match[0]
             if [purpose, obj_id] not in own:
                 own.append([purpose, obj_id])
@@ -89,16 +89,19 @@ def upgrade():
         batch_op.alter_column('link_nonce', server_default=None)
 
     conn = op.get_bind()
+    # Who each link and booking belongs to: a message keeps a marker only if its recipient is that person.
     link_owner = dict(
         conn.execute(
             sa.text("SELECT l.id, lower(c.email) FROM one_time_links l JOIN contacts c ON c.id = l.contact_id")
         ).all()
     )
+    booker = dict(conn.execute(sa.text("SELECT id, lower(email) FROM bookings")).all())
 
-    def keep(row, purpose, obj_id):
-        if purpose == "manage":
-            return row.booking_id == obj_id
-        return link_owner.get(obj_id) == parseaddr(row.to_addr or "")[1].strip().lower()
+    def keep(row, match):
+        recipient = parseaddr(row.to_addr or "")[1].strip().lower()
+        if match[1] == "manage":
+            return row.booking_id == int(match[2]) and booker.get(row.booking_id) == recipient
+        return link_owner.get(int(match[2])) == recipient
 
     _rewrite_messages(conn, OLD_MARKER, keep, upgrading=True)
 
@@ -114,7 +117,8 @@ def downgrade():
         for table in ('one_time_links', 'bookings'):
             with op.batch_alter_table(table, recreate='always', table_kwargs={'sqlite_autoincrement': False}):
                 pass
-    _rewrite_messages(conn, NEW_MARKER, lambda row, purpose, obj_id: True, upgrading=False)
+    # Only the message's own markers go back to the old form; one a person typed (any other nonce) stays text.
+    _rewrite_messages(conn, NEW_MARKER, lambda row, match: match[3] == row.link_nonce, upgrading=False)
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_column('link_nonce')
         batch_op.drop_column('secret_links')

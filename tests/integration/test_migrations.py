@@ -87,26 +87,38 @@ def test_upgrade_keeps_only_the_markers_a_stored_message_legitimately_had(tmp_pa
                 "INSERT INTO one_time_links (id, calendar_id, contact_id, salt, token_digest, source, metadata,"
                 f" created_by, created_at) VALUES (1, 1, 1, 's1', 'd1', 'admin', '{{}}', 'system', {now}),"
                 f" (2, 1, NULL, 's2', 'd2', 'admin', '{{}}', 'system', {now})",
+                "INSERT INTO bookings (id, calendar_id, start_at, end_at, name, email, timezone, notes, status,"
+                " cancel_reason, cancelled_by, manage_salt, manage_digest, created_at) VALUES (1, 1,"
+                f" '2026-02-01 10:00:00', '2026-02-01 10:30:00', 'Ada', 'ada@example.com', 'UTC', '', 'confirmed',"
+                f" '', '', 'm1', 'md1', {now})",
             ):
                 conn.execute(text(sql))
-            for message_id, to, body in (
-                (1, "Ada <ada@example.com>", "Yours: ⟦book:1⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧"),
-                (2, "eve@example.com", "Typed by Eve: ⟦book:1⟧"),
+            for message_id, to, body, booking_id in (
+                (1, "Ada <ada@example.com>", "Yours: ⟦book:1⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧", None),
+                (2, "eve@example.com", "Typed by Eve: ⟦book:1⟧", None),
+                (3, "Ada <ada@example.com>", "Manage: ⟦manage:1⟧", 1),  # Ada's own booking's mail
+                (4, "mallory@example.com", "Hello ⟦manage:1⟧", 1),  # about Ada's booking, to someone else
             ):
                 conn.execute(
                     text(
                         "INSERT INTO outbox_messages (id, kind, from_name, to_addr, subject, text_body, html_body,"
-                        " attachments, status, attempts, next_attempt_at, last_error, created_at, message_id)"
-                        f" VALUES (:id, 'workflow', '', :to, 'S', :body, :body, '[]', 'pending', 0, {now}, '',"
-                        f" {now}, :mid)"
+                        " attachments, status, attempts, next_attempt_at, last_error, created_at, message_id,"
+                        f" booking_id) VALUES (:id, 'workflow', '', :to, 'S', :body, :body, '[]', 'pending', 0, {now},"
+                        f" '', {now}, :mid, :booking)"
                     ),
-                    {"id": message_id, "to": to, "body": body, "mid": f"<{message_id}@x>"},
+                    {"id": message_id, "to": to, "body": body, "mid": f"<{message_id}@x>", "booking": booking_id},
                 )
         upgrade()
         ada, eve = db.session.get(OutboxMessage, 1), db.session.get(OutboxMessage, 2)
         assert ada.secret_links == [["book", 1]] and eve.secret_links == [] and eve.link_nonce == ""
         assert f"Yours: ⟦book:1:{ada.link_nonce}⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧" == ada.text_body == ada.html_body
         assert eve.text_body == "Typed by Eve: ⟦book:1⟧"
+        own, other = db.session.get(OutboxMessage, 3), db.session.get(OutboxMessage, 4)
+        assert own.secret_links == [["manage", 1]] and own.text_body == f"Manage: ⟦manage:1:{own.link_nonce}⟧"
+        assert other.secret_links == [] and other.text_body == "Hello ⟦manage:1⟧"
+        forged = f" ⟦book:2:{'0' * 32}⟧"  # typed after the upgrade: never becomes an old-style marker again
+        ada.text_body += forged
+        db.session.commit()
         # Ids are never given again after a delete (SQLite AUTOINCREMENT).
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # the rows above were inserted with their ids
@@ -123,7 +135,7 @@ def test_upgrade_keeps_only_the_markers_a_stored_message_legitimately_had(tmp_pa
         downgrade(revision="e7a3c5d1f9b2")
         with db.engine.connect() as conn:
             body = conn.execute(text("SELECT text_body FROM outbox_messages WHERE id = 1")).scalar()
-        assert body == "Yours: ⟦book:1⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧"
+        assert body == "Yours: ⟦book:1⟧ Not yours: ⟦book:2⟧ ⟦manage:1⟧" + forged
         downgrade(revision="base")
 
 
