@@ -87,11 +87,17 @@ def test_the_slot_engine_answers_nothing_for_days_it_does_not_serve(make_calenda
     assert calendars.slots(calendar, date.min, date(1, 1, 2), "Etc/GMT-14") == []
 
 
-def test_a_wait_until_year_9999_is_refused_at_save(login, app):
-    workflow = services.create_workflow("Waits", "manual")
-    step = services.new_step("wait")
+def workflow_with(step_type: str):
+    """A draft workflow with one new step of the type; returns (workflow, step)."""
+    workflow = services.create_workflow("Fuzzed", "manual")
+    step = services.new_step(step_type)
     workflow.steps = [step]
     db.session.commit()
+    return workflow, step
+
+
+def test_a_wait_until_year_9999_is_refused_at_save(login, app):
+    workflow, step = workflow_with("wait")
     sid = step["id"]
     fields = {"mode": "until", "at": "9999-12-31T23:59", "timezone": "Etc/GMT+12"}
     response = login.post(f"/workflows/{workflow.id}/steps/{sid}", data={f"s{sid}-{k}": v for k, v in fields.items()})
@@ -188,10 +194,7 @@ DEEP = {
 
 @pytest.mark.parametrize("name", sorted(DEEP))
 def test_a_deeply_nested_email_body_is_refused_at_save_with_a_message(login, name):
-    workflow = services.create_workflow("Deep", "manual")
-    step = services.new_step("send_email")
-    workflow.steps = [step]
-    db.session.commit()
+    workflow, step = workflow_with("send_email")
     sid = step["id"]
     response = login.post(
         f"/workflows/{workflow.id}/steps/{sid}", data={f"s{sid}-subject": "Hello", f"s{sid}-body": DEEP[name]}
