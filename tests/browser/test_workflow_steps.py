@@ -25,16 +25,21 @@ def add_from_picker(page, position, search, label):
     return card
 
 
+def create_and_save_trigger(page, name: str, trigger: str) -> None:
+    """On the new-workflow page: name it, open the editor, choose the trigger and save it."""
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create and open the editor").click()
+    page.wait_for_url(re.compile(r"/workflows/\d+$"))
+    page.wait_for_load_state()
+    page.get_by_label("What enrols contacts").select_option(label=trigger)
+    page.locator("#trigger").get_by_role("button", name="Save trigger").click()
+
+
 def test_add_tag_notification_and_webhook_steps(admin_page, live_server):
     page = admin_page
     page.get_by_role("link", name="Workflows").click()
     page.get_by_role("button", name="Create your first workflow").click()
-    page.get_by_label("Name").fill("Hand off")
-    page.get_by_role("button", name="Create and open the editor").click()
-    page.wait_for_url(re.compile(r"/workflows/\d+$"))
-    page.wait_for_load_state()
-    page.get_by_label("What enrols contacts").select_option(label="Manual enrolment")
-    page.locator("#trigger").get_by_role("button", name="Save trigger").click()
+    create_and_save_trigger(page, "Hand off", "Manual enrolment")
     expect(page.locator("#trigger .badge-saved")).to_be_visible()
 
     # Contact → Add tag: an empty tag is refused on the card, a typed one is saved lower-case.
@@ -88,12 +93,7 @@ def test_add_tag_notification_and_webhook_steps(admin_page, live_server):
 def test_inbound_webhook_url_is_shown_once_then_masked_and_regenerated(admin_page, live_server):
     page = admin_page
     page.goto(f"{live_server}/workflows/new")
-    page.get_by_label("Name").fill("From the CRM")
-    page.get_by_role("button", name="Create and open the editor").click()
-    page.wait_for_url(re.compile(r"/workflows/\d+$"))
-    page.wait_for_load_state()
-    page.get_by_label("What enrols contacts").select_option(label="Inbound webhook")
-    page.locator("#trigger").get_by_role("button", name="Save trigger").click()
+    create_and_save_trigger(page, "From the CRM", "Inbound webhook")
     url = page.locator("#trigger").get_by_label("Webhook URL")
     expect(url).to_have_value(re.compile(r"^http://127\.0\.0\.1:5000/hooks/\d+/[A-Za-z0-9_-]{32}$"))
     expect(page.locator("#trigger").get_by_text("copy it now")).to_be_visible()
