@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/oneslot_test
 
-.PHONY: run test test-pg browser screenshots lint format bench clean
+.PHONY: run test test-pg test-setup browser screenshots lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test-pg: $(VENV)/.installed-dev browser  ## the same suite on a fresh PostgreSQL
 
 browser:
 	@scripts/ensure-chromium.sh
+
+# Everything both test runs need, done once before .ci/run starts them side by side.
+test-setup: $(VENV)/.installed-dev browser
+	scripts/ensure-postgres.sh "$(PG_TEST_URL)"
 
 screenshots: $(VENV)/.installed-dev browser  ## the main pages as PNGs in docs/screenshots/ (demo data, temporary database)
 	$(BIN)/python scripts/screenshots.py
