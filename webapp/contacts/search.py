@@ -82,8 +82,9 @@ def _weigh(sources: list[Source]) -> None:
 
 def matching(q: str = "", tag: str = "") -> Select:
     """Contacts matching every word of q (and tagged `tag` when given), in no order."""
-    words = query_words(q)
-    tag = normalize_tag(tag)
+    # PostgreSQL text cannot hold NUL, and no term or tag does: dropped rather than sent.
+    words = query_words(q.replace("\x00", ""))
+    tag = normalize_tag(tag.replace("\x00", ""))
     per_word, tag_id = _tags_for([text for text, _ in words], tag)
     query = select(Contact)
     if tag and tag_id is None:
