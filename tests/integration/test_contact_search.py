@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from tests.conftest import statements_run
 from tests.integration.test_api import Api
 from webapp.api import keys
-from webapp.contacts import importer, index, services
+from webapp.contacts import importer, services
 from webapp.contacts.models import Contact, contact_terms
 from webapp.contacts.search import search_query
 from webapp.contacts.terms import contact_terms as terms_of
@@ -300,3 +300,33 @@ def test_a_search_reads_the_terms_index(people):
         db.session.execute(text("SET LOCAL enable_seqscan = off"))  # a 9-row table is read whole otherwise
         plan = "\n".join(r[0] for r in db.session.execute(text("EXPLAIN " + sql)).all())
         assert "pk_contact_terms" in plan, plan
+
+
+def test_the_migration_fills_terms_and_sort_keys_of_existing_contacts(tmp_path):
+    from flask_migrate import downgrade, upgrade
+
+    from tests.conftest import make_app
+    from tests.integration.test_migrations import empty_database_upgraded_to
+
+    app = make_app(tmp_path)
+    with app.app_context():
+        empty_database_upgraded_to("a1c2e3f4b5d6")
+        with db.engine.begin() as conn:
+            for n, (first, last, email) in enumerate([("José", "Martínez", "jm@x.io"), ("", "", "Only@Mail.io")], 1):
+                conn.execute(
+                    text(
+                        "INSERT INTO contacts (id, first_name, last_name, email, email_key, phone, created_at,"
+                        " updated_at) VALUES (:id, :first, :last, :email, lower(:email), '', '2026-01-01 00:00:00',"
+                        " '2026-01-01 00:00:00')"
+                    ),
+                    {"id": n, "first": first, "last": last, "email": email},
+                )
+        upgrade()
+        assert found("jose") == ["jm@x.io"] and found("mail.io") == ["Only@Mail.io"]
+        assert found(sort="name") == ["jm@x.io", "Only@Mail.io"]
+        assert db.session.get(Contact, 2).sort_name == "only@mail.io"
+        db.session.remove()
+        downgrade(revision="a1c2e3f4b5d6")
+        assert "contact_terms" not in db.inspect(db.engine).get_table_names()
+        upgrade()
+        db.session.remove()
