@@ -316,10 +316,10 @@ def test_the_migration_fills_terms_and_sort_keys_of_existing_contacts(tmp_path):
                 conn.execute(
                     text(
                         "INSERT INTO contacts (id, first_name, last_name, email, email_key, phone, created_at,"
-                        " updated_at) VALUES (:id, :first, :last, :email, lower(:email), '', '2026-01-01 00:00:00',"
+                        " updated_at) VALUES (:id, :first, :last, :email, :key, '', '2026-01-01 00:00:00',"
                         " '2026-01-01 00:00:00')"
                     ),
-                    {"id": n, "first": first, "last": last, "email": email},
+                    {"id": n, "first": first, "last": last, "email": email, "key": email.lower()},
                 )
         upgrade()
         assert found("jose") == ["jm@x.io"] and found("mail.io") == ["Only@Mail.io"]
