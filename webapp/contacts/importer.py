@@ -11,11 +11,11 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.audit import audit
-from webapp.contacts import services
+from webapp.contacts import index, services
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
 
@@ -249,7 +249,7 @@ def _merge(valid: list[tuple[Row, dict, list[str]]], existing: dict[str, Contact
             row.message = _join(row.message, "changed " + ", ".join(changed))
     if new:
         # A bulk INSERT … RETURNING: through the unit of work, SQLite would get one INSERT per contact.
-        inserted = db.session.scalars(insert(Contact).returning(Contact), list(new.values()))
+        inserted = index.insert_contacts(db.session, list(new.values()))
         existing.update((contact.email_key, contact) for contact in inserted)
     for (row, _fields, _tags), key in zip(valid, keys):
         row.contact = existing[key]

@@ -2,17 +2,34 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.types import UTCDateTime, utcnow
+
+# Byte (code point) order on both databases: SQLite compares BINARY, PostgreSQL is told "C", so a
+# prefix range and the "by name" order give the same rows in the same order on either.
+Text = String(254).with_variant(String(254, collation="C"), "postgresql")
 
 contact_tags = Table(
     "contact_tags",
     db.metadata,
     Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # A tag's contacts (the tag filter and tag search) without reading every contact's tags.
+    Index("ix_contact_tags_tag_id", "tag_id", "contact_id"),
+)
+
+# The words each contact is found by (webapp/contacts/terms.py makes them; webapp/contacts/index.py
+# keeps them current). (term, contact_id) serves a prefix search, (contact_id, term) a check per contact.
+contact_terms = Table(
+    "contact_terms",
+    db.metadata,
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("term", Text, nullable=False),
+    PrimaryKeyConstraint("term", "contact_id", name="pk_contact_terms"),
+    Index("ix_contact_terms_contact_id", "contact_id", "term"),
 )
 
 
@@ -47,7 +64,14 @@ class Contact(db.Model):
     email_key: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The shown name folded for the "by name" order (terms.sort_key), set on every write by webapp/contacts/index.py.
+    sort_name: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_contacts_created_at", "created_at", "id"),
+        Index("ix_contacts_sort_name", "sort_name", "id"),
+    )
 
     tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by=Tag.name, lazy="selectin")
 

@@ -4,14 +4,14 @@ import re
 from collections.abc import Iterable, Mapping
 
 from email_validator import EmailNotValidError, validate_email
-from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.audit import audit
 from webapp.calendars.models import Booking
 from webapp.contacts.models import Contact, Tag, normalize_email, normalize_tag
+from webapp.contacts.search import search, search_query  # noqa: F401  (the pages, suggestions and enrolment use them)
 from webapp.extensions import db
 from webapp.text import single_line_error
 from webapp.types import utcnow
@@ -23,7 +23,7 @@ LABELS = {"first_name": "First name", "last_name": "Last name", "email": "Email"
 TAG_MAX = 64
 TAG_SEPARATORS = re.compile(r"[,;]")
 PHONE_RE = re.compile(r"^[0-9 +\-().]*$")
-SORTS = ("newest", "name")
+SORTS = ("newest", "name")  # search.SORTS holds their keys
 # Chunks keep IN (…) lists below every database's bound-parameter limit.
 CHUNK = 500
 
@@ -97,37 +97,6 @@ def find_by_email(email: str, exclude_id: int | None = None) -> Contact | None:
     if exclude_id:
         query = query.where(Contact.id != exclude_id)
     return db.session.scalar(query)
-
-
-def search_query(q: str = "", tag: str = "", sort: str = "newest") -> Select:
-    """Contacts whose name, email or a tag contains every word of q, optionally with one exact tag."""
-    query = select(Contact)
-    for word in q.split():
-        query = query.where(
-            or_(
-                Contact.first_name.icontains(word, autoescape=True),
-                Contact.last_name.icontains(word, autoescape=True),
-                Contact.email_key.contains(word.lower(), autoescape=True),
-                Contact.tags.any(Tag.name.contains(word.lower(), autoescape=True)),
-            )
-        )
-    if tag:
-        query = query.where(Contact.tags.any(Tag.name == normalize_tag(tag)))
-    if sort == "name":
-        # Contacts without a name are listed under their email, as the pages show them.
-        unnamed = and_(Contact.first_name == "", Contact.last_name == "")
-        shown = case((unnamed, Contact.email_key), else_=func.trim(Contact.first_name + " " + Contact.last_name))
-        return query.order_by(func.lower(shown), Contact.id)
-    return query.order_by(Contact.created_at.desc(), Contact.id.desc())
-
-
-def search(q: str = "", tag: str = "", sort: str = "newest", page: int = 1, per_page: int = 50) -> Pagination:
-    """One page of matching contacts; a page past the end shows the last one."""
-    query = search_query(q, tag, sort)
-    result = db.paginate(query, page=max(page, 1), per_page=per_page, error_out=False, count=True)
-    if not result.items and result.page > 1 and result.pages:
-        result = db.paginate(query, page=result.pages, per_page=per_page, error_out=False, count=True)
-    return result
 
 
 # --- changing contacts ---------------------------------------------------------------------------

@@ -38,13 +38,13 @@ def list():
     q = request.args.get("q", "").strip()[:200]
     tag = normalize_tag(request.args.get("tag", ""))[:64]
     sort = request.args.get("sort") if request.args.get("sort") in services.SORTS else "newest"
-    results = services.search(
-        q, tag, sort, request.args.get("page", 1, type=params.page_number), current_app.config["PAGE_SIZE"]
-    )
+    # Keyset pages (?after= / ?before=); an old ?page=N address shows the first page.
+    results, total = services.search(q, tag, sort, request.args, current_app.config["PAGE_SIZE"])
     return htmx.render(
         "contacts/list.html",
         "contacts/_results.html",
         results=results,
+        total=total,
         q=q,
         tag=tag,
         sort=sort,
