@@ -110,12 +110,16 @@ def decode(cursor: str | None, keys: Sequence[Key]) -> list | None:
 
 def _past(keys: Sequence[Key], values: Sequence, reverse: bool) -> ColumnElement:
     """Rows after the cursor's row in the list's order (before it when reverse)."""
+    flipped = [Key(key.expr, not key.descending) if reverse else key for key in keys]
     clauses = []
-    for index, key in enumerate(keys):
-        flipped = Key(key.expr, not key.descending) if reverse else key
+    for index, key in enumerate(flipped):
         equal = [k.expr == v for k, v in zip(keys[:index], values[:index], strict=True)]
-        clauses.append(and_(*equal, flipped.after(values[index])))
-    return or_(*clauses)
+        clauses.append(and_(*equal, key.after(values[index])))
+    # The first key's bound repeated on its own: the OR above is no index range, this is, so the index
+    # scan starts at the cursor instead of reading (and filtering) every row before it.
+    first = flipped[0]
+    bound = first.expr <= values[0] if first.descending else first.expr >= values[0]
+    return and_(bound, or_(*clauses)) if len(keys) > 1 else clauses[0]
 
 
 def page_of(query: Select, keys: Sequence[Key], *, after=None, before=None, per_page: int = 50) -> Page:
@@ -150,9 +154,10 @@ def _key_values(keys: Sequence[Key], row) -> list:
     return [getattr(row, key.expr.key) for key in keys]
 
 
-def from_args(query: Select, keys: Sequence[Key], args: Mapping, per_page: int) -> Page:
-    """The page a request's ?after= / ?before= asks for."""
-    return page_of(query, keys, after=args.get("after"), before=args.get("before"), per_page=per_page)
+def from_args(query: Select, keys: Sequence[Key], args: Mapping, per_page: int, prefix: str = "") -> Page:
+    """The page a request's ?after= / ?before= asks for (?<prefix>after= for a second list on one page)."""
+    after, before = args.get(f"{prefix}after"), args.get(f"{prefix}before")
+    return page_of(query, keys, after=after, before=before, per_page=per_page)
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,17 @@ class Count:
 
     def __int__(self) -> int:
         return self.value
+
+    def __eq__(self, other) -> bool:
+        # Equal to a plain number when it is exact, so code and templates can compare it with one.
+        if isinstance(other, Count):
+            return (self.value, self.capped) == (other.value, other.capped)
+        if isinstance(other, int) and not isinstance(other, bool):
+            return not self.capped and self.value == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.capped))
 
     def __bool__(self) -> bool:
         return self.value > 0
