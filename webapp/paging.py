@@ -126,6 +126,7 @@ def page_of(query: Select, keys: Sequence[Key], *, after=None, before=None, per_
     """One page of `query` in the order of `keys`: the first, the one after `after` or before `before`."""
     reverse = before is not None and after is None
     cursor = decode(before if reverse else after, keys)
+    reverse = reverse and cursor is not None  # a bad ?before= shows the first page, not the last
     paged = query
     if cursor is not None:
         paged = paged.where(_past(keys, cursor, reverse))
