@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from tests.conftest import statements_run
 from webapp.booking import links
@@ -239,3 +240,45 @@ def test_the_link_panels_pager_works_with_htmx_and_without(login, lists, hx):
     assert "<html" not in fragment.text and rows("contact_links", fragment.text) == lists.expected("contact_links")[4:]
     plain = login.get(html.unescape(older[2]))
     assert plain.status_code == 303 and "after=" in plain.location
+
+
+def plan(statement: str, parameters) -> list[str]:
+    """The database's plan for one statement, one line per step (PostgreSQL: as if its tables were large)."""
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return [row[-1] for row in rows]
+    # Tiny test tables make a sequential scan and a sort cheapest; price them out, so the plan shows
+    # whether an index can serve the filter and the order at all.
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    connection.exec_driver_sql("SET LOCAL enable_sort = off")
+    try:
+        return [row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)]
+    finally:
+        connection.exec_driver_sql("RESET enable_seqscan")
+        connection.exec_driver_sql("RESET enable_sort")
+
+
+@pytest.mark.parametrize("kind", KINDS + ["enrolments?status=failed", "mail?status=failed", "all"])
+def test_each_page_query_is_served_by_an_index_without_a_sort(login, lists, kind):
+    kind, _, filters = kind.partition("?")
+    lists.add("upcoming" if kind == "all" else kind, 15)
+    url = lists.url(kind) if kind != "all" else "/bookings/?view=all"
+    url += ("&" if "?" in url else "?") + filters if filters else ""
+    prefix = "enrolments_" if kind == "contact_enrolments" else ""
+    second = pager_link(login.get(url).text, "next", prefix)  # a page with a cursor: the query that must seek
+    captured = []
+    listener = lambda _c, _cur, statement, parameters, *_: captured.append((statement, parameters))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert login.get(second).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    paged = [(s, p) for s, p in captured if "ORDER BY" in s and "LIMIT" in s]
+    paged = [(s, p) for s, p in paged if re.search(r"WHERE .*[<>]=? ", s.split("ORDER BY")[0])]
+    assert paged, "no keyset query seen"
+    for statement, parameters in paged:
+        steps = plan(statement, parameters)
+        text = "\n".join(steps)
+        assert "TEMP B-TREE" not in text and "Sort" not in text.replace("Incremental Sort", ""), text
+        assert not re.search(r"^SCAN \w+$|Seq Scan", text, re.M), text
