@@ -280,5 +280,7 @@ def test_each_page_query_is_served_by_an_index_without_a_sort(login, lists, kind
     for statement, parameters in paged:
         steps = plan(statement, parameters)
         text = "\n".join(steps)
-        assert "TEMP B-TREE" not in text and "Sort" not in text.replace("Incremental Sort", ""), text
+        # An incremental sort orders only the rows that tie on the index's keys (bookings of one start).
+        full_sorts = [s for s in steps if "Sort" in s and not re.search(r"Incremental Sort|Sort Key|Presorted Key", s)]
+        assert "TEMP B-TREE" not in text and not full_sorts, text
         assert not re.search(r"^SCAN \w+$|Seq Scan", text, re.M), text
