@@ -122,8 +122,11 @@ def _past(keys: Sequence[Key], values: Sequence, reverse: bool) -> ColumnElement
     return and_(bound, or_(*clauses)) if len(keys) > 1 else clauses[0]
 
 
-def page_of(query: Select, keys: Sequence[Key], *, after=None, before=None, per_page: int = 50) -> Page:
-    """One page of `query` in the order of `keys`: the first, the one after `after` or before `before`."""
+def page_of(
+    query: Select, keys: Sequence[Key], *, after=None, before=None, per_page: int = 50, restart: bool = True
+) -> Page:
+    """One page of `query` in the order of `keys`: the first, the one after `after` or before `before`.
+    restart=False (the API): a cursor past the end gives an empty page, so a client's loop ends."""
     reverse = before is not None and after is None
     cursor = decode(before if reverse else after, keys)
     reverse = reverse and cursor is not None  # a bad ?before= shows the first page, not the last
@@ -138,7 +141,7 @@ def page_of(query: Select, keys: Sequence[Key], *, after=None, before=None, per_
         rows.reverse()
     if not rows:
         # Past the end, or the edge row's keys changed: the list starts again rather than shows nothing.
-        return page_of(query, keys, per_page=per_page) if cursor is not None else Page([])
+        return page_of(query, keys, per_page=per_page) if cursor is not None and restart else Page([])
     page = Page(rows)
     edge = _key_values(keys, rows[0]), _key_values(keys, rows[-1])
     if reverse:
