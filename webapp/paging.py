@@ -110,18 +110,26 @@ def decode(cursor: str | None, keys: Sequence[Key]) -> list | None:
 
 def _past(keys: Sequence[Key], values: Sequence, reverse: bool) -> ColumnElement:
     """Rows after the cursor's row in the list's order (before it when reverse)."""
+    flipped = [Key(key.expr, not key.descending) if reverse else key for key in keys]
     clauses = []
-    for index, key in enumerate(keys):
-        flipped = Key(key.expr, not key.descending) if reverse else key
+    for index, key in enumerate(flipped):
         equal = [k.expr == v for k, v in zip(keys[:index], values[:index], strict=True)]
-        clauses.append(and_(*equal, flipped.after(values[index])))
-    return or_(*clauses)
+        clauses.append(and_(*equal, key.after(values[index])))
+    # The first key's bound repeated on its own: the OR above is no index range, this is, so the index
+    # scan starts at the cursor instead of reading (and filtering) every row before it.
+    first = flipped[0]
+    bound = first.expr <= values[0] if first.descending else first.expr >= values[0]
+    return and_(bound, or_(*clauses)) if len(keys) > 1 else clauses[0]
 
 
-def page_of(query: Select, keys: Sequence[Key], *, after=None, before=None, per_page: int = 50) -> Page:
-    """One page of `query` in the order of `keys`: the first, the one after `after` or before `before`."""
+def page_of(
+    query: Select, keys: Sequence[Key], *, after=None, before=None, per_page: int = 50, restart: bool = True
+) -> Page:
+    """One page of `query` in the order of `keys`: the first, the one after `after` or before `before`.
+    restart=False (the API): a cursor past the end gives an empty page, so a client's loop ends."""
     reverse = before is not None and after is None
     cursor = decode(before if reverse else after, keys)
+    reverse = reverse and cursor is not None  # a bad ?before= shows the first page, not the last
     paged = query
     if cursor is not None:
         paged = paged.where(_past(keys, cursor, reverse))
@@ -133,7 +141,7 @@ def page_of(query: Select, keys: Sequence[Key], *, after=None, before=None, per_
         rows.reverse()
     if not rows:
         # Past the end, or the edge row's keys changed: the list starts again rather than shows nothing.
-        return page_of(query, keys, per_page=per_page) if cursor is not None else Page([])
+        return page_of(query, keys, per_page=per_page) if cursor is not None and restart else Page([])
     page = Page(rows)
     edge = _key_values(keys, rows[0]), _key_values(keys, rows[-1])
     if reverse:
@@ -150,9 +158,10 @@ def _key_values(keys: Sequence[Key], row) -> list:
     return [getattr(row, key.expr.key) for key in keys]
 
 
-def from_args(query: Select, keys: Sequence[Key], args: Mapping, per_page: int) -> Page:
-    """The page a request's ?after= / ?before= asks for."""
-    return page_of(query, keys, after=args.get("after"), before=args.get("before"), per_page=per_page)
+def from_args(query: Select, keys: Sequence[Key], args: Mapping, per_page: int, prefix: str = "") -> Page:
+    """The page a request's ?after= / ?before= asks for (?<prefix>after= for a second list on one page)."""
+    after, before = args.get(f"{prefix}after"), args.get(f"{prefix}before")
+    return page_of(query, keys, after=after, before=before, per_page=per_page)
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,17 @@ class Count:
 
     def __int__(self) -> int:
         return self.value
+
+    def __eq__(self, other) -> bool:
+        # Equal to a plain number when it is exact, so code and templates can compare it with one.
+        if isinstance(other, Count):
+            return (self.value, self.capped) == (other.value, other.capped)
+        if isinstance(other, int) and not isinstance(other, bool):
+            return not self.capped and self.value == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.capped))
 
     def __bool__(self) -> bool:
         return self.value > 0

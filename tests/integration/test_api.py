@@ -598,9 +598,46 @@ def test_bookings_are_ordered_and_paged(api, make_calendar):
     assert (page["limit"], page["offset"]) == (1, 1)
 
 
+def test_bookings_page_by_cursor_as_by_offset(api, make_calendar):
+    calendar = make_calendar()
+    for n in range(7):
+        start = tomorrow_at(9 + n // 2)  # pairs share a start: the id breaks the tie
+        db.session.add(
+            Booking(
+                calendar_id=calendar.id,
+                start_at=start,
+                end_at=start + timedelta(minutes=30),
+                name=f"B{n}",
+                email="b@x.io",
+            )
+        )
+    db.session.commit()
+    everything = [b["id"] for b in api.get("/api/v1/bookings").json["bookings"]]
+    by_offset = [
+        b["id"] for o in range(0, 7, 3) for b in api.get(f"/api/v1/bookings?limit=3&offset={o}").json["bookings"]
+    ]
+    first = api.get("/api/v1/bookings?limit=3").json
+    walked, page = [b["id"] for b in first["bookings"]], first
+    while page["next"]:
+        page = api.get(f"/api/v1/bookings?limit=3&after={page['next']}").json
+        walked += [b["id"] for b in page["bookings"]]
+    assert walked == by_offset == everything and len(walked) == 7
+    assert api.get("/api/v1/bookings?limit=7").json["next"] is None
+    assert api.get(f"/api/v1/bookings?offset=3&limit=3&calendar_id={calendar.id}").json["next"]
+
+
 @pytest.mark.parametrize(
     ("query", "status"),
-    [("calendar_id=999", 404), ("calendar_id=abc", 422), ("limit=0", 422), ("limit=501", 422), ("offset=-1", 422)],
+    [
+        ("calendar_id=999", 404),
+        ("calendar_id=abc", 422),
+        ("limit=0", 422),
+        ("limit=501", 422),
+        ("offset=-1", 422),
+        ("after=nonsense", 422),
+        ("after=" + "x" * 700, 422),
+        ("after=W10&offset=2", 422),
+    ],
 )
 def test_bad_booking_queries(api, query, status):
     response = api.get(f"/api/v1/bookings?{query}")

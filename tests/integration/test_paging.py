@@ -66,6 +66,12 @@ def test_a_cursor_the_list_did_not_make_shows_the_first_page(contacts, cursor):
     assert page.is_first
 
 
+def test_a_bad_before_cursor_shows_the_first_page_too(contacts):
+    page = paging.page_of(select(Contact), KEYS, before="nonsense", per_page=5)
+    assert [c.id for c in page] == [c.id for c in contacts[:5]]
+    assert page.is_first and page.older
+
+
 def test_a_cursor_past_the_end_starts_the_list_again(contacts):
     past = paging.encode([datetime(2000, 1, 1, tzinfo=UTC), 1])
     page = paging.page_of(select(Contact), KEYS, after=past, per_page=5)

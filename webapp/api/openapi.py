@@ -12,6 +12,7 @@ from webapp.calendars.availability import FIRST_DAY, LAST_DAY
 from webapp.calendars.forms import DAY_KEYS
 from webapp.contacts import services as contacts
 from webapp.extensions import MAX_ID
+from webapp.paging import MAX_CURSOR
 
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 INSTANT = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "examples": ["2026-12-07T15:00:00Z"]}
@@ -207,6 +208,8 @@ SCHEMAS = {
             "bookings": {"type": "array", "items": _ref("Booking")},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
             "offset": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            # Pass it back as ?after= for the page after this one; null on the last page.
+            "next": _nullable({"type": "string", "maxLength": MAX_CURSOR}),
         }
     ),
 }
@@ -322,6 +325,11 @@ PATHS = {
                 _query("calendar_id", ID, description="Only this calendar's bookings."),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}),
                 _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_ID, "default": 0}),
+                _query(
+                    "after",
+                    {"type": "string", "maxLength": MAX_CURSOR},
+                    description="The previous page's next: the page after it, as cheap as the first (not with offset).",
+                ),
             ],
             "responses": {"200": _answer("One page of bookings.", _ref("BookingList")), **_errors("404", "422")},
         },

@@ -7,6 +7,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from webapp import paging
 from webapp.api import keys
 from webapp.api.openapi import document as openapi_document
 from webapp.api.schemas import (
@@ -253,20 +254,38 @@ def links_show(link_id):
 # --- bookings ------------------------------------------------------------------------------------
 
 
+BOOKING_ORDER = paging.oldest_first(Booking.start_at, Booking.id)
+
+
 @bp.get("/bookings")
 def bookings_list():
-    """Bookings by start time, optionally of one calendar; each with its one-time link's metadata."""
+    """Bookings by start time, optionally of one calendar; each with its one-time link's metadata.
+
+    Paged by limit and offset, or by ?after=<the last page's "next">, which costs the same however deep."""
     errors: dict[str, str] = {}
     calendar_id = _int_arg("calendar_id", None, 1, None, errors)
     limit = _int_arg("limit", 100, 1, MAX_PAGE, errors)
     offset = _int_arg("offset", 0, 0, None, errors)
+    after = request.args.get("after", "")
+    if after and paging.decode(after, BOOKING_ORDER) is None:
+        errors["after"] = "Not a cursor this list gave: pass the last page's next as it came."
+    elif after and offset:
+        errors["offset"] = "Give after or offset, not both."
     if errors:
         raise invalid(errors)
-    query = select(Booking).order_by(Booking.start_at, Booking.id).limit(limit).offset(offset)
+    query = select(Booking)
     if calendar_id is not None:
         _get(Calendar, calendar_id, "calendar", "calendar_id")
         query = query.where(Booking.calendar_id == calendar_id)
-    bookings = db.session.scalars(query).all()
+    if after:
+        page = paging.page_of(query, BOOKING_ORDER, after=after, per_page=limit, restart=False)
+        bookings, next_cursor = page.items, page.older
+    else:
+        bookings = db.session.scalars(
+            query.order_by(*(key.ordered() for key in BOOKING_ORDER)).limit(limit + 1).offset(offset)
+        ).all()
+        more, bookings = len(bookings) > limit, bookings[:limit]
+        next_cursor = paging.encode([bookings[-1].start_at, bookings[-1].id]) if more else None
     made_by = {}
     if bookings:
         query = select(OneTimeLink).where(OneTimeLink.booking_id.in_([b.id for b in bookings]))
@@ -275,6 +294,7 @@ def bookings_list():
         bookings=[booking_json(b, made_by.get(b.id)) for b in bookings],
         limit=limit,
         offset=offset,
+        next=next_cursor,
     )
 
 

@@ -4,13 +4,15 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from webapp import htmx, params
+from webapp import htmx, paging, params
 from webapp.booking import links, services
 from webapp.booking.forms import LinkForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
+from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.types import utcnow
@@ -21,17 +23,31 @@ bookings_bp = Blueprint("bookings", __name__, url_prefix="/bookings")
 VIEWS = ("upcoming", "past", "cancelled", "all")
 
 
-def links_for(calendar_id=None, contact_id=None) -> list[OneTimeLink]:
-    """Newest links first, for a calendar or a contact."""
-    query = select(OneTimeLink).order_by(OneTimeLink.id.desc()).limit(200)
+LINK_ORDER = paging.newest_first(OneTimeLink.created_at, OneTimeLink.id)
+# Emails offered in the contact box before anything is typed; typing asks for more (contact_options).
+CONTACT_OPTIONS = 10
+
+
+def links_for(calendar_id=None, contact_id=None, args=None) -> paging.Page:
+    """One page of links, newest first, for a calendar or a contact (args: the request's cursor)."""
+    query = select(OneTimeLink).options(
+        joinedload(OneTimeLink.contact), joinedload(OneTimeLink.calendar), joinedload(OneTimeLink.booking)
+    )
     if calendar_id:
         query = query.where(OneTimeLink.calendar_id == calendar_id)
     if contact_id:
         query = query.where(OneTimeLink.contact_id == contact_id)
-    return list(db.session.scalars(query))
+    return paging.from_args(query, LINK_ORDER, args or {}, current_app.config["PAGE_SIZE"])
 
 
-def link_panel_context(calendar=None, contact=None, form=None, new_link=None) -> dict:
+def contact_emails(typed: str = "") -> list[str]:
+    """A few contact emails for the link form's suggestions: matching what was typed, else the latest."""
+    typed = typed.strip()[:200]
+    query = contacts.search_query(typed) if typed else select(Contact).order_by(Contact.updated_at.desc())
+    return [c.email for c in db.session.scalars(query.limit(CONTACT_OPTIONS))]
+
+
+def link_panel_context(calendar=None, contact=None, form=None, new_link=None, args=None) -> dict:
     """What templates/booking/_links.html needs, from a calendar's or a contact's page."""
     form = form or LinkForm(formdata=None)
     active = select(Calendar).where(Calendar.archived_at.is_(None)).order_by(Calendar.name)
@@ -40,7 +56,7 @@ def link_panel_context(calendar=None, contact=None, form=None, new_link=None) ->
         "panel_calendar": calendar,
         "panel_contact": contact,
         "link_form": form,
-        "links": links_for(calendar.id if calendar else None, contact.id if contact else None),
+        "links": links_for(calendar.id if calendar else None, contact.id if contact else None, args),
         "new_link": new_link,
         "link_url": lambda link: links.url(link) or "",  # "" once the key the link was made under is retired
         "now": utcnow(),
@@ -62,12 +78,37 @@ def _panel(calendar, contact, status=200, **context):
 
 @links_bp.get("/calendar/<int:calendar_id>")
 def for_calendar(calendar_id):
-    """A calendar's Links tab: generate a link for a contact, and every link made for it."""
+    """A calendar's Links tab: generate a link for a contact, and the links made for it, a page at a time."""
     calendar = db.session.get(Calendar, calendar_id) or abort(404)
     new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=params.db_id) or 0)
-    context = link_panel_context(calendar=calendar, new_link=new_link)
-    contacts = db.session.scalars(select(Contact.email).order_by(Contact.updated_at.desc()).limit(500)).all()
-    return render_template("booking/calendar_links.html", calendar=calendar, contact_emails=contacts, **context)
+    context = link_panel_context(calendar=calendar, new_link=new_link, args=request.args)
+    return htmx.render(
+        "booking/calendar_links.html",
+        "booking/_links.html",
+        calendar=calendar,
+        contact_emails=contact_emails(),
+        **context,
+    )
+
+
+@links_bp.get("/contact/<int:contact_id>")
+def for_contact(contact_id):
+    """A contact's links panel, a page at a time (the pager's HTMX swap; a plain request gets the contact page)."""
+    contact = db.session.get(Contact, contact_id) or abort(404)
+    if not htmx.is_htmx():
+        cursor = {k: v for k, v in request.args.items() if k in ("after", "before")}
+        return redirect(url_for("contacts.show", contact_id=contact.id, _anchor="links-panel", **cursor), 303)
+    return htmx.render(
+        "booking/_links.html", "booking/_links.html", **link_panel_context(contact=contact, args=request.args)
+    )
+
+
+@links_bp.get("/contact-options")
+def contact_options():
+    """<option>s for the link form's contact box: emails matching what was typed (HTMX, as one types)."""
+    return render_template(
+        "booking/_contact_options.html", contact_emails=contact_emails(request.args.get("contact_email", ""))
+    )
 
 
 @links_bp.post("/new")
@@ -83,7 +124,12 @@ def create():
         context = link_panel_context(origin_calendar, origin_contact, form=form)
         page = "booking/_links.html" if from_contact else "booking/calendar_links.html"
         return htmx.render(
-            page, "booking/_links.html", status=422, calendar=origin_calendar, contact_emails=[], **context
+            page,
+            "booking/_links.html",
+            status=422,
+            calendar=origin_calendar,
+            contact_emails=contact_emails(),
+            **context,
         )
     hours = form.expires_in_hours.data
     expires_at = utcnow() + timedelta(hours=hours) if hours else None
@@ -107,25 +153,47 @@ def revoke(link_id):
     return _panel(link.calendar, None)
 
 
+BY_START = paging.oldest_first(Booking.start_at, Booking.id)
+LATEST_START = paging.newest_first(Booking.start_at, Booking.id)
+LATEST_CANCELLED = paging.newest_first(Booking.cancelled_at, Booking.id)
+# Longer than any booking (a slot lasts at most a day): "ends after now" then also reads "starts after now
+# minus this", a range the (status, start_at, id) index can seek to instead of reading every past booking.
+LONGEST_BOOKING = timedelta(days=2)
+
+
+def bookings_page(view: str, calendar: Calendar | None, now, args) -> paging.Page:
+    """One page of bookings: upcoming soonest first, past and all latest first, cancelled by when."""
+    # Every calendar's list has a calendar column: its names come in the same statement.
+    query = (
+        select(Booking).where(Booking.calendar_id == calendar.id)
+        if calendar
+        else select(Booking).options(joinedload(Booking.calendar))
+    )
+    if view == "upcoming":
+        query = query.where(
+            Booking.status == "confirmed", Booking.end_at > now, Booking.start_at > now - LONGEST_BOOKING
+        )
+        keys = BY_START
+    elif view == "past":
+        # A booking that ended has started: the second clause is the index's range.
+        query = query.where(Booking.status == "confirmed", Booking.end_at <= now, Booking.start_at <= now)
+        keys = LATEST_START
+    elif view == "cancelled":
+        query = query.where(Booking.status == "cancelled", Booking.cancelled_at.is_not(None))
+        keys = LATEST_CANCELLED
+    else:
+        keys = LATEST_START
+    return paging.from_args(query, keys, args, current_app.config["PAGE_SIZE"])
+
+
 @bookings_bp.get("/", endpoint="list")
 def index():
-    """Bookings of every calendar or one: upcoming, past, cancelled."""
+    """Bookings of every calendar or one: upcoming, past, cancelled, a page at a time."""
     view = request.args.get("view", "upcoming")
     view = view if view in VIEWS else "upcoming"
     calendar = db.session.get(Calendar, request.args.get("calendar_id", type=params.db_id) or 0)
     now = utcnow()
-    query = select(Booking)
-    if calendar:
-        query = query.where(Booking.calendar_id == calendar.id)
-    if view == "upcoming":
-        query = query.where(Booking.status == "confirmed", Booking.end_at > now).order_by(Booking.start_at)
-    elif view == "past":
-        query = query.where(Booking.status == "confirmed", Booking.end_at <= now).order_by(Booking.start_at.desc())
-    elif view == "cancelled":
-        query = query.where(Booking.status == "cancelled").order_by(Booking.cancelled_at.desc())
-    else:
-        query = query.order_by(Booking.start_at.desc())
-    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = bookings_page(view, calendar, now, request.args)
     calendars = db.session.scalars(select(Calendar).order_by(Calendar.name)).all()
     return render_template(
         "booking/bookings.html", page=page, view=view, calendar=calendar, calendars=calendars, views=VIEWS, now=now

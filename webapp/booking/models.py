@@ -24,6 +24,9 @@ class OneTimeLink(db.Model):
     # SQLite would otherwise give a deleted link's id to the next one, and a queued mail naming it a stranger's.
     __table_args__ = (
         Index("ix_one_time_links_expiry", "expiry_handled_at", "expires_at"),
+        # The links of a calendar and of a contact, newest first, a page at a time (webapp/booking/admin.py).
+        Index("ix_one_time_links_calendar_created", "calendar_id", "created_at", "id"),
+        Index("ix_one_time_links_contact_created", "contact_id", "created_at", "id"),
         {"sqlite_autoincrement": True},
     )
 

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, select
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp import tokens
@@ -157,7 +157,16 @@ class Booking(db.Model):
 
     __tablename__ = "bookings"
     # AUTOINCREMENT: an id is never given again after a delete (a queued mail names bookings by id).
-    __table_args__ = {"sqlite_autoincrement": True}
+    # The bookings list's views (webapp/booking/admin.py), of every calendar or one, each a page at a time:
+    # upcoming and past by start, cancelled by when, all by start.
+    __table_args__ = (
+        Index("ix_bookings_status_start", "status", "start_at", "id"),
+        Index("ix_bookings_status_cancelled", "status", "cancelled_at", "id"),
+        Index("ix_bookings_calendar_start", "calendar_id", "start_at", "id"),
+        Index("ix_bookings_calendar_status_start", "calendar_id", "status", "start_at", "id"),
+        Index("ix_bookings_calendar_status_cancelled", "calendar_id", "status", "cancelled_at", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"), index=True)

@@ -2,8 +2,9 @@
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from webapp import htmx, params
+from webapp import htmx, paging, params
 from webapp.audit import audit
 from webapp.booking.admin import link_panel_context
 from webapp.booking.models import OneTimeLink
@@ -14,6 +15,8 @@ from webapp.extensions import db
 from webapp.workflows.models import Enrolment, Workflow
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+# The contact page pages two lists: its links (?after=) and its enrolments (?enrolments_after=).
+ENROLMENTS_PREFIX = "enrolments_"
 
 
 def _get(contact_id: int) -> Contact:
@@ -26,10 +29,14 @@ def enrollable_workflows() -> list[Workflow]:
     return db.session.scalars(query.order_by(Workflow.name, Workflow.id)).all()
 
 
-def enrolments_of(contact: Contact, limit: int = 50) -> list[Enrolment]:
-    """The contact's enrolments, newest first."""
-    query = select(Enrolment).where(Enrolment.contact_id == contact.id)
-    return db.session.scalars(query.order_by(Enrolment.started_at.desc(), Enrolment.id.desc()).limit(limit)).all()
+ENROLMENT_ORDER = paging.newest_first(Enrolment.started_at, Enrolment.id)
+
+
+def enrolments_of(contact: Contact, args=None) -> paging.Page:
+    """One page of the contact's enrolments, newest first (args: the request's ?enrolments_after=…)."""
+    query = select(Enrolment).where(Enrolment.contact_id == contact.id).options(joinedload(Enrolment.workflow))
+    per_page = current_app.config["PAGE_SIZE"]
+    return paging.from_args(query, ENROLMENT_ORDER, args or {}, per_page, prefix=ENROLMENTS_PREFIX)
 
 
 @bp.get("/")
@@ -69,14 +76,16 @@ def show(contact_id):
     contact = _get(contact_id)
     new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=params.db_id) or 0)
     panel = link_panel_context(
-        contact=contact, new_link=new_link if new_link and new_link.contact_id == contact.id else None
+        contact=contact,
+        new_link=new_link if new_link and new_link.contact_id == contact.id else None,
+        args=request.args,
     )
     return render_template(
         "contacts/show.html",
         contact=contact,
         tag_form=TagForm(formdata=None),
         enrol_workflows=enrollable_workflows(),
-        enrolments=enrolments_of(contact),
+        enrolments=enrolments_of(contact, request.args),
         **panel,
     )
 
@@ -86,8 +95,11 @@ def enrolments(contact_id):
     """The contact's enrolments (the workflows card reloads them after an enrolment)."""
     contact = _get(contact_id)
     if not htmx.is_htmx():
-        return redirect(url_for("contacts.show", contact_id=contact.id, _anchor="workflows"), 303)
-    return render_template("contacts/_enrolments.html", contact=contact, enrolments=enrolments_of(contact))
+        cursor = {k: v for k, v in request.args.items() if k.startswith(ENROLMENTS_PREFIX)}
+        return redirect(url_for("contacts.show", contact_id=contact.id, _anchor="workflows", **cursor), 303)
+    return render_template(
+        "contacts/_enrolments.html", contact=contact, enrolments=enrolments_of(contact, request.args)
+    )
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])

@@ -16,7 +16,12 @@ class OutboxMessage(db.Model):
 
     __tablename__ = "outbox_messages"
     # The worker's query: due pending messages, oldest first.
-    __table_args__ = (Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),)
+    # Sent mail, newest first a page at a time, all or of one status (and the capped counts).
+    __table_args__ = (
+        Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_created", "created_at", "id"),
+        Index("ix_outbox_messages_status_created", "status", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), default="")

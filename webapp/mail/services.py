@@ -21,11 +21,10 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_mail import Connection, Message
-from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from webapp import claims, tokens
+from webapp import claims, paging, tokens
 from webapp.audit import audit
 from webapp.extensions import db, mail
 from webapp.mail.models import STATUSES, OutboxMessage
@@ -497,19 +496,23 @@ def retry(message: OutboxMessage) -> bool:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def search(status: str | None, page: int, per_page: int) -> Pagination:
-    """Messages newest first, optionally of one status."""
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+MESSAGE_ORDER = paging.newest_first(OutboxMessage.created_at, OutboxMessage.id)
+
+
+def search(status: str | None, args, per_page: int) -> paging.Page:
+    """One page of messages, newest first, optionally of one status (args: the request's cursor)."""
+    query = select(OutboxMessage)
     if status in STATUSES:
         query = query.where(OutboxMessage.status == status)
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    return paging.from_args(query, MESSAGE_ORDER, args, per_page)
 
 
-def counts() -> dict[str, int]:
-    """How many messages are in each status (every status present, zeros included)."""
-    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-    found = dict(rows.all())
-    return {status: found.get(status, 0) for status in STATUSES}
+def counts() -> dict[str | None, paging.Count]:
+    """How many messages are in each status, and in all (the None key): each counted up to a cap."""
+    result = {None: paging.count_upto(select(OutboxMessage.id))}
+    for status in STATUSES:
+        result[status] = paging.count_upto(select(OutboxMessage.id).where(OutboxMessage.status == status))
+    return result
 
 
 def redacted(message: OutboxMessage, text: str) -> str:

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
-from webapp import htmx, params
+from webapp import htmx
 from webapp.extensions import db
 from webapp.mail import services
 from webapp.mail.models import STATUSES, OutboxMessage
@@ -33,9 +33,7 @@ def _get(message_id: int) -> OutboxMessage:
 
 def _list_page(form: TestEmailForm, status: int = 200):
     state = request.args.get("status") if request.args.get("status") in STATUSES else None
-    results = services.search(
-        state, request.args.get("page", 1, type=params.page_number), current_app.config["PAGE_SIZE"]
-    )
+    results = services.search(state, request.args, current_app.config["PAGE_SIZE"])
     context = {
         "results": results,
         "state": state,

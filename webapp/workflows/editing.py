@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from copy import deepcopy
 from types import SimpleNamespace
 
-from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy import String, cast, delete, func, literal, select, union_all
 
+from webapp import paging
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.extensions import db
@@ -190,21 +191,35 @@ def delete_workflow(workflow: Workflow) -> None:
 COUNTS = ("enrolled", "active", "completed", "failed", "booked")
 
 
+ENROLMENT_COUNTS = {"enrolled": None, "active": "active", "completed": "completed", "failed": "failed"}
+# Workflows counted per statement: each brings four arms to one UNION ALL (SQLite allows 500 arms).
+COUNTED_PER_STATEMENT = 100
+
+
+def enrolment_counts(ids: list[int]):
+    """(workflow id, count name, paging.Count) for each workflow: its non-test enrolments, each number
+    counted up to paging.COUNT_CAP, so the list costs the same with 1,000 or 100,000 enrolments."""
+    for start in range(0, len(ids), COUNTED_PER_STATEMENT):
+        arms = []
+        for wid in ids[start : start + COUNTED_PER_STATEMENT]:
+            for name, status in ENROLMENT_COUNTS.items():
+                rows = select(Enrolment.id).where(Enrolment.workflow_id == wid, Enrolment.is_test.is_(False))
+                if status:
+                    rows = rows.where(Enrolment.status == status)
+                capped = rows.limit(paging.COUNT_CAP + 1).subquery()
+                arms.append(select(literal(wid), literal(name), func.count()).select_from(capped))
+        for wid, name, value in db.session.execute(union_all(*arms)):
+            yield wid, name, paging.Count(min(value, paging.COUNT_CAP), capped=value > paging.COUNT_CAP)
+
+
 def counts(workflow_ids) -> dict[int, dict[str, int]]:
     """Per workflow: enrolled, active, completed, failed, and booked (enrolments whose link was used)."""
     ids = list(workflow_ids)
     result = {wid: dict.fromkeys(COUNTS, 0) for wid in ids}
     if not ids:
         return result
-    rows = db.session.execute(
-        select(Enrolment.workflow_id, Enrolment.status, func.count())
-        .where(Enrolment.workflow_id.in_(ids), Enrolment.is_test.is_(False))
-        .group_by(Enrolment.workflow_id, Enrolment.status)
-    )
-    for wid, status, n in rows:
-        result[wid]["enrolled"] += n
-        if status in result[wid]:
-            result[wid][status] += n
+    for wid, name, count in enrolment_counts(ids):
+        result[wid][name] = count
     workflow_key = OneTimeLink.meta["workflow_id"].as_string()
     enrolment_key = OneTimeLink.meta["enrolment_id"].as_string()
     booked = db.session.execute(

@@ -5,11 +5,12 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from webapp import htmx, params
+from webapp import htmx, paging, params
 from webapp.audit import audit
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
@@ -26,6 +27,7 @@ bp = Blueprint("enrolments", __name__)
 
 STATUS_FILTERS = ("all", "active", "completed", "failed", "test")
 LINK_FILTERS = ("any", "sent", "opened", "booked")
+ENROLMENT_ORDER = paging.newest_first(Enrolment.started_at, Enrolment.id)
 # Names shown in the skipped list of a manual enrolment before "and N more".
 SHOWN_NAMES = 10
 
@@ -60,31 +62,40 @@ def link_condition(state: str):
     return None
 
 
-def enrolment_query(workflow: Workflow, status: str = "all", link: str = "any"):
-    """A workflow's enrolments, newest first, filtered by status (or test) and by link state."""
-    query = select(Enrolment).where(Enrolment.workflow_id == workflow.id).order_by(Enrolment.id.desc())
+def _status_condition(status: str):
+    """The WHERE clause of a status filter ("test" is a flag, not a status), or None for "all"."""
     if status == "test":
-        query = query.where(Enrolment.is_test.is_(True))
-    elif status in ("active", "completed", "failed"):
-        query = query.where(Enrolment.status == status)
-    if (condition := link_condition(link)) is not None:
-        query = query.where(condition)
+        return Enrolment.is_test.is_(True)
+    if status in ("active", "completed", "failed"):
+        return Enrolment.status == status
+    return None
+
+
+def enrolment_query(workflow: Workflow, status: str = "all", link: str = "any"):
+    """A workflow's enrolments filtered by status (or test) and by link state; paged in ENROLMENT_ORDER."""
+    query = select(Enrolment).where(Enrolment.workflow_id == workflow.id)
+    for condition in (_status_condition(status), link_condition(link)):
+        if condition is not None:
+            query = query.where(condition)
     return query
 
 
-def status_counts(workflow: Workflow) -> dict[str, int]:
-    """How many enrolments per status filter, for the segmented control."""
-    rows = db.session.execute(
-        select(Enrolment.status, Enrolment.is_test, func.count())
-        .where(Enrolment.workflow_id == workflow.id)
-        .group_by(Enrolment.status, Enrolment.is_test)
-    ).all()
-    counts = dict.fromkeys(STATUS_FILTERS, 0)
-    for status, is_test, count in rows:
-        counts["all"] += count
-        counts[status] = counts.get(status, 0) + count
-        if is_test:
-            counts["test"] += count
+def enrolments_page(workflow: Workflow, status: str, link: str, args) -> paging.Page:
+    """One page of a workflow's enrolments, newest first, with their contacts and versions loaded."""
+    query = enrolment_query(workflow, status, link).options(
+        joinedload(Enrolment.contact), selectinload(Enrolment.version)
+    )
+    return paging.from_args(query, ENROLMENT_ORDER, args, current_app.config["PAGE_SIZE"])
+
+
+def status_counts(workflow: Workflow) -> dict[str, paging.Count]:
+    """How many enrolments per status filter, for the segmented control: each counted up to a cap."""
+    counts = {}
+    for status in STATUS_FILTERS:
+        query = select(Enrolment.id).where(Enrolment.workflow_id == workflow.id)
+        if (condition := _status_condition(status)) is not None:
+            query = query.where(condition)
+        counts[status] = paging.count_upto(query)
     return counts
 
 
@@ -347,9 +358,7 @@ def index(workflow_id):
     status = status if status in STATUS_FILTERS else "all"
     link = request.args.get("link", "any")
     link = link if link in LINK_FILTERS else "any"
-    page = db.paginate(
-        enrolment_query(workflow, status, link), per_page=current_app.config["PAGE_SIZE"], error_out=False
-    )
+    page = enrolments_page(workflow, status, link, request.args)
     context = {
         "workflow": workflow,
         "pagination": page,

@@ -104,8 +104,15 @@ class Enrolment(db.Model):
     """One contact going through one version of a workflow; the worker claims it when run_at is due."""
 
     __tablename__ = "enrolments"
-    # The worker's query: due active enrolments.
-    __table_args__ = (Index("ix_enrolments_status_run_at", "status", "run_at"),)
+    # The worker's query: due active enrolments. Then the lists, newest first a page at a time, and their
+    # capped counts: a workflow's (all, by status, tests: webapp/workflows/history.py) and a contact's.
+    __table_args__ = (
+        Index("ix_enrolments_status_run_at", "status", "run_at"),
+        Index("ix_enrolments_workflow_started", "workflow_id", "started_at", "id"),
+        Index("ix_enrolments_workflow_status_started", "workflow_id", "status", "started_at", "id"),
+        Index("ix_enrolments_workflow_test_started", "workflow_id", "is_test", "started_at", "id"),
+        Index("ix_enrolments_contact_started", "contact_id", "started_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), index=True)
