@@ -1,7 +1,7 @@
 """list paging indexes: each admin list's filter and keyset order served by one index
 
 Revision ID: e2f3a4b5c6d7
-Revises: a1c2e3f4b5d6
+Revises: d7e8f9a0b1c2
 Create Date: 2026-12-07 03:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e2f3a4b5c6d7'
-down_revision = 'a1c2e3f4b5d6'
+down_revision = 'd7e8f9a0b1c2'
 branch_labels = None
 depends_on = None
 
