@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from tests.browser.helpers import issue_link
@@ -21,6 +22,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# Playwright's 5 s default is about what an HTMX round trip takes when both CI runs and other work
+# share two cores; a longer wait costs nothing when the page is quick and ends a flaky "not visible".
+expect.set_options(timeout=20_000)
 
 
 def pytest_collection_modifyitems(items):
