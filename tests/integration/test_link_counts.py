@@ -233,3 +233,16 @@ def test_recount_rebuilds_a_lost_table(app, calendar, make_contact):
     counts.recount()
     db.session.commit()
     assert table() == {workflow.id: stages(1, 0, 0, 0)}
+
+
+def test_a_rolled_back_event_is_forgotten(app, calendar, make_contact):
+    workflow = make_workflow(steps=[link_step(calendar)])
+    contact = make_contact()
+    enrolment = services.enrol(workflow, contact, {"type": "manual"})
+    db.session.commit()
+    links.issue(calendar, contact, source="workflow", enrolment=enrolment, step_id="s-booking_link")
+    db.session.rollback()
+    assert table() == {}
+    links.issue(calendar, contact, source="workflow", enrolment=enrolment, step_id="s-booking_link")
+    db.session.commit()
+    assert table() == {workflow.id: stages(1, 0, 0, 0)} == recounted()

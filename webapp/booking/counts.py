@@ -1,5 +1,8 @@
 """The funnel counts of workflow links (link_counts), kept in the transaction of each event.
 
+Each event adds to the session's pending changes; they are written as the transaction commits, in
+one upsert (so a batch of links costs one statement), and forgotten if it rolls back.
+
 A workflow link counts once it is issued ("sent"), in the UTC hour of its created_at; then "opened"
 when first opened or used (a booking needs the page, so a booking without a recorded opening still
 counts), "booked" when used, "showed" while its booking is marked showed. Test-run links never count.
@@ -23,6 +26,7 @@ from webapp.extensions import Session, db
 STAGES = ("sent", "opened", "booked", "showed")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHUNK = 1000
+PENDING = "link_counts_pending"
 # What bump() reads of a link: RETURNING these from an event's UPDATE saves reading the link again.
 COLUMNS = (OneTimeLink.workflow_id, OneTimeLink.test_run, OneTimeLink.created_at)
 
@@ -46,10 +50,10 @@ def add(connection, changes: Counter) -> None:
     """Add `changes` ({(workflow_id, hour, stage): delta}) to the table: one upsert for all the buckets.
 
     INSERT … ON CONFLICT DO UPDATE on both databases; each bucket appears once in the statement
-    (PostgreSQL refuses to update a row twice in one).
+    (PostgreSQL refuses to update a row twice in one), in key order.
     """
     rows: dict[tuple[int, int], dict] = {}
-    for (workflow_id, hour, stage), delta in changes.items():
+    for (workflow_id, hour, stage), delta in sorted(changes.items()):
         if delta:
             row = rows.setdefault(
                 (workflow_id, hour), {"workflow_id": workflow_id, "hour": hour, **dict.fromkeys(STAGES, 0)}
@@ -70,12 +74,17 @@ def add(connection, changes: Counter) -> None:
         connection.execute(statement)
 
 
+def _pending(session) -> Counter:
+    """The changes this transaction has made so far, written just before it commits."""
+    return session.info.setdefault(PENDING, Counter())
+
+
 def bump(link, **deltas: int) -> None:
     """Count an event of one link (opened=1, booked=1, showed=-1 …) in the current transaction."""
     if not counted(link):
         return
     hour = hour_of(link.created_at)
-    add(db.session.connection(), Counter({(link.workflow_id, hour, stage): n for stage, n in deltas.items()}))
+    _pending(db.session()).update({(link.workflow_id, hour, stage): n for stage, n in deltas.items()})
 
 
 def booking_attendance(booking: Booking, before: str | None, after: str | None) -> None:
@@ -103,8 +112,7 @@ def _state_of_new(links: list[OneTimeLink], showed_bookings: set[int]) -> Counte
 
 @event.listens_for(Session, "after_flush")
 def _count_new_links(session, _context) -> None:
-    """Every path that makes workflow links (a step, a batch of steps in one INSERT) counts them here:
-    one upsert per flush, whatever the number of links."""
+    """Every path that makes workflow links (a step, a batch of steps in one INSERT) counts them here."""
     new = [obj for obj in session.new if isinstance(obj, OneTimeLink) and counted(obj)]
     if not new:
         return
@@ -116,7 +124,24 @@ def _count_new_links(session, _context) -> None:
                 select(Booking.id).where(Booking.id.in_(booking_ids), Booking.attendance == "showed")
             )
         )
-    add(session.connection(), _state_of_new(new, showed))
+    _pending(session).update(_state_of_new(new, showed))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session) -> None:
+    """One upsert per transaction, as it commits: a batch of links costs one statement, and the rows of
+    link_counts stay locked (PostgreSQL) only for the commit, taken in one order (no deadlock)."""
+    session.flush()  # what is still pending (new links) is counted first
+    changes = session.info.pop(PENDING, None)
+    if changes:
+        add(session.connection(), changes)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session, transaction) -> None:
+    """A rolled back transaction's changes are forgotten with it."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
 
 
 def recount() -> None:
@@ -124,6 +149,8 @@ def recount() -> None:
 
     A deleted workflow's rows stay: its links no longer name it, and its history is the counts.
     """
+    db.session.flush()
+    db.session.info.pop(PENDING, None)  # what this transaction did is in the links recounted
     links = (
         select(
             OneTimeLink.workflow_id,
