@@ -2,7 +2,7 @@
 
 from webapp.api.models import ApiKey  # noqa: F401  (API keys: part of the schema)
 from webapp.auth.models import User
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import LinkCount, OneTimeLink
 from webapp.calendars.models import AvailabilityRange, Booking, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
 from webapp.mail.models import OutboxMessage
@@ -10,6 +10,7 @@ from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersio
 
 __all__ = [
     "AvailabilityRange",
+    "LinkCount",
     "OneTimeLink",
     "Booking",
     "Calendar",

@@ -208,7 +208,8 @@ def test_waits_for_a_while_until_a_date_and_until_a_day_before_the_booking(
 
 def test_the_dashboard_counts_links_of_the_last_thirty_days(login, make_calendar, make_contact):
     now = utcnow()
-    since = now - timedelta(days=30)
+    # The window is whole UTC hours (the counts are kept per hour): it opens on the hour, 30 days ago.
+    since = (now - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
     calendar, contact = make_calendar(), make_contact()
     workflow, _ = make_workflow("Welcome")
     for created_at in (since - timedelta(seconds=1), since, now):

@@ -30,16 +30,18 @@ def make_workflow(name):
 
 
 def add_link(calendar, contact, *, created_at, workflow=None, enrolment=None, source="workflow", **fields):
-    meta = {}
     if workflow is not None:
-        meta = {"workflow_id": str(workflow.id), "enrolment_id": str(enrolment.id if enrolment else 999_999)}
+        fields.update(
+            workflow_id=workflow.id,
+            enrolment_id=enrolment.id if enrolment else None,
+            test_run=bool(enrolment and enrolment.is_test),
+        )
     link = OneTimeLink(
         calendar_id=calendar.id,
         contact_id=contact.id,
         salt=secrets.token_hex(8),
         token_digest=secrets.token_hex(32),
         source=source,
-        meta=meta,
         created_at=created_at,
         **fields,
     )
@@ -263,3 +265,64 @@ def test_failed_mail_needs_attention_and_retries_back_home(login):
     db.session.refresh(message)
     assert message.status == "pending"
     assert "email failed" not in login.get("/").text
+
+
+def _busy(calendar, contacts, n):
+    """n workflow links in every stage, n expired unused links and n failed mails."""
+    workflow, version = make_workflow(f"Busy {n}")
+    now = utcnow()
+    for i in range(n):
+        contact = contacts[i % len(contacts)]
+        enrolment = Enrolment(workflow_id=workflow.id, version_id=version.id, contact_id=contact.id)
+        db.session.add(enrolment)
+        db.session.flush()
+        add_link(calendar, contact, created_at=now - timedelta(days=i % 20), workflow=workflow, enrolment=enrolment)
+        add_link(
+            calendar,
+            contact,
+            created_at=now - timedelta(days=3),
+            source="admin",
+            expires_at=now - timedelta(hours=i + 1),
+        )
+        db.session.add(OutboxMessage(to_addr=contact.email, subject="x", status="failed", message_id=f"<{n}-{i}@x>"))
+    db.session.commit()
+
+
+def test_the_home_page_sends_as_many_statements_with_3_links_as_with_30(login, make_calendar, make_contact):
+    from tests.conftest import statements_run
+
+    calendar = make_calendar()
+    contacts = [make_contact() for _ in range(40)]
+    _busy(calendar, contacts, 3)
+    login.get("/")
+    with statements_run() as small:
+        assert login.get("/").status_code == 200
+    _busy(calendar, contacts, 30)
+    with statements_run() as large:
+        html = login.get("/").text
+    assert "33 emails failed" in html
+    assert len(small) == len(large), (small, large)
+
+
+def test_attention_counts_stop_at_the_cap_and_say_so(login, make_calendar, make_contact, monkeypatch):
+    monkeypatch.setattr(dashboard, "COUNT_CAP", 5)
+    calendar = make_calendar()
+    contacts = [make_contact() for _ in range(7)]
+    now = utcnow()
+    for i, contact in enumerate(contacts):
+        add_link(
+            calendar,
+            contact,
+            created_at=now - timedelta(days=3),
+            source="admin",
+            expires_at=now - timedelta(hours=i + 1),
+        )
+        db.session.add(OutboxMessage(to_addr=contact.email, subject="x", status="failed", message_id=f"<{i}@x>"))
+    db.session.commit()
+    board = dashboard.build()
+    assert (board.failed_mail_count, board.expired_count) == (6, 6)
+    html = login.get("/").text
+    assert "5+ emails failed" in html and "5+ links expired unused" in html
+    monkeypatch.setattr(dashboard, "COUNT_CAP", 1000)
+    html = login.get("/").text
+    assert "7 emails failed" in html and "7 links expired unused" in html

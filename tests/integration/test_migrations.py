@@ -200,3 +200,101 @@ def test_upgrade_keeps_webhook_secrets_working_but_never_in_clear(tmp_path):
             assert held[0]["config"]["secret"] == held[1]["branches"]["no"][0]["config"]["secret"] == "a1" * 32
         assert secret and secret != "inbound-secret-0123456789abcdef"  # a digest cannot be undone: a new URL
         downgrade(revision="base")
+
+
+def test_upgrade_moves_the_app_keys_of_workflow_links_into_columns_and_counts_them(tmp_path):
+    """Workflow links' metadata becomes workflow_id / enrolment_id / step_id / test_run (only real ids, only on
+    source 'workflow'); link_counts equals a recount, and keeps a deleted workflow's history."""
+    import json
+
+    from sqlalchemy import select, text
+
+    from webapp.booking import counts
+    from webapp.booking.models import LinkCount, OneTimeLink
+
+    now, day = "'2026-01-05 10:30:00'", "'2026-01-04 09:00:00'"
+    app = make_app(tmp_path)
+    with app.app_context():
+        empty_database_upgraded_to("a1c2e3f4b5d6")
+        with db.engine.begin() as conn:
+            for sql in (
+                "INSERT INTO calendars (id, name, slug, description, location, timezone, duration, buffer_before,"
+                " buffer_after, min_notice, window_days, seats, confirmation_message, is_active, created_at,"
+                f" updated_at, booking_seq) VALUES (1, 'C', 'c', '', '', 'UTC', 30, 0, 0, 0, 60, 1, '', true, {now},"
+                f" {now}, 0)",
+                "INSERT INTO contacts (id, first_name, last_name, email, email_key, phone, created_at, updated_at)"
+                f" VALUES (1, 'Ada', '', 'ada@example.com', 'ada@example.com', '', {now}, {now})",
+                "INSERT INTO workflows (id, name, status, trigger_type, trigger_config, steps, allow_reentry,"
+                f" sender_name, created_at, updated_at) VALUES (1, 'W', 'published', 'manual', '{{}}', '[]', false,"
+                f" '', {now}, {now})",
+                "INSERT INTO workflow_versions (id, workflow_id, number, trigger_type, trigger_config, steps,"
+                f" settings, created_at, created_by) VALUES (1, 1, 1, 'manual', '{{}}', '[]', '{{}}', {now}, 's')",
+                "INSERT INTO enrolments (id, workflow_id, version_id, contact_id, status, step_index, attempts,"
+                " last_error, event, is_test, started_at) VALUES"
+                f" (1, 1, 1, 1, 'completed', 1, 0, '', '{{}}', false, {now}),"
+                f" (2, 1, 1, 1, 'completed', 1, 0, '', '{{}}', true, {now})",
+                "INSERT INTO bookings (id, calendar_id, start_at, end_at, name, email, timezone, notes, status,"
+                " cancel_reason, cancelled_by, manage_salt, manage_digest, created_at, attendance) VALUES (1, 1,"
+                " '2026-01-06 10:00:00', '2026-01-06 10:30:00', 'Ada', 'ada@example.com', 'UTC', '', 'confirmed',"
+                f" '', '', 'm1', 'md1', {now}, 'showed')",
+            ):
+                conn.execute(text(sql))
+            rows = [
+                # id, source, metadata, created_at, opened_at, used_at, booking_id
+                (1, "workflow", {"workflow_id": "1", "enrolment_id": "1", "step_id": "s-link"}, now, now, now, 1),
+                (2, "workflow", {"workflow_id": "1", "enrolment_id": "2", "step_id": "s-link"}, now, now, None, None),
+                (3, "workflow", {"workflow_id": "1", "enrolment_id": "77", "step_id": "s-link"}, day, None, now, None),
+                (4, "workflow", {"workflow_id": "9", "enrolment_id": "8", "step_id": "s-x"}, day, now, None, None),
+                (5, "workflow", {"workflow_id": "²", "enrolment_id": "1x"}, now, None, None, None),
+                (6, "api", {"workflow_id": "1", "enrolment_id": "1", "deal": "7"}, now, now, None, None),
+            ]
+            for link_id, source, meta, created, opened, used, booking in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO one_time_links (id, calendar_id, contact_id, salt, token_digest, source,"
+                        " metadata, created_by, created_at, opened_at, used_at, booking_id) VALUES (:id, 1, 1,"
+                        f" :salt, :salt, :source, :meta, 'system', {created}, {opened or 'NULL'}, {used or 'NULL'},"
+                        " :booking)"
+                    ),
+                    {
+                        "id": link_id,
+                        "salt": f"s{link_id}",
+                        "source": source,
+                        "meta": json.dumps(meta),
+                        "booking": booking,
+                    },
+                )
+        upgrade()
+        found = {link.id: link for link in db.session.scalars(select(OneTimeLink))}
+        columns = {i: (x.workflow_id, x.enrolment_id, x.step_id, x.test_run) for i, x in found.items()}
+        assert columns == {
+            1: (1, 1, "s-link", False),
+            2: (1, 2, "s-link", True),
+            3: (1, None, "s-link", False),  # the enrolment is gone
+            4: (None, None, "s-x", False),  # the workflow is gone
+            5: (None, None, None, False),
+            6: (None, None, None, False),  # an API client's metadata names nothing
+        }
+        assert {i: x.meta for i, x in found.items()} == {
+            **dict.fromkeys(range(1, 6), {}),
+            6: {"workflow_id": "1", "enrolment_id": "1", "deal": "7"},
+        }
+        kept = counts.totals()
+        # Links 1 and 3 (not the test run's); workflow 9's history stays, though it is gone.
+        assert kept == {
+            1: {"sent": 2, "opened": 2, "booked": 2, "showed": 1},
+            9: {"sent": 1, "opened": 1, "booked": 0, "showed": 0},
+        }
+        assert len(db.session.scalars(select(LinkCount)).all()) == 3  # two hours for workflow 1
+        counts.recount()
+        assert counts.totals() == kept
+        db.session.rollback()
+        db.session.remove()
+
+        downgrade(revision="a1c2e3f4b5d6")
+        with db.engine.connect() as conn:
+            metas = dict(conn.execute(text("SELECT id, metadata FROM one_time_links")).all())
+        metas = {i: json.loads(m) if isinstance(m, str) else m for i, m in metas.items()}
+        assert metas[1] == {"workflow_id": "1", "enrolment_id": "1", "step_id": "s-link"}
+        assert metas[3] == {"workflow_id": "1", "step_id": "s-link"} and metas[6]["deal"] == "7"
+        downgrade(revision="base")

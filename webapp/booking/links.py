@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp import tokens
 from webapp.audit import actor, audit
+from webapp.booking import counts
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact
@@ -42,11 +43,14 @@ def issue(
     source: str = "admin",
     meta: Mapping[str, str] | None = None,
     flush: bool = True,
+    enrolment=None,
+    step_id: str | None = None,
 ) -> OneTimeLink:
     """Add a new link to the session (the caller commits, with whatever else belongs to it).
 
     flush=False leaves the INSERT to the caller's next flush (one for many links), and the audit line
-    to issued(link) after it."""
+    to issued(link) after it. `enrolment` and `step_id` say which workflow run made the link; the flush
+    counts it in the funnel (webapp/booking/counts.py)."""
     if calendar.archived_at:
         raise LinkError("This calendar is archived; links can no longer be made for it.")
     if expires_at is not None and expires_at <= utcnow():
@@ -62,6 +66,9 @@ def issue(
         meta=check_meta(meta),
         created_by=actor(),
     )
+    if enrolment is not None:
+        link.workflow_id, link.enrolment_id = enrolment.workflow_id, enrolment.id
+        link.step_id, link.test_run = (step_id or None), bool(enrolment.is_test)
     db.session.add(link)
     if flush:
         db.session.flush()
@@ -103,14 +110,18 @@ def find(token: str) -> OneTimeLink | None:
 def mark_opened(link: OneTimeLink) -> None:
     """Record the first opening and fire "link opened" with it; an opening never consumes the link."""
     if link.opened_at is None:
-        # Conditional, so two first openings racing keep the earliest time and fire once.
-        result = db.session.execute(
+        # Conditional, so two first openings racing keep the earliest time and fire once. used_at comes
+        # back from the row as updated (after a racing booking's commit): a used link counts as opened already.
+        opened = db.session.execute(
             update(OneTimeLink)
             .where(OneTimeLink.id == link.id, OneTimeLink.opened_at.is_(None))
-            .values(opened_at=utcnow()),
+            .values(opened_at=utcnow())
+            .returning(OneTimeLink.used_at, *counts.COLUMNS),
             execution_options={"synchronize_session": False},
-        )
-        if result.rowcount == 1:
+        ).first()
+        if opened is not None:
+            if opened.used_at is None:
+                counts.bump(opened, opened=1)
             # Imported here: the workflows package imports this module.
             from webapp.workflows import triggers
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.calendars.models import Booking, Calendar
@@ -27,6 +27,12 @@ class OneTimeLink(db.Model):
         # The links of a calendar and of a contact, newest first, a page at a time (webapp/booking/admin.py).
         Index("ix_one_time_links_calendar_created", "calendar_id", "created_at", "id"),
         Index("ix_one_time_links_contact_created", "contact_id", "created_at", "id"),
+        # The dashboard's "expired unused, not replaced": a range on expires_at, then for each link an
+        # EXISTS for a newer link of the same contact on the same calendar.
+        Index("ix_one_time_links_expires_at", "expires_at"),
+        Index("ix_one_time_links_replaced", "contact_id", "calendar_id", "id"),
+        # A workflow's links, newest first.
+        Index("ix_one_time_links_workflow_created", "workflow_id", "created_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -47,6 +53,13 @@ class OneTimeLink(db.Model):
     # Set by the worker once it has seen the expiry pass (and fired "link expired" if the link was unused).
     expiry_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"), index=True)
+    # Which workflow, enrolment and step (its id in the workflow's JSON) made the link; None for a link made
+    # by hand or through the API. Columns, not metadata: the metadata is the API client's own, and forgeable.
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id", ondelete="SET NULL"))
+    enrolment_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id", ondelete="SET NULL"), index=True)
+    step_id: Mapped[str | None] = mapped_column(String(40))
+    # Made by a test run: left out of every count, even once the test enrolment is gone with its contact.
+    test_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     calendar: Mapped[Calendar] = relationship()
     contact: Mapped[Contact | None] = relationship()
@@ -74,3 +87,27 @@ class OneTimeLink(db.Model):
 
     def __repr__(self) -> str:
         return f"<OneTimeLink {self.id} {self.status}>"
+
+
+class LinkCount(db.Model):
+    """The funnel of one workflow's links made in one UTC hour: sent, opened (or used), booked, showed.
+
+    Kept up to date in the transaction of each event (webapp/booking/counts.py), so the dashboard sums
+    at most workflows × hours rows, whatever the number of links. workflow_id is no foreign key: a
+    deleted workflow keeps its history ("Deleted workflow #N").
+    """
+
+    __tablename__ = "link_counts"
+    # The dashboard's window: the hours since a moment, for every workflow.
+    __table_args__ = (Index("ix_link_counts_hour", "hour"),)
+
+    workflow_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Hours since 1970-01-01 00:00 UTC of the links' created_at: an integer reads the same on both databases.
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    showed: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<LinkCount {self.workflow_id}@{self.hour} {self.sent}/{self.opened}/{self.booked}/{self.showed}>"

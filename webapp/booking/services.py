@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 from webapp import tokens
 from webapp.audit import audit
 from webapp.auth.models import User
-from webapp.booking import ics
+from webapp.booking import counts, ics
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.calendars.services import slot_at
@@ -124,8 +124,9 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
             or_(OneTimeLink.expires_at.is_(None), OneTimeLink.expires_at > now),
         )
         .values(used_at=now)
-    )
-    if consumed.rowcount != 1:
+        .returning(OneTimeLink.opened_at, *counts.COLUMNS)
+    ).first()
+    if consumed is None:
         db.session.rollback()
         db.session.refresh(link)
         status = link.status
@@ -154,6 +155,8 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
     db.session.add(booking)
     db.session.flush()
     db.session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(booking_id=booking.id))
+    # opened_at as the row is now: a racing first opening that committed already counted the link opened.
+    counts.bump(consumed, booked=1, opened=int(consumed.opened_at is None))
     _notify(booking, "confirmed")
     if contact is not None and normalize_email(email) != contact.email_key:
         _tell_contact(booking, contact)
@@ -255,8 +258,10 @@ def set_attendance(booking: Booking, attendance: str | None) -> None:
         raise ChangeNotAllowed("A cancelled booking has no attendance.")
     if booking.start_at > utcnow():
         raise ChangeNotAllowed("Attendance can be marked once the meeting has started.")
-    changed = booking.attendance != attendance
+    before = booking.attendance
+    changed = before != attendance
     booking.attendance = attendance
+    counts.booking_attendance(booking, before, attendance)
     if changed and attendance:
         triggers.booking_event(attendance, booking)
     db.session.commit()

@@ -1,29 +1,33 @@
 """The admin home: the funnel of one-time links per workflow, and the links that need attention.
 
-The funnel follows a cohort: the links workflows generated in the window (test runs left out).
-Of those, "opened" counts links opened or used (a booking needs the page), "booked" links used,
-"showed" links whose booking was marked showed. A handful of GROUP BY queries, whatever the
-number of workflows.
+The funnel follows a cohort: the links workflows generated in the window (test runs left out), to
+the hour (the counts are kept per hour). Of those, "opened" counts links opened or used (a booking
+needs the page), "booked" links used, "showed" links whose booking was marked showed. The counts
+come from link_counts, kept with each event, so the page's cost does not grow with the links; the
+counts of "links that need attention" stop at COUNT_CAP.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased, joinedload
 
+from webapp.booking import counts as link_counts
 from webapp.booking.forms import EXPIRY_CHOICES
 from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.calendars.models import Calendar
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow
 from webapp.workflows import demo
-from webapp.workflows.models import Enrolment, Workflow
+from webapp.workflows.models import Workflow
 
 WINDOW_DAYS = 30
 STAGES = ("sent", "opened", "booked", "showed")
 ATTENTION_LIMIT = 10
+# Counted up to here, then shown as "1,000+": a count's cost stays bounded however many rows match.
+COUNT_CAP = 1000
 
 
 @dataclass
@@ -59,10 +63,20 @@ class Dashboard:
     rows: list[FunnelRow]
     total: FunnelRow
     failed_mail: list[OutboxMessage]
-    failed_mail_count: int
+    failed_mail_count: int  # capped at COUNT_CAP + 1 (shown "1,000+")
     expired: list[OneTimeLink]
-    expired_count: int
+    expired_count: int  # capped likewise
     setup: dict = field(default_factory=dict)
+
+    @property
+    def failed_mail_shown(self) -> str:
+        """The failed mail count as the page shows it ("1,000+" past the cap)."""
+        return shown_count(self.failed_mail_count)
+
+    @property
+    def expired_shown(self) -> str:
+        """The expired links count as the page shows it."""
+        return shown_count(self.expired_count)
 
     @property
     def empty(self) -> bool:
@@ -71,36 +85,18 @@ class Dashboard:
 
 
 def funnel(since: datetime) -> list[FunnelRow]:
-    """Per workflow (busiest first): links generated since `since`, opened, booked, showed."""
-    workflow_key = OneTimeLink.meta["workflow_id"].as_string()
-    enrolment_key = OneTimeLink.meta["enrolment_id"].as_string()
-    # Compared as text: a cast of the JSON value to an integer could fail on a row of another source.
-    enrolment = aliased(Enrolment)
-    query = (
-        select(
-            workflow_key,
-            func.count(OneTimeLink.id),
-            func.count(case((or_(OneTimeLink.opened_at.is_not(None), OneTimeLink.used_at.is_not(None)), 1))),
-            func.count(OneTimeLink.used_at),
-            func.count(case((Booking.attendance == "showed", 1))),
-        )
-        .outerjoin(enrolment, cast(enrolment.id, String) == enrolment_key)
-        .outerjoin(Booking, Booking.id == OneTimeLink.booking_id)
-        .where(
-            OneTimeLink.source == "workflow",
-            OneTimeLink.created_at >= since,
-            workflow_key.is_not(None),
-            or_(enrolment.id.is_(None), enrolment.is_test.is_(False)),
-        )
-        .group_by(workflow_key)
-    )
-    counts = {int(wid): numbers for wid, *numbers in db.session.execute(query) if str(wid).isdigit()}
-    workflows = {w.id: w for w in db.session.scalars(select(Workflow).where(Workflow.id.in_(list(counts))))}
+    """Per workflow (busiest first): links generated since the hour of `since`, opened, booked, showed.
+
+    Summed from the hourly counts (webapp/booking/counts.py): workflows × hours rows, not the links.
+    """
+    totals = link_counts.totals(since_hour=link_counts.hour_of(since))
+    totals = {wid: numbers for wid, numbers in totals.items() if numbers["sent"]}
+    workflows = {w.id: w for w in db.session.scalars(select(Workflow).where(Workflow.id.in_(list(totals))))}
     rows = []
-    for wid, (sent, opened, booked, showed) in counts.items():
+    for wid, numbers in totals.items():
         workflow = workflows.get(wid)
         name = workflow.name if workflow else f"Deleted workflow #{wid}"
-        rows.append(FunnelRow(wid, name, workflow, sent, opened, booked, showed))
+        rows.append(FunnelRow(wid, name, workflow, **numbers))
     return sorted(rows, key=lambda row: (-row.sent, row.name.lower()))
 
 
@@ -131,6 +127,16 @@ def expired_unused(since: datetime, now: datetime):
     )
 
 
+def capped_count(query) -> int:
+    """How many rows the query finds, counting no further than COUNT_CAP + 1."""
+    return db.session.scalar(select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery()))
+
+
+def shown_count(n: int) -> str:
+    """A capped count as the page shows it: "1,000+" past the cap."""
+    return f"{COUNT_CAP:,}+" if n > COUNT_CAP else f"{n:,}"
+
+
 def renewal_hours(link: OneTimeLink) -> int:
     """The expiry choice at or just above the expired link's own lifetime, for "Generate a new link"."""
     lifetime = (link.expires_at - link.created_at).total_seconds() / 3600
@@ -149,10 +155,12 @@ def setup_state() -> dict:
 def build(now: datetime | None = None) -> Dashboard:
     """The home page's numbers, as of `now`."""
     now = now or utcnow()
-    since = now - timedelta(days=WINDOW_DAYS)
+    window_start = now - timedelta(days=WINDOW_DAYS)
+    # The funnel's window starts on the hour: the counts are kept per hour.
+    since = link_counts.start_of(link_counts.hour_of(window_start))
     rows = funnel(since)
     failed = OutboxMessage.status == "failed"
-    expired = expired_unused(since, now)
+    expired = expired_unused(window_start, now)
     dashboard = Dashboard(
         since=since,
         rows=rows,
@@ -162,7 +170,7 @@ def build(now: datetime | None = None) -> Dashboard:
                 select(OutboxMessage).where(failed).order_by(OutboxMessage.id.desc()).limit(ATTENTION_LIMIT)
             )
         ),
-        failed_mail_count=db.session.scalar(select(func.count()).select_from(OutboxMessage).where(failed)),
+        failed_mail_count=capped_count(select(OutboxMessage.id).where(failed)),
         expired=list(
             db.session.scalars(
                 select(OneTimeLink)
@@ -172,7 +180,7 @@ def build(now: datetime | None = None) -> Dashboard:
                 .limit(ATTENTION_LIMIT)
             )
         ),
-        expired_count=db.session.scalar(select(func.count()).select_from(OneTimeLink).where(expired)),
+        expired_count=capped_count(select(OneTimeLink.id).where(expired)),
     )
     if dashboard.empty:
         dashboard.setup = setup_state()

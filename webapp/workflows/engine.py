@@ -582,16 +582,15 @@ def on_link_event(kind: str, link_id: int | None) -> None:
     stops when it is cancelled), and a booking jumps it to a later Goal step on that link, if any.
     """
     link = db.session.get(OneTimeLink, link_id) if link_id else None
-    enrolment_id = str((link.meta or {}).get("enrolment_id") or "") if link is not None else ""
-    # Metadata can come from the API: only a real id counts ("²" is a digit to isdigit, not to int).
-    if not (enrolment_id.isascii() and enrolment_id.isdigit() and len(enrolment_id) < 12):
+    # The link's own column, never its metadata (which an API client writes).
+    if link is None or link.enrolment_id is None:
         return
-    enrolment = db.session.get(Enrolment, int(enrolment_id))
+    enrolment = db.session.get(Enrolment, link.enrolment_id)
     if enrolment is None or enrolment.status != "active":
         return
     now = utcnow()
     values: dict = {"run_at": now}
-    goal_at = _goal_for(enrolment, str(link.meta.get("step_id") or "")) if kind == "made" else None
+    goal_at = _goal_for(enrolment, link.step_id or "") if kind == "made" else None
     guard = [Enrolment.id == enrolment.id, Enrolment.status == "active"]
     if goal_at is not None:
         values["step_index"] = goal_at

@@ -141,12 +141,16 @@ def run(ctx) -> dict:
         expires_at = None
         if config.get("expires_in"):
             expires_at = ctx.now + timedelta(hours=config["expires_in"] * UNITS[config.get("expires_unit", "days")])
-        meta = {
-            "workflow_id": str(ctx.enrolment.workflow_id),
-            "enrolment_id": str(ctx.enrolment.id),
-            "step_id": str(ctx.step.get("id", "")),
-        }
-        link = links.issue(calendar, ctx.contact, expires_at=expires_at, source="workflow", meta=meta, flush=False)
+        # Which run made the link goes in its own columns; the metadata stays empty, the API client's own.
+        link = links.issue(
+            calendar,
+            ctx.contact,
+            expires_at=expires_at,
+            source="workflow",
+            flush=False,
+            enrolment=ctx.enrolment,
+            step_id=str(ctx.step.get("id", "")),
+        )
         reused = False
     return {
         "link_id": AfterFlush(lambda: links.issued(link)) if not reused else link.id,
