@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from webapp import htmx, params
@@ -22,8 +23,18 @@ VIEWS = ("upcoming", "past", "cancelled", "all")
 
 
 def links_for(calendar_id=None, contact_id=None) -> list[OneTimeLink]:
-    """Newest links first, for a calendar or a contact."""
-    query = select(OneTimeLink).order_by(OneTimeLink.id.desc()).limit(200)
+    """Newest links first, for a calendar or a contact, with the calendar, contact and booking each row shows."""
+    # One query per relationship for the whole list, not one per row; the contacts' tags are not shown.
+    query = (
+        select(OneTimeLink)
+        .options(
+            selectinload(OneTimeLink.calendar),
+            selectinload(OneTimeLink.contact).lazyload(Contact.tags),
+            selectinload(OneTimeLink.booking),
+        )
+        .order_by(OneTimeLink.id.desc())
+        .limit(200)
+    )
     if calendar_id:
         query = query.where(OneTimeLink.calendar_id == calendar_id)
     if contact_id:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import selectinload
 from wtforms import StringField
 from wtforms.validators import Length, Optional, ValidationError
 
@@ -62,7 +63,12 @@ def link_condition(state: str):
 
 def enrolment_query(workflow: Workflow, status: str = "all", link: str = "any"):
     """A workflow's enrolments, newest first, filtered by status (or test) and by link state."""
-    query = select(Enrolment).where(Enrolment.workflow_id == workflow.id).order_by(Enrolment.id.desc())
+    query = (
+        select(Enrolment)
+        .where(Enrolment.workflow_id == workflow.id)
+        .options(selectinload(Enrolment.contact).lazyload(Contact.tags))  # each row names its contact; one query
+        .order_by(Enrolment.id.desc())
+    )
     if status == "test":
         query = query.where(Enrolment.is_test.is_(True))
     elif status in ("active", "completed", "failed"):
