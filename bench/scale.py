@@ -6,18 +6,19 @@ Builds two databases through the app's services, one with 1,000 contacts and one
 (default 100,000): the contacts come in through the CSV importer (5,000 rows a file), a published
 workflow "tag added → Generate One-Time Booking Link → Send Email" is started by tagging them in
 transactions of 500, and real `flask --app wsgi worker` processes make the links and send the mail to
-a local aiosmtpd sink in a process of its own, which answers 550 to the `bounce-…` addresses (those
-messages fail for good, and so do their enrolments). The last contacts are tagged while the only
-worker running has no MAIL_SERVER, so their messages are held. Then 20% of the links are opened
-(links.mark_opened), 5% booked (booking.services.book, on a calendar with enough seats over its
+a local aiosmtpd sink in a process of its own, which answers 550 to the `bounce-…` addresses (3%;
+those messages fail for good, and so do their enrolments), --workers of them (2). The last contacts
+are tagged while the only worker running has no MAIL_SERVER, so their messages are held. Then 20% of
+the links are opened (links.mark_opened), 5% booked (booking.services.book, on a calendar with enough seats over its
 60-day window), a few hundred of those bookings cancelled and a few hundred marked showed/no-show
 (with the clock moved past the meetings, as an admin marks them after the fact).
 
-Each database is then served by `gunicorn -w 2` (RATELIMIT_ENABLED=false); the script signs in
-(GET /login for the CSRF token, POST /login) and times, after one warm-up, the median of 5 GETs of
-every page, each with a timeout (--timeout, 120 s by default) after which the page shows "timeout".
-Prints page | 1,000 (ms) | N (ms) | growth | bytes at N, with "<<" on pages that miss a target:
-median under 150 ms at N, and at most 2× the time at 1,000.
+Both databases are then served by `gunicorn -w 2` at once (RATELIMIT_ENABLED=false); the script
+signs in to each (GET /login for the CSRF token, POST /login) and asks every page of one, then of the
+other, in turns: one warm-up each, then 5 timed GETs, each with a timeout (--timeout, 120 s) after
+which the page shows "timeout". Asking side by side keeps a shared machine's drift out of the growth
+factor. Prints page | 1,000 (ms) | N (ms) | growth | bytes at N, with "<<" on pages that miss a
+target: median under 150 ms at N, and at most 2× the time at 1,000.
 
 `--pg-url` runs the same on PostgreSQL: the database of the URL (N) and the same name with `_small`
 (1,000) are dropped and created with psql. `--workdir DIR` keeps the SQLite files there, and
@@ -69,12 +70,14 @@ def _serve(port: int, count, ready) -> None:
 
     class Handler:
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            """Refuse `bounce-…` recipients with a 550, as a server does for an unknown mailbox."""
             if address.startswith("bounce-"):
                 return "550 5.1.1 No such user here"
             envelope.rcpt_tos.append(address)
             return "250 OK"
 
         async def handle_DATA(self, server, session, envelope):
+            """Count the message and accept it."""
             with count.get_lock():
                 count.value += 1
             return "250 Message accepted for delivery"
@@ -90,6 +93,7 @@ class Sink:
     """A local aiosmtpd server in a process of its own; counts the messages it accepted."""
 
     def __init__(self, port: int):
+        """Start the sink process and wait until it listens."""
         self.count = multiprocessing.Value("i", 0)
         ready = multiprocessing.Event()
         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])  # the child inherits the mask for sigwait
@@ -102,6 +106,7 @@ class Sink:
             raise RuntimeError("the aiosmtpd sink did not start")
 
     def stop(self) -> None:
+        """Stop the sink process."""
         self.process.terminate()
         self.process.join(10)
 
@@ -110,6 +115,7 @@ class Sink:
 
 
 def make_app(db_url: str):
+    """An app on the database (no server: the build runs in this process)."""
     from webapp import create_app
 
     return create_app({"ENV_VARS": {"DATABASE_URL": db_url, "SECRET_KEY": SECRET, "RATELIMIT_ENABLED": "false"}})
@@ -118,10 +124,12 @@ def make_app(db_url: str):
 def _address(i: int) -> str:
     # 3% bounce (the sink refuses them), in runs of 50 contacts: a message that fails for good sends its
     # worker batch back to one-by-one (engine._batch_pass), so scattered bounces would slow the build 3×.
+    """The email of contact `i`; 3% of them bounce."""
     return f"bounce-{i:06d}@example.com" if (i // 50) % 33 == 7 else f"person-{i:06d}@example.com"
 
 
 def _csv(first: int, last: int, count: int) -> bytes:
+    """A CSV file of contacts first..last-1, as an admin would upload it."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["first_name", "last_name", "email"])
@@ -204,6 +212,7 @@ def start_worker(
 
 
 def _one_worker(db_url: str, mail_port: int | None, logdir: Path) -> tuple[subprocess.Popen, Path]:
+    """Start one worker process and wait for its "worker started" line."""
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET, "RATELIMIT_ENABLED": "false"}
     env.pop("MAIL_SERVER", None)
     if mail_port:
@@ -417,10 +426,12 @@ class Client:
     """A browser of one: one connection, the session cookie, a timeout per request."""
 
     def __init__(self, port: int, timeout: float):
+        """A client of the gunicorn on `port`; no connection yet."""
         self.port, self.timeout, self.cookies = port, timeout, {}
         self.conn = None
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
+        """One request on the kept connection; returns the status and the body."""
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -445,11 +456,13 @@ class Client:
         return response.status, data
 
     def close(self) -> None:
+        """Drop the connection (the next request opens a new one)."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
     def login(self) -> None:
+        """Sign in as the admin: GET /login for the CSRF token, then POST /login."""
         status, page = self.request("GET", "/login")
         token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
         if status != 200 or not token:
@@ -486,6 +499,7 @@ def serve(db_url: str, logfile: Path, timeout: float) -> tuple[subprocess.Popen,
 
 
 def _stop(server: subprocess.Popen) -> None:
+    """Stop a gunicorn: SIGTERM, then kill after 30 s."""
     server.send_signal(signal.SIGTERM)
     try:
         server.wait(30)
@@ -539,6 +553,7 @@ def measure(urls: dict, logdir: Path, timeout: float, repeat: int = 5) -> dict:
 
 
 def _ms(value: float | None) -> str:
+    """A median for the table: "timeout" when the page did not answer."""
     return "timeout" if value is None else f"{value:.1f}"
 
 
@@ -581,6 +596,7 @@ def run(label: str, urls: dict, count: int, args, port: int, logdir: Path) -> No
 
 
 def main():
+    """Parse the options, start the sink, build and time both databases."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--pg-url", help="run on PostgreSQL: this database (N) and <name>_small (1,000)")

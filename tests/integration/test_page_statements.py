@@ -58,6 +58,7 @@ class World:
     """A growing world: contacts taken through the demo workflow, with bookings and mail."""
 
     def __init__(self, app, smtp_server):
+        """The demo (calendar, contact, published workflow) and mail sent to `smtp_server`."""
         self.app, self.smtp = app, smtp_server
         smtp_server.configure(app)
         report = demo.seed()
@@ -104,6 +105,7 @@ class World:
             self._remember()
 
     def _remember(self) -> None:
+        """The ids the pages name, taken from the first (small) world, and a test run."""
         contact = db.session.get(Contact, self.contact_id)
         link = db.session.scalars(
             select(OneTimeLink).where(OneTimeLink.used_at.is_(None), OneTimeLink.opened_at.is_(None))
@@ -125,6 +127,7 @@ class World:
 
 @pytest.fixture
 def world(app, smtp_server):
+    """A world with the demo workflow, growing on demand; mail goes to the SMTP sink."""
     return World(app, smtp_server)
 
 
@@ -145,6 +148,7 @@ def _shape(statement: str) -> str:
 
 @pytest.mark.parametrize("path", [path for _id, path in PAGES], ids=[page_id for page_id, _path in PAGES])
 def test_a_page_sends_as_many_statements_with_more_data(world, login, path):
+    """The page sends the same statements (by count) at 3 and at 25 contacts."""
     world.grow(SMALL)
     url = path.format(**world.ids)
     small = _count(login, url)
