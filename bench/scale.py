@@ -123,7 +123,7 @@ def make_app(db_url: str):
 
 def _address(i: int) -> str:
     # 3% bounce (the sink refuses them), in runs of 50 contacts: a message that fails for good sends its
-    # worker batch back to one-by-one (engine._batch_pass), so scattered bounces would slow the build 3×.
+    # worker batch back to one-by-one (engine._batch_pass), so scattered bounces slow the build a lot.
     """The email of contact `i`; 3% of them bounce."""
     return f"bounce-{i:06d}@example.com" if (i // 50) % 33 == 7 else f"person-{i:06d}@example.com"
 
