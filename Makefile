@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/contacts_import.py
 	$(BIN)/python bench/booking_page.py
 	$(BIN)/python bench/workflow_throughput.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
