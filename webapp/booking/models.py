@@ -24,6 +24,10 @@ class OneTimeLink(db.Model):
     # SQLite would otherwise give a deleted link's id to the next one, and a queued mail naming it a stranger's.
     __table_args__ = (
         Index("ix_one_time_links_expiry", "expiry_handled_at", "expires_at"),
+        # A contact's links on a calendar, newest first (Generate One-Time Booking Link's "active link
+        # already there?"): without it SQLite read them through the calendar's index, every link of the
+        # calendar for each new one, so issuing N links cost N².
+        Index("ix_one_time_links_contact_calendar", "contact_id", "calendar_id"),
         {"sqlite_autoincrement": True},
     )
 
