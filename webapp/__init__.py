@@ -58,6 +58,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp import workflows
 
     workflows.init_app(app)
+    from webapp import retention
+
+    retention.init_app(app)  # after the outbox and the enrolments: pruning runs last in each round
     worker.register(app)
 
     from webapp import api

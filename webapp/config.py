@@ -173,6 +173,8 @@ def load(env=None, instance_path=".") -> dict:
         "RATELIMIT_STORAGE_URI": _storage_uri(env),
         "RATELIMIT_HEADERS_ENABLED": True,
         "WEBHOOK_TIMEOUT": _int(env, "WEBHOOK_TIMEOUT", 10, minimum=1),  # seconds, outgoing webhook steps
+        # Days the worker keeps sent mail bodies and finished enrolments' step details (webapp/retention.py).
+        "RETENTION_DAYS": _int(env, "RETENTION_DAYS", 90, minimum=1),
         # Internal networks an admin lets outgoing requests reach on purpose (see webapp/outbound.py).
         "OUTBOUND_ALLOWED_NETWORKS": _networks(env, "OUTBOUND_ALLOWED_NETWORKS"),
     }

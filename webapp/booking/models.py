@@ -28,7 +28,9 @@ class OneTimeLink(db.Model):
         Index("ix_one_time_links_calendar_created", "calendar_id", "created_at", "id"),
         Index("ix_one_time_links_contact_created", "contact_id", "created_at", "id"),
         # The dashboard's "expired unused, not replaced": a range on expires_at, then for each link an
-        # EXISTS for a newer link of the same contact on the same calendar.
+        # EXISTS for a newer link of the same contact on the same calendar. The same index answers
+        # Generate One-Time Booking Link's "active link already there?" (without one, SQLite read every
+        # link of the calendar for each new link, so issuing N links cost N²).
         Index("ix_one_time_links_expires_at", "expires_at"),
         Index("ix_one_time_links_replaced", "contact_id", "calendar_id", "id"),
         # A workflow's links, newest first.

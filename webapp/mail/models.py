@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -15,12 +15,21 @@ class OutboxMessage(db.Model):
     """One email: rendered when queued, its secret links resolved only when it is sent."""
 
     __tablename__ = "outbox_messages"
-    # The worker's query: due pending messages, oldest first.
-    # Sent mail, newest first a page at a time, all or of one status (and the capped counts).
     __table_args__ = (
+        # The worker's query: due pending messages, oldest first.
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        # Sent mail, newest first a page at a time, all or of one status (and the capped counts).
         Index("ix_outbox_messages_created", "created_at", "id"),
         Index("ix_outbox_messages_status_created", "status", "created_at", "id"),
+        # Retention's query: sent messages not pruned yet, oldest first (webapp/retention.py). Partial: the
+        # pruned history is not in it, and "pruned_at IS NULL" in the WHERE lets PostgreSQL read it in order.
+        Index(
+            "ix_outbox_messages_prune",
+            "status",
+            "sent_at",
+            sqlite_where=text("pruned_at IS NULL"),
+            postgresql_where=text("pruned_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +51,8 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When retention emptied the bodies, attachments and secret links of this sent message (None: kept).
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A claim: the worker that is sending the message, and until when its claim holds.
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_by: Mapped[str | None] = mapped_column(String(100))

@@ -116,9 +116,11 @@ def _renew(ids: list[int], worker: str, now: datetime):
         update(Enrolment)
         .where(
             Enrolment.id.in_(ids),
-            Enrolment.status == "active",
-            Enrolment.locked_by == worker,
-            Enrolment.locked_until > now,
+            claims.recheck(
+                Enrolment.status == "active",
+                Enrolment.locked_by == worker,
+                Enrolment.locked_until > now,
+            ),
         )
         .values(locked_until=_lease_until(now))
         .returning(Enrolment)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from webapp import claims
 from webapp.booking.models import OneTimeLink
 from webapp.extensions import db
 from webapp.types import utcnow
@@ -64,7 +65,7 @@ def handle_expired(limit: int = 10, now: datetime | None = None) -> int:
 def _mark(ids: list[int], now: datetime) -> int:
     """Mark links handled (only those still due); returns how many this call marked."""
     result = db.session.execute(
-        update(OneTimeLink).where(OneTimeLink.id.in_(ids), *_due(now)).values(expiry_handled_at=now),
+        update(OneTimeLink).where(OneTimeLink.id.in_(ids), claims.recheck(*_due(now))).values(expiry_handled_at=now),
         execution_options={"synchronize_session": False},
     )
     return result.rowcount

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.contacts.models import Contact
@@ -104,14 +104,24 @@ class Enrolment(db.Model):
     """One contact going through one version of a workflow; the worker claims it when run_at is due."""
 
     __tablename__ = "enrolments"
-    # The worker's query: due active enrolments. Then the lists, newest first a page at a time, and their
-    # capped counts: a workflow's (all, by status, tests: webapp/workflows/history.py) and a contact's.
     __table_args__ = (
+        # The worker's query: due active enrolments.
         Index("ix_enrolments_status_run_at", "status", "run_at"),
+        # The lists, newest first a page at a time, and their capped counts: a workflow's (all, by status,
+        # tests: webapp/workflows/history.py) and a contact's.
         Index("ix_enrolments_workflow_started", "workflow_id", "started_at", "id"),
         Index("ix_enrolments_workflow_status_started", "workflow_id", "status", "started_at", "id"),
         Index("ix_enrolments_workflow_test_started", "workflow_id", "is_test", "started_at", "id"),
         Index("ix_enrolments_contact_started", "contact_id", "started_at", "id"),
+        # Retention's query: completed enrolments whose step details are still kept, oldest first
+        # (partial, like ix_outbox_messages_prune).
+        Index(
+            "ix_enrolments_prune",
+            "status",
+            "finished_at",
+            sqlite_where=text("pruned_at IS NULL"),
+            postgresql_where=text("pruned_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,6 +142,8 @@ class Enrolment(db.Model):
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When retention emptied the step runs' outputs and errors (webapp/retention.py); None: kept.
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     workflow: Mapped[Workflow] = relationship()
     version: Mapped[WorkflowVersion] = relationship()
