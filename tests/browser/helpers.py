@@ -58,6 +58,14 @@ def wait_for_zone(page, zone: str) -> None:
     expect(page.locator("#picker input[name='timezone']")).to_have_value(zone)
 
 
+def pick_first_time(page) -> None:
+    """Choose the first open time once the picker has settled (app.js may reload it on opening, which
+    would drop a choice made before), and wait until it shows as chosen."""
+    page.wait_for_load_state("networkidle")
+    page.locator(".slot-list label.slot").first.click()
+    expect(page.locator(".slot-list input[type=radio]:checked")).to_have_count(1)
+
+
 def choose_day(page, day: date) -> None:
     """Click `day` in the month view, moving on to its month first (a picker opens on the month of
     its first open day, perhaps today's), and wait until the picker shows its times."""

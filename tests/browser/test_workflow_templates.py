@@ -13,6 +13,7 @@ import time_machine
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+from tests.browser.helpers import pick_first_time
 from webapp.booking import services as booking
 from webapp.booking.models import OneTimeLink
 from webapp.booking.services import Invitee
@@ -155,7 +156,7 @@ def test_template_c_offers_a_new_working_link_after_a_cancellation(admin_page, n
     page.goto(old_url)
     expect(page.get_by_role("heading", name="This link has already been used")).to_be_visible()
     page.goto(url)  # the new link books (the form is filled in from the contact)
-    page.locator(".slot-list label.slot").first.click()
+    pick_first_time(page)
     page.get_by_role("button", name="Confirm booking").click()
     expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
     with app.app_context():
