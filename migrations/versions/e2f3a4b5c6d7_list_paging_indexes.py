@@ -23,6 +23,7 @@ INDEXES = [
     ("ix_enrolments_workflow_status_started", "enrolments", ["workflow_id", "status", "started_at", "id"]),
     ("ix_enrolments_workflow_test_started", "enrolments", ["workflow_id", "is_test", "started_at", "id"]),
     ("ix_enrolments_contact_started", "enrolments", ["contact_id", "started_at", "id"]),
+    ("ix_enrolments_workflow_status_test", "enrolments", ["workflow_id", "status", "is_test"]),
     ("ix_outbox_messages_created", "outbox_messages", ["created_at", "id"]),
     ("ix_outbox_messages_status_created", "outbox_messages", ["status", "created_at", "id"]),
     ("ix_bookings_status_start", "bookings", ["status", "start_at", "id"]),

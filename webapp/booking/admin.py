@@ -43,7 +43,11 @@ def links_for(calendar_id=None, contact_id=None, args=None) -> paging.Page:
 def contact_emails(typed: str = "") -> list[str]:
     """A few contact emails for the link form's suggestions: matching what was typed, else the latest."""
     typed = typed.strip()[:200]
-    query = contacts.search_query(typed) if typed else select(Contact).order_by(Contact.updated_at.desc())
+    query = (
+        contacts.search_query(typed)
+        if typed
+        else select(Contact).order_by(Contact.created_at.desc(), Contact.id.desc())
+    )
     return [c.email for c in db.session.scalars(query.limit(CONTACT_OPTIONS))]
 
 

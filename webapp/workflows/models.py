@@ -113,6 +113,9 @@ class Enrolment(db.Model):
         Index("ix_enrolments_workflow_status_started", "workflow_id", "status", "started_at", "id"),
         Index("ix_enrolments_workflow_test_started", "workflow_id", "is_test", "started_at", "id"),
         Index("ix_enrolments_contact_started", "contact_id", "started_at", "id"),
+        # The workflows list's capped counts by status of real (not test) enrolments: without it SQLite
+        # read a status that matches none through the (workflow_id, is_test) index, every enrolment.
+        Index("ix_enrolments_workflow_status_test", "workflow_id", "status", "is_test"),
         # Retention's query: completed enrolments whose step details are still kept, oldest first
         # (partial, like ix_outbox_messages_prune).
         Index(
