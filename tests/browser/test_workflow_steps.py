@@ -32,6 +32,9 @@ def create_and_save_trigger(page, name: str, trigger: str) -> None:
     page.wait_for_url(re.compile(r"/workflows/\d+$"))
     page.wait_for_load_state()
     page.get_by_label("What enrols contacts").select_option(label=trigger)
+    # Choosing a trigger reloads the card with its options; a Save pressed before that answer lands on the
+    # card being replaced and is lost (on a loaded machine the answer took seconds), so wait for it.
+    page.wait_for_load_state("networkidle")
     page.locator("#trigger").get_by_role("button", name="Save trigger").click()
 
 
