@@ -167,7 +167,11 @@ def build(now: datetime | None = None) -> Dashboard:
         total=total_of(rows),
         failed_mail=list(
             db.session.scalars(
-                select(OutboxMessage).where(failed).order_by(OutboxMessage.id.desc()).limit(ATTENTION_LIMIT)
+                select(OutboxMessage)
+                .where(failed)
+                # Newest first along ix_outbox_messages_status_created: by id, SQLite sorted every failed message.
+                .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+                .limit(ATTENTION_LIMIT)
             )
         ),
         failed_mail_count=capped_count(select(OutboxMessage.id).where(failed)),
