@@ -143,9 +143,7 @@ def _setup(count: int) -> dict:
     """Admin, calendars and the published workflow; returns ids."""
     from webapp.auth.services import create_admin
     from webapp.calendars.services import create_calendar
-    from webapp.extensions import db
-    from webapp.workflows import services
-    from webapp.workflows.demo import BODY, SUBJECT
+    from webapp.workflows.demo import link_by_email
 
     create_admin(*ADMIN)
     weekdays = {day: [(9 * 60, 17 * 60)] for day in range(5)}
@@ -157,15 +155,7 @@ def _setup(count: int) -> dict:
     )
     for name in ("Second call", "Team demo"):
         create_calendar({"name": name, "timezone": "America/New_York", "duration": 45}, weekly=weekdays)
-    workflow = services.create_workflow("Send a one-time booking link", "tag_added", {"tag": TAG})
-    link = services.new_step("generate_link", key="booking_link")
-    link["config"]["calendar_id"] = calendar.id
-    email = services.new_step("send_email")
-    email["config"].update(subject=SUBJECT, body=BODY)
-    workflow.steps = [link, email]
-    workflow.sender_name = "OneSlot scale"
-    db.session.commit()
-    services.publish(workflow)
+    workflow = link_by_email(calendar, TAG, "OneSlot scale")
     return {"calendar": calendar.id, "workflow": workflow.id}
 
 

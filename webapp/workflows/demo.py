@@ -68,20 +68,25 @@ def _contact() -> tuple[Contact, bool]:
     return contacts.create_contact(CONTACT), True
 
 
-def _workflow(calendar: Calendar) -> tuple[Workflow, bool]:
-    workflow = db.session.scalar(select(Workflow).where(Workflow.name == WORKFLOW_NAME).order_by(Workflow.id))
-    if workflow is not None:
-        return workflow, False
-    workflow = services.create_workflow(WORKFLOW_NAME, "tag_added", {"tag": TAG})
+def link_by_email(calendar: Calendar, tag: str, sender_name: str, name: str = WORKFLOW_NAME) -> Workflow:
+    """A published workflow "tag added → Generate One-Time Booking Link → Send Email" (the demo's shape)."""
+    workflow = services.create_workflow(name, "tag_added", {"tag": tag})
     link = services.new_step("generate_link", key="booking_link")
     link["config"]["calendar_id"] = calendar.id
     email = services.new_step("send_email")
     email["config"].update(subject=SUBJECT, body=BODY)
     workflow.steps = [link, email]
-    workflow.sender_name = "OneSlot demo"
+    workflow.sender_name = sender_name
     db.session.commit()
     services.publish(workflow)
-    return workflow, True
+    return workflow
+
+
+def _workflow(calendar: Calendar) -> tuple[Workflow, bool]:
+    workflow = db.session.scalar(select(Workflow).where(Workflow.name == WORKFLOW_NAME).order_by(Workflow.id))
+    if workflow is not None:
+        return workflow, False
+    return link_by_email(calendar, TAG, "OneSlot demo"), True
 
 
 def seed() -> SeedReport:
