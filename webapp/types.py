@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Index, text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -30,3 +30,10 @@ class UTCDateTime(TypeDecorator):
 def utcnow() -> datetime:
     """The current instant, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def unpruned_index(name: str, *columns: str) -> Index:
+    """A partial index of the rows retention has not pruned yet (webapp/retention.py): the pruned history
+    stays out of it, and "pruned_at IS NULL" in a query's WHERE lets PostgreSQL read it in order."""
+    where = text("pruned_at IS NULL")
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)

@@ -277,15 +277,16 @@ def _busy(calendar, contacts, n):
         db.session.add(enrolment)
         db.session.flush()
         add_link(calendar, contact, created_at=now - timedelta(days=i % 20), workflow=workflow, enrolment=enrolment)
-        add_link(
-            calendar,
-            contact,
-            created_at=now - timedelta(days=3),
-            source="admin",
-            expires_at=now - timedelta(hours=i + 1),
-        )
-        db.session.add(OutboxMessage(to_addr=contact.email, subject="x", status="failed", message_id=f"<{n}-{i}@x>"))
+        _needs_attention(calendar, contact, now, i, f"{n}-{i}")
     db.session.commit()
+
+
+def _needs_attention(calendar, contact, now, i, message_key):
+    """An admin link that expired unused i + 1 hours ago, and a failed mail, for the contact."""
+    add_link(
+        calendar, contact, created_at=now - timedelta(days=3), source="admin", expires_at=now - timedelta(hours=i + 1)
+    )
+    db.session.add(OutboxMessage(to_addr=contact.email, subject="x", status="failed", message_id=f"<{message_key}@x>"))
 
 
 def test_the_home_page_sends_as_many_statements_with_3_links_as_with_30(login, make_calendar, make_contact):
@@ -310,14 +311,7 @@ def test_attention_counts_stop_at_the_cap_and_say_so(login, make_calendar, make_
     contacts = [make_contact() for _ in range(7)]
     now = utcnow()
     for i, contact in enumerate(contacts):
-        add_link(
-            calendar,
-            contact,
-            created_at=now - timedelta(days=3),
-            source="admin",
-            expires_at=now - timedelta(hours=i + 1),
-        )
-        db.session.add(OutboxMessage(to_addr=contact.email, subject="x", status="failed", message_id=f"<{i}@x>"))
+        _needs_attention(calendar, contact, now, i, str(i))
     db.session.commit()
     board = dashboard.build()
     assert (board.failed_mail_count, board.expired_count) == (6, 6)

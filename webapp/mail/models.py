@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
+from webapp.types import UTCDateTime, unpruned_index, utcnow
 
 STATUSES = ("pending", "sent", "failed", "held")
 
@@ -21,15 +21,8 @@ class OutboxMessage(db.Model):
         # Sent mail, newest first a page at a time, all or of one status (and the capped counts).
         Index("ix_outbox_messages_created", "created_at", "id"),
         Index("ix_outbox_messages_status_created", "status", "created_at", "id"),
-        # Retention's query: sent messages not pruned yet, oldest first (webapp/retention.py). Partial: the
-        # pruned history is not in it, and "pruned_at IS NULL" in the WHERE lets PostgreSQL read it in order.
-        Index(
-            "ix_outbox_messages_prune",
-            "status",
-            "sent_at",
-            sqlite_where=text("pruned_at IS NULL"),
-            postgresql_where=text("pruned_at IS NULL"),
-        ),
+        # Retention's query: sent messages not pruned yet, oldest first.
+        unpruned_index("ix_outbox_messages_prune", "status", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,12 +4,12 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
+from webapp.types import UTCDateTime, unpruned_index, utcnow
 
 STATUSES = ("draft", "published", "paused")
 ENROLMENT_STATUSES = ("active", "completed", "failed")
@@ -116,15 +116,8 @@ class Enrolment(db.Model):
         # The workflows list's capped counts by status of real (not test) enrolments: without it SQLite
         # read a status that matches none through the (workflow_id, is_test) index, every enrolment.
         Index("ix_enrolments_workflow_status_test", "workflow_id", "status", "is_test"),
-        # Retention's query: completed enrolments whose step details are still kept, oldest first
-        # (partial, like ix_outbox_messages_prune).
-        Index(
-            "ix_enrolments_prune",
-            "status",
-            "finished_at",
-            sqlite_where=text("pruned_at IS NULL"),
-            postgresql_where=text("pruned_at IS NULL"),
-        ),
+        # Retention's query: completed enrolments whose step details are still kept, oldest first.
+        unpruned_index("ix_enrolments_prune", "status", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
