@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
-from webapp import tokens
+from webapp import events, tokens
 from webapp.audit import actor, audit
 from webapp.booking import counts
 from webapp.booking.models import OneTimeLink
@@ -108,7 +108,7 @@ def find(token: str) -> OneTimeLink | None:
 
 
 def mark_opened(link: OneTimeLink) -> None:
-    """Record the first opening and fire "link opened" with it; an opening never consumes the link."""
+    """Record the first opening and send "link opened" with it; an opening never consumes the link."""
     if link.opened_at is None:
         # Conditional, so two first openings racing keep the earliest time and fire once. used_at comes
         # back from the row as updated (after a racing booking's commit): a used link counts as opened already.
@@ -122,10 +122,7 @@ def mark_opened(link: OneTimeLink) -> None:
         if opened is not None:
             if opened.used_at is None:
                 counts.bump(opened, opened=1)
-            # Imported here: the workflows package imports this module.
-            from webapp.workflows import triggers
-
-            triggers.link_event("opened", link)
+            events.link_opened.send(link)
         db.session.commit()
         db.session.refresh(link)
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from webapp import tokens
+from webapp import events, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
 from webapp.booking import counts, ics
@@ -27,7 +27,6 @@ from webapp.extensions import db
 from webapp.mail.services import queue_email
 from webapp.text import one_line
 from webapp.types import utcnow
-from webapp.workflows import triggers
 
 MANAGE = "manage"
 
@@ -160,7 +159,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
     _notify(booking, "confirmed")
     if contact is not None and normalize_email(email) != contact.email_key:
         _tell_contact(booking, contact)
-    triggers.booking_event("made", booking, link_id=link_id)
+    events.booking_made.send(booking, link_id=link_id)
     db.session.commit()
     db.session.refresh(link)
     audit("link.consume", link_id=link_id, booking_id=booking.id, calendar_id=calendar_id)
@@ -221,7 +220,7 @@ def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
     booking.cancel_reason = reason.strip()[:2000]
     booking.cancelled_by = by
     _notify(booking, "cancelled")
-    triggers.booking_event("cancelled", booking)
+    events.booking_cancelled.send(booking)
     db.session.commit()
     audit("booking.cancel", booking_id=booking.id, by=by)
 
@@ -245,7 +244,7 @@ def reschedule(booking: Booking, start: datetime) -> None:
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
     _notify(booking, "rescheduled", previous=previous)
-    triggers.booking_event("rescheduled", booking)
+    events.booking_rescheduled.send(booking)
     db.session.commit()
     audit("booking.reschedule", booking_id=booking_id)
 
@@ -263,7 +262,7 @@ def set_attendance(booking: Booking, attendance: str | None) -> None:
     booking.attendance = attendance
     counts.booking_attendance(booking, before, attendance)
     if changed and attendance:
-        triggers.booking_event(attendance, booking)
+        events.booking_attendance_marked.send(booking, attendance=attendance)
     db.session.commit()
     audit("booking.attendance", booking_id=booking.id, attendance=attendance)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from webapp import events
 from webapp.audit import audit
 from webapp.contacts import index, services
 from webapp.contacts.models import Contact, normalize_email
@@ -102,10 +103,8 @@ def import_csv(data: bytes, filename: str = "") -> Report:
         existing = _existing(normalize_email(fields["email"]) for _row, fields, _tags in valid)
         cache = services.tags_named(name for _row, _fields, tags in valid for name in tags)
         _merge(valid, existing)
-        # Imported here: the workflows package imports the contacts package.
-        from webapp.workflows.services import preload_enrolments
-
-        preload_enrolments(row.contact.id for row, _fields, _tags in valid)  # the triggers' re-entry checks
+        # Whatever reacts to each contact (the triggers' re-entry checks) reads ahead for all of them at once.
+        events.contacts_batch.send(None, contact_ids=[row.contact.id for row, _fields, _tags in valid])
         # After the insert every contact has its id, as whatever reacts to a new tag expects.
         for row, _fields, tags in valid:
             if row.status == "imported":

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from webapp import events
 from webapp.audit import audit
 from webapp.calendars.models import Booking
 from webapp.contacts.models import Contact, Tag, normalize_email, normalize_tag
@@ -113,16 +114,9 @@ def _apply(contact: Contact, data: Mapping) -> None:
     contact.email_key = normalize_email(contact.email)
 
 
-def _fire(event_type: str, contact: Contact, via_workflows: Iterable[int] = (), **data) -> None:
-    # Imported here: the workflows package imports this module.
-    from webapp.workflows import triggers
-
-    triggers.fire(event_type, contact, via_workflows=via_workflows, **data)
-
-
 def fire_created(contact: Contact) -> None:
-    """The "contact created" trigger, for a contact inserted in bulk (the CSV import); does NOT commit."""
-    _fire("contact_created", contact)
+    """Send "contact created" for a contact inserted in bulk (the CSV import); does NOT commit."""
+    events.contact_created.send(contact)
 
 
 def apply_fields(contact: Contact, data: Mapping) -> None:
@@ -131,12 +125,12 @@ def apply_fields(contact: Contact, data: Mapping) -> None:
 
 
 def new_contact(data: Mapping, tag_names: Iterable[str] = ()) -> Contact:
-    """Add a contact from validated fields, with tags, and fire the "contact created" trigger; does NOT commit."""
+    """Add a contact from validated fields, with tags, and send "contact created"; does NOT commit."""
     contact = Contact(first_name="", last_name="", phone="", tags=[])
     _apply(contact, data)
     db.session.add(contact)
     db.session.flush()
-    _fire("contact_created", contact)
+    events.contact_created.send(contact)
     add_tags(contact, tag_names)
     return contact
 
@@ -205,8 +199,9 @@ def add_tags(
     tags = tags_named(new, cache)
     contact.tags.extend(tags[name] for name in new)
     contact.updated_at = utcnow()
+    via = tuple(via_workflows)
     for name in new:
-        _fire("tag_added", contact, via_workflows=via_workflows, tag=name)
+        events.tag_added.send(contact, tag=name, via_workflows=via)
     return new
 
 

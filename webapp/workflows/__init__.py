@@ -1,7 +1,7 @@
 """Workflows: a trigger enrols contacts, the engine runs each one through the published version's steps."""
 
 from webapp.worker import register_task_source
-from webapp.workflows import demo, engine, exchange_views, expiry
+from webapp.workflows import demo, engine, exchange_views, expiry, triggers
 from webapp.workflows.history import bp as history_bp
 from webapp.workflows.hooks import bp as hooks_bp
 from webapp.workflows.testing import bp as testing_bp
@@ -11,7 +11,9 @@ __all__ = ["init_app"]
 
 
 def init_app(app):
-    """Add the inbound webhook, and make enrolments and link expiry task sources of `flask worker`."""
+    """Connect the triggers to the events, add the pages and the inbound webhook, and make enrolments and
+    link expiry task sources of `flask worker`."""
+    triggers.connect()
     app.register_blueprint(hooks_bp)
     app.register_blueprint(history_bp)
     demo.register(app)

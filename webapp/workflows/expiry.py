@@ -1,8 +1,8 @@
-"""The worker's "link_expiry" task source: fire "One-time link expired unused" once per link.
+"""The worker's "link_expiry" task source: send "link expired" (webapp.events) once per link.
 
 A link whose expiry passed and that this task has not handled yet is marked handled and, when it was
-neither used nor revoked, fires the trigger, in ONE transaction: a crash rolls both back, and the
-next run does it again. Used and revoked links are marked too, so the query stays small.
+neither used nor revoked, the event is sent (the triggers enrol), in ONE transaction: a crash rolls both
+back, and the next run does it again. Used and revoked links are marked too, so the query stays small.
 Several workers: FOR UPDATE SKIP LOCKED on PostgreSQL (each takes other links); on SQLite each link
 is taken by a conditional UPDATE whose row count decides (as in webapp/claims.py).
 """
@@ -12,11 +12,10 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from webapp import claims
+from webapp import claims, events
 from webapp.booking.models import OneTimeLink
 from webapp.extensions import db
 from webapp.types import utcnow
-from webapp.workflows import triggers
 
 logger = logging.getLogger("oneslot.workflows")
 
@@ -30,12 +29,12 @@ def _due(now: datetime):
 
 
 def _fire(link_id: int) -> bool:
-    """Fire the trigger for a link just marked handled, unless it was used or revoked; True when fired."""
+    """Send "link expired" for a link just marked handled, unless it was used or revoked; True when sent."""
     link = db.session.get(OneTimeLink, link_id, populate_existing=True)
     if link is None or link.used_at is not None or link.revoked_at is not None:
         return False
-    enrolled = triggers.link_event("expired", link)
-    logger.info("link expired unused link_id=%s enrolments=%d", link_id, len(enrolled))
+    enrolled = sum(len(made or ()) for _receiver, made in events.link_expired.send(link))
+    logger.info("link expired unused link_id=%s enrolments=%d", link_id, enrolled)
     return True
 
 

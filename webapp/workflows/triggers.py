@@ -1,16 +1,20 @@
 """Triggers: an event (contact created, tag added, booking made, …) enrols the contact in every live
-workflow that listens for it, in the caller's transaction, so the event and its enrolments commit together."""
+workflow that listens for it, in the caller's transaction, so the event and its enrolments commit together.
+
+The events come from contacts and booking as signals (webapp.events); connect() subscribes to them."""
 
 from collections.abc import Iterable
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from webapp import events
 from webapp.booking.models import OneTimeLink
 from webapp.contacts.models import Contact, normalize_tag
 from webapp.extensions import db
+from webapp.workflows.engine import on_link_event
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
-from webapp.workflows.services import CALENDAR_TRIGGERS, enrol
+from webapp.workflows.services import CALENDAR_TRIGGERS, enrol, preload_enrolments
 
 EVENT_TYPES = (
     "contact_created",
@@ -92,7 +96,10 @@ def fire(event_type: str, contact: Contact, *, via_workflows: Iterable[int] = ()
 
 
 def booking_event(kind: str, booking, link_id: int | None = None) -> list[Enrolment]:
-    """fire("booking_<kind>") for a booking's contact (a booking without a contact enrols no one)."""
+    """fire("booking_<kind>") for a booking's contact (a booking without a contact enrols no one).
+
+    Made, rescheduled or cancelled: first the enrolment that made the booking's link looks again
+    (engine.on_link_event), in the same transaction."""
     if booking.contact_id is None:
         return []
     contact = db.session.get(Contact, booking.contact_id)
@@ -101,8 +108,6 @@ def booking_event(kind: str, booking, link_id: int | None = None) -> list[Enrolm
     if link_id is None:
         link_id = db.session.scalar(select(OneTimeLink.id).where(OneTimeLink.booking_id == booking.id).limit(1))
     if kind in ("made", "rescheduled", "cancelled"):
-        from webapp.workflows.engine import on_link_event  # the engine imports more than triggers may at load
-
         on_link_event(kind, link_id)
     return fire(f"booking_{kind}", contact, calendar_id=booking.calendar_id, booking_id=booking.id, link_id=link_id)
 
@@ -115,3 +120,61 @@ def link_event(kind: str, link: OneTimeLink) -> list[Enrolment]:
     if contact is None:
         return []
     return fire(f"link_{kind}", contact, calendar_id=link.calendar_id, link_id=link.id)
+
+
+# --- the receivers of webapp.events -----------------------------------------------------------------
+
+
+def _contact_created(contact: Contact) -> list[Enrolment]:
+    return fire("contact_created", contact)
+
+
+def _tag_added(contact: Contact, *, tag: str, via_workflows: Iterable[int] = ()) -> list[Enrolment]:
+    return fire("tag_added", contact, via_workflows=via_workflows, tag=tag)
+
+
+def _contacts_batch(_sender, *, contact_ids: Iterable[int]) -> None:
+    preload_enrolments(contact_ids)  # the re-entry checks of the triggers that follow, in a query per chunk
+
+
+def _link_opened(link: OneTimeLink) -> list[Enrolment]:
+    return link_event("opened", link)
+
+
+def _link_expired(link: OneTimeLink) -> list[Enrolment]:
+    return link_event("expired", link)
+
+
+def _booking_made(booking, *, link_id: int | None) -> list[Enrolment]:
+    return booking_event("made", booking, link_id=link_id)
+
+
+def _booking_rescheduled(booking) -> list[Enrolment]:
+    return booking_event("rescheduled", booking)
+
+
+def _booking_cancelled(booking) -> list[Enrolment]:
+    return booking_event("cancelled", booking)
+
+
+def _attendance_marked(booking, *, attendance: str) -> list[Enrolment]:
+    return booking_event(attendance, booking)
+
+
+RECEIVERS = {
+    events.contact_created: _contact_created,
+    events.tag_added: _tag_added,
+    events.contacts_batch: _contacts_batch,
+    events.link_opened: _link_opened,
+    events.link_expired: _link_expired,
+    events.booking_made: _booking_made,
+    events.booking_rescheduled: _booking_rescheduled,
+    events.booking_cancelled: _booking_cancelled,
+    events.booking_attendance_marked: _attendance_marked,
+}
+
+
+def connect() -> None:
+    """Subscribe the triggers to every event; connecting again (another app in the process) changes nothing."""
+    for signal, receiver in RECEIVERS.items():
+        signal.connect(receiver)

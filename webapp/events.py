@@ -1,0 +1,51 @@
+"""Named signals: what contacts and booking announce, so the features above them (workflows) react
+without being imported by them.
+
+Each signal is sent by the service that made the change, once per change, after the change is in
+the session and before it commits. Receivers run synchronously, in the sender's transaction: what a
+receiver adds to the session (an enrolment) commits with the sender's change, or not at all. So a
+receiver must not commit or roll back; an exception it raises reaches the sender, whose change is
+then never committed (the request or task that called it rolls back). A receiver may return what it
+made (the triggers return the new enrolments); senders may log that, never depend on it.
+
+signal                      sender            keyword arguments
+--------------------------  ----------------  ---------------------------------------------------------
+contact_created             the Contact       none (the contact has its id)
+tag_added                   the Contact       tag: the normalised name; via_workflows: ids of the
+                                              workflows whose steps added it (a tuple, often empty)
+contacts_batch              None              contact_ids: list of ids, before many contacts are
+                                              created or tagged in one transaction (the CSV import)
+link_opened                 the OneTimeLink   none; sent at the first opening only
+link_expired                the OneTimeLink   none; sent once, when an unused, unrevoked link's expiry passed
+booking_made                the Booking       link_id: the one-time link it was booked with
+booking_rescheduled         the Booking       none
+booking_cancelled           the Booking       none
+booking_attendance_marked   the Booking       attendance: "showed" or "no_show" (sent when it changes to
+                                              one of them; clearing it sends nothing)
+
+Receivers are connected at start-up by the feature that owns them (workflows.init_app).
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+contact_created = _signals.signal("contact-created", doc="A contact was added (sender: the Contact).")
+tag_added = _signals.signal(
+    "tag-added", doc="A tag was attached to a contact (sender: the Contact; tag, via_workflows)."
+)
+contacts_batch = _signals.signal(
+    "contacts-batch", doc="Many contacts are about to be created or tagged in one transaction (contact_ids)."
+)
+link_opened = _signals.signal("link-opened", doc="A one-time link was opened for the first time (sender: the link).")
+link_expired = _signals.signal("link-expired", doc="A one-time link's expiry passed unused (sender: the link).")
+booking_made = _signals.signal(
+    "booking-made", doc="A booking was made with a one-time link (sender: the Booking; link_id)."
+)
+booking_rescheduled = _signals.signal(
+    "booking-rescheduled", doc="A booking moved to another slot (sender: the Booking)."
+)
+booking_cancelled = _signals.signal("booking-cancelled", doc="A booking was cancelled (sender: the Booking).")
+booking_attendance_marked = _signals.signal(
+    "booking-attendance-marked", doc="A past booking was marked showed or no_show (sender: the Booking; attendance)."
+)
