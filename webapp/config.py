@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from webapp.outbound import parse_networks
+
 
 class ConfigError(ValueError):
     """A setting that cannot work; the message names it and says why."""
@@ -125,8 +127,6 @@ def _storage_uri(env) -> str:
 
 
 def _networks(env, name) -> tuple:
-    from webapp.outbound import parse_networks
-
     try:
         return parse_networks(env.get(name, ""))
     except ValueError as exc:

@@ -211,6 +211,7 @@ def test_upgrade_moves_the_app_keys_of_workflow_links_into_columns_and_counts_th
 
     from webapp.booking import counts
     from webapp.booking.models import LinkCount, OneTimeLink
+    from webapp.workflows.models import Workflow
 
     now, day = "'2026-01-05 10:30:00'", "'2026-01-04 09:00:00'"
     app = make_app(tmp_path)
@@ -286,7 +287,7 @@ def test_upgrade_moves_the_app_keys_of_workflow_links_into_columns_and_counts_th
             9: {"sent": 1, "opened": 1, "booked": 0, "showed": 0},
         }
         assert len(db.session.scalars(select(LinkCount)).all()) == 3  # two hours for workflow 1
-        counts.recount()
+        counts.recount(select(Workflow.id))
         assert counts.totals() == kept
         db.session.rollback()
         db.session.remove()

@@ -16,7 +16,7 @@ links go) leaves them as they were, which is why recount() keeps the rows of del
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import Select, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.booking.models import LinkCount, OneTimeLink
@@ -144,8 +144,9 @@ def _forget_pending(session, transaction) -> None:
         session.info.pop(PENDING, None)
 
 
-def recount() -> None:
-    """Rebuild the counts of every workflow that still exists from its links (the caller commits).
+def recount(existing: Select) -> None:
+    """Rebuild the counts of the workflows that still exist (`existing` selects their ids) from their
+    links; the caller commits.
 
     A deleted workflow's rows stay: its links no longer name it, and its history is the counts.
     """
@@ -166,9 +167,6 @@ def recount() -> None:
     changes = Counter()
     for rows in db.session.execute(links).partitions():
         changes.update(_state_of_new(rows, showed))
-    from webapp.workflows.models import Workflow  # the workflows package imports this one
-
-    existing = select(Workflow.id)
     db.session.execute(delete(LinkCount).where(LinkCount.workflow_id.in_(existing)))
     add(db.session.connection(), changes)
 

@@ -22,6 +22,7 @@ from webapp.booking import counts, ics
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.calendars.services import slot_at
+from webapp.calendars.zones import format_datetime
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
 from webapp.mail.services import queue_email
@@ -307,8 +308,6 @@ SUBJECTS = {
 
 
 def _subject(booking: Booking, event: str, zone: str) -> str:
-    from webapp.core.filters import format_datetime
-
     calendar = db.session.get(Calendar, booking.calendar_id)
     when = format_datetime(booking.start_at, zone, "%a %d %b %Y, %H:%M")
     # one_line: a name saved before names were checked must not make every booking on it fail.
@@ -334,8 +333,6 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
 
 def _tell_contact(booking: Booking, contact: Contact) -> None:
     """Tell the contact a link made for them was used with another address (no manage link: not theirs)."""
-    from webapp.core.filters import format_datetime
-
     calendar = db.session.get(Calendar, booking.calendar_id)
     when = format_datetime(booking.start_at, calendar.timezone, "%a %d %b %Y, %H:%M")
     queue_email(

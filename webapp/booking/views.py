@@ -22,7 +22,7 @@ from webapp.booking import cache, ics, links, picker, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
-from webapp.core.filters import zone_options
+from webapp.calendars.zones import zone_options
 from webapp.extensions import db, limiter
 
 bp = Blueprint("booking", __name__)

@@ -1,8 +1,6 @@
 """The calendar settings form, with weekly ranges and date overrides as repeatable rows."""
 
 import re
-import zoneinfo
-from functools import cache
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -30,16 +28,11 @@ from wtforms.validators import (
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
+from webapp.calendars.zones import zone_names
 from webapp.text import SingleLine
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-@cache
-def zone_names() -> tuple[str, ...]:
-    """Every IANA zone name, sorted, for the searchable picker."""
-    return tuple(sorted(zoneinfo.available_timezones()))
 
 
 def parse_minutes(value: str | None, is_end: bool = False) -> int | None:

@@ -1,12 +1,11 @@
 """Template filters: times are stored in UTC and converted at the edge."""
 
 from datetime import datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-from webapp.calendars.forms import zone_names
+from webapp.calendars.zones import format_datetime, zone_options
 
 
 def minutes_to_hhmm(value: int | None) -> str:
@@ -14,14 +13,6 @@ def minutes_to_hhmm(value: int | None) -> str:
     if value is None:
         return ""
     return f"{value // 60:02d}:{value % 60:02d}"
-
-
-def format_datetime(value: datetime | None, zone: str = "UTC", fmt: str = "%a %d %b %Y, %H:%M") -> str:
-    """An instant shown in a zone, with the zone's abbreviation."""
-    if value is None:
-        return ""
-    local = value.astimezone(ZoneInfo(zone))
-    return f"{local.strftime(fmt)} {local.tzname()}"
 
 
 def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%H:%M") -> str:
@@ -60,17 +51,6 @@ def linkify_location(location: str) -> Markup:
     if text.startswith(("https://", "http://")) and " " not in text:
         return Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(text)
     return escape(text)
-
-
-@cache
-def _zone_options() -> str:
-    return "".join(f'<option value="{z}">{z.replace("_", " ")}</option>' for z in zone_names())
-
-
-def zone_options(selected: str) -> Markup:
-    """<option>s for every IANA zone, one selected; built once, since 600 options cost a render."""
-    html = _zone_options()
-    return Markup(html.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1))
 
 
 def register(app):

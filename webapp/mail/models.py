@@ -6,6 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
+from webapp.tokens import Minter
 from webapp.types import UTCDateTime, unpruned_index, utcnow
 
 STATUSES = ("pending", "sent", "failed", "held")
@@ -57,8 +58,6 @@ class OutboxMessage(db.Model):
     @property
     def minter(self):
         """The message's own markers: what resolves its secret links (and nothing else)."""
-        from webapp.tokens import Minter
-
         return Minter(self.link_nonce, self.secret_links or [])
 
     @property
