@@ -30,6 +30,7 @@ run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve a
 
 test: $(VENV)/.installed-dev browser  ## install what the tests need and run them (SQLite)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 test-pg: $(VENV)/.installed-dev browser  ## the same suite on a fresh PostgreSQL database
