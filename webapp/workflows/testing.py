@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from webapp import htmx
 from webapp.audit import actor, audit
@@ -153,7 +154,7 @@ class TestRunForm(Form):
     )
     version = RadioField(
         "Run",
-        choices=[("published", "The published version"), ("draft", "The current draft")],
+        choices=[SelectChoice("published", "The published version"), SelectChoice("draft", "The current draft")],
         default="published",
         validate_choice=False,
         id="test-version",
