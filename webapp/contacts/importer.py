@@ -105,14 +105,15 @@ def import_csv(data: bytes, filename: str = "") -> Report:
         # Imported here: the workflows package imports the contacts package.
         from webapp.workflows.services import preload_enrolments
 
-        preload_enrolments(row.contact.id for row, _fields, _tags in valid)  # the triggers' re-entry checks
+        preload_enrolments(_contact(row).id for row, _fields, _tags in valid)  # the triggers' re-entry checks
         # After the insert every contact has its id, as whatever reacts to a new tag expects.
         for row, _fields, tags in valid:
+            contact = _contact(row)
             if row.status == "imported":
-                services.fire_created(row.contact)
-            if added := services.add_tags(row.contact, tags, cache):
+                services.fire_created(contact)
+            if added := services.add_tags(contact, tags, cache):
                 row.message = _join(row.message, "tags added: " + ", ".join(added))
-            row.contact_id, row.contact = row.contact.id, None
+            row.contact_id, row.contact = contact.id, None
         db.session.commit()
     except IntegrityError:
         # Someone added one of these emails during the import: nothing is half-done, the user retries.
@@ -224,6 +225,12 @@ def _existing(keys) -> dict[str, Contact]:
         chunk = keys[start : start + services.CHUNK]
         found.update((c.email_key, c) for c in db.session.scalars(select(Contact).where(Contact.email_key.in_(chunk))))
     return found
+
+
+def _contact(row: Row) -> Contact:
+    """A valid row's contact, which _merge gave it."""
+    assert row.contact is not None, "_merge gives every valid row its contact"
+    return row.contact
 
 
 def _merge(valid: list[tuple[Row, dict, list[str]]], existing: dict[str, Contact]) -> None:

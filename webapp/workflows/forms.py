@@ -1,5 +1,7 @@
 """The editor's forms: name, trigger, settings; each step type's form is its module's FORM."""
 
+from collections.abc import Mapping
+
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -55,7 +57,7 @@ class TriggerForm(Form):
         return {}
 
 
-def step_form(step: dict, formdata=None):
+def step_form(step: Mapping, formdata=None):
     """The form of a step's type (its module's FORM), prefixed by its id so many cards share one page;
     None if it has none. The form knows the saved step, so config() can keep what the card does not edit."""
     form_class = getattr(actions.get(step.get("type", "")), "FORM", None)

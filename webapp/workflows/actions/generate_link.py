@@ -97,7 +97,7 @@ def custom_values(step) -> list[tuple[str, str]]:
     return [(label, f"{{{{ steps.{key}.{field} }}}}") for field, label in OUTPUTS.items()]
 
 
-def _active_links(contact_id: int, calendar_id: int, now):
+def _active_links(contact_id, calendar_id, now):
     return (
         OneTimeLink.contact_id == contact_id,
         OneTimeLink.calendar_id == calendar_id,

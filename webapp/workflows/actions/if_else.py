@@ -172,7 +172,7 @@ def describe_condition(condition: dict) -> str:
         return f"the link from “{condition.get('link_step')}” was booked"
     if kind == "link_opened":
         return f"the link from “{condition.get('link_step')}” was opened"
-    field = FIELDS.get(condition.get("field"), condition.get("field"))
+    field = FIELDS.get(condition.get("field") or "", condition.get("field"))
     return f"{field} {condition.get('op')} “{condition.get('value', '')}”"
 
 
