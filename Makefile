@@ -31,6 +31,8 @@ run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve a
 test: $(VENV)/.installed-dev browser  ## install what the tests need and run them (SQLite)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 test-pg: $(VENV)/.installed-dev browser  ## the same suite on a fresh PostgreSQL database
@@ -50,6 +52,7 @@ screenshots: $(VENV)/.installed-dev browser  ## the main pages as PNGs in docs/s
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

@@ -75,7 +75,7 @@ def install() -> None:
         redact_record(record)
         return record
 
-    redacting_factory.redacts_secret_paths = True
+    redacting_factory.redacts_secret_paths = True  # type: ignore[attr-defined]  # mypy has no function attributes
     logging.setLogRecordFactory(redacting_factory)
 
 

@@ -124,9 +124,9 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Addres
         return "IPv4-mapped", last32
     if ip in NAT64:
         return "NAT64", last32
-    if ip in SIX_TO_FOUR:
+    if ip in SIX_TO_FOUR and ip.sixtofour is not None:
         return "6to4", ip.sixtofour
-    if ip in TEREDO:
+    if ip in TEREDO and ip.teredo is not None:
         return "Teredo", ip.teredo[1]
     if ip in COMPATIBLE and int(ip) > 1:
         return "IPv4-compatible", last32
@@ -187,7 +187,7 @@ def literal_address(host: str) -> Address | None:
         infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except (OSError, UnicodeError, ValueError):
         return None
-    return ipaddress.ip_address(infos[0][4][0].split("%")[0]) if infos else None
+    return ipaddress.ip_address(str(infos[0][4][0]).split("%")[0]) if infos else None
 
 
 def _self_addresses(port: int, *, resolve: bool) -> set[Address]:
@@ -204,7 +204,7 @@ def _self_addresses(port: int, *, resolve: bool) -> set[Address]:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except OSError:
         return set()
-    return {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    return {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
 
 
 def _same_host(ip: Address, others: set[Address]) -> bool:
@@ -245,9 +245,9 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
     except (OSError, UnicodeError):
         raise Unreachable(f"could not resolve the host name {host}") from None
     own = _self_addresses(port, resolve=True)
-    checked = []
+    checked: list[tuple[int, tuple]] = []
     for family, _type, _proto, _name, sockaddr in infos:
-        ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if problem := address_problem(ip):
             raise Refused(problem if literal_address(host) else f"{problem} (the address of {host})")
         if _same_host(ip, own):

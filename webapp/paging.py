@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import ColumnElement
 
 from webapp.extensions import db
@@ -29,7 +30,7 @@ COUNT_CAP = 1000
 class Key:
     """One sort key of a list: a NOT NULL mapped column and its direction. The last key is unique (the id)."""
 
-    expr: ColumnElement
+    expr: QueryableAttribute
     descending: bool = False
 
     def after(self, value) -> ColumnElement:
@@ -41,12 +42,12 @@ class Key:
         return self.expr.asc() if self.descending == reverse else self.expr.desc()
 
 
-def newest_first(*exprs: ColumnElement) -> list[Key]:
+def newest_first(*exprs: QueryableAttribute) -> list[Key]:
     """Keys for a newest-first list, e.g. newest_first(Model.created_at, Model.id)."""
     return [Key(expr, descending=True) for expr in exprs]
 
 
-def oldest_first(*exprs: ColumnElement) -> list[Key]:
+def oldest_first(*exprs: QueryableAttribute) -> list[Key]:
     """Keys for an ascending list, e.g. oldest_first(Booking.start_at, Booking.id)."""
     return [Key(expr) for expr in exprs]
 

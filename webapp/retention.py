@@ -77,7 +77,7 @@ def prune_mail(limit: int = MAIL_BATCH, now: datetime | None = None) -> int:
         execution_options={"synchronize_session": False},
     )
     db.session.commit()
-    return result.rowcount
+    return result.rowcount  # type: ignore[attr-defined]  # DML gives a CursorResult
 
 
 def thin(output: dict | None) -> dict:

@@ -83,7 +83,7 @@ def revoke(row: ApiKey) -> bool:
     )
     db.session.commit()
     db.session.refresh(row)
-    if result.rowcount == 1:
+    if result.rowcount == 1:  # type: ignore[attr-defined]  # DML gives a CursorResult
         audit("api_key.revoke", api_key_id=row.id)
         return True
     return False

@@ -40,7 +40,7 @@ def _int(minimum: int, maximum: int, nullable: bool = False) -> dict:
 
 
 def _object(properties: dict, required=None, closed: bool = True) -> dict:
-    schema = {"type": "object", "properties": properties}
+    schema: dict[str, object] = {"type": "object", "properties": properties}
     schema["required"] = sorted(properties) if required is None else sorted(required)
     if closed:
         schema["additionalProperties"] = False

@@ -168,7 +168,7 @@ def contact_input(data: Mapping) -> tuple[dict, list[str]]:
 def calendar_form(data: Mapping) -> CalendarForm:
     """The calendar page's own form filled from a request body and validated; 422 with its messages."""
     errors: dict[str, str] = {}
-    formdata = MultiDict()
+    formdata: MultiDict[str, str] = MultiDict()
     for name, value in {**CALENDAR_DEFAULTS, **data}.items():
         if name == "availability" or value is None:
             continue

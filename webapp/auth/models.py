@@ -1,6 +1,7 @@
 """Admin accounts and their sign-in sessions."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_login import UserMixin
@@ -40,6 +41,8 @@ class User(UserMixin, db.Model):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # The key of the session this object was loaded through (webapp.auth.sessions); not stored.
+    if TYPE_CHECKING:  # for mypy only: the ORM maps every attribute annotated in the class body
+        session_key: str | None
     session_key = None
 
     @property

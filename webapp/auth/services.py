@@ -93,7 +93,7 @@ def sign_out(row: AdminSession | None) -> None:
 
 def end_session(user: User, session_id: int) -> bool:
     """Sign one of the admin's own sessions out (Settings › Where you're signed in); False if gone already."""
-    ended = db.session.execute(
+    ended = db.session.execute(  # type: ignore[attr-defined]  # DML gives a CursorResult
         delete(AdminSession).where(AdminSession.id == session_id, AdminSession.user_id == user.id)
     ).rowcount
     db.session.commit()
@@ -142,7 +142,7 @@ def disable_admin(target: User, by: User | None) -> None:
     if not target.is_active:
         return
     _lock_active_admins()
-    changed = db.session.execute(
+    changed = db.session.execute(  # type: ignore[attr-defined]  # DML gives a CursorResult
         update(User)
         .where(User.id == target.id, User.disabled_at.is_(None), _another_active_admin(target.id))
         .values(disabled_at=utcnow())
@@ -170,7 +170,7 @@ def remove_admin(target: User, by: User | None) -> None:
     target_id, email = target.id, target.email
     _lock_active_admins()
     ended = sessions.end_all(target)
-    removed = db.session.execute(
+    removed = db.session.execute(  # type: ignore[attr-defined]  # DML gives a CursorResult
         delete(User).where(User.id == target_id, or_(User.disabled_at.is_not(None), _another_active_admin(target_id)))
     ).rowcount
     if not removed:
@@ -182,7 +182,7 @@ def remove_admin(target: User, by: User | None) -> None:
 
 def admin_count() -> int:
     """How many admins exist."""
-    return db.session.scalar(select(func.count(User.id)))
+    return db.session.scalars(select(func.count(User.id))).one()
 
 
 def all_admins() -> list[User]:

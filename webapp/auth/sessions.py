@@ -139,7 +139,7 @@ def end(row: AdminSession | None) -> None:
 
 def end_all(user: User) -> int:
     """End every session of the admin (not committed); returns how many there were."""
-    return db.session.execute(delete(AdminSession).where(AdminSession.user_id == user.id)).rowcount
+    return db.session.execute(delete(AdminSession).where(AdminSession.user_id == user.id)).rowcount  # type: ignore[attr-defined]  # DML gives a CursorResult
 
 
 def restart(user: User, current: AdminSession | None) -> tuple[AdminSession, int]:

@@ -97,11 +97,11 @@ class CalendarState:
 
     def rules(self) -> Rules:
         """Calendar.rules() of this snapshot."""
-        return Calendar.rules(self, self.ranges, self.overrides)
+        return Calendar.rules(self, self.ranges, self.overrides)  # type: ignore[arg-type]  # a CalendarState is read as a Calendar (duck-typed)
 
     def busy(self, start: datetime, end: datetime, exclude_booking_id: int | None = None) -> list[Busy]:
         """Calendar.busy(): the bookings are read when slots are computed (a miss), not cached here."""
-        return Calendar.busy(self, start, end, exclude_booking_id)
+        return Calendar.busy(self, start, end, exclude_booking_id)  # type: ignore[arg-type]  # a CalendarState is read as a Calendar (duck-typed)
 
 
 SETTINGS = (
@@ -178,7 +178,7 @@ def _state(row) -> CalendarState:
         overrides.append((date.fromisoformat(day), _minute(start), _minute(end)))
     # Ordered as the relationships are, (weekday, start) and (day, start), a closed day first.
     overrides.sort(key=lambda o: (o[0], o[1] is not None, o[1] or 0))
-    return CalendarState(*row[:n], ranges=tuple(ranges), overrides=tuple(overrides))
+    return CalendarState(*row[:n], ranges=tuple(ranges), overrides=tuple(overrides))  # type: ignore[misc, arg-type]  # row[:n]: the columns before ranges
 
 
 _calendars = Calendar.__table__
@@ -253,7 +253,7 @@ def link_page(token: str) -> LinkPage | None:
         return None
     status = OneTimeLink.status_at(row, utcnow())
     has_contact = row.email is not None  # the outer join found the contact (contacts.email is NOT NULL)
-    contact = (Contact.full_name.fget(row), row.email) if has_contact else ("", "")
+    contact = (Contact.full_name.fget(row), row.email) if has_contact else ("", "")  # type: ignore[attr-defined]  # a property, read off the class
     return LinkPage(
         bookable=status in ("active", "opened"),
         opened=row.opened_at is not None,

@@ -14,9 +14,10 @@ links go) leaves them as they were, which is why recount() keeps the rows of del
 """
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, delete, event, func, select
+from sqlalchemy import Row, Select, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.booking.models import LinkCount, OneTimeLink
@@ -97,10 +98,10 @@ def booking_attendance(booking: Booking, before: str | None, after: str | None) 
         bump(link, showed=delta)
 
 
-def _state_of_new(links: list[OneTimeLink], showed_bookings: set[int]) -> Counter:
+def _state_of_new(links: Sequence[OneTimeLink | Row], showed_bookings: set[int]) -> Counter:
     """What new links count for as they are: issued links count as sent; rows written with a state
     already (imports, tests) count for it too."""
-    changes = Counter()
+    changes: Counter = Counter()
     for link in links:
         key = (link.workflow_id, hour_of(link.created_at))
         changes[(*key, "sent")] += 1
@@ -164,7 +165,7 @@ def recount(existing: Select) -> None:
         .execution_options(yield_per=2000)
     )
     showed = set(db.session.scalars(select(Booking.id).where(Booking.attendance == "showed")))
-    changes = Counter()
+    changes: Counter = Counter()
     for rows in db.session.execute(links).partitions():
         changes.update(_state_of_new(rows, showed))
     db.session.execute(delete(LinkCount).where(LinkCount.workflow_id.in_(existing)))

@@ -22,10 +22,10 @@ def parse_instant(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat((text or "").strip())
         # Near year 1 or 9999 the conversion itself overflows; such a time is never a slot anyway.
-        value = value.astimezone(UTC) if value.tzinfo else None
+        instant = value.astimezone(UTC) if value.tzinfo else None
     except (ValueError, OverflowError):
         return None
-    return value if value and params.in_range(value) else None
+    return instant if instant and params.in_range(instant) else None
 
 
 class BookForm(FlaskForm):
@@ -65,7 +65,9 @@ class BookForm(FlaskForm):
 
     def instant(self) -> datetime:
         """The chosen slot's start (after validation)."""
-        return parse_instant(self.start.data)
+        instant = parse_instant(self.start.data)
+        assert instant is not None, "validate_start refuses a start that is not an instant"
+        return instant
 
 
 class RescheduleForm(FlaskForm):

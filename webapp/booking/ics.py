@@ -18,7 +18,7 @@ def _uid(booking: Booking) -> str:
 
 def for_booking(booking: Booking) -> bytes:
     """A one-event calendar file; a cancelled booking gives a CANCEL so calendar apps remove it."""
-    calendar = db.session.get(Calendar, booking.calendar_id)
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
     cal = ICalendar()
     cal.add("prodid", "-//OneSlot//Booking//EN")
     cal.add("version", "2.0")
@@ -41,7 +41,7 @@ def for_booking(booking: Booking) -> bytes:
 
 def google_calendar_url(booking: Booking) -> str:
     """An 'add to Google Calendar' link (opened by the invitee, so no token may be in it)."""
-    calendar = db.session.get(Calendar, booking.calendar_id)
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
     fmt = "%Y%m%dT%H%M%SZ"
     query = {
         "action": "TEMPLATE",

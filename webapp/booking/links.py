@@ -136,7 +136,7 @@ def revoke(link: OneTimeLink) -> bool:
     )
     db.session.commit()
     db.session.refresh(link)
-    if result.rowcount == 1:
+    if result.rowcount == 1:  # type: ignore[attr-defined]  # DML gives a CursorResult
         audit("link.revoke", link_id=link.id)
         return True
     return False

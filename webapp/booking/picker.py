@@ -140,7 +140,7 @@ def compute(
     earliest = _first_start(open_days)
     if not open_days and not explicit_month:
         # Nothing left this month: show the month of the next open day instead.
-        ahead = slots(cal, today, today + timedelta(days=LOOKAHEAD_DAYS), timezone, now, exclude_booking_id, rules)
+        ahead = slots(cal, today, today + timedelta(days=LOOKAHEAD_DAYS), timezone, now, exclude_booking_id, rules)  # type: ignore[arg-type]  # a CalendarState is read as a Calendar (duck-typed)
         if ahead:
             earliest = ahead[0].start
             month = ahead[0].start.astimezone(ZoneInfo(timezone)).date().replace(day=1)

@@ -131,7 +131,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
         db.session.refresh(link)
         status = link.status
         raise LinkUnavailable(GONE_MESSAGES.get(status, "This booking link can no longer be used."), status)
-    calendar = db.session.get(Calendar, calendar_id, populate_existing=True)
+    calendar = db.session.get_one(Calendar, calendar_id, populate_existing=True)
     contact = db.session.get(Contact, contact_id, populate_existing=True) if contact_id else None
     try:
         email = _booking_address(contact, calendar, invitee.email)
@@ -232,8 +232,8 @@ def reschedule(booking: Booking, start: datetime) -> None:
         raise ChangeNotAllowed(problem)
     booking_id, calendar_id = booking.id, booking.calendar_id
     _start_transaction(calendar_id)
-    booking = db.session.get(Booking, booking_id, populate_existing=True)
-    calendar = db.session.get(Calendar, calendar_id, populate_existing=True)
+    booking = db.session.get_one(Booking, booking_id, populate_existing=True)
+    calendar = db.session.get_one(Calendar, calendar_id, populate_existing=True)
     if booking.status != "confirmed":
         db.session.rollback()
         raise ChangeNotAllowed("This booking has been cancelled.")
@@ -308,7 +308,7 @@ SUBJECTS = {
 
 
 def _subject(booking: Booking, event: str, zone: str) -> str:
-    calendar = db.session.get(Calendar, booking.calendar_id)
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
     when = format_datetime(booking.start_at, zone, "%a %d %b %Y, %H:%M")
     # one_line: a name saved before names were checked must not make every booking on it fail.
     return SUBJECTS[event].format(calendar=one_line(calendar.name), when=when)
@@ -333,7 +333,7 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
 
 def _tell_contact(booking: Booking, contact: Contact) -> None:
     """Tell the contact a link made for them was used with another address (no manage link: not theirs)."""
-    calendar = db.session.get(Calendar, booking.calendar_id)
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
     when = format_datetime(booking.start_at, calendar.timezone, "%a %d %b %Y, %H:%M")
     queue_email(
         contact.email,
@@ -348,7 +348,7 @@ def _tell_contact(booking: Booking, contact: Contact) -> None:
 def _notify(booking: Booking, event: str, **extra) -> None:
     """Queue the invitee's message and the organisers' notification, in the caller's transaction."""
     _invitee_mail(booking, event, **extra)
-    calendar = db.session.get(Calendar, booking.calendar_id)
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
     for address in _admin_addresses(calendar):
         queue_email(
             address,

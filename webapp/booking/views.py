@@ -257,7 +257,7 @@ def book(token):
 
 
 @bp.post("/book/<token>/resend")
-@limiter.limit("3/hour", key_func=lambda: request.view_args.get("token", ""))
+@limiter.limit("3/hour", key_func=lambda: (request.view_args or {}).get("token", ""))
 def resend(token):
     """'Email me my booking again': to the address on file, never to one typed here."""
     link = _link(token)

@@ -240,11 +240,11 @@ def _spans(day: date, ranges: Sequence[tuple[int, int]], zone: ZoneInfo) -> list
     spans.sort()
     # Merge after conversion: a gap or a repeated hour can make ranges touch or overlap in real time.
     merged: list[tuple[datetime, datetime]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+    for span_start, span_end in spans:
+        if merged and span_start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], span_end))
         else:
-            merged.append((start, end))
+            merged.append((span_start, span_end))
     return merged
 
 

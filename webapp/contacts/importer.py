@@ -104,14 +104,15 @@ def import_csv(data: bytes, filename: str = "") -> Report:
         cache = services.tags_named(name for _row, _fields, tags in valid for name in tags)
         _merge(valid, existing)
         # Whatever reacts to each contact (the triggers' re-entry checks) reads ahead for all of them at once.
-        events.contacts_batch.send(None, contact_ids=[row.contact.id for row, _fields, _tags in valid])
+        events.contacts_batch.send(None, contact_ids=[_contact(row).id for row, _fields, _tags in valid])
         # After the insert every contact has its id, as whatever reacts to a new tag expects.
         for row, _fields, tags in valid:
+            contact = _contact(row)
             if row.status == "imported":
-                services.fire_created(row.contact)
-            if added := services.add_tags(row.contact, tags, cache):
+                services.fire_created(contact)
+            if added := services.add_tags(contact, tags, cache):
                 row.message = _join(row.message, "tags added: " + ", ".join(added))
-            row.contact_id, row.contact = row.contact.id, None
+            row.contact_id, row.contact = contact.id, None
         db.session.commit()
     except IntegrityError:
         # Someone added one of these emails during the import: nothing is half-done, the user retries.
@@ -223,6 +224,12 @@ def _existing(keys) -> dict[str, Contact]:
         chunk = keys[start : start + services.CHUNK]
         found.update((c.email_key, c) for c in db.session.scalars(select(Contact).where(Contact.email_key.in_(chunk))))
     return found
+
+
+def _contact(row: Row) -> Contact:
+    """A valid row's contact, which _merge gave it."""
+    assert row.contact is not None, "_merge gives every valid row its contact"
+    return row.contact
 
 
 def _merge(valid: list[tuple[Row, dict, list[str]]], existing: dict[str, Contact]) -> None:

@@ -11,7 +11,7 @@ statement that writes names or emails is refused by `_guard_bulk_writes` rather 
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, delete, event, insert, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session, scoped_session
 from sqlalchemy.sql import Insert, Update
 
 from webapp.contacts.models import Contact, contact_terms
@@ -40,7 +40,7 @@ def write_terms(connection: Connection, contacts: Iterable[tuple[int, str, str, 
             connection.execute(insert(contact_terms), rows)
 
 
-def insert_contacts(session: Session, rows: list[Mapping]) -> list[Contact]:
+def insert_contacts(session: Session | scoped_session, rows: list[Mapping]) -> list[Contact]:
     """Bulk-insert contacts (one INSERT … RETURNING) with their sort keys and search terms; does NOT commit."""
     values = [{**row, "sort_name": sort_key(row["first_name"], row["last_name"], row["email"])} for row in rows]
     statement = insert(Contact).returning(Contact).execution_options(**{INDEXED: True})
@@ -50,7 +50,7 @@ def insert_contacts(session: Session, rows: list[Mapping]) -> list[Contact]:
 
 
 def _changed(contact: Contact) -> bool:
-    state = inspect(contact)
+    state: InstanceState = inspect(contact)
     return state.pending or any(state.attrs[name].history.has_changes() for name in SOURCE_FIELDS)
 
 

@@ -92,7 +92,7 @@ def matching(q: str = "", tag: str = "") -> Select:
     sources: list[Source] = []
     conditions = []
     for text, pieces in words:
-        branches = []
+        branches: list[Source | list[Source]] = []
         if tag_ids := per_word.get(text):
             sources.append(_tagged(tag_ids))
             branches.append(sources[-1])

@@ -1,5 +1,7 @@
 """Contact pages: list and search, create, edit, delete, inline tags, CSV import."""
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -23,7 +25,7 @@ def _get(contact_id: int) -> Contact:
     return db.session.get(Contact, contact_id) or abort(404)
 
 
-def enrollable_workflows() -> list[Workflow]:
+def enrollable_workflows() -> Sequence[Workflow]:
     """Published workflows, by name: any of them can take contacts enrolled by hand."""
     query = select(Workflow).where(Workflow.status == "published", Workflow.published_version_id.is_not(None))
     return db.session.scalars(query.order_by(Workflow.name, Workflow.id)).all()

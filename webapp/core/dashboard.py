@@ -129,7 +129,7 @@ def expired_unused(since: datetime, now: datetime):
 
 def capped_count(query) -> int:
     """How many rows the query finds, counting no further than COUNT_CAP + 1."""
-    return db.session.scalar(select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery()))
+    return db.session.scalars(select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery())).one()
 
 
 def shown_count(n: int) -> str:
@@ -139,6 +139,7 @@ def shown_count(n: int) -> str:
 
 def renewal_hours(link: OneTimeLink) -> int:
     """The expiry choice at or just above the expired link's own lifetime, for "Generate a new link"."""
+    assert link.expires_at is not None, "only an expired link is renewed"
     lifetime = (link.expires_at - link.created_at).total_seconds() / 3600
     hours = [int(choice.value) for choice in EXPIRY_CHOICES if int(choice.value)]
     return next((h for h in hours if h >= lifetime), hours[-1])

@@ -203,7 +203,7 @@ class _Sender:
             # Read the settings now, not at start-up: tests and a re-configured app see the current ones.
             state = mail.init_mail(current_app.config, current_app.debug, current_app.testing)
             try:
-                self.connection = _Connection(state).__enter__()
+                self.connection = _Connection(state).__enter__()  # type: ignore[arg-type]  # Flask-Mail types it Mail; it reads _Mail's settings
             except (smtplib.SMTPException, OSError) as exc:
                 where = f"{state.server}:{state.port}"
                 self.connect_error = ConnectError(f"cannot connect to {where}: {describe_error(exc)}")
@@ -488,9 +488,9 @@ def retry(message: OutboxMessage) -> bool:
         execution_options={"synchronize_session": False},
     )
     db.session.commit()
-    if result.rowcount:
+    if result.rowcount:  # type: ignore[attr-defined]  # DML gives a CursorResult
         audit("mail.retry", outbox_id=message.id)
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # DML gives a CursorResult
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -509,7 +509,7 @@ def search(status: str | None, args, per_page: int) -> paging.Page:
 
 def counts() -> dict[str | None, paging.Count]:
     """How many messages are in each status, and in all (the None key): each counted up to a cap."""
-    result = {None: paging.count_upto(select(OutboxMessage.id))}
+    result: dict[str | None, paging.Count] = {None: paging.count_upto(select(OutboxMessage.id))}
     for status in STATUSES:
         result[status] = paging.count_upto(select(OutboxMessage.id).where(OutboxMessage.status == status))
     return result

@@ -57,7 +57,7 @@ def _calendar() -> tuple[Calendar, bool]:
         return calendar, False
     data = dict(CALENDAR)
     if calendars.slug_taken(CALENDAR_SLUG):  # archived: a fresh one beside it
-        data["slug"] = calendars.unique_slug(CALENDAR["name"])
+        data["slug"] = calendars.unique_slug(str(CALENDAR["name"]))
     return calendars.create_calendar(data, weekly=WEEKDAYS_9_TO_5), True
 
 

@@ -111,7 +111,9 @@ def regenerate_step_secret(workflow: Workflow, step_id: str) -> None:
     """A new signing secret for a step whose config has one (an outgoing webhook). Commits."""
     steps = [dict(step) for step in workflow.steps]
     index = step_index(workflow, step_id)
+    assert index is not None, "a top-level step of the draft"
     module = actions.get(steps[index].get("type", ""))
+    assert module is not None, "a step type that has a secret"
     steps[index]["config"] = {**steps[index].get("config", {}), "secret": module.new_secret()}
     _store(workflow, steps, "workflow.step_secret", step_id=step_id)
 

@@ -7,8 +7,9 @@ Claims work as in the outbox: FOR UPDATE SKIP LOCKED on PostgreSQL, conditional 
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from types import ModuleType
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -153,7 +154,9 @@ def _runs(enrolment_id: int) -> dict[str, StepRun]:
 
 def _skip_jumps(enrolment: Enrolment, code: list[program.Instruction]) -> None:
     while enrolment.step_index < len(code) and code[enrolment.step_index].step is None:
-        enrolment.step_index = code[enrolment.step_index].jump_to
+        jump_to = code[enrolment.step_index].jump_to
+        assert jump_to is not None, "an instruction without a step is a jump"
+        enrolment.step_index = jump_to
 
 
 def _finish_if_done(enrolment: Enrolment, code: list[program.Instruction], now: datetime) -> bool:
@@ -185,6 +188,7 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         return "finished"
     instruction = code[enrolment.step_index]
     step = instruction.step
+    assert step is not None, "_finish_if_done skipped the jumps"
     runs = _runs(enrolment_id)
     run = runs.get(step["id"])
     if run is not None and run.status == "done":
@@ -201,7 +205,7 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         if claim_state is not None:
             claim_state.kept = [enrolment.version, enrolment.workflow, enrolment.contact, ctx.calendar]
         waiting = run is not None and run.status == "waiting"
-        output = dict(run.output) if waiting else _ran(module.run(ctx))
+        output = dict(run.output) if waiting and run is not None else _ran(module.run(ctx))
         if not waiting and claim_state is not None and hasattr(module, "expedite"):
             result = False  # what it waits on was just made: expedite below, then look
         else:
@@ -245,7 +249,7 @@ def run_batch(ids: list[int], worker: str) -> list[int]:
         return []
     alone: list[int] = []
     with claims.kept_loaded():
-        todo, hints = list(ids), {}
+        todo, hints = list(ids), dict[int, dict]()
         for _ in range(MAX_BATCH_PASSES):
             result = _batch_pass(todo, worker, hints)
             if result is None:  # something failed: every enrolment of this pass runs alone
@@ -263,7 +267,7 @@ def run_batch(ids: list[int], worker: str) -> list[int]:
 class _PassResult:
     def __init__(self):
         self.alone: list[int] = []  # reached a step that runs alone (or failed): run_enrolment goes on
-        self.expedite: list[tuple[int, object, dict]] = []  # (enrolment id, module, output) waiting on mail
+        self.expedite: list[tuple[int, ModuleType, dict]] = []  # (enrolment id, module, output) waiting on mail
 
 
 def _batch_pass(ids: list[int], worker: str, hints: dict[int, dict]) -> _PassResult | None:
@@ -331,7 +335,7 @@ def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: 
         ctx = context(enrolment, instruction.step, now, item.runs)
         kept.append(ctx.calendar)
         waiting = run is not None and run.status == "waiting"
-        output = {**run.output, **(item.hint or {})} if waiting else module.run(ctx)
+        output = {**run.output, **(item.hint or {})} if waiting and run is not None else module.run(ctx)
         item.hint = None
         started.append((item, instruction, module, run, ctx, waiting, output))
     db.session.flush()  # the round's new rows get their ids
@@ -361,6 +365,7 @@ def _next_step(item: _Going, now: datetime, result: _PassResult):
     enrolment, code = item.enrolment, item.code
     while not _finish_if_done(enrolment, code, now):
         instruction = code[enrolment.step_index]
+        assert instruction.step is not None, "_finish_if_done skipped the jumps"
         run = item.runs.get(instruction.step["id"])
         if run is not None and run.status == "done":
             _advance(enrolment, instruction, run.output or {})
@@ -373,10 +378,10 @@ def _next_step(item: _Going, now: datetime, result: _PassResult):
     return None
 
 
-def _expedite(waiting: list[tuple[int, object, dict]]) -> dict[int, dict]:
+def _expedite(waiting: list[tuple[int, ModuleType, dict]]) -> dict[int, dict]:
     """Do now what the waiting steps wait for (module by module); returns {enrolment id: hint for its
     step's output} for the enrolments to look at again."""
-    by_module: dict[object, list[tuple[int, dict]]] = {}
+    by_module: dict[ModuleType, list[tuple[int, dict]]] = {}
     for enrolment_id, module, output in waiting:
         by_module.setdefault(module, []).append((enrolment_id, output))
     again = {}
@@ -445,13 +450,13 @@ def _record(enrolment, instruction, run, output, result, *, ran: bool, now: date
     return run
 
 
-def _record_stop(enrolment_id: int, worker: str, step: dict, reason: str) -> str:
+def _record_stop(enrolment_id: int, worker: str, step: Mapping, reason: str) -> str:
     """A step that ends the enrolment (StepStop): the step done with the reason, the enrolment completed."""
     now = utcnow()
     if not _hold(enrolment_id, worker, now):
         db.session.rollback()
         return "lost"
-    enrolment = db.session.get(Enrolment, enrolment_id, populate_existing=True)
+    enrolment = db.session.get_one(Enrolment, enrolment_id, populate_existing=True)
     run = _runs(enrolment_id).get(step["id"])
     if run is None:
         run = StepRun(enrolment_id=enrolment_id, step_id=step["id"], step_type=step.get("type", ""), started_at=now)
@@ -479,13 +484,13 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _record_failure(enrolment_id: int, worker: str, step: dict, exc: Exception) -> None:
+def _record_failure(enrolment_id: int, worker: str, step: Mapping, exc: Exception) -> None:
     """Count a failed attempt (the step's side effects are already rolled back): retry later, or fail."""
     now = utcnow()
     if not _hold(enrolment_id, worker, now):
         db.session.rollback()
         return
-    enrolment = db.session.get(Enrolment, enrolment_id, populate_existing=True)
+    enrolment = db.session.get_one(Enrolment, enrolment_id, populate_existing=True)
     reason = describe_error(exc)[:2000]
     permanent = isinstance(exc, StepError) and exc.permanent
     delays = current_app.config.get("WORKFLOW_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
@@ -526,7 +531,7 @@ def _record_failure(enrolment_id: int, worker: str, step: dict, exc: Exception) 
         audit("enrolment.fail", enrolment_id=enrolment_id, step_id=step["id"])
 
 
-def _template_output(step: dict, output: dict) -> dict:
+def _template_output(step: Mapping, output: dict) -> dict:
     """A step's output as later steps' templates see it: its secret links as tokens.LinkRef, never text
     (so a value a contact typed can never stand for one)."""
     values = dict(output)
@@ -536,7 +541,7 @@ def _template_output(step: dict, output: dict) -> dict:
     return values
 
 
-def context(enrolment: Enrolment, step: dict, now: datetime, runs: dict | None = None) -> StepContext:
+def context(enrolment: Enrolment, step: Mapping, now: datetime, runs: dict | None = None) -> StepContext:
     """What a step sees: the contact, the outputs of the steps that ran before it, the values for templates."""
     if runs is None:
         runs = _runs(enrolment.id)
@@ -597,7 +602,7 @@ def on_link_event(kind: str, link_id: int | None) -> None:
     if goal_at is not None:
         values["step_index"] = goal_at
         guard.append(Enrolment.step_index < goal_at)
-    moved = db.session.execute(
+    moved = db.session.execute(  # type: ignore[attr-defined]  # DML gives a CursorResult
         update(Enrolment).where(*guard).values(**values), execution_options={"synchronize_session": False}
     ).rowcount
     if moved and goal_at is not None:

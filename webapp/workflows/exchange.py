@@ -210,6 +210,7 @@ def _import_steps(steps: list, prefix: str, seen_ids: set, errors: list[str]) ->
     for number, step in enumerate(steps, 1):
         place = f"{prefix} → step {number}" if prefix else f"Step {number}"
         module = actions.get(step["type"])
+        assert module is not None, "_shape refused unknown step types"
         where = f"{place} ({module.LABEL})"
         step_id = step.get("id")
         if not isinstance(step_id, str) or not STEP_ID_RE.match(step_id) or step_id in seen_ids:
@@ -272,7 +273,7 @@ def build(document) -> SimpleNamespace:
     """The draft a document describes, checked by every rule; raises ImportRefused with every problem."""
     if errors := _shape(document):
         raise ImportRefused(errors)
-    errors: list[str] = []
+    errors = []
     trigger = document["trigger"]
     trigger_type = trigger["type"]
     label = services.TRIGGER_TYPES.get(trigger_type, trigger_type or "none")

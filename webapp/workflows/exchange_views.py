@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from webapp.calendars.models import Calendar
@@ -41,7 +42,9 @@ class TemplateForm(Form):
         calendars = db.session.scalars(
             select(Calendar).where(Calendar.archived_at.is_(None)).order_by(Calendar.name)
         ).all()
-        self.calendar.choices = [("", "Choose a calendar…")] + [(c.slug, c.name) for c in calendars]
+        self.calendar.choices = [SelectChoice("", "Choose a calendar…")] + [
+            SelectChoice(c.slug, c.name) for c in calendars
+        ]
 
 
 @bp.get("/<int:workflow_id>/export", endpoint="export")

@@ -67,4 +67,4 @@ def _mark(ids: list[int], now: datetime) -> int:
         update(OneTimeLink).where(OneTimeLink.id.in_(ids), claims.recheck(*_due(now))).values(expiry_handled_at=now),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount
+    return result.rowcount  # type: ignore[attr-defined]  # DML gives a CursorResult

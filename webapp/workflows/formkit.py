@@ -4,8 +4,11 @@ Step types declare their own form (FORM in their module); this module imports no
 workflows package, so an action module can use it without an import cycle.
 """
 
+from collections.abc import Mapping
+
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
@@ -49,10 +52,15 @@ class StepForm(Form):
         return self
 
 
-def calendar_choices(blank: str) -> list[tuple[str, str]]:
+def choices_of(labels: Mapping[str, str]) -> list[SelectChoice]:
+    """A select's choices from {value: label}, in order."""
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+def calendar_choices(blank: str) -> list[SelectChoice]:
     """Every calendar that is not archived, for a select; `blank` labels the empty choice."""
     calendars = db.session.scalars(select(Calendar).where(Calendar.archived_at.is_(None)).order_by(Calendar.name))
-    return [("", blank)] + [(str(c.id), c.name) for c in calendars]
+    return [SelectChoice("", blank)] + [SelectChoice(str(c.id), c.name) for c in calendars]
 
 
 def int_or_none(value):
@@ -68,10 +76,10 @@ def text(field) -> str:
     return (field.data or "").strip()
 
 
-def link_choices(offered: list[tuple[str, str]], saved: str, blank: str = "Choose a link step…") -> list:
+def link_choices(offered: list[tuple[str, str]], saved: str, blank: str = "Choose a link step…") -> list[SelectChoice]:
     """A link-step select's choices: the earlier link steps offered, and the saved key when it is no
     longer one of them (kept, so the card shows what is wrong instead of silently picking another)."""
-    choices = [("", blank), *offered]
+    choices = [SelectChoice("", blank), *(SelectChoice(value, label) for value, label in offered)]
     if saved and saved not in dict(offered):
-        choices.append((saved, f"“{saved}” (not a link step before this one)"))
+        choices.append(SelectChoice(saved, f"“{saved}” (not a link step before this one)"))
     return choices

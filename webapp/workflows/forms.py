@@ -1,13 +1,16 @@
 """The editor's forms: name, trigger, settings; each step type's form is its module's FORM."""
 
+from collections.abc import Mapping
+
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.contacts.models import normalize_tag
 from webapp.text import SingleLine
 from webapp.workflows import actions
-from webapp.workflows.formkit import Form, calendar_choices
+from webapp.workflows.formkit import Form, calendar_choices, choices_of
 from webapp.workflows.formkit import int_or_none as _int_or_none
 from webapp.workflows.services import BOOKING_EVENTS, TRIGGER_TYPES
 
@@ -22,9 +25,11 @@ class MultiCheckbox(SelectMultipleField):
 
 
 class TriggerForm(Form):
-    trigger_type = SelectField("What enrols contacts", choices=[("", "Choose a trigger…"), *TRIGGER_TYPES.items()])
+    trigger_type = SelectField(
+        "What enrols contacts", choices=[SelectChoice("", "Choose a trigger…"), *choices_of(TRIGGER_TYPES)]
+    )
     tag = StringField("Tag", render_kw={"list": "known-tags", "autocomplete": "off", "spellcheck": "false"})
-    events = MultiCheckbox("Booking events", choices=list(BOOKING_EVENTS.items()), validate_choice=False)
+    events = MultiCheckbox("Booking events", choices=choices_of(BOOKING_EVENTS), validate_choice=False)
     calendar_id = SelectField("Calendar", choices=[], validate_choice=False)
 
     def __init__(self, *args, **kwargs):
@@ -52,7 +57,7 @@ class TriggerForm(Form):
         return {}
 
 
-def step_form(step: dict, formdata=None):
+def step_form(step: Mapping, formdata=None):
     """The form of a step's type (its module's FORM), prefixed by its id so many cards share one page;
     None if it has none. The form knows the saved step, so config() can keep what the card does not edit."""
     form_class = getattr(actions.get(step.get("type", "")), "FORM", None)

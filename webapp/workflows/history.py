@@ -1,6 +1,7 @@
 """A workflow's history: its enrolments (filtered by status and link state), one enrolment's step
 timeline, retrying a failed one, and enrolling contacts by hand (one email, a selection, a tag)."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -104,7 +105,7 @@ class StepView:
     """One step of an enrolment's timeline: the step as published, its run (if any) and what the run made."""
 
     index: int
-    step: dict
+    step: Mapping
     label: str
     run: StepRun | None = None
     link: OneTimeLink | None = None
@@ -180,7 +181,7 @@ def describe_event(event: dict) -> str:
     return f"{text} ({details})" if details else text
 
 
-def step_label(step: dict) -> str:
+def step_label(step: Mapping) -> str:
     """The step type's name as the menu shows it."""
     module = actions.get(step.get("type", ""))
     return module.LABEL if module else step.get("type", "Unknown step")
@@ -189,16 +190,18 @@ def step_label(step: dict) -> str:
 def views_of(enrolments: list[Enrolment]) -> list[EnrolmentView]:
     """Timelines of many enrolments with three queries in all (runs, links, messages), not three each."""
     ids = [e.id for e in enrolments]
-    runs: dict[tuple[int, str], StepRun] = {}
+    runs: dict[tuple[int, str | None], StepRun] = {}
     if ids:
-        for run in db.session.scalars(select(StepRun).where(StepRun.enrolment_id.in_(ids))):
-            runs[(run.enrolment_id, run.step_id)] = run
+        for step_run in db.session.scalars(select(StepRun).where(StepRun.enrolment_id.in_(ids))):
+            runs[(step_run.enrolment_id, step_run.step_id)] = step_run
     link_ids = {r.output.get("link_id") for r in runs.values() if r.output and r.output.get("link_id")}
     outbox_ids = {r.output.get("outbox_id") for r in runs.values() if r.output and r.output.get("outbox_id")}
-    found_links = {
+    found_links: dict[int | None, OneTimeLink] = {
         link.id: link for link in db.session.scalars(select(OneTimeLink).where(OneTimeLink.id.in_(link_ids)))
     }
-    messages = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))}
+    messages: dict[int | None, OutboxMessage] = {
+        m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))
+    }
     result = []
     for enrolment in enrolments:
         view = EnrolmentView(enrolment)
@@ -251,7 +254,7 @@ def retry(enrolment: Enrolment) -> bool:
         ),
         execution_options={"synchronize_session": False},
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # DML gives a CursorResult
         db.session.rollback()
         return False
     db.session.execute(

@@ -67,7 +67,7 @@ def find(steps: list, step_id: str) -> Mapping | None:
     return next((step for step, _path in walk(steps) if step.get("id") == step_id), None)
 
 
-def before(steps: list, step_id: str) -> list[Mapping] | None:
+def before(steps: list, step_id: str | None) -> list[Mapping] | None:
     """The steps that always run before this one (the earlier ones of its list and of each enclosing
     list, the enclosing if/else steps included), in order; None when the step is not in the tree."""
     for index, step in enumerate(steps or []):
@@ -80,7 +80,7 @@ def before(steps: list, step_id: str) -> list[Mapping] | None:
     return None
 
 
-def after(steps: list, step_id: str) -> list[Mapping]:
+def after(steps: list, step_id: str | None) -> list[Mapping]:
     """The steps that may run after this one: the rest of the tree, in order (for 'used before it is made' checks)."""
     found = False
     later = []
@@ -96,7 +96,9 @@ def step_at(steps: list, index: int) -> Mapping | None:
     """The step at a program position (jumps count as the step after them); None past the end."""
     program = flatten(steps)
     while 0 <= index < len(program) and program[index].step is None:
-        index = program[index].jump_to
+        jump_to = program[index].jump_to
+        assert jump_to is not None, "an instruction without a step is a jump"
+        index = jump_to
     return program[index].step if 0 <= index < len(program) else None
 
 

@@ -5,6 +5,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 
 from sqlalchemy import event, exists, func, select
 from sqlalchemy.orm import Session
@@ -104,7 +105,7 @@ def describe_trigger(trigger_type: str, config: Mapping, calendar_names: Mapping
     return text
 
 
-def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
+def validate(workflow: Workflow | SimpleNamespace) -> dict[str, dict[str, str]]:
     """Every problem of the draft: {"workflow": {...}, "trigger": {...}, <step id>: {field: message}}."""
     errors: dict[str, dict[str, str]] = {}
     if not (workflow.name or "").strip():
@@ -231,7 +232,7 @@ def enrol(
     transaction holds the event and its enrolment together."""
     if workflow.status != "published" or workflow.published_version_id is None:
         return None
-    version = db.session.get(WorkflowVersion, workflow.published_version_id)
+    version = db.session.get_one(WorkflowVersion, workflow.published_version_id)
     if not is_test and not version.settings.get("allow_reentry"):
         if contact.id is None:
             db.session.flush()

@@ -7,6 +7,7 @@ Testing the draft freezes it as a *test version*: a negative number, created_by 
 published, and reused while the draft stays the same (see snapshot()).
 """
 
+from collections.abc import Sequence
 from email.utils import parseaddr
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -14,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from webapp import htmx
 from webapp.audit import actor, audit
@@ -34,7 +36,7 @@ SUGGESTIONS = 20
 class TestRefused(ValueError):
     """A test run that cannot start; `errors` holds a message per form field, `problems` the draft's."""
 
-    def __init__(self, errors: dict[str, str], problems: list[str] = ()):
+    def __init__(self, errors: dict[str, str], problems: Sequence[str] = ()):
         super().__init__(" ".join([*errors.values(), *problems]))
         self.errors = errors
         self.problems = list(problems)
@@ -56,7 +58,7 @@ def draft_problems(workflow: Workflow) -> list[str]:
     errors = services.validate(workflow)
     errors.pop("trigger", None)
     numbers = {step.get("id"): (index + 1, step) for index, step in enumerate(workflow.steps or [])}
-    lines = []
+    lines: list[str] = []
     for key, fields in errors.items():
         if key == "workflow":
             lines += fields.values()
@@ -121,12 +123,12 @@ def start(workflow: Workflow, contact: Contact | None, which: str, send_to_conta
     if which == "published":
         if workflow.published_version_id is None:
             raise TestRefused({"version": "Nothing is published yet: test the draft."})
-        version = db.session.get(WorkflowVersion, workflow.published_version_id)
+        version = db.session.get_one(WorkflowVersion, workflow.published_version_id)
     else:
         if problems := draft_problems(workflow):
             raise TestRefused({}, problems)
         version = snapshot(workflow)
-    event = {"type": "test", "by": actor(), "version": which, "test_mail_to": mail_to}
+    event: dict[str, object] = {"type": "test", "by": actor(), "version": which, "test_mail_to": mail_to}
     event["test_send_to_contact"] = bool(send_to_contact)
     if version.trigger_type in services.CALENDAR_TRIGGERS and version.trigger_config.get("calendar_id"):
         event["calendar_id"] = version.trigger_config["calendar_id"]  # as the trigger's event would carry
@@ -153,7 +155,7 @@ class TestRunForm(Form):
     )
     version = RadioField(
         "Run",
-        choices=[("published", "The published version"), ("draft", "The current draft")],
+        choices=[SelectChoice("published", "The published version"), SelectChoice("draft", "The current draft")],
         default="published",
         validate_choice=False,
         id="test-version",
@@ -168,7 +170,7 @@ def _workflow(workflow_id: int) -> Workflow:
     return db.session.get(Workflow, workflow_id) or abort(404)
 
 
-def _suggestions(query: str = "") -> list[Contact]:
+def _suggestions(query: str = "") -> Sequence[Contact]:
     return db.session.scalars(contacts.search_query(query).limit(SUGGESTIONS)).all()
 
 

@@ -3,8 +3,9 @@ workflow that listens for it, in the caller's transaction, so the event and its 
 
 The events come from contacts and booking as signals (webapp.events); connect() subscribes to them."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from blinker import NamedSignal
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -161,7 +162,7 @@ def _attendance_marked(booking, *, attendance: str) -> list[Enrolment]:
     return booking_event(attendance, booking)
 
 
-RECEIVERS = {
+RECEIVERS: dict[NamedSignal, Callable[..., object]] = {
     events.contact_created: _contact_created,
     events.tag_added: _tag_added,
     events.contacts_batch: _contacts_batch,

@@ -1,6 +1,7 @@
 """The workflow pages: the list, and the one-page editor (trigger, steps, settings, publish)."""
 
 import re
+from collections.abc import Mapping
 from types import SimpleNamespace
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -26,7 +27,7 @@ def _get(workflow_id: int) -> Workflow:
     return db.session.get(Workflow, workflow_id) or abort(404)
 
 
-def _step(workflow: Workflow, step_id: str) -> dict:
+def _step(workflow: Workflow, step_id: str) -> Mapping:
     return program.find(workflow.steps or [], step_id) or abort(404)
 
 
@@ -138,7 +139,7 @@ def _unsaved(workflow) -> dict:
     """What a structural request carried of the cards not saved yet (steps, trigger, settings): overrides
     for _render, so the editor comes back with those edits still there and still marked unsaved."""
     data = request.values
-    kept = {"drafts": _drafts(workflow, data)}
+    kept: dict[str, object] = {"drafts": _drafts(workflow, data)}
     if "trigger_type" in data:
         kept.update(trigger_form=forms.TriggerForm(formdata=data), trigger_dirty=True)
     if "sender_name" in data:

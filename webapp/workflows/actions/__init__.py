@@ -82,7 +82,7 @@ class StepContext:
     contact: object
     workflow_name: str
     trigger_type: str
-    step: dict
+    step: Mapping
     outputs: dict[str, dict]  # key of each earlier step -> its output
     event: dict
     now: datetime

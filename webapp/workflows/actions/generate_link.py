@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 from wtforms import RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from webapp.audit import audit
 from webapp.booking import links
@@ -29,11 +30,11 @@ MAX_HOURS = 366 * 24
 class GenerateLinkForm(StepForm):
     calendar_id = SelectField("Calendar", choices=[], validate_choice=False)
     expires_in = StringField("Expires after (empty: never)", render_kw={"inputmode": "numeric", "size": 4})
-    expires_unit = SelectField("Unit", choices=[("hours", "hours"), ("days", "days")], validate_choice=False)
+    expires_unit = SelectField("Unit", choices=[SelectChoice("hours"), SelectChoice("days")], validate_choice=False)
     key = StringField("Key (used in custom values)", render_kw={"spellcheck": "false", "autocomplete": "off"})
     existing = RadioField(
         "If the contact already holds an active link for that calendar",
-        choices=[("reuse", "Reuse it"), ("revoke", "Revoke it and issue a new one")],
+        choices=[SelectChoice("reuse", "Reuse it"), SelectChoice("revoke", "Revoke it and issue a new one")],
         default="reuse",
         validate_choice=False,
     )
@@ -96,7 +97,7 @@ def custom_values(step) -> list[tuple[str, str]]:
     return [(label, f"{{{{ steps.{key}.{field} }}}}") for field, label in OUTPUTS.items()]
 
 
-def _active_links(contact_id: int, calendar_id: int, now):
+def _active_links(contact_id, calendar_id, now):
     return (
         OneTimeLink.contact_id == contact_id,
         OneTimeLink.calendar_id == calendar_id,

@@ -4,10 +4,11 @@ branch, each its own list of steps (the engine runs the chosen one: see webapp/w
 import re
 
 from wtforms import FieldList, FormField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from webapp.contacts.models import normalize_tag
 from webapp.workflows import linkref, merge
-from webapp.workflows.formkit import Form, StepForm, link_choices, text
+from webapp.workflows.formkit import Form, StepForm, choices_of, link_choices, text
 
 TYPE = "if_else"
 CATEGORY = "Logic"
@@ -29,11 +30,11 @@ CONDITION_FIELDS = ("kind", "tag", "link_step", "field", "op", "value")
 class ConditionForm(Form):
     """One condition: what to check, and that kind's fields (the card shows the chosen kind's)."""
 
-    kind = SelectField("Check", choices=list(KINDS.items()), validate_choice=False, render_kw={"data-mode": ""})
+    kind = SelectField("Check", choices=choices_of(KINDS), validate_choice=False, render_kw={"data-mode": ""})
     tag = StringField("Tag", render_kw={"autocomplete": "off", "spellcheck": "false"})
     link_step = SelectField("Link step", choices=[], validate_choice=False)
-    field = SelectField("Contact field", choices=list(FIELDS.items()), validate_choice=False)
-    op = SelectField("Comparison", choices=list(OPS.items()), validate_choice=False)
+    field = SelectField("Contact field", choices=choices_of(FIELDS), validate_choice=False)
+    op = SelectField("Comparison", choices=choices_of(OPS), validate_choice=False)
     value = StringField("Value")
 
 
@@ -43,7 +44,7 @@ class IfElseForm(StepForm):
 
     match = SelectField(
         "Go to “If yes” when",
-        choices=[("all", "all the conditions hold"), ("any", "any condition holds")],
+        choices=[SelectChoice("all", "all the conditions hold"), SelectChoice("any", "any condition holds")],
         validate_choice=False,
     )
     conditions = FieldList(FormField(ConditionForm), min_entries=0, max_entries=MAX_CONDITIONS)
@@ -171,7 +172,7 @@ def describe_condition(condition: dict) -> str:
         return f"the link from “{condition.get('link_step')}” was booked"
     if kind == "link_opened":
         return f"the link from “{condition.get('link_step')}” was opened"
-    field = FIELDS.get(condition.get("field"), condition.get("field"))
+    field = FIELDS.get(condition.get("field") or "", condition.get("field"))
     return f"{field} {condition.get('op')} “{condition.get('value', '')}”"
 
 

@@ -5,6 +5,7 @@ The same subject, body, rendering and outbox as Send Email (actions/_email.py); 
 
 from sqlalchemy import select
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from webapp.auth.models import User
 from webapp.contacts.services import email_error
@@ -26,7 +27,9 @@ class NotifyEmailForm(_email.MessageForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         admins = db.session.scalars(select(User).order_by(User.email))
-        self.admin_id.choices = [("", "Choose an admin…")] + [(str(user.id), user.email) for user in admins]
+        self.admin_id.choices = [SelectChoice("", "Choose an admin…")] + [
+            SelectChoice(str(user.id), user.email) for user in admins
+        ]
 
     def load(self, step):
         super().load(step)

@@ -14,7 +14,7 @@ from wtforms import SelectField, StringField
 from webapp.calendars.availability import LAST_DAY
 from webapp.types import utcnow
 from webapp.workflows import linkref
-from webapp.workflows.formkit import StepForm, int_or_none, link_choices, text
+from webapp.workflows.formkit import StepForm, choices_of, int_or_none, link_choices, text
 
 TYPE = "wait"
 CATEGORY = "Timing"
@@ -35,9 +35,9 @@ AT_FORMAT = "%Y-%m-%dT%H:%M"
 class WaitForm(StepForm):
     """Every mode's fields (the card shows the chosen mode's; all of them without JavaScript), all kept."""
 
-    mode = SelectField("Wait", choices=list(MODES.items()), validate_choice=False, render_kw={"data-mode": ""})
+    mode = SelectField("Wait", choices=choices_of(MODES), validate_choice=False, render_kw={"data-mode": ""})
     amount = StringField("How long", render_kw={"inputmode": "numeric", "size": 4})
-    unit = SelectField("Unit", choices=list(UNITS.items()), validate_choice=False)
+    unit = SelectField("Unit", choices=choices_of(UNITS), validate_choice=False)
     at = StringField("Date and time", render_kw={"type": "datetime-local"})
     timezone = StringField("Time zone")  # a select of every zone, rendered by the card (zone_options)
     link_step = SelectField("Link step", choices=[], validate_choice=False)
