@@ -60,7 +60,7 @@ def add_step(
     steps = deepcopy(list(workflow.steps or []))
     module = actions.get(step_type)
     key = ""
-    if module is not None and getattr(module, "OUTPUTS", None):
+    if module is not None and module.OUTPUTS:
         key = unique_key(steps, "booking_link" if step_type == "generate_link" else step_type)
     step = services.new_step(step_type, key)
     if step_type == "if_else":

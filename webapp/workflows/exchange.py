@@ -7,7 +7,6 @@ as publishing (services.validate and each step type's validate) before anything 
 
 import json
 import re
-import secrets
 from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
 
@@ -193,15 +192,14 @@ def _calendar_id(slug, where: str, errors: list[str]):
 
 def _import_config(config: Mapping, module, where: str, errors: list[str]) -> dict:
     """A config as the app holds it: defaults for what the file leaves out, slugs become ids."""
-    out = dict(getattr(module, "DEFAULTS", {})) if module else {}
+    out = dict(module.DEFAULTS) if module else {}
     for name, value in config.items():
         if name == "calendar":
             out["calendar_id"] = _calendar_id(value, where, errors)
         elif name != "secret":
             out[name] = value
     if module is not None and "secret" in out:
-        maker = getattr(module, "new_secret", None)
-        out["secret"] = maker() if callable(maker) else secrets.token_urlsafe(32)
+        out["secret"] = module.new_secret()
     return out
 
 

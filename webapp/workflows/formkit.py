@@ -26,6 +26,7 @@ class StepForm(Form):
     """
 
     step: dict = {}
+    cv_fields: tuple[str, ...] = ()
 
     def load(self, step):
         """Fill every field named like a config key from the saved step."""

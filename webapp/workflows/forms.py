@@ -53,9 +53,10 @@ class TriggerForm(Form):
 
 
 def step_form(step: dict, formdata=None):
-    """The form of a step's type (its module's FORM), prefixed by its id so many cards share one page;
-    None if it has none. The form knows the saved step, so config() can keep what the card does not edit."""
-    form_class = getattr(actions.get(step.get("type", "")), "FORM", None)
+    """The form of a step's type (its FORM), prefixed by its id so many cards share one page; None if it
+    has none. The form knows the saved step, so config() can keep what the card does not edit."""
+    step_type = actions.get(step.get("type", ""))
+    form_class = step_type.FORM if step_type else None
     if form_class is None:
         return None
     prefix = f"s{step['id']}-"

@@ -53,11 +53,10 @@ def new_step_id() -> str:
 
 def new_step(step_type: str, key: str = "") -> dict:
     """A step of a type with its default config, ready to append to workflow.steps."""
-    module = actions.get(step_type)
-    if module is None:
+    kind = actions.get(step_type)
+    if kind is None:
         raise ValueError(f"unknown step type {step_type!r}")
-    config = module.new_config() if hasattr(module, "new_config") else dict(module.DEFAULTS)
-    return {"id": new_step_id(), "type": step_type, "key": key, "config": config}
+    return {"id": new_step_id(), "type": step_type, "key": key, "config": kind.new_config()}
 
 
 def create_workflow(name: str, trigger_type: str = "", trigger_config: Mapping | None = None) -> Workflow:
@@ -125,7 +124,7 @@ def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
         key = step.get("key") or ""
         if module is None:
             problems["type"] = f"Unknown step type “{step.get('type')}”."
-        elif getattr(module, "OUTPUTS", None):
+        elif module.OUTPUTS:
             if not KEY_RE.match(key):
                 problems["key"] = (
                     "The key is lower-case letters, digits and _, starting with a letter (e.g. booking_link)."
