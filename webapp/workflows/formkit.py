@@ -1,6 +1,6 @@
 """What every editor form builds on: the base class and a few field helpers.
 
-Step types declare their own form (FORM in their module); this module imports nothing from the
+Step types declare their own form (their FORM); this module imports nothing from the
 workflows package, so an action module can use it without an import cycle.
 """
 

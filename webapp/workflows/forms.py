@@ -1,4 +1,4 @@
-"""The editor's forms: name, trigger, settings; each step type's form is its module's FORM."""
+"""The editor's forms: name, trigger, settings; each step type's form is its FORM."""
 
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length

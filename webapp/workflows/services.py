@@ -117,14 +117,14 @@ def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
     for number, (step, _path) in enumerate(program.walk(steps), 1):
         step_id = str(step.get("id") or f"#{number}")
         problems = {}
-        module = actions.get(step.get("type", ""))
+        kind = actions.get(step.get("type", ""))
         if step_id in seen_ids:
             problems["id"] = "Two steps share this id."
         seen_ids.add(step_id)
         key = step.get("key") or ""
-        if module is None:
+        if kind is None:
             problems["type"] = f"Unknown step type “{step.get('type')}”."
-        elif module.OUTPUTS:
+        elif kind.OUTPUTS:
             if not KEY_RE.match(key):
                 problems["key"] = (
                     "The key is lower-case letters, digits and _, starting with a letter (e.g. booking_link)."
@@ -133,9 +133,9 @@ def validate(workflow: Workflow) -> dict[str, dict[str, str]]:
                 problems["key"] = f"Another step already uses the key “{key}”."
         if key:
             seen_keys.add(key)
-        if module is not None:
+        if kind is not None:
             problems.update(
-                module.validate(
+                kind.validate(
                     step.get("config") or {},
                     program.before(steps, step.get("id")) or [],
                     later_steps=[step, *program.after(steps, step.get("id"))],
