@@ -4,6 +4,8 @@ A step's side effects (a link, an outbox row), its StepRun "done" record and the
 are ONE transaction, opened by a conditional UPDATE of the enrolment that holds only while this
 worker's claim does. A crash anywhere in a step rolls all of it back, and the retry does it once.
 Claims work as in the outbox: FOR UPDATE SKIP LOCKED on PostgreSQL, conditional UPDATEs on SQLite.
+What an enrolment does next at its step (run it, expedite, poll, advance, finish) is decided in one
+place, next_move(), for a step run alone (run_step) and for a batch (_batch_round) alike.
 """
 
 import logging
