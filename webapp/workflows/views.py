@@ -409,6 +409,7 @@ def _preview(workflow, step, config, contact) -> dict:
             later_steps=later,
             calendar=merge.has_calendar(earlier, workflow.trigger_type),
             label="Subject",
+            outputs_of=actions.outputs_of,
         ),
         *merge.check(
             config.get("body", ""),
@@ -416,6 +417,7 @@ def _preview(workflow, step, config, contact) -> dict:
             later_steps=later,
             calendar=merge.has_calendar(earlier, workflow.trigger_type),
             label="Message",
+            outputs_of=actions.outputs_of,
         ),
     ]
     if problems:
