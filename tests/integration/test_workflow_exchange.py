@@ -4,7 +4,6 @@ created), `flask workflows export|import`, the upload page, and the templates ("
 import copy
 import io
 import json
-import types
 
 import pytest
 from sqlalchemy import func, select
@@ -84,16 +83,16 @@ def test_export_then_import_round_trips(app, calendar):
 
 
 def test_a_secret_in_a_step_config_is_never_exported_and_a_new_one_is_made(app, calendar, monkeypatch):
-    module = types.SimpleNamespace(
-        TYPE="signed_post",
-        CATEGORY="Integrations",
-        LABEL="Signed POST",
-        DEFAULTS={"url": "", "secret": ""},
-        OUTPUTS={},
-        validate=lambda config, earlier, **kw: {} if config["url"].startswith("https://") else {"url": "An https URL."},
-        custom_values=lambda step: [],
-    )
-    monkeypatch.setitem(actions._REGISTRY, "signed_post", module)
+    class SignedPost(actions.StepType):
+        TYPE = "signed_post"
+        CATEGORY = "Integrations"
+        LABEL = "Signed POST"
+        DEFAULTS = {"url": "", "secret": ""}
+
+        def validate(self, config, earlier, **kw):
+            return {} if config["url"].startswith("https://") else {"url": "An https URL."}
+
+    monkeypatch.setitem(actions._REGISTRY, "signed_post", SignedPost())
     workflow = services.create_workflow("Post it", "manual")
     workflow.steps = [
         {"id": "p", "type": "signed_post", "key": "", "config": {"url": "https://x.test", "secret": "s3"}}

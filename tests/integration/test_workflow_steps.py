@@ -531,7 +531,7 @@ def test_a_name_with_one_internal_address_among_public_ones_is_refused(app, monk
 )
 def test_internal_urls_are_refused_at_save_by_default(app, url):
     app.config["OUTBOUND_ALLOWED_NETWORKS"] = ()
-    error = webhook.validate({"url": url, "body": "{}", "secret": sealed()}, [])["url"]
+    error = webhook.STEP.validate({"url": url, "body": "{}", "secret": sealed()}, [])["url"]
     assert "webhooks cannot reach it" in error and "OUTBOUND_ALLOWED_NETWORKS" in error
 
 
@@ -561,7 +561,7 @@ def test_internal_urls_are_refused_at_save_by_default(app, url):
     ],
 )
 def test_webhook_url_is_checked_at_save(app, url, message):
-    errors = webhook.validate({"url": url, "body": "{}", "secret": sealed()}, [])
+    errors = webhook.STEP.validate({"url": url, "body": "{}", "secret": sealed()}, [])
     assert message in errors["url"]
 
 
@@ -569,7 +569,7 @@ def test_webhook_url_is_checked_at_save(app, url, message):
     "url", ["http://127.0.0.1:8080/hook", "https://example.com/hook", "http://localhost:9/x", "https://bücher.example/"]
 )
 def test_loopback_and_ordinary_urls_are_allowed(app, url):
-    assert webhook.validate({"url": url, "body": "{}", "secret": sealed()}, []) == {}
+    assert webhook.STEP.validate({"url": url, "body": "{}", "secret": sealed()}, []) == {}
 
 
 @pytest.mark.parametrize(
@@ -584,15 +584,15 @@ def test_loopback_and_ordinary_urls_are_allowed(app, url):
     ],
 )
 def test_webhook_body_is_checked_at_save(app, body, message):
-    errors = webhook.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [])
+    errors = webhook.STEP.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [])
     assert message in errors["body"]
 
 
 def test_webhook_body_may_use_numbers_and_earlier_link_values(app, make_calendar):
     link = {"id": "l1", "type": "generate_link", "key": "booking_link", "config": {}}
     body = '{"url": "{{ steps.booking_link.url }}", "minutes": {{ calendar.duration }}}'
-    assert webhook.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [link]) == {}
-    assert "signing secret" in webhook.validate({"url": "https://example.com/", "body": "{}"}, [])["secret"]
+    assert webhook.STEP.validate({"url": "https://example.com/", "body": body, "secret": sealed()}, [link]) == {}
+    assert "signing secret" in webhook.STEP.validate({"url": "https://example.com/", "body": "{}"}, [])["secret"]
 
 
 def test_a_new_webhook_step_gets_its_own_secret(app):

@@ -58,9 +58,9 @@ def add_step(
     """Insert a new step of a type at a position (the end by default) of the top list, or of an if/else
     step's branch (parent = its id). Commits."""
     steps = deepcopy(list(workflow.steps or []))
-    module = actions.get(step_type)
+    kind = actions.get(step_type)
     key = ""
-    if module is not None and getattr(module, "OUTPUTS", None):
+    if kind is not None and kind.OUTPUTS:
         key = unique_key(steps, "booking_link" if step_type == "generate_link" else step_type)
     step = services.new_step(step_type, key)
     if step_type == "if_else":
@@ -111,10 +111,8 @@ def regenerate_step_secret(workflow: Workflow, step_id: str) -> None:
     """A new signing secret for a step whose config has one (an outgoing webhook). Commits."""
     steps = [dict(step) for step in workflow.steps]
     index = step_index(workflow, step_id)
-    assert index is not None, "a top-level step of the draft"
-    module = actions.get(steps[index].get("type", ""))
-    assert module is not None, "a step type that has a secret"
-    steps[index]["config"] = {**steps[index].get("config", {}), "secret": module.new_secret()}
+    kind = actions.get(steps[index].get("type", ""))
+    steps[index]["config"] = {**steps[index].get("config", {}), "secret": kind.new_secret()}
     _store(workflow, steps, "workflow.step_secret", step_id=step_id)
 
 

@@ -4,12 +4,15 @@ A step's side effects (a link, an outbox row), its StepRun "done" record and the
 are ONE transaction, opened by a conditional UPDATE of the enrolment that holds only while this
 worker's claim does. A crash anywhere in a step rolls all of it back, and the retry does it once.
 Claims work as in the outbox: FOR UPDATE SKIP LOCKED on PostgreSQL, conditional UPDATEs on SQLite.
+What an enrolment does next at its step (run it, expedite, poll, advance, finish) is decided in one
+place, next_move(), for a step run alone (run_step) and for a batch (_batch_round) alike.
 """
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import ModuleType
+from enum import Enum, StrEnum
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -24,7 +27,7 @@ from webapp.mail import services as mail_services
 from webapp.mail.services import worker_id
 from webapp.types import utcnow
 from webapp.workflows import actions, merge, program
-from webapp.workflows.actions import StepContext, StepError, StepStop
+from webapp.workflows.actions import StepContext, StepError, StepStop, StepType
 from webapp.workflows.models import Enrolment, StepRun, Workflow
 
 logger = logging.getLogger("oneslot.workflows")
@@ -84,6 +87,70 @@ def run_due(limit: int = 10) -> int:
     return len(ids)
 
 
+# --- deciding ------------------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    """Where a step (run_step) or a claim (run_enrolment) left the enrolment."""
+
+    ADVANCED = "advanced"  # on to its next step
+    WAITING = "waiting"  # its step waits (run_at says until when)
+    FINISHED = "finished"  # completed, its claim let go
+    FAILED = "failed"  # the step failed: retried later, or the enrolment failed
+    LOST = "lost"  # another worker holds it now, or it is no longer active
+
+
+class Move(Enum):
+    """What an enrolment does next at its current step (next_move)."""
+
+    FINISH = "finish"  # past the last step: it completes
+    ADVANCE = "advance"  # the step was recorded done without the advance: go past it, never run it twice
+    ALONE = "alone"  # in a batch: a step that runs in a transaction of its own (EXTERNAL, or unknown)
+    UNKNOWN = "unknown"  # a step type that does not exist (any more): the step fails
+    RUN = "run"  # run the step, then poll it
+    EXPEDITE = "expedite"  # run the step, then do at once what it waits for (expedite) before polling
+    POLL = "poll"  # the step waits: poll it again
+
+
+@dataclass
+class Plan:
+    """An enrolment's next move, and the step, step type and run (if any) it works on."""
+
+    move: Move
+    instruction: program.Instruction | None = None
+    step_type: StepType | None = None
+    run: StepRun | None = None
+
+    @property
+    def step(self) -> dict:
+        return self.instruction.step
+
+
+def next_move(
+    enrolment: Enrolment, code: list[program.Instruction], runs: dict, *, batch: bool, expedite: bool = True
+) -> Plan:
+    """The enrolment's next move at its current step, for one step's transaction (run_step) and for a
+    batch's rounds alike. batch: a step that must run alone is ALONE; expedite: whether the worker can
+    expedite the step's wait (it holds a claim that goes on after the step)."""
+    _skip_jumps(enrolment, code)
+    if enrolment.step_index >= len(code):
+        return Plan(Move.FINISH)
+    instruction = code[enrolment.step_index]
+    run = runs.get(instruction.step["id"])
+    if run is not None and run.status == "done":
+        return Plan(Move.ADVANCE, instruction, run=run)
+    step_type = actions.get(instruction.step.get("type", ""))
+    if batch and (step_type is None or step_type.EXTERNAL):
+        return Plan(Move.ALONE, instruction, step_type, run)
+    if step_type is None:
+        return Plan(Move.UNKNOWN, instruction, None, run)
+    if run is not None and run.status == "waiting":
+        return Plan(Move.POLL, instruction, step_type, run)
+    if expedite and step_type.EXPEDITES:
+        return Plan(Move.EXPEDITE, instruction, step_type, run)
+    return Plan(Move.RUN, instruction, step_type, run)
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -95,18 +162,18 @@ class _ClaimState:
         self.kept: list = []  # strong references: the session's identity map holds objects weakly
 
 
-def run_enrolment(enrolment_id: int, worker: str) -> str:
+def run_enrolment(enrolment_id: int, worker: str) -> Outcome:
     """Run the claimed enrolment's steps until it ends, waits, fails or the claim is lost; returns which."""
-    outcome = "advanced"
+    outcome = Outcome.ADVANCED
     claim_state = _ClaimState()
     # Between the steps of one claim the contact, workflow and version stay loaded: the enrolment and
     # its step runs, which decide what runs, are read fresh (populate_existing) in every transaction.
     with claims.kept_loaded():
         for _ in range(MAX_STEPS_PER_CLAIM):
             outcome = run_step(enrolment_id, worker, claim_state)
-            if outcome != "advanced":
+            if outcome is not Outcome.ADVANCED:
                 break
-    if outcome != "finished":  # a finished enrolment let go of its claim in its last transaction
+    if outcome is not Outcome.FINISHED:  # a finished enrolment let go of its claim in its last transaction
         _release_all([enrolment_id], worker)
     return outcome
 
@@ -173,7 +240,7 @@ def _finish_if_done(enrolment: Enrolment, code: list[program.Instruction], now: 
     return True
 
 
-def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = None) -> str:
+def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = None) -> Outcome:
     """Run the enrolment's current step in one transaction: advanced, waiting, finished, failed or lost."""
     db.session.commit()  # whatever the session read before is closed: the transaction below sees now
     claims.relaxed_commit()
@@ -181,36 +248,30 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
     enrolment = _hold_and_load(enrolment_id, worker, now)
     if enrolment is None:
         db.session.rollback()
-        return "lost"
+        return Outcome.LOST
     code = program.flatten(enrolment.version.steps or [])
     if _finish_if_done(enrolment, code, now):
         db.session.commit()
-        return "finished"
-    instruction = code[enrolment.step_index]
-    step = instruction.step
-    assert step is not None, "_finish_if_done skipped the jumps"
+        return Outcome.FINISHED
     runs = _runs(enrolment_id)
-    run = runs.get(step["id"])
-    if run is not None and run.status == "done":
-        # Only if a step was recorded done without the advance: never run it twice.
-        _advance(enrolment, instruction, run.output or {})
+    plan = next_move(enrolment, code, runs, batch=False, expedite=claim_state is not None)
+    step, step_type = plan.step, plan.step_type
+    if plan.move is Move.ADVANCE:
+        _advance(enrolment, plan.instruction, plan.run.output or {})
         finished = _finish_if_done(enrolment, code, now)
         db.session.commit()
-        return "finished" if finished else "advanced"
-    module = actions.get(step.get("type", ""))
+        return Outcome.FINISHED if finished else Outcome.ADVANCED
     try:
-        if module is None:
+        if plan.move is Move.UNKNOWN:
             raise StepError(f"Unknown step type “{step.get('type')}”.", permanent=True)
         ctx = context(enrolment, step, now, runs)
         if claim_state is not None:
             claim_state.kept = [enrolment.version, enrolment.workflow, enrolment.contact, ctx.calendar]
-        waiting = run is not None and run.status == "waiting"
-        output = dict(run.output) if waiting and run is not None else _ran(module.run(ctx))
-        if not waiting and claim_state is not None and hasattr(module, "expedite"):
-            result = False  # what it waits on was just made: expedite below, then look
-        else:
-            result = module.poll(ctx, output) if hasattr(module, "poll") else True
-        run = _record(enrolment, instruction, run, output, result, ran=not waiting, now=now)
+        polled = plan.move is Move.POLL
+        output = dict(plan.run.output) if polled else _ran(step_type.run(ctx))
+        # What an expedited step waits on was just made: expedite below, then look.
+        result = False if plan.move is Move.EXPEDITE else step_type.poll(ctx, output)
+        _record(enrolment, plan.instruction, plan.run, output, result, ran=not polled, now=now)
         finished = result is True and _finish_if_done(enrolment, code, now)
         db.session.commit()
     except StepStop as stop:
@@ -219,15 +280,15 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
     except Exception as exc:
         db.session.rollback()
         _record_failure(enrolment_id, worker, step, exc)
-        return "failed"
+        return Outcome.FAILED
     if result is True:
         logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment_id, step["id"], step["type"])
-        return "finished" if finished else "advanced"
-    if claim_state is not None and step["id"] not in claim_state.expedited and hasattr(module, "expedite"):
+        return Outcome.FINISHED if finished else Outcome.ADVANCED
+    if claim_state is not None and step["id"] not in claim_state.expedited and step_type.EXPEDITES:
         claim_state.expedited.add(step["id"])  # once per claim: a message the server refused waits for its retry
-        if module.expedite([dict(output)])[0]:
-            return "advanced"  # look again at once (poll reads the message's new status)
-    return "waiting"
+        if step_type.expedite([dict(output)])[0]:
+            return Outcome.ADVANCED  # look again at once (poll reads the message's new status)
+    return Outcome.WAITING
 
 
 # --- running a batch -------------------------------------------------------------------------------
@@ -267,7 +328,7 @@ def run_batch(ids: list[int], worker: str) -> list[int]:
 class _PassResult:
     def __init__(self):
         self.alone: list[int] = []  # reached a step that runs alone (or failed): run_enrolment goes on
-        self.expedite: list[tuple[int, ModuleType, dict]] = []  # (enrolment id, module, output) waiting on mail
+        self.expedite: list[tuple[int, StepType, dict]] = []  # (enrolment id, step type, output) waiting on mail
 
 
 def _batch_pass(ids: list[int], worker: str, hints: dict[int, dict]) -> _PassResult | None:
@@ -315,6 +376,16 @@ class _Going:
         self.enrolment, self.code, self.runs, self.hint, self.steps = enrolment, code, runs, hint, 0
 
 
+@dataclass
+class _Started:
+    """A step a batch round ran (or polls): its enrolment, its move, what it sees and its output so far."""
+
+    item: _Going
+    plan: Plan
+    ctx: StepContext
+    output: dict
+
+
 def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: list) -> list[_Going]:
     """Run the current step of each enrolment in `going`; returns those that go on to a next round.
 
@@ -326,67 +397,71 @@ def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: 
         if enrolment.contact_id in contacts:
             later.append(item)
             continue
-        step = _next_step(item, now, result)
-        if step is None:
+        plan = _next_step(item, now, result)
+        if plan is None:
             continue
         contacts.add(enrolment.contact_id)
-        instruction, module = step
-        run = item.runs.get(instruction.step["id"])
-        ctx = context(enrolment, instruction.step, now, item.runs)
+        ctx = context(enrolment, plan.step, now, item.runs)
         kept.append(ctx.calendar)
-        waiting = run is not None and run.status == "waiting"
-        output = {**run.output, **(item.hint or {})} if waiting and run is not None else module.run(ctx)
+        polled = plan.move is Move.POLL
+        output = {**plan.run.output, **(item.hint or {})} if polled else plan.step_type.run(ctx)
         item.hint = None
-        started.append((item, instruction, module, run, ctx, waiting, output))
+        started.append(_Started(item, plan, ctx, output))
     db.session.flush()  # the round's new rows get their ids
-    for item, instruction, module, run, ctx, waiting, output in started:
-        enrolment, step = item.enrolment, instruction.step
-        output = actions.resolve(output)
-        if not waiting and hasattr(module, "expedite"):
-            outcome = False  # what it waits on was just made: expedited after the commit
-        else:
-            outcome = module.poll(ctx, output) if hasattr(module, "poll") else True
-        run = _record(enrolment, instruction, run, output, outcome, ran=not waiting, now=now, flush=False)
+    for one in started:
+        item, plan, step = one.item, one.plan, one.plan.step
+        output = actions.resolve(one.output)
+        # What an expedited step waits on was just made: expedited after the commit.
+        outcome = False if plan.move is Move.EXPEDITE else plan.step_type.poll(one.ctx, output)
+        run = _record(
+            item.enrolment,
+            plan.instruction,
+            plan.run,
+            output,
+            outcome,
+            ran=plan.move is not Move.POLL,
+            now=now,
+            flush=False,
+        )
         item.runs[step["id"]] = run
         item.steps += 1
         if outcome is not True:
-            if not waiting and hasattr(module, "expedite"):
-                result.expedite.append((enrolment.id, module, output))
+            if plan.move is Move.EXPEDITE:
+                result.expedite.append((item.enrolment.id, plan.step_type, output))
             continue
-        logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment.id, step["id"], step["type"])
+        logger.debug("step done enrolment_id=%s step=%s type=%s", item.enrolment.id, step["id"], step["type"])
         if item.steps < MAX_STEPS_PER_CLAIM:
             later.append(item)
     return later
 
 
-def _next_step(item: _Going, now: datetime, result: _PassResult):
-    """The (instruction, module) the enrolment runs next in the batch; None when it is done with the pass
-    (finished, or a step that runs alone: result.alone)."""
+def _next_step(item: _Going, now: datetime, result: _PassResult) -> Plan | None:
+    """The enrolment's next move in the batch (RUN, EXPEDITE or POLL), past the steps already done; None
+    when it is done with the pass (finished, or a step that runs alone: result.alone)."""
     enrolment, code = item.enrolment, item.code
-    while not _finish_if_done(enrolment, code, now):
-        instruction = code[enrolment.step_index]
-        assert instruction.step is not None, "_finish_if_done skipped the jumps"
-        run = item.runs.get(instruction.step["id"])
-        if run is not None and run.status == "done":
-            _advance(enrolment, instruction, run.output or {})
+    while True:
+        plan = next_move(enrolment, code, item.runs, batch=True)
+        if plan.move is Move.ADVANCE:
+            _advance(enrolment, plan.instruction, plan.run.output or {})
             continue
-        module = actions.get(instruction.step.get("type", ""))
-        if module is None or getattr(module, "EXTERNAL", False):
+        if plan.move is Move.FINISH:
+            _finish_if_done(enrolment, code, now)
+            return None
+        if plan.move is Move.ALONE:
             result.alone.append(enrolment.id)
             return None
-        return instruction, module
-    return None
+        return plan
 
 
-def _expedite(waiting: list[tuple[int, ModuleType, dict]]) -> dict[int, dict]:
-    """Do now what the waiting steps wait for (module by module); returns {enrolment id: hint for its
+def _expedite(waiting: list[tuple[int, StepType, dict]]) -> dict[int, dict]:
+    """Do now what the waiting steps wait for (type by type); returns {enrolment id: hint for its
     step's output} for the enrolments to look at again."""
-    by_module: dict[ModuleType, list[tuple[int, dict]]] = {}
-    for enrolment_id, module, output in waiting:
-        by_module.setdefault(module, []).append((enrolment_id, output))
+    by_type: dict[StepType, list[tuple[int, dict]]] = {}
+    for enrolment_id, step_type, output in waiting:
+        by_type.setdefault(step_type, []).append((enrolment_id, output))
     again = {}
-    for module, items in by_module.items():
-        hints = module.expedite([output for _id, output in items])
+    for step_type, items in by_type.items():
+        hints = step_type.expedite([output for _id, output in items])
         again.update({enrolment_id: hint for (enrolment_id, _output), hint in zip(items, hints) if hint})
     return again
 
@@ -450,13 +525,13 @@ def _record(enrolment, instruction, run, output, result, *, ran: bool, now: date
     return run
 
 
-def _record_stop(enrolment_id: int, worker: str, step: Mapping, reason: str) -> str:
+def _record_stop(enrolment_id: int, worker: str, step: dict, reason: str) -> Outcome:
     """A step that ends the enrolment (StepStop): the step done with the reason, the enrolment completed."""
     now = utcnow()
     if not _hold(enrolment_id, worker, now):
         db.session.rollback()
-        return "lost"
-    enrolment = db.session.get_one(Enrolment, enrolment_id, populate_existing=True)
+        return Outcome.LOST
+    enrolment = db.session.get(Enrolment, enrolment_id, populate_existing=True)
     run = _runs(enrolment_id).get(step["id"])
     if run is None:
         run = StepRun(enrolment_id=enrolment_id, step_id=step["id"], step_type=step.get("type", ""), started_at=now)
@@ -474,7 +549,7 @@ def _record_stop(enrolment_id: int, worker: str, step: Mapping, reason: str) -> 
     enrolment.last_error = ""
     db.session.commit()
     logger.info("enrolment stopped enrolment_id=%s step=%s reason=%s", enrolment_id, step["id"], reason)
-    return "finished"
+    return Outcome.FINISHED
 
 
 def describe_error(exc: Exception) -> str:
@@ -535,8 +610,8 @@ def _template_output(step: Mapping, output: dict) -> dict:
     """A step's output as later steps' templates see it: its secret links as tokens.LinkRef, never text
     (so a value a contact typed can never stand for one)."""
     values = dict(output)
-    module = actions.get(step.get("type", ""))
-    for field, (purpose, id_field) in getattr(module, "SECRET_LINKS", {}).items():
+    step_type = actions.get(step.get("type", ""))
+    for field, (purpose, id_field) in (step_type.SECRET_LINKS if step_type else {}).items():
         values[field] = tokens.LinkRef(purpose, int(output[id_field])) if output.get(id_field) else ""
     return values
 

@@ -7,7 +7,6 @@ as publishing (services.validate and each step type's validate) before anything 
 
 import json
 import re
-import secrets
 from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
 
@@ -103,8 +102,8 @@ def _label(step) -> str:
     """A step's type as the editor names it ("Send Email"), or as the file spells it when unknown."""
     if not isinstance(step, Mapping):
         return "?"
-    module = actions.get(str(step.get("type") or ""))
-    return module.LABEL if module else str(step.get("type") or "no type")
+    kind = actions.get(str(step.get("type") or ""))
+    return kind.LABEL if kind else str(step.get("type") or "no type")
 
 
 def _branch_place(place: str, label: str, name: str) -> str:
@@ -191,17 +190,16 @@ def _calendar_id(slug, where: str, errors: list[str]):
     return calendar.id
 
 
-def _import_config(config: Mapping, module, where: str, errors: list[str]) -> dict:
+def _import_config(config: Mapping, kind, where: str, errors: list[str]) -> dict:
     """A config as the app holds it: defaults for what the file leaves out, slugs become ids."""
-    out = dict(getattr(module, "DEFAULTS", {})) if module else {}
+    out = dict(kind.DEFAULTS) if kind else {}
     for name, value in config.items():
         if name == "calendar":
             out["calendar_id"] = _calendar_id(value, where, errors)
         elif name != "secret":
             out[name] = value
-    if module is not None and "secret" in out:
-        maker = getattr(module, "new_secret", None)
-        out["secret"] = maker() if callable(maker) else secrets.token_urlsafe(32)
+    if kind is not None and "secret" in out:
+        out["secret"] = kind.new_secret()
     return out
 
 
@@ -209,9 +207,8 @@ def _import_steps(steps: list, prefix: str, seen_ids: set, errors: list[str]) ->
     out = []
     for number, step in enumerate(steps, 1):
         place = f"{prefix} → step {number}" if prefix else f"Step {number}"
-        module = actions.get(step["type"])
-        assert module is not None, "_shape refused unknown step types"
-        where = f"{place} ({module.LABEL})"
+        kind = actions.get(step["type"])
+        where = f"{place} ({kind.LABEL})"
         step_id = step.get("id")
         if not isinstance(step_id, str) or not STEP_ID_RE.match(step_id) or step_id in seen_ids:
             step_id = services.new_step_id()
@@ -222,11 +219,11 @@ def _import_steps(steps: list, prefix: str, seen_ids: set, errors: list[str]) ->
             "id": step_id,
             "type": step["type"],
             "key": step.get("key", ""),
-            "config": _import_config(step.get("config", {}), module, where, errors),
+            "config": _import_config(step.get("config", {}), kind, where, errors),
         }
         if step.get("branches") is not None:
             item["branches"] = {
-                name: _import_steps(branch, _branch_place(place, module.LABEL, name), seen_ids, errors)
+                name: _import_steps(branch, _branch_place(place, kind.LABEL, name), seen_ids, errors)
                 for name, branch in step["branches"].items()
             }
         out.append(item)

@@ -1,6 +1,6 @@
 """What every editor form builds on: the base class and a few field helpers.
 
-Step types declare their own form (FORM in their module); this module imports nothing from the
+Step types declare their own form (their FORM); this module imports nothing from the
 workflows package, so an action module can use it without an import cycle.
 """
 
@@ -29,6 +29,7 @@ class StepForm(Form):
     """
 
     step: dict = {}
+    cv_fields: tuple[str, ...] = ()
 
     def load(self, step):
         """Fill every field named like a config key from the saved step."""

@@ -1,6 +1,5 @@
-"""The editor's forms: name, trigger, settings; each step type's form is its module's FORM."""
+"""The editor's forms: name, trigger, settings; each step type's form is its FORM."""
 
-from collections.abc import Mapping
 
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -57,10 +56,11 @@ class TriggerForm(Form):
         return {}
 
 
-def step_form(step: Mapping, formdata=None):
-    """The form of a step's type (its module's FORM), prefixed by its id so many cards share one page;
-    None if it has none. The form knows the saved step, so config() can keep what the card does not edit."""
-    form_class = getattr(actions.get(step.get("type", "")), "FORM", None)
+def step_form(step: dict, formdata=None):
+    """The form of a step's type (its FORM), prefixed by its id so many cards share one page; None if it
+    has none. The form knows the saved step, so config() can keep what the card does not edit."""
+    step_type = actions.get(step.get("type", ""))
+    form_class = step_type.FORM if step_type else None
     if form_class is None:
         return None
     prefix = f"s{step['id']}-"

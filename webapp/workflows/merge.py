@@ -12,7 +12,7 @@ refuses such a template at save with a message, and renders a stored one as a st
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -122,14 +122,14 @@ def check(
     later_steps: Iterable[Mapping] = (),
     calendar: bool = False,
     label: str = "",
+    outputs_of: Callable[[Mapping], Mapping[str, str]] = lambda step: {},
 ) -> list[str]:
     """Why a template cannot be saved, one message per problem naming the value; [] when it is fine.
 
     earlier_steps: the steps before this one (their values may be used); later_steps: this one and
-    those after (named in the message when used too early); calendar: whether {{ calendar.* }} exists.
+    those after (named in the message when used too early); calendar: whether {{ calendar.* }} exists;
+    outputs_of: the fields a step's output offers (actions.outputs_of: this module knows no step type).
     """
-    from webapp.workflows.actions import outputs_of
-
     where = f"{label}: " if label else ""
     if problem := too_complex(source or ""):
         return [where + problem]
@@ -242,22 +242,6 @@ def contact_values(contact) -> dict:
 def calendar_values(calendar) -> dict:
     """A calendar as the plain dict templates see."""
     return {"name": calendar.name, "duration": calendar.duration} if calendar else {}
-
-
-def available(steps_before: Iterable[Mapping], trigger_type: str = "") -> list[tuple[str, list[tuple[str, str]]]]:
-    """The values a step may insert, grouped for the picker: [(group, [(label, expression), …]), …]."""
-    from webapp.workflows.actions import get
-
-    groups = [("Contact", [(label, f"{{{{ contact.{field} }}}}") for field, label in CONTACT_VALUES.items()])]
-    steps_before = list(steps_before)
-    if has_calendar(steps_before, trigger_type):
-        groups.append(("Calendar", [(label, f"{{{{ calendar.{f} }}}}") for f, label in CALENDAR_VALUES.items()]))
-    for step in steps_before:
-        module = get(step.get("type", ""))
-        if module and (values := module.custom_values(step)):
-            groups.append((module.LABEL, values))
-    groups.append(("Workflow", [("Workflow name", "{{ workflow.name }}")]))
-    return groups
 
 
 def has_calendar(steps_before: Iterable[Mapping], trigger_type: str = "") -> bool:

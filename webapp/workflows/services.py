@@ -54,11 +54,10 @@ def new_step_id() -> str:
 
 def new_step(step_type: str, key: str = "") -> dict:
     """A step of a type with its default config, ready to append to workflow.steps."""
-    module = actions.get(step_type)
-    if module is None:
+    kind = actions.get(step_type)
+    if kind is None:
         raise ValueError(f"unknown step type {step_type!r}")
-    config = module.new_config() if hasattr(module, "new_config") else dict(module.DEFAULTS)
-    return {"id": new_step_id(), "type": step_type, "key": key, "config": config}
+    return {"id": new_step_id(), "type": step_type, "key": key, "config": kind.new_config()}
 
 
 def create_workflow(name: str, trigger_type: str = "", trigger_config: Mapping | None = None) -> Workflow:
@@ -119,14 +118,14 @@ def validate(workflow: Workflow | SimpleNamespace) -> dict[str, dict[str, str]]:
     for number, (step, _path) in enumerate(program.walk(steps), 1):
         step_id = str(step.get("id") or f"#{number}")
         problems = {}
-        module = actions.get(step.get("type", ""))
+        kind = actions.get(step.get("type", ""))
         if step_id in seen_ids:
             problems["id"] = "Two steps share this id."
         seen_ids.add(step_id)
         key = step.get("key") or ""
-        if module is None:
+        if kind is None:
             problems["type"] = f"Unknown step type “{step.get('type')}”."
-        elif getattr(module, "OUTPUTS", None):
+        elif kind.OUTPUTS:
             if not KEY_RE.match(key):
                 problems["key"] = (
                     "The key is lower-case letters, digits and _, starting with a letter (e.g. booking_link)."
@@ -135,9 +134,9 @@ def validate(workflow: Workflow | SimpleNamespace) -> dict[str, dict[str, str]]:
                 problems["key"] = f"Another step already uses the key “{key}”."
         if key:
             seen_keys.add(key)
-        if module is not None:
+        if kind is not None:
             problems.update(
-                module.validate(
+                kind.validate(
                     step.get("config") or {},
                     program.before(steps, step.get("id")) or [],
                     later_steps=[step, *program.after(steps, step.get("id"))],

@@ -59,7 +59,7 @@ STEP_FIELD = re.compile(r"^s([0-9a-f]+)-")
 def _card(workflow, step, items, index, number, errors, drafts, saved, confirm):
     """One step's card (see _cards)."""
     steps = workflow.steps or []
-    module = actions.get(step.get("type", ""))
+    kind = actions.get(step.get("type", ""))
     form = drafts.get(step["id"]) or forms.step_form(step)
     earlier = program.before(steps, step["id"]) or []
     if form is not None:
@@ -71,17 +71,17 @@ def _card(workflow, step, items, index, number, errors, drafts, saved, confirm):
         number=number,
         first=index == 0,
         last=index == len(items) - 1,
-        label=module.LABEL if module else step.get("type"),
-        category=module.CATEGORY if module else "",
-        summary=module.describe(step.get("config") or {}) if hasattr(module, "describe") else "",
+        label=kind.LABEL if kind else step.get("type"),
+        category=kind.CATEGORY if kind else "",
+        summary=kind.describe(step.get("config") or {}) if kind else "",
         # A step with a sealed secret (a webhook): a hint that it is set, and the secret itself only on
         # the one render that shows it (see REVEAL).
-        secret_hint=module.secret_hint(step.get("config") or {}) if hasattr(module, "secret_hint") else "",
-        reveal=(lambda: module.reveal(step.get("config") or {})) if hasattr(module, "reveal") else None,
+        secret_hint=kind.secret_hint(step.get("config") or {}) if kind else "",
+        reveal=(lambda: kind.reveal(step.get("config") or {})) if kind else None,
         form=form,
         loose=forms.show_errors(form, problems),
         invalid=bool(problems),
-        values=merge.available(earlier, workflow.trigger_type) if hasattr(form, "cv_fields") else [],
+        values=actions.available(earlier, workflow.trigger_type) if form is not None and form.cv_fields else [],
         link_fields=list(_link_fields(form)) if form is not None else [],
         saved=saved == step["id"],
         dirty=step["id"] in drafts,
@@ -410,6 +410,7 @@ def _preview(workflow, step, config, contact) -> dict:
             later_steps=later,
             calendar=merge.has_calendar(earlier, workflow.trigger_type),
             label="Subject",
+            outputs_of=actions.outputs_of,
         ),
         *merge.check(
             config.get("body", ""),
@@ -417,6 +418,7 @@ def _preview(workflow, step, config, contact) -> dict:
             later_steps=later,
             calendar=merge.has_calendar(earlier, workflow.trigger_type),
             label="Message",
+            outputs_of=actions.outputs_of,
         ),
     ]
     if problems:

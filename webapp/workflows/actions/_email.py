@@ -1,7 +1,7 @@
 """What the email steps share (Send Email, Internal notification email): the subject and body
 fields, their check at save, rendering and queueing in the outbox, and waiting until it has sent.
 
-Not a step type itself: the step modules import it.
+Not a step type itself: EmailStep is the base class of the two.
 """
 
 from wtforms import StringField, TextAreaField
@@ -12,6 +12,7 @@ from webapp.mail.models import OutboxMessage
 from webapp.mail.services import deliver_now, queue_email
 from webapp.text import one_line, single_line_error
 from webapp.workflows import merge
+from webapp.workflows.actions.base import AfterFlush, StepError, StepType, outputs_of
 from webapp.workflows.formkit import StepForm
 
 SUBJECT_MAX = 200
@@ -40,14 +41,18 @@ def check_message(config, earlier_steps, *, later_steps=(), trigger_type="") -> 
         errors["subject"] = f"The subject is longer than {SUBJECT_MAX} characters."
     elif error := single_line_error(subject, "The subject"):
         errors["subject"] = error
-    elif problems := merge.check(subject, earlier_steps, later_steps=later_steps, calendar=calendar):
+    elif problems := merge.check(
+        subject, earlier_steps, later_steps=later_steps, calendar=calendar, outputs_of=outputs_of
+    ):
         errors["subject"] = "; ".join(problems)
     body = config.get("body") or ""
     if not body.strip():
         errors["body"] = "The email needs a message."
     elif len(body) > BODY_MAX:
         errors["body"] = f"The message is longer than {BODY_MAX} characters."
-    elif problems := merge.check(body, earlier_steps, later_steps=later_steps, calendar=calendar):
+    elif problems := merge.check(
+        body, earlier_steps, later_steps=later_steps, calendar=calendar, outputs_of=outputs_of
+    ):
         errors["body"] = "; ".join(problems)
     return errors
 
@@ -55,8 +60,6 @@ def check_message(config, earlier_steps, *, later_steps=(), trigger_type="") -> 
 def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = "") -> dict:
     """Render the step's subject and body over the enrolment's values and queue the message (uncommitted,
     unflushed: its outbox_id is known after the engine's flush)."""
-    from webapp.workflows.actions import AfterFlush
-
     config = ctx.config
     minter = tokens.Minter()  # this message's own markers: the only links it can ever reveal
     values = minter.fill(ctx.values)
@@ -74,24 +77,28 @@ def queue(ctx, to: str, *, kind: str, sender_name: str, subject_prefix: str = ""
     return {"outbox_id": AfterFlush(lambda: message.id), "subject": subject}
 
 
-def poll(ctx, output) -> bool:
-    """True once the message went out (or is held: no mail server); a message that failed fails the step."""
-    from webapp.workflows.actions import StepError
+class EmailStep(StepType):
+    """A step that queues one message and waits (poll) until the outbox has sent it: the engine sends it
+    at once (expedite), the outbox retries with backoff when that fails, and when it gives up the
+    enrolment fails with the server's reason."""
 
-    if output.get("delivered") in ("sent", "held"):
-        return True  # expedite just sent it (the worker running this step)
-    message = db.session.get(OutboxMessage, output.get("outbox_id"), populate_existing=True)
-    if message is None:
-        return True  # deleted by an admin: nothing left to wait for
-    if message.status == "failed":
-        raise StepError(f"The email to {message.to_addr} could not be sent: {message.last_error}", permanent=True)
-    return message.status in ("sent", "held")
+    EXPEDITES = True
 
+    def poll(self, ctx, output) -> bool:
+        """True once the message went out (or is held: no mail server); a message that failed fails the step."""
+        if output.get("delivered") in ("sent", "held"):
+            return True  # expedite just sent it (the worker running this step)
+        message = db.session.get(OutboxMessage, output.get("outbox_id"), populate_existing=True)
+        if message is None:
+            return True  # deleted by an admin: nothing left to wait for
+        if message.status == "failed":
+            raise StepError(f"The email to {message.to_addr} could not be sent: {message.last_error}", permanent=True)
+        return message.status in ("sent", "held")
 
-def expedite(outputs: list[dict]) -> list[dict | None]:
-    """Send the steps' queued messages now, in the worker running the steps, instead of waiting for the
-    outbox. For each output: what to add to it for poll ({"delivered": status}) when its message left
-    the queue, else None."""
-    ids = [output.get("outbox_id") for output in outputs]
-    left = deliver_now([i for i in ids if i])
-    return [{"delivered": left[i]} if i in left else None for i in ids]
+    def expedite(self, outputs: list[dict]) -> list[dict | None]:
+        """Send the steps' queued messages now, in the worker running the steps, instead of waiting for the
+        outbox. For each output: what to add to it for poll ({"delivered": status}) when its message left
+        the queue, else None."""
+        ids = [output.get("outbox_id") for output in outputs]
+        left = deliver_now([i for i in ids if i])
+        return [{"delivered": left[i]} if i in left else None for i in ids]

@@ -9,13 +9,8 @@ from wtforms import StringField
 from webapp.audit import audit
 from webapp.contacts.models import normalize_tag
 from webapp.contacts.services import TagError, add_tags, tag_error
+from webapp.workflows.actions.base import StepError, StepType
 from webapp.workflows.formkit import StepForm, text
-
-TYPE = "add_tag"
-CATEGORY = "Contact"
-LABEL = "Add tag"
-DEFAULTS = {"tag": ""}
-OUTPUTS: dict[str, str] = {}
 
 
 class TagForm(StepForm):
@@ -32,9 +27,6 @@ class TagForm(StepForm):
         return {"tag": normalize_tag(text(self.tag))}
 
 
-FORM = TagForm
-
-
 def check_tag(config, verb: str) -> dict[str, str]:
     """The tag is there and storable (the rule of contacts' tags)."""
     tag = normalize_tag(str(config.get("tag") or ""))
@@ -45,31 +37,33 @@ def check_tag(config, verb: str) -> dict[str, str]:
     return {}
 
 
-def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
-    """A tag is required."""
-    return check_tag(config, "add")
-
-
-def custom_values(step) -> list[tuple[str, str]]:
-    """A tag step offers no values to later steps."""
-    return []
-
-
 def via_workflows(ctx) -> list[int]:
     """This workflow and those whose tag steps led to this enrolment: their triggers must not fire again."""
     return [*(ctx.event.get("via_workflows") or []), ctx.enrolment.workflow_id]
 
 
-def run(ctx) -> dict:
-    """Add the tag (uncommitted; the Tag added triggers of other workflows enrol in the same transaction)."""
-    from webapp.workflows.actions import StepError
+class AddTag(StepType):
+    TYPE = "add_tag"
+    CATEGORY = "Contact"
+    LABEL = "Add tag"
+    DEFAULTS = {"tag": ""}
+    FORM = TagForm
 
-    tag = normalize_tag(str(ctx.config.get("tag") or ""))
-    try:
-        added = add_tags(ctx.contact, [tag], via_workflows=via_workflows(ctx))
-    except TagError as exc:
-        raise StepError(str(exc), permanent=True) from None
-    if not added:
-        return {"tag": tag, "added": False, "summary": f"The contact already had the tag “{tag}”."}
-    audit("contact.tag_add", contact_id=ctx.contact.id, tags=repr(added), enrolment_id=ctx.enrolment.id)
-    return {"tag": tag, "added": True, "summary": f"Tag “{tag}” added."}
+    def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+        """A tag is required."""
+        return check_tag(config, "add")
+
+    def run(self, ctx) -> dict:
+        """Add the tag (uncommitted; the Tag added triggers of other workflows enrol in the same transaction)."""
+        tag = normalize_tag(str(ctx.config.get("tag") or ""))
+        try:
+            added = add_tags(ctx.contact, [tag], via_workflows=via_workflows(ctx))
+        except TagError as exc:
+            raise StepError(str(exc), permanent=True) from None
+        if not added:
+            return {"tag": tag, "added": False, "summary": f"The contact already had the tag “{tag}”."}
+        audit("contact.tag_add", contact_id=ctx.contact.id, tags=repr(added), enrolment_id=ctx.enrolment.id)
+        return {"tag": tag, "added": True, "summary": f"Tag “{tag}” added."}
+
+
+STEP = AddTag()

@@ -12,16 +12,9 @@ from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
+from webapp.workflows.actions.base import AfterFlush, StepError, StepType
 from webapp.workflows.formkit import StepForm, calendar_choices, int_or_none
 
-TYPE = "generate_link"
-CATEGORY = "Appointments"
-LABEL = "Generate One-Time Booking Link"
-DEFAULTS = {"calendar_id": None, "expires_in": None, "expires_unit": "days", "existing": "reuse"}
-OUTPUTS = {"url": "One-Time Link", "calendar_name": "Calendar name", "expires_at": "Link expiry (UTC)"}
-# Outputs that are secret links, by the output holding their id: the engine hands later steps a
-# tokens.LinkRef (never text), which only the message or request it goes into can turn into the URL.
-SECRET_LINKS = {"url": (links.PURPOSE, "link_id")}
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 UNITS = {"hours": 1, "days": 24}
 MAX_HOURS = 366 * 24
@@ -65,39 +58,7 @@ class GenerateLinkForm(StepForm):
         }
 
 
-FORM = GenerateLinkForm
-
-
-def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
-    """Calendar required (and not archived); expiry a positive number of hours or days; reuse or revoke."""
-    errors = {}
-    calendar_id = config.get("calendar_id")
-    calendar = db.session.get(Calendar, calendar_id) if isinstance(calendar_id, int) else None
-    if calendar is None:
-        errors["calendar_id"] = "Choose the calendar the link books on."
-    elif calendar.archived_at:
-        errors["calendar_id"] = f"The calendar “{calendar.name}” is archived."
-    expires_in = config.get("expires_in")
-    if expires_in not in (None, ""):
-        unit = config.get("expires_unit", "days")
-        if unit not in UNITS:
-            errors["expires_unit"] = "The expiry is in hours or days."
-        elif not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in < 1:
-            errors["expires_in"] = "The expiry is a whole number of hours or days, at least 1."
-        elif expires_in * UNITS[unit] > MAX_HOURS:
-            errors["expires_in"] = "The expiry can be at most a year."
-    if config.get("existing", "reuse") not in ("reuse", "revoke"):
-        errors["existing"] = "When the contact already has a link: reuse it or revoke it."
-    return errors
-
-
-def custom_values(step) -> list[tuple[str, str]]:
-    """One-Time Link (and friends) of this step, for the picker."""
-    key = step.get("key") or "booking_link"
-    return [(label, f"{{{{ steps.{key}.{field} }}}}") for field, label in OUTPUTS.items()]
-
-
-def _active_links(contact_id, calendar_id, now):
+def _active_links(contact_id: int, calendar_id: int, now):
     return (
         OneTimeLink.contact_id == contact_id,
         OneTimeLink.calendar_id == calendar_id,
@@ -116,47 +77,84 @@ _LATEST_ACTIVE = (
 )
 
 
-def run(ctx) -> dict:
-    """Reuse the contact's active link for the calendar, or revoke it and issue a new one."""
-    from webapp.workflows.actions import AfterFlush, StepError
+class GenerateLink(StepType):
+    TYPE = "generate_link"
+    CATEGORY = "Appointments"
+    LABEL = "Generate One-Time Booking Link"
+    DEFAULTS = {"calendar_id": None, "expires_in": None, "expires_unit": "days", "existing": "reuse"}
+    OUTPUTS = {"url": "One-Time Link", "calendar_name": "Calendar name", "expires_at": "Link expiry (UTC)"}
+    SECRET_LINKS = {"url": (links.PURPOSE, "link_id")}
+    FORM = GenerateLinkForm
 
-    config = ctx.config
-    calendar = db.session.get(Calendar, config.get("calendar_id"))
-    if calendar is None:
-        raise StepError("The link's calendar no longer exists.", permanent=True)
-    params = {"contact_id": ctx.contact.id, "calendar_id": calendar.id, "now": ctx.now}
-    with db.session.no_autoflush:  # what is pending (other steps' records) cannot change the answer
-        existing = db.session.scalar(_LATEST_ACTIVE, params)
-    if existing is not None and config.get("existing", "reuse") == "reuse":
-        link, reused = existing, True
-    else:
-        if existing is not None:
-            active = _active_links(ctx.contact.id, calendar.id, ctx.now)
-            revoked = list(db.session.scalars(select(OneTimeLink.id).where(*active)))
-            db.session.execute(
-                update(OneTimeLink).where(OneTimeLink.id.in_(revoked), *active).values(revoked_at=ctx.now),
-                execution_options={"synchronize_session": False},
+    def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+        """Calendar required (and not archived); expiry a positive number of hours or days; reuse or revoke."""
+        errors = {}
+        calendar_id = config.get("calendar_id")
+        calendar = db.session.get(Calendar, calendar_id) if isinstance(calendar_id, int) else None
+        if calendar is None:
+            errors["calendar_id"] = "Choose the calendar the link books on."
+        elif calendar.archived_at:
+            errors["calendar_id"] = f"The calendar “{calendar.name}” is archived."
+        expires_in = config.get("expires_in")
+        if expires_in not in (None, ""):
+            unit = config.get("expires_unit", "days")
+            if unit not in UNITS:
+                errors["expires_unit"] = "The expiry is in hours or days."
+            elif not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in < 1:
+                errors["expires_in"] = "The expiry is a whole number of hours or days, at least 1."
+            elif expires_in * UNITS[unit] > MAX_HOURS:
+                errors["expires_in"] = "The expiry can be at most a year."
+        if config.get("existing", "reuse") not in ("reuse", "revoke"):
+            errors["existing"] = "When the contact already has a link: reuse it or revoke it."
+        return errors
+
+    def custom_values(self, step) -> list[tuple[str, str]]:
+        """One-Time Link (and friends) of this step, for the picker."""
+        key = step.get("key") or "booking_link"
+        return [(label, f"{{{{ steps.{key}.{field} }}}}") for field, label in self.OUTPUTS.items()]
+
+    def run(self, ctx) -> dict:
+        """Reuse the contact's active link for the calendar, or revoke it and issue a new one."""
+        config = ctx.config
+        calendar = db.session.get(Calendar, config.get("calendar_id"))
+        if calendar is None:
+            raise StepError("The link's calendar no longer exists.", permanent=True)
+        params = {"contact_id": ctx.contact.id, "calendar_id": calendar.id, "now": ctx.now}
+        with db.session.no_autoflush:  # what is pending (other steps' records) cannot change the answer
+            existing = db.session.scalar(_LATEST_ACTIVE, params)
+        if existing is not None and config.get("existing", "reuse") == "reuse":
+            link, reused = existing, True
+        else:
+            if existing is not None:
+                active = _active_links(ctx.contact.id, calendar.id, ctx.now)
+                revoked = list(db.session.scalars(select(OneTimeLink.id).where(*active)))
+                db.session.execute(
+                    update(OneTimeLink).where(OneTimeLink.id.in_(revoked), *active).values(revoked_at=ctx.now),
+                    execution_options={"synchronize_session": False},
+                )
+                for link_id in revoked:
+                    audit("link.revoke", link_id=link_id, enrolment_id=ctx.enrolment.id)
+            expires_at = None
+            if config.get("expires_in"):
+                expires_at = ctx.now + timedelta(hours=config["expires_in"] * UNITS[config.get("expires_unit", "days")])
+            # Which run made the link goes in its own columns; the metadata stays empty, the API client's own.
+            link = links.issue(
+                calendar,
+                ctx.contact,
+                expires_at=expires_at,
+                source="workflow",
+                flush=False,
+                enrolment=ctx.enrolment,
+                step_id=str(ctx.step.get("id", "")),
             )
-            for link_id in revoked:
-                audit("link.revoke", link_id=link_id, enrolment_id=ctx.enrolment.id)
-        expires_at = None
-        if config.get("expires_in"):
-            expires_at = ctx.now + timedelta(hours=config["expires_in"] * UNITS[config.get("expires_unit", "days")])
-        # Which run made the link goes in its own columns; the metadata stays empty, the API client's own.
-        link = links.issue(
-            calendar,
-            ctx.contact,
-            expires_at=expires_at,
-            source="workflow",
-            flush=False,
-            enrolment=ctx.enrolment,
-            step_id=str(ctx.step.get("id", "")),
-        )
-        reused = False
-    return {
-        "link_id": AfterFlush(lambda: links.issued(link)) if not reused else link.id,
-        "calendar_id": calendar.id,
-        "calendar_name": calendar.name,
-        "expires_at": link.expires_at.strftime("%Y-%m-%d %H:%M") if link.expires_at else "",
-        "reused": reused,
-    }
+            reused = False
+        return {
+            "link_id": AfterFlush(lambda: links.issued(link)) if not reused else link.id,
+            "calendar_id": calendar.id,
+            "calendar_name": calendar.name,
+            "expires_at": link.expires_at.strftime("%Y-%m-%d %H:%M") if link.expires_at else "",
+            "reused": reused,
+        }
+
+
+STEP = GenerateLink()

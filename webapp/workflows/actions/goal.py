@@ -5,13 +5,8 @@ passes. The jump is made by the booking's own transaction (engine.on_link_event)
 from wtforms import SelectField
 
 from webapp.workflows import linkref
+from webapp.workflows.actions.base import StepType
 from webapp.workflows.formkit import StepForm, link_choices
-
-TYPE = "goal"
-CATEGORY = "Logic"
-LABEL = "Goal: link booked"
-DEFAULTS = {"link_step": ""}
-OUTPUTS: dict[str, str] = {}
 
 
 class GoalForm(StepForm):
@@ -25,25 +20,26 @@ class GoalForm(StepForm):
         return {"link_step": self.link_step.data or ""}
 
 
-FORM = GoalForm
+class Goal(StepType):
+    TYPE = "goal"
+    CATEGORY = "Logic"
+    LABEL = "Goal: link booked"
+    DEFAULTS = {"link_step": ""}
+    FORM = GoalForm
+
+    def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+        """The goal follows an earlier link step."""
+        if problem := linkref.problem(config.get("link_step") or "", earlier_steps):
+            return {"link_step": problem}
+        return {}
+
+    def describe(self, config) -> str:
+        return f"Goal: the link from “{config.get('link_step')}” is booked"
+
+    def run(self, ctx) -> dict:
+        """Reached in order (not by a jump): record whether the link is booked by now."""
+        link = linkref.link_of(ctx, ctx.config.get("link_step") or "")
+        return {"reached": "in order", "booked": bool(link is not None and link.used_at is not None)}
 
 
-def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
-    """The goal follows an earlier link step."""
-    if problem := linkref.problem(config.get("link_step") or "", earlier_steps):
-        return {"link_step": problem}
-    return {}
-
-
-def custom_values(step) -> list[tuple[str, str]]:
-    return []
-
-
-def describe(config) -> str:
-    return f"Goal: the link from “{config.get('link_step')}” is booked"
-
-
-def run(ctx) -> dict:
-    """Reached in order (not by a jump): record whether the link is booked by now."""
-    link = linkref.link_of(ctx, ctx.config.get("link_step") or "")
-    return {"reached": "in order", "booked": bool(link is not None and link.used_at is not None)}
+STEP = Goal()

@@ -8,13 +8,9 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.contacts.models import normalize_tag
 from webapp.workflows import linkref, merge
+from webapp.workflows.actions.base import StepType
 from webapp.workflows.formkit import Form, StepForm, choices_of, link_choices, text
 
-TYPE = "if_else"
-CATEGORY = "Logic"
-LABEL = "If/else"
-DEFAULTS = {"match": "all", "conditions": [{"kind": "link_booked", "link_step": ""}]}
-OUTPUTS: dict[str, str] = {}
 KINDS = {
     "has_tag": "The contact has the tag",
     "link_booked": "The link was booked",
@@ -116,30 +112,6 @@ def _condition(form) -> dict:
     return {"kind": kind}
 
 
-FORM = IfElseForm
-
-
-def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
-    """At least one condition, each complete; link conditions name an earlier link step."""
-    errors = {}
-    if config.get("match", "all") not in ("all", "any"):
-        errors["match"] = "Match all the conditions or any of them."
-    conditions = config.get("conditions")
-    if not isinstance(conditions, list) or not conditions:
-        errors["conditions"] = "Add at least one condition."
-        return errors
-    if len(conditions) > MAX_CONDITIONS:
-        errors["conditions"] = f"At most {MAX_CONDITIONS} conditions."
-        return errors
-    problems = []
-    for number, condition in enumerate(conditions, 1):
-        if problem := _problem(condition if isinstance(condition, dict) else {}, earlier_steps):
-            problems.append(f"Condition {number}: {problem}")
-    if problems:
-        errors["conditions"] = " ".join(problems)
-    return errors
-
-
 def _problem(condition: dict, earlier_steps) -> str | None:
     kind = condition.get("kind")
     if kind not in KINDS:
@@ -159,10 +131,6 @@ def _problem(condition: dict, earlier_steps) -> str | None:
     return None
 
 
-def custom_values(step) -> list[tuple[str, str]]:
-    return []
-
-
 def describe_condition(condition: dict) -> str:
     """One condition in words: "has tag vip", "the link from booking_link was booked"."""
     kind = condition.get("kind")
@@ -174,11 +142,6 @@ def describe_condition(condition: dict) -> str:
         return f"the link from “{condition.get('link_step')}” was opened"
     field = FIELDS.get(condition.get("field") or "", condition.get("field"))
     return f"{field} {condition.get('op')} “{condition.get('value', '')}”"
-
-
-def describe(config) -> str:
-    joiner = " and " if config.get("match", "all") == "all" else " or "
-    return "If " + joiner.join(describe_condition(c) for c in config.get("conditions") or [])
 
 
 def check(ctx, condition: dict) -> bool:
@@ -197,9 +160,43 @@ def check(ctx, condition: dict) -> bool:
     return actual == expected if condition.get("op") == "equals" else expected in actual
 
 
-def run(ctx) -> dict:
-    """Evaluate the conditions; the engine follows output["branch"]."""
-    config = ctx.config
-    results = [check(ctx, condition) for condition in config.get("conditions") or []]
-    holds = all(results) if config.get("match", "all") == "all" else any(results)
-    return {"branch": "yes" if holds else "no", "results": results}
+class IfElse(StepType):
+    TYPE = "if_else"
+    CATEGORY = "Logic"
+    LABEL = "If/else"
+    DEFAULTS = {"match": "all", "conditions": [{"kind": "link_booked", "link_step": ""}]}
+    FORM = IfElseForm
+
+    def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+        """At least one condition, each complete; link conditions name an earlier link step."""
+        errors = {}
+        if config.get("match", "all") not in ("all", "any"):
+            errors["match"] = "Match all the conditions or any of them."
+        conditions = config.get("conditions")
+        if not isinstance(conditions, list) or not conditions:
+            errors["conditions"] = "Add at least one condition."
+            return errors
+        if len(conditions) > MAX_CONDITIONS:
+            errors["conditions"] = f"At most {MAX_CONDITIONS} conditions."
+            return errors
+        problems = []
+        for number, condition in enumerate(conditions, 1):
+            if problem := _problem(condition if isinstance(condition, dict) else {}, earlier_steps):
+                problems.append(f"Condition {number}: {problem}")
+        if problems:
+            errors["conditions"] = " ".join(problems)
+        return errors
+
+    def describe(self, config) -> str:
+        joiner = " and " if config.get("match", "all") == "all" else " or "
+        return "If " + joiner.join(describe_condition(c) for c in config.get("conditions") or [])
+
+    def run(self, ctx) -> dict:
+        """Evaluate the conditions; the engine follows output["branch"]."""
+        config = ctx.config
+        results = [check(ctx, condition) for condition in config.get("conditions") or []]
+        holds = all(results) if config.get("match", "all") == "all" else any(results)
+        return {"branch": "yes" if holds else "no", "results": results}
+
+
+STEP = IfElse()

@@ -11,13 +11,8 @@ from webapp.auth.models import User
 from webapp.contacts.services import email_error
 from webapp.extensions import db
 from webapp.workflows.actions import _email
+from webapp.workflows.actions.base import StepError
 from webapp.workflows.formkit import int_or_none, text
-
-TYPE = "notify_email"
-CATEGORY = "Communication"
-LABEL = "Internal notification email"
-DEFAULTS = {"admin_id": None, "to": "", "subject": "", "body": ""}
-OUTPUTS: dict[str, str] = {}
 
 
 class NotifyEmailForm(_email.MessageForm):
@@ -40,44 +35,41 @@ class NotifyEmailForm(_email.MessageForm):
         return {"admin_id": int_or_none(self.admin_id.data), "to": text(self.to), **self.message_config()}
 
 
-FORM = NotifyEmailForm
-poll = _email.poll  # the step waits until the outbox has sent the message…
-expedite = _email.expedite  # …which the worker running the step sends at once
+class NotifyEmail(_email.EmailStep):
+    TYPE = "notify_email"
+    CATEGORY = "Communication"
+    LABEL = "Internal notification email"
+    DEFAULTS = {"admin_id": None, "to": "", "subject": "", "body": ""}
+    FORM = NotifyEmailForm
+
+    def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+        """An admin that exists or a valid address (one of the two); subject and body as for Send Email."""
+        errors = {}
+        admin_id, to = config.get("admin_id"), (config.get("to") or "").strip()
+        if admin_id is None and not to:
+            errors["admin_id"] = "Choose the admin to notify, or type an address below."
+        elif admin_id is not None and to:
+            errors["to"] = "Choose an admin or type an address, not both."
+        elif admin_id is not None and (not isinstance(admin_id, int) or db.session.get(User, admin_id) is None):
+            errors["admin_id"] = "That admin account no longer exists; choose another."
+        elif to and (problem := email_error(to)):
+            errors["to"] = problem
+        errors.update(_email.check_message(config, earlier_steps, later_steps=later_steps, trigger_type=trigger_type))
+        return errors
+
+    def run(self, ctx) -> dict:
+        """Queue the notification to the admin's current address, or the fixed one (uncommitted)."""
+        config = ctx.config
+        address = (config.get("to") or "").strip()
+        if config.get("admin_id") is not None:
+            admin = db.session.get(User, config["admin_id"])
+            if admin is None:
+                raise StepError("The admin to notify no longer exists.", permanent=True)
+            address = admin.email
+        if email_error(address):
+            raise StepError(f"Cannot send to “{address}”: not a valid email address.", permanent=True)
+        output = _email.queue(ctx, address, kind="notification", sender_name=ctx.values["workflow"]["sender_name"])
+        return {"outbox_id": output["outbox_id"], "to": address, "subject": output["subject"]}
 
 
-def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
-    """An admin that exists or a valid address (one of the two); subject and body as for Send Email."""
-    errors = {}
-    admin_id, to = config.get("admin_id"), (config.get("to") or "").strip()
-    if admin_id is None and not to:
-        errors["admin_id"] = "Choose the admin to notify, or type an address below."
-    elif admin_id is not None and to:
-        errors["to"] = "Choose an admin or type an address, not both."
-    elif admin_id is not None and (not isinstance(admin_id, int) or db.session.get(User, admin_id) is None):
-        errors["admin_id"] = "That admin account no longer exists; choose another."
-    elif to and (problem := email_error(to)):
-        errors["to"] = problem
-    errors.update(_email.check_message(config, earlier_steps, later_steps=later_steps, trigger_type=trigger_type))
-    return errors
-
-
-def custom_values(step) -> list[tuple[str, str]]:
-    """A notification offers no values to later steps."""
-    return []
-
-
-def run(ctx) -> dict:
-    """Queue the notification to the admin's current address, or the fixed one (uncommitted)."""
-    from webapp.workflows.actions import StepError
-
-    config = ctx.config
-    address = (config.get("to") or "").strip()
-    if config.get("admin_id") is not None:
-        admin = db.session.get(User, config["admin_id"])
-        if admin is None:
-            raise StepError("The admin to notify no longer exists.", permanent=True)
-        address = admin.email
-    if email_error(address):
-        raise StepError(f"Cannot send to “{address}”: not a valid email address.", permanent=True)
-    output = _email.queue(ctx, address, kind="notification", sender_name=ctx.values["workflow"]["sender_name"])
-    return {"outbox_id": output["outbox_id"], "to": address, "subject": output["subject"]}
+STEP = NotifyEmail()

@@ -14,13 +14,9 @@ from wtforms import SelectField, StringField
 from webapp.calendars.availability import LAST_DAY
 from webapp.types import utcnow
 from webapp.workflows import linkref
+from webapp.workflows.actions.base import StepStop, StepType
 from webapp.workflows.formkit import StepForm, choices_of, int_or_none, link_choices, text
 
-TYPE = "wait"
-CATEGORY = "Timing"
-LABEL = "Wait"
-DEFAULTS = {"mode": "duration", "amount": 1, "unit": "days", "at": "", "timezone": "", "link_step": "", "max_days": 2}
-OUTPUTS: dict[str, str] = {}
 MODES = {
     "duration": "For a while",
     "until": "Until a date and time",
@@ -59,9 +55,6 @@ class WaitForm(StepForm):
         }
 
 
-FORM = WaitForm
-
-
 def _whole(value, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
@@ -77,56 +70,6 @@ def zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
-    """Each mode's fields: a whole amount and a unit, a future date in a real zone, an earlier link step."""
-    errors = {}
-    mode = config.get("mode")
-    if mode not in MODES:
-        return {"mode": "Choose how long to wait."}
-    if mode in ("duration", "before_booking"):
-        unit = config.get("unit")
-        if unit not in UNITS:
-            errors["unit"] = "Minutes, hours or days."
-        elif not _whole(config.get("amount"), 1, _max_amount(unit)):
-            errors["amount"] = f"A whole number of {unit} from 1 (at most a year)."
-    if mode == "until":
-        tz = zone(config.get("timezone") or "")
-        if tz is None or (config.get("timezone") not in available_timezones()):
-            errors["timezone"] = "Choose the time zone of that date."
-        try:
-            at = datetime.strptime(config.get("at") or "", AT_FORMAT)
-        except ValueError:
-            errors["at"] = "Enter a date and time, e.g. 2026-12-01 09:00."
-        else:
-            if at.date() > LAST_DAY:  # and near year 9999 the time in UTC would not even exist
-                errors["at"] = f"Enter a date up to {LAST_DAY:%Y-%m-%d}."
-            elif tz is not None and at.replace(tzinfo=tz) <= utcnow():
-                errors["at"] = "That date and time has passed."
-    link_problem = linkref.problem(config.get("link_step") or "", earlier_steps)
-    if mode in ("before_booking", "until_booked") and link_problem:
-        errors["link_step"] = link_problem
-    if mode == "until_booked" and not _whole(config.get("max_days"), 1, MAX_DAYS):
-        errors["max_days"] = f"A whole number of days from 1 to {MAX_DAYS}."
-    return errors
-
-
-def custom_values(step) -> list[tuple[str, str]]:
-    return []
-
-
-def describe(config) -> str:
-    """One line for the editor and the history: "Wait 2 days", "Wait until 24 hours before the booking"."""
-    mode = config.get("mode")
-    amount, unit = config.get("amount"), config.get("unit", "days")
-    if mode == "duration":
-        return f"Wait {amount} {unit}"
-    if mode == "until":
-        return f"Wait until {str(config.get('at', '')).replace('T', ' ')} ({config.get('timezone')})"
-    if mode == "before_booking":
-        return f"Wait until {amount} {unit} before the booking made with “{config.get('link_step')}”"
-    return f"Wait until “{config.get('link_step')}” is booked, at most {config.get('max_days')} days"
-
-
 def later(start: datetime, amount: int, unit: str, tz: ZoneInfo | None, sign: int = 1) -> datetime:
     """start ± amount units; days on the wall clock of tz (UTC without one)."""
     if unit != "days":
@@ -137,57 +80,116 @@ def later(start: datetime, amount: int, unit: str, tz: ZoneInfo | None, sign: in
 
 
 def _calendar_zone(ctx) -> ZoneInfo | None:
-    return zone(getattr(ctx.calendar, "timezone", "") or "")
+    return zone(ctx.calendar.timezone if ctx.calendar else "")
 
 
-def run(ctx) -> dict:
-    """When the wait ends (for the modes that know it now); a test run does not wait."""
-    config = ctx.config
-    if getattr(ctx.enrolment, "is_test", False):
-        return {"skipped": "test run: waits are skipped"}
-    mode = config.get("mode")
-    if mode == "duration":
-        until = later(ctx.now, config["amount"], config["unit"], _calendar_zone(ctx))
-        return {"until": until.isoformat()}
-    if mode == "until":
-        at = datetime.strptime(config["at"], AT_FORMAT).replace(tzinfo=zone(config["timezone"]))
-        return {"until": at.astimezone(ctx.now.tzinfo).isoformat()}
-    if mode == "until_booked":
-        return {"deadline": later(ctx.now, config["max_days"], "days", _calendar_zone(ctx)).isoformat()}
-    return {"link_step": config.get("link_step")}
+class Wait(StepType):
+    TYPE = "wait"
+    CATEGORY = "Timing"
+    LABEL = "Wait"
+    DEFAULTS = {
+        "mode": "duration",
+        "amount": 1,
+        "unit": "days",
+        "at": "",
+        "timezone": "",
+        "link_step": "",
+        "max_days": 2,
+    }
+    FORM = WaitForm
 
+    def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+        """Each mode's fields: a whole amount and a unit, a future date in a real zone, an earlier link step."""
+        errors = {}
+        mode = config.get("mode")
+        if mode not in MODES:
+            return {"mode": "Choose how long to wait."}
+        if mode in ("duration", "before_booking"):
+            unit = config.get("unit")
+            if unit not in UNITS:
+                errors["unit"] = "Minutes, hours or days."
+            elif not _whole(config.get("amount"), 1, _max_amount(unit)):
+                errors["amount"] = f"A whole number of {unit} from 1 (at most a year)."
+        if mode == "until":
+            tz = zone(config.get("timezone") or "")
+            if tz is None or (config.get("timezone") not in available_timezones()):
+                errors["timezone"] = "Choose the time zone of that date."
+            try:
+                at = datetime.strptime(config.get("at") or "", AT_FORMAT)
+            except ValueError:
+                errors["at"] = "Enter a date and time, e.g. 2026-12-01 09:00."
+            else:
+                if at.date() > LAST_DAY:  # and near year 9999 the time in UTC would not even exist
+                    errors["at"] = f"Enter a date up to {LAST_DAY:%Y-%m-%d}."
+                elif tz is not None and at.replace(tzinfo=tz) <= utcnow():
+                    errors["at"] = "That date and time has passed."
+        link_problem = linkref.problem(config.get("link_step") or "", earlier_steps)
+        if mode in ("before_booking", "until_booked") and link_problem:
+            errors["link_step"] = link_problem
+        if mode == "until_booked" and not _whole(config.get("max_days"), 1, MAX_DAYS):
+            errors["max_days"] = f"A whole number of days from 1 to {MAX_DAYS}."
+        return errors
 
-def poll(ctx, output) -> bool | datetime:
-    """True when the wait is over, else when to look again (a booking change wakes the enrolment earlier)."""
-    from webapp.workflows.actions import StepStop
+    def describe(self, config) -> str:
+        """One line for the editor and the history: "Wait 2 days", "Wait until 24 hours before the booking"."""
+        mode = config.get("mode")
+        amount, unit = config.get("amount"), config.get("unit", "days")
+        if mode == "duration":
+            return f"Wait {amount} {unit}"
+        if mode == "until":
+            return f"Wait until {str(config.get('at', '')).replace('T', ' ')} ({config.get('timezone')})"
+        if mode == "before_booking":
+            return f"Wait until {amount} {unit} before the booking made with “{config.get('link_step')}”"
+        return f"Wait until “{config.get('link_step')}” is booked, at most {config.get('max_days')} days"
 
-    if output.get("skipped"):
-        return True
-    config = ctx.config
-    if "until" in output:
-        until = datetime.fromisoformat(output["until"])
-        return True if ctx.now >= until else until
-    link = linkref.link_of(ctx, config.get("link_step") or "")
-    if "deadline" in output:
-        if link is not None and link.used_at is not None:
-            output["outcome"] = "booked"
+    def run(self, ctx) -> dict:
+        """When the wait ends (for the modes that know it now); a test run does not wait."""
+        config = ctx.config
+        if ctx.enrolment.is_test:
+            return {"skipped": "test run: waits are skipped"}
+        mode = config.get("mode")
+        if mode == "duration":
+            until = later(ctx.now, config["amount"], config["unit"], _calendar_zone(ctx))
+            return {"until": until.isoformat()}
+        if mode == "until":
+            at = datetime.strptime(config["at"], AT_FORMAT).replace(tzinfo=zone(config["timezone"]))
+            return {"until": at.astimezone(ctx.now.tzinfo).isoformat()}
+        if mode == "until_booked":
+            return {"deadline": later(ctx.now, config["max_days"], "days", _calendar_zone(ctx)).isoformat()}
+        return {"link_step": config.get("link_step")}
+
+    def poll(self, ctx, output) -> bool | datetime:
+        """True when the wait is over, else when to look again (a booking change wakes the enrolment earlier)."""
+        if output.get("skipped"):
             return True
-        deadline = datetime.fromisoformat(output["deadline"])
-        if ctx.now >= deadline:
-            output["outcome"] = "not booked in time"
+        config = ctx.config
+        if "until" in output:
+            until = datetime.fromisoformat(output["until"])
+            return True if ctx.now >= until else until
+        link = linkref.link_of(ctx, config.get("link_step") or "")
+        if "deadline" in output:
+            if link is not None and link.used_at is not None:
+                output["outcome"] = "booked"
+                return True
+            deadline = datetime.fromisoformat(output["deadline"])
+            if ctx.now >= deadline:
+                output["outcome"] = "not booked in time"
+                return True
+            return deadline
+        # before_booking: follows the booking as it is now (rescheduled: the new time; cancelled: no reminder).
+        booking = link.booking if link is not None else None
+        if booking is None:
+            raise StepStop("The link was not booked: there is no booking to wait for.")
+        if booking.status == "cancelled":
+            raise StepStop("The booking was cancelled: nothing to remind of.")
+        if booking.start_at <= ctx.now:
+            raise StepStop("The meeting has already started.")
+        target = later(booking.start_at, config["amount"], config["unit"], _calendar_zone(ctx), sign=-1)
+        output["booking_start"] = booking.start_at.isoformat()
+        if ctx.now >= target:
             return True
-        return deadline
-    # before_booking: follows the booking as it is now (rescheduled: the new time; cancelled: no reminder).
-    booking = link.booking if link is not None else None
-    if booking is None:
-        raise StepStop("The link was not booked: there is no booking to wait for.")
-    if booking.status == "cancelled":
-        raise StepStop("The booking was cancelled: nothing to remind of.")
-    if booking.start_at <= ctx.now:
-        raise StepStop("The meeting has already started.")
-    target = later(booking.start_at, config["amount"], config["unit"], _calendar_zone(ctx), sign=-1)
-    output["booking_start"] = booking.start_at.isoformat()
-    if ctx.now >= target:
-        return True
-    output["remind_at"] = target.isoformat()  # shown in the history; recomputed on every look
-    return target
+        output["remind_at"] = target.isoformat()  # shown in the history; recomputed on every look
+        return target
+
+
+STEP = Wait()

@@ -23,12 +23,9 @@ from wtforms import StringField, TextAreaField
 
 from webapp import outbound, secretbox, tokens
 from webapp.workflows import merge
+from webapp.workflows.actions.base import StepError, StepType, outputs_of
 from webapp.workflows.formkit import StepForm, text
 
-TYPE = "webhook"
-EXTERNAL = True  # run() POSTs to another system: never in a batch transaction that might roll back
-CATEGORY = "Integrations"
-LABEL = "Outgoing webhook"
 DEFAULT_BODY = """{
   "workflow": "{{ workflow.name }}",
   "contact": {
@@ -38,8 +35,6 @@ DEFAULT_BODY = """{
   }
 }
 """
-DEFAULTS = {"url": "", "body": DEFAULT_BODY, "secret": ""}
-OUTPUTS: dict[str, str] = {}
 URL_MAX = 2000
 BODY_MAX = 20_000
 DEFAULT_TIMEOUT = 10  # seconds; config WEBHOOK_TIMEOUT
@@ -68,17 +63,9 @@ class WebhookForm(StepForm):
         }
 
 
-FORM = WebhookForm
-
-
 def new_secret() -> str:
     """A new signing secret (256 bits, hex), as the config stores it: sealed."""
     return secretbox.seal(secrets.token_hex(32), PURPOSE)
-
-
-def new_config() -> dict:
-    """A new step's config, with its own secret."""
-    return {**DEFAULTS, "secret": new_secret()}
 
 
 def reveal(config) -> str | None:
@@ -88,15 +75,6 @@ def reveal(config) -> str | None:
         return secretbox.unseal(config.get("secret") or "", PURPOSE)
     except secretbox.SecretUnreadable:
         return None
-
-
-def secret_hint(config) -> str:
-    """How the editor shows that a secret is set without revealing it: its last 4 characters (empty when
-    there is none, or it cannot be read: the card then says so)."""
-    if not config.get("secret"):
-        return ""
-    plain = reveal(config)
-    return f"••••••••{plain[-4:]}" if plain else ""
 
 
 # --- addresses -------------------------------------------------------------------------------------
@@ -142,8 +120,6 @@ def refusal(problem: str) -> str:
 
 def sample_values(earlier_steps) -> dict:
     """Values shaped like a real enrolment's, each one awkward for JSON, to test-render a body at save."""
-    from webapp.workflows.actions import outputs_of
-
     steps = {}
     for step in earlier_steps:
         if step.get("key"):
@@ -163,7 +139,7 @@ def body_error(body: str, earlier_steps, later_steps, trigger_type) -> str | Non
     if len(body) > BODY_MAX:
         return f"The body is longer than {BODY_MAX} characters."
     calendar = merge.has_calendar(earlier_steps, trigger_type)
-    if problems := merge.check(body, earlier_steps, later_steps=later_steps, calendar=calendar):
+    if problems := merge.check(body, earlier_steps, later_steps=later_steps, calendar=calendar, outputs_of=outputs_of):
         return "; ".join(problems)
     rendered = merge.render_json(body, sample_values(earlier_steps))
     try:
@@ -176,25 +152,6 @@ def body_error(body: str, earlier_steps, later_steps, trigger_type) -> str | Non
     return None
 
 
-def validate(config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
-    """An http(s) URL that may be called; a body that is JSON with values inserted; a secret."""
-    errors = {}
-    if problem := url_errors((config.get("url") or "").strip()):
-        errors["url"] = problem
-    if problem := body_error(config.get("body") or "", earlier_steps, later_steps, trigger_type):
-        errors["body"] = problem
-    if not config.get("secret"):
-        errors["secret"] = "The webhook has no signing secret: make a new one."
-    elif reveal(config) is None:
-        errors["secret"] = UNREADABLE
-    return errors
-
-
-def custom_values(step) -> list[tuple[str, str]]:
-    """A webhook offers no values to later steps."""
-    return []
-
-
 # --- running ---------------------------------------------------------------------------------------
 
 
@@ -203,41 +160,77 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def run(ctx) -> dict:
-    """Build the body, sign it and POST it; a non-2xx answer or a network error raises StepError (retried)."""
-    from webapp.workflows.actions import StepError
+class Webhook(StepType):
+    TYPE = "webhook"
+    CATEGORY = "Integrations"
+    LABEL = "Outgoing webhook"
+    DEFAULTS = {"url": "", "body": DEFAULT_BODY, "secret": ""}
+    EXTERNAL = True  # run() POSTs to another system: never in a batch transaction that might roll back
+    FORM = WebhookForm
+    new_secret = staticmethod(new_secret)
+    reveal = staticmethod(reveal)
 
-    config = ctx.config
-    url = (config.get("url") or "").strip()
-    if problem := url_errors(url):
-        raise StepError(problem, permanent=True)
-    secret = reveal(config)
-    if secret is None:
-        raise StepError(UNREADABLE, permanent=True)
-    minter = tokens.Minter()  # the body's own links become URLs; marker-like text from contacts stays text
-    text = merge.render_json(config.get("body") or "", minter.fill(ctx.values))
-    body = minter.resolve(text, tokens.load(minter.links)).encode()
-    delivery = f"{ctx.enrolment.id}-{ctx.step.get('id', '')}"
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "User-Agent": "OneSlot-Webhook/1",
-        "X-OneSlot-Signature": signature(secret, body),
-        "X-OneSlot-Delivery": delivery,
-    }
-    timeout = current_app.config.get("WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT)
-    try:
-        answer = outbound.request("POST", url, body=body, headers=headers, timeout=timeout)
-    except outbound.Refused as exc:
-        raise StepError(refusal(str(exc)), permanent=True) from None
-    except outbound.Unreachable as exc:
-        raise StepError(f"Could not reach {url}: {exc}") from None
-    said = f": {answer.text}" if answer.text else ""
-    if not 200 <= answer.status < 300:
-        raise StepError(f"HTTP {answer.status} from {url}{said}")
-    return {
-        "url": url,
-        "delivery": delivery,
-        "status": answer.status,
-        "response": answer.text,
-        "summary": f"HTTP {answer.status} from {url}",
-    }
+    def new_config(self) -> dict:
+        """A new step's config, with its own secret."""
+        return {**self.DEFAULTS, "secret": new_secret()}
+
+    def secret_hint(self, config) -> str:
+        """How the editor shows that a secret is set without revealing it: its last 4 characters (empty when
+        there is none, or it cannot be read: the card then says so)."""
+        if not config.get("secret"):
+            return ""
+        plain = reveal(config)
+        return f"••••••••{plain[-4:]}" if plain else ""
+
+    def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
+        """An http(s) URL that may be called; a body that is JSON with values inserted; a secret."""
+        errors = {}
+        if problem := url_errors((config.get("url") or "").strip()):
+            errors["url"] = problem
+        if problem := body_error(config.get("body") or "", earlier_steps, later_steps, trigger_type):
+            errors["body"] = problem
+        if not config.get("secret"):
+            errors["secret"] = "The webhook has no signing secret: make a new one."
+        elif reveal(config) is None:
+            errors["secret"] = UNREADABLE
+        return errors
+
+    def run(self, ctx) -> dict:
+        """Build the body, sign it and POST it; a non-2xx answer or a network error raises StepError (retried)."""
+        config = ctx.config
+        url = (config.get("url") or "").strip()
+        if problem := url_errors(url):
+            raise StepError(problem, permanent=True)
+        secret = reveal(config)
+        if secret is None:
+            raise StepError(UNREADABLE, permanent=True)
+        minter = tokens.Minter()  # the body's own links become URLs; marker-like text from contacts stays text
+        text = merge.render_json(config.get("body") or "", minter.fill(ctx.values))
+        body = minter.resolve(text, tokens.load(minter.links)).encode()
+        delivery = f"{ctx.enrolment.id}-{ctx.step.get('id', '')}"
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "OneSlot-Webhook/1",
+            "X-OneSlot-Signature": signature(secret, body),
+            "X-OneSlot-Delivery": delivery,
+        }
+        timeout = current_app.config.get("WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT)
+        try:
+            answer = outbound.request("POST", url, body=body, headers=headers, timeout=timeout)
+        except outbound.Refused as exc:
+            raise StepError(refusal(str(exc)), permanent=True) from None
+        except outbound.Unreachable as exc:
+            raise StepError(f"Could not reach {url}: {exc}") from None
+        said = f": {answer.text}" if answer.text else ""
+        if not 200 <= answer.status < 300:
+            raise StepError(f"HTTP {answer.status} from {url}{said}")
+        return {
+            "url": url,
+            "delivery": delivery,
+            "status": answer.status,
+            "response": answer.text,
+            "summary": f"HTTP {answer.status} from {url}",
+        }
+
+
+STEP = Webhook()
