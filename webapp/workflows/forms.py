@@ -1,6 +1,5 @@
 """The editor's forms: name, trigger, settings; each step type's form is its FORM."""
 
-
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
