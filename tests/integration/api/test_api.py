@@ -7,44 +7,13 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import iso, tomorrow_at
-from webapp.api import keys
+from tests.helpers import count, post_booking
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts import services as contact_services
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
 from webapp.types import utcnow
-
-
-class Api:
-    """The test client with an API key on every request."""
-
-    def __init__(self, client, key):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {key}"}
-
-    def get(self, url, **kwargs):
-        return self.client.get(url, headers=self.headers, **kwargs)
-
-    def post(self, url, json=None, **kwargs):
-        return self.client.post(url, headers=self.headers, json=json, **kwargs)
-
-
-@pytest.fixture
-def api(client):
-    _, key = keys.create_key("tests")
-    return Api(client, key)
-
-
-def contact_count() -> int:
-    return db.session.scalar(select(func.count(Contact.id)))
-
-
-def book(client, token, start, **fields):
-    data = {"start": iso(start), "name": "Ada Lovelace", "email": "ada@example.com", "timezone": "Europe/London"}
-    data.update(fields)
-    return client.post(f"/book/{token}", data=data)
-
 
 # --- errors every endpoint shares ----------------------------------------------------------------
 
@@ -145,7 +114,7 @@ def test_the_same_email_in_any_case_updates_200(api, make_contact):
     assert response.json["first_name"] == "Augusta"
     assert response.json["last_name"] == "Lovelace"  # not sent: kept
     assert response.json["phone"] == ""  # null: cleared
-    assert contact_count() == 1
+    assert count(Contact) == 1
 
 
 def test_tags_are_added_on_update_never_removed(api, make_contact):
@@ -176,7 +145,7 @@ def test_contact_validation_422(api, body, field, message):
     assert response.status_code == 422
     assert response.json["error"] == "Some fields are invalid; see fields."
     assert message in response.json["fields"][field]
-    assert contact_count() == 0
+    assert count(Contact) == 0
 
 
 def test_every_bad_contact_field_is_reported_at_once(api):
@@ -426,7 +395,7 @@ def test_a_link_for_an_unknown_email_creates_the_contact(api, make_calendar):
     assert contact is not None and response.json["contact_id"] == contact.id
     again = api.post("/api/v1/one-time-links", {"calendar_id": calendar.id, "email": "NEW@example.com"})
     assert again.json["contact_id"] == contact.id and again.json["id"] != response.json["id"]
-    assert contact_count() == 1
+    assert count(Contact) == 1
 
 
 def test_a_link_expires_in_the_hours_asked(api, make_calendar, make_contact):
@@ -469,7 +438,7 @@ def test_bad_metadata_422(api, make_calendar, meta, message):
     body = {"calendar_id": make_calendar().id, "email": "new@example.com", "metadata": meta}
     response = api.post("/api/v1/one-time-links", body)
     assert response.status_code == 422 and message in response.json["fields"]["metadata"]
-    assert contact_count() == 0 and db.session.scalar(select(func.count(OneTimeLink.id))) == 0
+    assert count(Contact) == 0 and db.session.scalar(select(func.count(OneTimeLink.id))) == 0
 
 
 def test_metadata_of_exactly_2_kb_is_accepted(api, make_calendar):
@@ -522,7 +491,7 @@ def test_a_links_state_follows_opening_and_booking(api, client, make_calendar, m
     opened = api.get(url).json
     assert opened["status"] == "opened" and opened["opened_at"].endswith("Z") and opened["used_at"] is None
 
-    assert book(client, token, tomorrow_at(10)).status_code == 303
+    assert post_booking(client, token, tomorrow_at(10)).status_code == 303
     used = api.get(url).json
     booking = db.session.scalars(select(Booking)).one()
     assert used["status"] == "used" and used["used_at"].endswith("Z")
@@ -544,7 +513,7 @@ def test_bookings_carry_their_links_metadata(api, client, make_calendar, make_co
     body = {"calendar_id": calendar.id, "contact_id": contact.id, "metadata": {"deal": "42"}}
     link = api.post("/api/v1/one-time-links", body).json
     start = tomorrow_at(10)
-    book(client, link["url"].rsplit("/", 1)[1], start, timezone="America/Chicago")
+    post_booking(client, link["url"].rsplit("/", 1)[1], start, timezone="America/Chicago")
     other = make_calendar(name="Other")
     db.session.add(
         Booking(calendar_id=other.id, start_at=start, end_at=start + timedelta(minutes=30), name="B", email="b@x.io")

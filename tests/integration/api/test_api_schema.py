@@ -17,9 +17,9 @@ from werkzeug.serving import make_server
 
 from tests import world
 from tests.conftest import empty_tables, make_app
+from tests.helpers import ROOT
 from webapp.extensions import db
 
-ROOT = Path(__file__).resolve().parents[2]
 ST = Path(sys.executable).with_name("st")
 # Every check that applies to this API. Left out: positive_data_acceptance (a document cannot say
 # which emails, zones or slugs exist, so valid-looking data is rightly refused with 422), and

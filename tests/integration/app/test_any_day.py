@@ -12,8 +12,18 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import iso
-from tests.integration import test_workflow_logic as logic
-from tests.integration.test_dashboard import add_link, make_workflow
+from tests.factories import (
+    ALL_WEEK,
+    add_link,
+    book_link,
+    email_step,
+    enrol_now,
+    link_step,
+    make_workflow,
+    wait_step,
+    workflow_rows,
+)
+from tests.helpers import issued_link, post_booking, reload, subjects
 from webapp.calendars import services
 from webapp.calendars.models import Booking
 from webapp.core import dashboard
@@ -25,7 +35,6 @@ pytestmark = pytest.mark.usefixtures("pinned_day")  # first, so every row is wri
 
 NEW_YORK, LONDON = ZoneInfo("America/New_York"), ZoneInfo("Europe/London")
 WEEKDAYS_9_TO_5 = {d: [(9 * 60, 17 * 60)] for d in range(5)}
-ALL_DAY = {d: [(0, 1440)] for d in range(7)}
 OPEN_DAY = re.compile(r'<a id="day-([\d-]+)"[^>]*class="day open[^"]*"[^>]*aria-label="([^"]*)">(\d+)</a>', re.S)
 CLOSED_DAY = re.compile(r'<span aria-hidden="true">(\d+)</span><span class="visually-hidden">([^<]*)</span>')
 
@@ -73,11 +82,6 @@ def radio_values(html: str) -> list[str]:
     return re.findall(r'type="radio" name="start" value="([^"]+)"', html)
 
 
-def book(client, token, start):
-    data = {"start": iso(start), "name": "Ada", "email": "ada@example.com", "timezone": "UTC"}
-    return client.post(f"/book/{token}", data=data)
-
-
 def previous_month(html: str) -> str | None:
     """The month the "Previous month" link leads to ('2027-12'), or None without one."""
     found = re.search(r'<a href="[^"]*\?month=(\d{4}-\d{2})&tz=[^"]*"[^>]*aria-label="Previous month"', html, re.S)
@@ -123,11 +127,11 @@ def test_booking_pages_month_slots_navigation_booking_and_reschedule(client, mak
         )
 
     # The very first slot books (it may start this very minute); the confirmation page shows it.
-    assert book(client, token, first).status_code == 303
+    assert post_booking(client, token, first, name="Ada", timezone="UTC").status_code == 303
     assert db.session.scalars(select(Booking)).one().start_at == first
     # Another link books the next slot, then moves it to the one after.
     _, other = make_link(calendar=calendar)
-    response = book(client, other, ahead[1])
+    response = post_booking(client, other, ahead[1], name="Ada", timezone="UTC")
     assert response.status_code == 303, response.text
     booking = db.session.scalars(select(Booking).where(Booking.start_at == ahead[1])).one()
     manage = client.get(response.location).text
@@ -145,7 +149,7 @@ def test_booking_pages_month_slots_navigation_booking_and_reschedule(client, mak
 def test_availability_has_every_real_hour_of_today_and_the_week(client, make_calendar, make_link):
     """All-day calendars in London and New York: 23 hourly slots on a spring-forward day, 25 on a fall-back."""
     for zone in (LONDON, NEW_YORK):
-        calendar = make_calendar(name=zone.key, timezone=zone.key, duration=60, weekly=ALL_DAY)
+        calendar = make_calendar(name=zone.key, timezone=zone.key, duration=60, weekly=ALL_WEEK)
         today = utcnow().astimezone(zone).date()
         week = [today + timedelta(days=n) for n in range(7)]
         assert [(day, [s.start for s in slots]) for day, slots in services.preview(calendar)] == [
@@ -160,50 +164,49 @@ def test_availability_has_every_real_hour_of_today_and_the_week(client, make_cal
 
 
 def test_waits_for_a_while_until_a_date_and_until_a_day_before_the_booking(
-    app, pinned_day, make_calendar, make_contact
+    app, pinned_day, fast_retries, make_calendar, make_contact
 ):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
-    calendar = make_calendar(timezone="America/New_York", weekly=ALL_DAY)
+    calendar = make_calendar(timezone="America/New_York", weekly=ALL_WEEK)
     here = utcnow().astimezone(NEW_YORK)
     # "1 day" is the same wall-clock time tomorrow in New York: 23 or 25 hours across a DST change.
     day_later = datetime.combine(here.date() + timedelta(days=1), here.time(), NEW_YORK).astimezone(UTC)
     # "Until" a London date and time, three days on.
     until = datetime.combine(utcnow().astimezone(LONDON).date() + timedelta(days=3), time(9), LONDON)
-    workflow = logic.publish(
-        [
-            logic.link(calendar),
-            logic.email("e1", "Your link"),
-            logic.wait("w1", mode="duration", amount=1, unit="days"),
-            logic.email("e2", "A day later"),
-            logic.wait("w2", mode="until", at=f"{until:%Y-%m-%dT%H:%M}", timezone="Europe/London"),
-            logic.email("e3", "On the date"),
-            logic.wait("w3", mode="before_booking", amount=1, unit="days", link_step="booking_link"),
-            logic.email("e4", "Your meeting is tomorrow"),
+    workflow = make_workflow(
+        steps=[
+            link_step(calendar),
+            email_step("e1", "Your link"),
+            wait_step("w1", mode="duration", amount=1, unit="days"),
+            email_step("e2", "A day later"),
+            wait_step("w2", mode="until", at=f"{until:%Y-%m-%dT%H:%M}", timezone="Europe/London"),
+            email_step("e3", "On the date"),
+            wait_step("w3", mode="before_booking", amount=1, unit="days", link_step="booking_link"),
+            email_step("e4", "Your meeting is tomorrow"),
         ]
     )
-    enrolment = logic.enrol(workflow, make_contact())
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    assert logic.subjects() == ["Your link"] and logic.fresh(enrolment).run_at == day_later
+    assert subjects() == ["Your link"] and reload(enrolment).run_at == day_later
     pinned_day.move_to(day_later - timedelta(minutes=1))
     drain(app)
-    assert logic.subjects() == ["Your link"]
+    assert subjects() == ["Your link"]
     pinned_day.move_to(day_later)
     drain(app)
-    assert logic.subjects()[-1] == "A day later" and logic.fresh(enrolment).run_at == until.astimezone(UTC)
+    assert subjects()[-1] == "A day later" and reload(enrolment).run_at == until.astimezone(UTC)
 
     # A meeting two days after that date, at 10:00 in New York; the reminder goes a wall-clock day before.
     meeting = datetime.combine(until.astimezone(NEW_YORK).date() + timedelta(days=2), time(10), NEW_YORK)
-    logic.book(logic.the_link(enrolment), meeting.astimezone(UTC))
+    book_link(issued_link(enrolment), meeting.astimezone(UTC))
     db.session.commit()
     drain(app)
-    assert logic.subjects()[-1] == "A day later"
+    assert subjects()[-1] == "A day later"
     pinned_day.move_to(until)
     drain(app)
     reminder = datetime.combine(meeting.date() - timedelta(days=1), time(10), NEW_YORK).astimezone(UTC)
-    assert logic.subjects()[-1] == "On the date" and logic.fresh(enrolment).run_at == reminder
+    assert subjects()[-1] == "On the date" and reload(enrolment).run_at == reminder
     pinned_day.move_to(reminder)
     drain(app)
-    assert logic.subjects()[-1] == "Your meeting is tomorrow" and logic.fresh(enrolment).status == "completed"
+    assert subjects()[-1] == "Your meeting is tomorrow" and reload(enrolment).status == "completed"
 
 
 def test_the_dashboard_counts_links_of_the_last_thirty_days(login, make_calendar, make_contact):
@@ -211,7 +214,7 @@ def test_the_dashboard_counts_links_of_the_last_thirty_days(login, make_calendar
     # The window is whole UTC hours (the counts are kept per hour): it opens on the hour, 30 days ago.
     since = (now - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
     calendar, contact = make_calendar(), make_contact()
-    workflow, _ = make_workflow("Welcome")
+    workflow, _ = workflow_rows("Welcome")
     for created_at in (since - timedelta(seconds=1), since, now):
         add_link(calendar, contact, created_at=created_at, workflow=workflow)
     db.session.commit()

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import make_app
+from tests.helpers import ROOT
 from webapp import config
 
 # api.openapi: the API's description holds no data, so tools read it without a key.
@@ -208,9 +209,8 @@ def test_gunicorn_serves_wsgi_app(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "SECRET_KEY": "gunicorn-test-secret-key", "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}"}
-    root = Path(__file__).resolve().parents[2]
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    server = subprocess.Popen([gunicorn, "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=root, env=env)
+    server = subprocess.Popen([gunicorn, "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env)
     try:
         wait_until_up(f"http://127.0.0.1:{port}", server)
     finally:

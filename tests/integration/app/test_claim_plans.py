@@ -8,7 +8,7 @@ from sqlalchemy import event, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tests.conftest import statements_run
-from tests.integration.test_workflow_history import make_workflow, tag
+from tests.factories import ALL_WEEK, send_link_workflow, tag
 from webapp import claims
 from webapp.extensions import db
 from webapp.worker import drain
@@ -39,7 +39,7 @@ def test_two_rechecks_of_one_shape_are_not_confused_by_the_statement_cache(app):
 )
 def test_claims_and_lease_renewals_find_their_rows_by_primary_key(app, smtp_server, make_calendar, make_contact):
     smtp_server.configure(app)
-    make_workflow(make_calendar(weekly={d: [(0, 1440)] for d in range(7)}))
+    send_link_workflow(make_calendar(weekly=ALL_WEEK))
     for i in range(5):
         tag(make_contact(first_name=f"C{i}", email=f"c{i}@example.com"))
     captured = []

@@ -9,7 +9,8 @@ import time_machine
 from sqlalchemy import event, func, select, text
 
 from tests.conftest import PASSWORD, iso
-from tests.integration.test_workflow_history import make_workflow, tag, token_of
+from tests.factories import send_link_workflow, tag
+from tests.helpers import enrolment_of, token_of
 from webapp import config, retention
 from webapp.booking import services as bookings
 from webapp.calendars.models import Booking
@@ -21,13 +22,10 @@ from webapp.worker import drain, run_once
 from webapp.workflows import editing, history, services
 from webapp.workflows.models import Enrolment, StepRun
 
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
 T0 = datetime(2027, 3, 10, 9, 30, tzinfo=UTC)
 BODY = "Hello, here is your link"
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
 
 
 def message(status="sent", sent_at=None, **fields) -> OutboxMessage:
@@ -145,7 +143,7 @@ def enrolled(app, client, smtp_server, make_calendar, make_contact):
     smtp_server.configure(app)
     calendar = make_calendar(name="Intro call", weekly={d: [(0, 1440)] for d in range(7)})
     with time_machine.travel(T0, tick=False) as clock:
-        workflow = make_workflow(calendar)
+        workflow = send_link_workflow(calendar)
         people = {
             name: make_contact(first_name=name.title(), email=f"{name}@example.com") for name in ("sam", "olive", "bea")
         }
@@ -171,11 +169,6 @@ def enrolled(app, client, smtp_server, make_calendar, make_contact):
         ada.run_at = T0 + timedelta(days=365)
         db.session.commit()
         yield workflow, people, clock
-
-
-def enrolment_of(contact) -> Enrolment:
-    db.session.expire_all()
-    return db.session.scalar(select(Enrolment).where(Enrolment.contact_id == contact.id))
 
 
 def runs_of(contact) -> dict[str, StepRun]:

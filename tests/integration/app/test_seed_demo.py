@@ -1,8 +1,9 @@
 """`flask seed-demo` (and `flask bootstrap` on an empty database): the demo calendar, contact and
 published workflow, made once; tagging the demo contact sends a working one-time link."""
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from tests.helpers import count
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import preview
@@ -14,10 +15,6 @@ from webapp.mail.services import build_message
 from webapp.worker import drain
 from webapp.workflows import demo
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def counts() -> tuple[int, int, int, int]:

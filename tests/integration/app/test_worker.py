@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import free_port
+from tests.helpers import ROOT
 from webapp import create_app, worker
 from webapp.extensions import db
 from webapp.mail import services
 from webapp.mail.models import OutboxMessage
 
-ROOT = Path(__file__).resolve().parents[2]
 FLASK = Path(sys.executable).with_name("flask")
 
 

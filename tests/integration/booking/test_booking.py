@@ -5,17 +5,12 @@ from datetime import timedelta
 from sqlalchemy import select, text
 
 from tests.conftest import iso, make_app, tomorrow_at
+from tests.helpers import post_booking
 from webapp.booking import links
 from webapp.calendars.models import Booking
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow
-
-
-def book(client, token, start, **fields):
-    data = {"start": iso(start), "name": "Ada Lovelace", "email": "ada@example.com", "timezone": "Europe/London"}
-    data.update(fields)
-    return client.post(f"/book/{token}", data=data)
 
 
 def test_no_plaintext_token_is_stored(make_link):
@@ -114,7 +109,7 @@ def test_viewer_time_zone_changes_the_times(client, make_link):
 
 def test_book_consumes_the_link_and_redirects_to_confirmation(client, make_link):
     link, token = make_link()
-    response = book(client, token, tomorrow_at(10))
+    response = post_booking(client, token, tomorrow_at(10))
     assert response.status_code == 303 and response.location.startswith("/booking/")
     booking = db.session.scalars(select(Booking)).one()
     db.session.refresh(link)
@@ -127,7 +122,7 @@ def test_book_consumes_the_link_and_redirects_to_confirmation(client, make_link)
 
 def test_booking_queues_confirmation_and_admin_notification(client, make_link, make_contact, admin):
     _, token = make_link(contact=make_contact(email="ada@example.com"))
-    book(client, token, tomorrow_at(10))
+    post_booking(client, token, tomorrow_at(10))
     messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [(m.to_addr, m.kind) for m in messages] == [
         ("ada@example.com", "booking_confirmed"),
@@ -142,8 +137,8 @@ def test_booking_queues_confirmation_and_admin_notification(client, make_link, m
 
 def test_used_link_answers_410_and_offers_resend(client, make_link):
     _, token = make_link()
-    book(client, token, tomorrow_at(10))
-    for response in (client.get(f"/book/{token}"), book(client, token, tomorrow_at(11))):
+    post_booking(client, token, tomorrow_at(10))
+    for response in (client.get(f"/book/{token}"), post_booking(client, token, tomorrow_at(11))):
         assert response.status_code == 410
         assert "This link has already been used" in response.text
         assert "Email me my booking again" in response.text
@@ -154,7 +149,7 @@ def test_used_link_answers_410_and_offers_resend(client, make_link):
 
 def test_resend_goes_to_the_address_on_file(client, make_link, make_contact):
     _, token = make_link(contact=make_contact(email="ada@example.com"))
-    book(client, token, tomorrow_at(10))
+    post_booking(client, token, tomorrow_at(10))
     before = db.session.scalar(select(db.func.count(OutboxMessage.id)))
     response = client.post(f"/book/{token}/resend", data={"email": "attacker@evil.example"})
     assert response.status_code == 200 and "a***@e***.com" in response.text
@@ -174,14 +169,14 @@ def test_expired_link_answers_410(client, make_link):
     db.session.commit()
     response = client.get(f"/book/{token}")
     assert response.status_code == 410 and "This link has expired" in response.text
-    assert book(client, token, tomorrow_at(10)).status_code == 410
+    assert post_booking(client, token, tomorrow_at(10)).status_code == 410
     assert db.session.scalar(select(Booking.id)) is None
 
 
 def test_revoked_link_answers_410(client, make_link):
     link, token = make_link()
     assert links.revoke(link) is True
-    response = book(client, token, tomorrow_at(10))
+    response = post_booking(client, token, tomorrow_at(10))
     assert response.status_code == 410 and "withdrawn" in response.text
     assert db.session.scalar(select(Booking.id)) is None
 
@@ -190,8 +185,8 @@ def test_taken_slot_answers_409_with_fresh_slots_and_link_stays_usable(client, m
     calendar = make_calendar(timezone="UTC", weekly={d: [(0, 1440)] for d in range(7)})
     _, first = make_link(calendar=calendar)
     link, second = make_link(calendar=calendar)
-    assert book(client, first, tomorrow_at(10)).status_code == 303
-    response = book(client, second, tomorrow_at(10), name="Second person")
+    assert post_booking(client, first, tomorrow_at(10)).status_code == 303
+    response = post_booking(client, second, tomorrow_at(10), name="Second person")
     assert response.status_code == 409
     assert "that time was just taken" in response.text
     assert f'value="{iso(tomorrow_at(10))}"' not in response.text
@@ -199,7 +194,7 @@ def test_taken_slot_answers_409_with_fresh_slots_and_link_stays_usable(client, m
     assert 'value="Second person"' in response.text  # nothing the invitee typed is lost
     db.session.refresh(link)
     assert link.bookable
-    assert book(client, second, tomorrow_at(10, 30)).status_code == 303
+    assert post_booking(client, second, tomorrow_at(10, 30)).status_code == 303
 
 
 def test_invalid_input_answers_422_with_a_message_per_field(client, make_link, make_calendar):
@@ -218,7 +213,7 @@ def test_invalid_input_answers_422_with_a_message_per_field(client, make_link, m
 
 def test_a_time_that_is_not_a_slot_is_refused(client, make_link):
     _, token = make_link()
-    response = book(client, token, tomorrow_at(10, 7))
+    response = post_booking(client, token, tomorrow_at(10, 7))
     assert response.status_code == 409
     assert db.session.scalar(select(Booking.id)) is None
 
@@ -228,15 +223,15 @@ def test_inactive_calendar_takes_no_booking(client, make_link):
     link.calendar.is_active = False
     db.session.commit()
     assert "No open times" in client.get(f"/book/{token}").text
-    assert book(client, token, tomorrow_at(10)).status_code == 409
+    assert post_booking(client, token, tomorrow_at(10)).status_code == 409
 
 
 def test_group_slot_counts_seats(client, make_link, make_calendar):
     calendar = make_calendar(timezone="UTC", seats=3, weekly={d: [(0, 1440)] for d in range(7)})
     tokens = [make_link(calendar=calendar)[1] for _ in range(4)]
     for token in tokens[:3]:
-        assert book(client, token, tomorrow_at(10)).status_code == 303
-    assert book(client, tokens[3], tomorrow_at(10)).status_code == 409
+        assert post_booking(client, token, tomorrow_at(10)).status_code == 303
+    assert post_booking(client, tokens[3], tomorrow_at(10)).status_code == 409
 
 
 def test_rate_limit_answers_429_with_a_friendly_page(tmp_path, make_link):

@@ -22,10 +22,9 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from tests.conftest import iso, tomorrow_at
+from tests.helpers import ROOT
 from webapp.calendars.models import Booking
 from webapp.extensions import db
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -6,7 +6,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import iso, tomorrow_at
+from tests.conftest import tomorrow_at
+from tests.helpers import calendar_form, post_booking
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts.services import delete_contact
 from webapp.extensions import db
@@ -27,9 +28,9 @@ def open_calendar(make_calendar):
 
 
 def book(client, token, **fields):
-    data = {"start": iso(tomorrow_at(10)), "name": "Grace Hopper", "timezone": "UTC"}
-    data.update(fields)
-    return client.post(f"/book/{token}", data=data)
+    """Book tomorrow at 10 as Grace Hopper, posting no email unless `fields` name one."""
+    invitee = {"name": "Grace Hopper", "email": None, "timezone": "UTC"} | fields
+    return post_booking(client, token, tomorrow_at(10), **invitee)
 
 
 def outbox() -> list[tuple[str, str]]:
@@ -194,14 +195,12 @@ def test_the_name_is_text_in_the_confirmation_never_markup(
 
 
 def test_the_calendar_editor_saves_the_setting_off_by_default(login, make_calendar):
-    from tests.integration.test_calendars import form_data
-
     assert login.get("/calendars/new").text.count('name="allow_other_email"') == 1
     assert "Invitees may book with another email" in login.get("/calendars/new").text
-    login.post("/calendars/new", data=form_data(name="Default"))
+    login.post("/calendars/new", data=calendar_form(name="Default"))
     assert db.session.scalars(select(Calendar)).one().allow_other_email is False
     calendar = db.session.scalars(select(Calendar)).one()
-    data = form_data(name="Default", slug=calendar.slug, allow_other_email="y")
+    data = calendar_form(name="Default", slug=calendar.slug, allow_other_email="y")
     assert login.post(f"/calendars/{calendar.id}", data=data).status_code == 303
     db.session.refresh(calendar)
     assert calendar.allow_other_email is True
@@ -209,12 +208,7 @@ def test_the_calendar_editor_saves_the_setting_off_by_default(login, make_calend
     assert "checked" in checkbox[0]
 
 
-def test_the_api_reads_and_writes_the_setting(client):
-    from tests.integration.test_api import Api
-    from webapp.api import keys
-
-    _, key = keys.create_key("tests")
-    api = Api(client, key)
+def test_the_api_reads_and_writes_the_setting(api):
     created = api.post("/api/v1/calendars", {"name": "Open", "allow_other_email": True}).json
     assert created["allow_other_email"] is True
     assert db.session.get(Calendar, created["id"]).allow_other_email is True

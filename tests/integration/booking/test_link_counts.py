@@ -7,7 +7,8 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import iso, statements_run, tomorrow_at
-from tests.integration.test_workflows_engine import enrolments, link_step, make_workflow
+from tests.factories import add_link, link_step, make_workflow, workflow_rows
+from tests.helpers import enrolments
 from webapp.booking import counts, links
 from webapp.booking import services as bookings
 from webapp.booking.models import LinkCount, OneTimeLink
@@ -18,6 +19,8 @@ from webapp.extensions import db
 from webapp.worker import drain
 from webapp.workflows import editing, engine, services, testing
 
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
 # Mid-hour, so a test's events cannot straddle two buckets.
 START = datetime(2027, 2, 1, 8, 20, tzinfo=UTC)
 
@@ -27,24 +30,6 @@ def clock():
     """The clock stopped at START; shift() moves it on."""
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
-
-
-@pytest.fixture
-def api_key(app):
-    from webapp.api import keys
-
-    _, key = keys.create_key("tests")
-    return {"Authorization": f"Bearer {key}"}
-
-
-@pytest.fixture
-def calendar(make_calendar):
-    return make_calendar(name="Intro call", weekly={d: [(0, 1440)] for d in range(7)})
 
 
 def table() -> dict[int, dict[str, int]]:
@@ -210,10 +195,7 @@ def test_the_booking_page_adds_one_statement_on_the_first_opening_only(app, clie
 
 def test_the_window_sums_whole_hours(app, calendar, make_contact, clock):
     """A link counts while its hour is in the window: to the hour, not to the second."""
-    from tests.integration.test_dashboard import add_link
-    from tests.integration.test_dashboard import make_workflow as bare_workflow
-
-    workflow, _ = bare_workflow("Hours")
+    workflow, _ = workflow_rows("Hours")
     contact = make_contact()
     # 30 days ago, in the window's first hour but before its first minute: counted (hour buckets).
     add_link(calendar, contact, created_at=START - timedelta(days=30, minutes=10), workflow=workflow)

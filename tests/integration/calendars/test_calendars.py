@@ -6,30 +6,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from tests.helpers import calendar_form
 from webapp.calendars import services
 from webapp.calendars.models import Booking, Calendar
 from webapp.extensions import db
-
-
-def form_data(**overrides):
-    data = {
-        "name": "Intro call",
-        "slug": "",
-        "timezone": "Europe/London",
-        "duration": "30",
-        "seats": "1",
-        "buffer_before": "0",
-        "buffer_after": "0",
-        "min_notice": "0",
-        "window_days": "60",
-        "mon-0-start": "09:00",
-        "mon-0-end": "12:00",
-        "mon-1-start": "13:00",
-        "mon-1-end": "17:00",
-        "action": "save",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def only_calendar():
@@ -48,7 +28,7 @@ def test_new_calendar_page_starts_with_weekday_hours(login):
 
 def test_create_calendar(login):
     response = login.post(
-        "/calendars/new", data=form_data(description="Let's talk", location="https://meet.example/abc")
+        "/calendars/new", data=calendar_form(description="Let's talk", location="https://meet.example/abc")
     )
     calendar = only_calendar()
     assert response.status_code == 303 and response.location == f"/calendars/{calendar.id}"
@@ -61,12 +41,12 @@ def test_create_calendar(login):
 
 
 def test_create_through_htmx_navigates_with_hx_redirect(login, hx):
-    response = login.post("/calendars/new", data=form_data(), headers=hx)
+    response = login.post("/calendars/new", data=calendar_form(), headers=hx)
     assert response.headers["HX-Redirect"] == f"/calendars/{only_calendar().id}"
 
 
 def test_end_before_start_is_refused_beside_the_day(login):
-    response = login.post("/calendars/new", data=form_data(**{"mon-1-start": "17:00", "mon-1-end": "13:00"}))
+    response = login.post("/calendars/new", data=calendar_form(**{"mon-1-start": "17:00", "mon-1-end": "13:00"}))
     assert response.status_code == 422
     assert "Some settings need your attention" in response.text
     assert "17:00" in response.text  # what the admin typed is kept
@@ -74,27 +54,27 @@ def test_end_before_start_is_refused_beside_the_day(login):
 
 
 def test_overlapping_ranges_are_refused(login):
-    response = login.post("/calendars/new", data=form_data(**{"mon-1-start": "11:00", "mon-1-end": "14:00"}))
+    response = login.post("/calendars/new", data=calendar_form(**{"mon-1-start": "11:00", "mon-1-end": "14:00"}))
     assert response.status_code == 422
     assert "overlaps" in response.text
     assert db.session.scalar(select(Calendar.id)) is None
 
 
 def test_bad_time_text_is_refused(login):
-    response = login.post("/calendars/new", data=form_data(**{"mon-0-start": "9am"}))
+    response = login.post("/calendars/new", data=calendar_form(**{"mon-0-start": "9am"}))
     assert response.status_code == 422
     assert "Use a time like 09:30." in response.text
 
 
 def test_durations_must_be_positive(login):
-    response = login.post("/calendars/new", data=form_data(duration="0", slot_interval="-5", seats="0"))
+    response = login.post("/calendars/new", data=calendar_form(duration="0", slot_interval="-5", seats="0"))
     assert response.status_code == 422
     assert response.text.count("Between 5 and 1440 minutes.") == 2
     assert "Enter at least 1 seat." in response.text or "Between 1 and 1000." in response.text
 
 
 def test_unknown_time_zone_is_refused(login):
-    response = login.post("/calendars/new", data=form_data(timezone="Mars/Olympus_Mons"))
+    response = login.post("/calendars/new", data=calendar_form(timezone="Mars/Olympus_Mons"))
     assert response.status_code == 422
     assert "&#39;Mars/Olympus_Mons&#39; is not a time zone" in response.text
 
@@ -106,20 +86,20 @@ def test_time_zone_picker_lists_iana_zones(login):
 
 def test_duplicate_slug_is_refused(login, make_calendar):
     make_calendar(name="Other", slug="intro")
-    response = login.post("/calendars/new", data=form_data(slug="intro"))
+    response = login.post("/calendars/new", data=calendar_form(slug="intro"))
     assert response.status_code == 422
     assert "Another calendar already uses this slug." in response.text
 
 
 def test_slug_from_name_is_made_unique(login, make_calendar):
     make_calendar(name="Intro call")
-    login.post("/calendars/new", data=form_data())
+    login.post("/calendars/new", data=calendar_form())
     slugs = db.session.scalars(select(Calendar.slug).order_by(Calendar.id)).all()
     assert slugs == ["intro-call", "intro-call-2"]
 
 
 def test_add_range_row_inline_with_htmx_keeps_typed_values(login, hx):
-    response = login.post("/calendars/new", data=form_data(name="Typed name", action="add-mon"), headers=hx)
+    response = login.post("/calendars/new", data=calendar_form(name="Typed name", action="add-mon"), headers=hx)
     assert response.status_code == 200
     html = response.text
     assert html.lstrip().startswith("<form") and "<html" not in html
@@ -129,12 +109,12 @@ def test_add_range_row_inline_with_htmx_keeps_typed_values(login, hx):
 
 
 def test_remove_range_row_inline(login, hx):
-    response = login.post("/calendars/new", data=form_data(action="remove-mon-0"), headers=hx)
+    response = login.post("/calendars/new", data=calendar_form(action="remove-mon-0"), headers=hx)
     assert 'name="mon-0-start"' not in response.text and 'name="mon-1-start"' in response.text
 
 
 def test_row_buttons_work_without_javascript(login):
-    response = login.post("/calendars/new", data=form_data(action="add-sat"))
+    response = login.post("/calendars/new", data=calendar_form(action="add-sat"))
     assert response.status_code == 200 and "<html" in response.text
     assert 'name="sat-0-start"' in response.text
 
@@ -143,7 +123,7 @@ def test_edit_saves_and_triggers_preview_refresh(login, hx, make_calendar):
     calendar = make_calendar(name="Demo", timezone="UTC")
     response = login.post(
         f"/calendars/{calendar.id}",
-        data=form_data(name="Renamed", slug=calendar.slug, timezone="America/New_York"),
+        data=calendar_form(name="Renamed", slug=calendar.slug, timezone="America/New_York"),
         headers=hx,
     )
     assert response.status_code == 200
@@ -164,7 +144,7 @@ def test_edit_page_shows_saved_rows_once(login, make_calendar):
 
 def test_edit_invalid_keeps_old_settings(login, make_calendar, hx):
     calendar = make_calendar(name="Keep me")
-    response = login.post(f"/calendars/{calendar.id}", data=form_data(name="", slug=calendar.slug), headers=hx)
+    response = login.post(f"/calendars/{calendar.id}", data=calendar_form(name="", slug=calendar.slug), headers=hx)
     assert response.status_code == 422
     assert "Give the calendar a name." in response.text
     db.session.refresh(calendar)
@@ -173,7 +153,7 @@ def test_edit_invalid_keeps_old_settings(login, make_calendar, hx):
 
 def test_date_overrides_saved(login, make_calendar):
     calendar = make_calendar()
-    data = form_data(slug=calendar.slug)
+    data = calendar_form(slug=calendar.slug)
     data.update(
         {
             "date_overrides-0-day": "2030-12-25",
@@ -191,7 +171,7 @@ def test_date_overrides_saved(login, make_calendar):
 
 def test_override_needs_hours_or_closed(login, make_calendar):
     calendar = make_calendar()
-    data = form_data(slug=calendar.slug, **{"date_overrides-0-day": "2030-12-24"})
+    data = calendar_form(slug=calendar.slug, **{"date_overrides-0-day": "2030-12-24"})
     response = login.post(f"/calendars/{calendar.id}", data=data)
     assert response.status_code == 422
     assert "Enter the hours, or tick Closed all day." in response.text

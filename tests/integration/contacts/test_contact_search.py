@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from tests.conftest import statements_run
-from tests.integration.test_api import Api
+from tests.helpers import Api, empty_database_upgraded_to, pager_link
 from webapp.api import keys
 from webapp.contacts import importer, services
 from webapp.contacts.models import Contact, contact_terms
@@ -221,11 +221,6 @@ def listed(html: str) -> list[str]:
     return re.findall(r'<td><a href="/contacts/\d+">[^<]+</a></td>\s*<td>([^<]+)</td>', html)
 
 
-def link(html: str, rel: str) -> str | None:
-    found_link = re.search(rf'<a href="([^"]+)" rel="{rel}">', html)
-    return found_link.group(1).replace("&amp;", "&") if found_link else None
-
-
 @pytest.mark.parametrize("sort", ["newest", "name"])
 def test_pages_forwards_and_backwards_with_a_search_and_a_tag(app, login, sort):
     app.config["PAGE_SIZE"] = 3
@@ -240,13 +235,13 @@ def test_pages_forwards_and_backwards_with_a_search_and_a_tag(app, login, sort):
     assert "8 contacts match" in html
     while True:
         pages.append(listed(html))
-        if not (following := link(html, "next")):
+        if not (following := pager_link(html, "next")):
             break
         assert "tag=club" in following and "q=member" in following
         html = login.get(following).text
     assert [e for page in pages for e in page] == expected and [len(p) for p in pages] == [3, 3, 2]
     back = []
-    while previous := link(html, "prev"):
+    while previous := pager_link(html, "prev"):
         html = login.get(previous).text
         back.insert(0, listed(html))
     assert back == pages[:-1]
@@ -306,7 +301,6 @@ def test_the_migration_fills_terms_and_sort_keys_of_existing_contacts(tmp_path):
     from flask_migrate import downgrade, upgrade
 
     from tests.conftest import make_app
-    from tests.integration.test_migrations import empty_database_upgraded_to
 
     app = make_app(tmp_path)
     with app.app_context():

@@ -5,13 +5,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers import count, pager_link
 from webapp.contacts import services
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
-
-
-def contact_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Contact))
 
 
 def names_listed(html: str) -> list[str]:
@@ -108,30 +105,24 @@ def test_search_page_without_htmx_is_a_full_page_with_a_real_form(login, people)
     assert 'value="grace"' in html
 
 
-def link(html: str, rel: str) -> str | None:
-    """The address of the pager's rel="prev"/"next" link, or None."""
-    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', html)
-    return found.group(1).replace("&amp;", "&") if found else None
-
-
 def test_paging(app, login, make_contact):
     app.config["PAGE_SIZE"] = 2
     for n in range(5):
         make_contact(first_name=f"P{n}", last_name="", email=f"p{n}@example.com")
     first = login.get("/contacts/").text
     assert names_listed(first) == ["P4", "P3"] and "5 contacts" in first
-    assert link(first, "prev") is None
-    second = login.get(link(first, "next")).text
+    assert pager_link(first, "prev") is None
+    second = login.get(pager_link(first, "next")).text
     assert names_listed(second) == ["P2", "P1"]
-    third = login.get(link(second, "next")).text
-    assert names_listed(third) == ["P0"] and link(third, "next") is None
-    assert names_listed(login.get(link(third, "prev")).text) == ["P2", "P1"]
+    third = login.get(pager_link(second, "next")).text
+    assert names_listed(third) == ["P0"] and pager_link(third, "next") is None
+    assert names_listed(login.get(pager_link(third, "prev")).text) == ["P2", "P1"]
     # An old ?page=N address (before keyset paging) shows the first page.
     assert names_listed(login.get("/contacts/?page=3").text) == ["P4", "P3"]
     # Paging keeps the search, the tag and the order.
     searched = login.get("/contacts/?q=example&sort=name").text
     assert names_listed(searched) == ["P0", "P1"]
-    following = link(searched, "next")
+    following = pager_link(searched, "next")
     assert "q=example" in following and "sort=name" in following and "after=" in following
     assert names_listed(login.get(following).text) == ["P2", "P3"]
 
@@ -166,7 +157,7 @@ def test_duplicate_email_is_refused_case_insensitively(login, make_contact):
     assert response.status_code == 422
     assert "A contact with this email already exists." in response.text
     assert f'href="/contacts/{ada.id}"' in response.text
-    assert contact_count() == 1
+    assert count(Contact) == 1
 
 
 @pytest.mark.parametrize(
@@ -187,7 +178,7 @@ def test_invalid_fields_are_explained_and_nothing_is_saved(login, data, message)
     assert response.status_code == 422
     assert message in response.text
     assert 'aria-invalid="true"' in response.text
-    assert contact_count() == 0
+    assert count(Contact) == 0
 
 
 def test_edit(login, make_contact):
@@ -230,10 +221,10 @@ def test_delete_asks_then_deletes(login, make_contact):
     confirm = login.get(f"/contacts/{contact_id}/delete")
     assert confirm.status_code == 200
     assert f'<form method="post" action="/contacts/{contact_id}/delete">' in confirm.text
-    assert contact_count() == 1
+    assert count(Contact) == 1
     response = login.post(f"/contacts/{contact_id}/delete")
     assert response.status_code == 303 and response.location == "/contacts/"
-    assert contact_count() == 0
+    assert count(Contact) == 0
     assert "was deleted" in login.get("/contacts/").text
     assert login.get(f"/contacts/{contact_id}").status_code == 404
     # The tag stays for other contacts; only the link went.

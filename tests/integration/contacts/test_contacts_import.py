@@ -6,6 +6,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers import count
 from webapp.contacts import importer, services
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
@@ -29,10 +30,6 @@ def summary(html: str) -> tuple[int, int, int]:
 
 def contacts() -> dict[str, Contact]:
     return {c.email_key: c for c in db.session.scalars(select(Contact))}
-
-
-def contact_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Contact))
 
 
 def outcomes(report) -> list[tuple[int, str]]:
@@ -110,7 +107,7 @@ def test_update_of_an_existing_contact(app, make_contact):
     assert ada.tag_names == ["math", "poet"]
     again = importer.import_csv(b"email,first name,phone,tags\nada@example.com,Augusta,+1 555 0100,math;poet\n")
     assert again.rows[0].message == "Already up to date."
-    assert contact_count() == 1
+    assert count(Contact) == 1
 
 
 @pytest.mark.parametrize(
@@ -176,7 +173,7 @@ def test_bad_files_get_one_message_and_change_nothing(login, make_contact, conte
     assert message in response.text
     assert 'class="flash flash-error" role="alert"' in response.text
     assert "Import result" not in response.text
-    assert contact_count() == 1
+    assert count(Contact) == 1
 
 
 def test_too_large_file_is_refused(login, monkeypatch):
@@ -184,7 +181,7 @@ def test_too_large_file_is_refused(login, monkeypatch):
     response = upload(login, "email\n" + "ada@example.com\n" * 10)
     assert response.status_code == 422
     assert "larger than" in response.text
-    assert contact_count() == 0
+    assert count(Contact) == 0
 
 
 def test_no_file_chosen(login):
@@ -201,6 +198,6 @@ def test_ten_thousand_rows(login, make_contact):
     response = upload(login, "\n".join(lines) + "\n")
     assert response.status_code == 200
     assert summary(response.text) == (9999, 1, 1)
-    assert contact_count() == 10_000
+    assert count(Contact) == 10_000
     assert db.session.scalar(select(func.count()).select_from(Tag)) == 8
     assert contacts()["person17@example.com"].tag_names == ["batch", "group-3"]

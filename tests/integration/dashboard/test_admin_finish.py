@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.test_dashboard import add_link, make_workflow
+from tests.factories import add_link, workflow_rows
 from webapp.calendars.models import Booking
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
@@ -32,7 +32,7 @@ def history(app, make_calendar, make_contact):
     """One of everything the admin lists show a time for, all at INSTANT (bookings: NEXT_YEAR)."""
     calendar = make_calendar(name="Intro call", timezone="Europe/Paris")
     contact = make_contact(first_name="Ada", created_at=INSTANT)
-    workflow, version = make_workflow("Welcome")
+    workflow, version = workflow_rows("Welcome")
     enrolment = Enrolment(workflow_id=workflow.id, version_id=version.id, contact_id=contact.id, started_at=INSTANT)
     db.session.add(enrolment)
     db.session.flush()

@@ -2,51 +2,21 @@
 
 import random
 import re
-import secrets
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select
 
+from tests.factories import add_link, workflow_rows
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
 from webapp.core import dashboard
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.types import utcnow
-from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
+from webapp.workflows.models import Enrolment, Workflow
 
 STAGES = dashboard.STAGES
-
-
-def make_workflow(name):
-    workflow = Workflow(name=name, status="published", trigger_type="manual", steps=[])
-    db.session.add(workflow)
-    db.session.flush()
-    version = WorkflowVersion(workflow_id=workflow.id, number=1, trigger_type="manual", steps=[], settings={})
-    db.session.add(version)
-    db.session.flush()
-    return workflow, version
-
-
-def add_link(calendar, contact, *, created_at, workflow=None, enrolment=None, source="workflow", **fields):
-    if workflow is not None:
-        fields.update(
-            workflow_id=workflow.id,
-            enrolment_id=enrolment.id if enrolment else None,
-            test_run=bool(enrolment and enrolment.is_test),
-        )
-    link = OneTimeLink(
-        calendar_id=calendar.id,
-        contact_id=contact.id,
-        salt=secrets.token_hex(8),
-        token_digest=secrets.token_hex(32),
-        source=source,
-        created_at=created_at,
-        **fields,
-    )
-    db.session.add(link)
-    return link
 
 
 def add_booking(calendar, contact, attendance):
@@ -75,7 +45,7 @@ def funnel_data(app, make_calendar, make_contact):
     expected = {}
     workflows = []
     for name in ("Welcome", "Re-engage", "Webinar follow-up"):
-        workflow, version = make_workflow(name)
+        workflow, version = workflow_rows(name)
         workflows.append(workflow)
         counts = dict.fromkeys(STAGES, 0)
         for _ in range(rng.randint(80, 140)):
@@ -166,7 +136,7 @@ def test_the_home_page_shows_the_numbers_percentages_and_a_chart(login, funnel_d
 
 def test_a_deleted_workflow_keeps_its_row(app, make_calendar, make_contact):
     calendar, contact = make_calendar(), make_contact()
-    workflow, _ = make_workflow("Gone soon")
+    workflow, _ = workflow_rows("Gone soon")
     add_link(calendar, contact, created_at=utcnow(), workflow=workflow)
     db.session.commit()
     wid = workflow.id
@@ -269,7 +239,7 @@ def test_failed_mail_needs_attention_and_retries_back_home(login):
 
 def _busy(calendar, contacts, n):
     """n workflow links in every stage, n expired unused links and n failed mails."""
-    workflow, version = make_workflow(f"Busy {n}")
+    workflow, version = workflow_rows(f"Busy {n}")
     now = utcnow()
     for i in range(n):
         contact = contacts[i % len(contacts)]

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, iso, tomorrow_at, wait_until_up
+from tests.helpers import ROOT
 from webapp.logredact import RedactingFilter, redact
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -6,9 +6,10 @@
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import iso, tomorrow_at
+from tests.helpers import count
 from webapp.booking.models import OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.calendars.models import Booking
@@ -17,18 +18,6 @@ from webapp.workflows import merge, services
 from webapp.workflows.models import Workflow
 
 HUGE = [str(2**31), str(2**63), "99999999999999999999", "1" * 5000]
-
-
-@pytest.fixture
-def api_key(app):
-    from webapp.api import keys
-
-    _, key = keys.create_key("tests")
-    return {"Authorization": f"Bearer {key}"}
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 # --- days near year 1 and 9999 ----------------------------------------------------------------------

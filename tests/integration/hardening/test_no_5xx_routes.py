@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from tests import world
 from tests.conftest import PASSWORD, empty_tables, make_app
+from tests.helpers import ROOT
 from webapp.extensions import db
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = 30
 
 # --- what to send --------------------------------------------------------------------------------

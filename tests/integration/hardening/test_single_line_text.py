@@ -4,13 +4,11 @@ character is refused at every entry point with a message naming the field, and n
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import iso, tomorrow_at
-from tests.integration.test_api import Api
-from tests.integration.test_calendars import form_data
-from tests.integration.test_workflows_engine import hook_url, link_step, make_workflow
-from webapp.api import keys
+from tests.factories import follow_up_workflow, link_step, make_workflow
+from tests.helpers import calendar_form, count, hook_url
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.contacts import importer
@@ -33,17 +31,6 @@ HOSTILE = [
     ("Ada\x9b", "contains an invisible control character (U+009B"),
 ]
 HOSTILE_IDS = ["crlf", "lf", "line-separator", "rlo", "isolate", "lrm", "escape", "c1"]
-
-
-def count(model) -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-@pytest.fixture
-def api(client):
-    _, key = keys.create_key("tests")
-    return Api(client, key)
 
 
 # --- contacts: form, API, CSV import, inbound webhook ---------------------------------------------
@@ -112,11 +99,13 @@ def test_inbound_webhook_400_names_the_field(app, client, make_calendar, value, 
 
 @pytest.mark.parametrize(("value", "message"), HOSTILE, ids=HOSTILE_IDS)
 def test_calendar_name_refused_at_save_and_nothing_changes(login, make_calendar, value, message):
-    response = login.post("/calendars/new", data=form_data(name=value))
+    response = login.post("/calendars/new", data=calendar_form(name=value))
     assert response.status_code == 422 and f"Name {message}" in response.text
     calendar = make_calendar(name="Keep me")
     before = (calendar.name, calendar.updated_at, calendar.duration)
-    response = login.post(f"/calendars/{calendar.id}", data=form_data(name=value, slug=calendar.slug, duration="45"))
+    response = login.post(
+        f"/calendars/{calendar.id}", data=calendar_form(name=value, slug=calendar.slug, duration="45")
+    )
     assert response.status_code == 422 and f"Name {message}" in response.text
     db.session.expire_all()
     calendar = db.session.get(Calendar, calendar.id)
@@ -125,7 +114,7 @@ def test_calendar_name_refused_at_save_and_nothing_changes(login, make_calendar,
 
 
 def test_calendar_location_is_one_line_too(login):
-    response = login.post("/calendars/new", data=form_data(location="Room 1\r\nX-Evil: 1"))
+    response = login.post("/calendars/new", data=calendar_form(location="Room 1\r\nX-Evil: 1"))
     assert response.status_code == 422 and "Location must be one line: remove the line break." in response.text
     assert count(Calendar) == 0
 
@@ -177,9 +166,7 @@ def test_subject_refused_at_save(login, value, message):
 
 
 def test_workflow_import_refuses_sender_name_and_subject(app, make_calendar):
-    from tests.integration.test_workflow_exchange import document
-
-    data = document(make_calendar(slug="intro"))
+    data = exchange.export_workflow(follow_up_workflow(make_calendar(slug="intro")))
     before = count(Workflow)
     data["settings"]["sender_name"] = "Acme\r\nBcc: eve@example.com"
     with pytest.raises(exchange.ImportRefused) as refused:

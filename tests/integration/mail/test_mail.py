@@ -17,6 +17,7 @@ from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import func, select, update
 
 from tests.conftest import free_port, statements_run
+from tests.helpers import reload
 from webapp import tokens
 from webapp.extensions import db
 from webapp.mail import services
@@ -76,11 +77,6 @@ def drain() -> int:
     while done := services.send_due(10):
         total += done
     return total
-
-
-def reload(message) -> OutboxMessage:
-    db.session.expire_all()
-    return db.session.get(OutboxMessage, message.id)
 
 
 def make_due(message) -> None:

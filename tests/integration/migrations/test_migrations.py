@@ -5,15 +5,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from tests.conftest import make_app
+from tests.helpers import empty_database_upgraded_to
 from webapp.extensions import db
-
-
-def empty_database_upgraded_to(revision: str = "head") -> None:
-    """Drop everything the test database holds, then run the migrations up to `revision`."""
-    db.drop_all()
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    upgrade(revision=revision)
 
 
 def test_migrations_match_the_models(tmp_path):

@@ -4,14 +4,10 @@ import re
 
 import pytest
 
-from tests.integration.test_workflow_history import enrolled, make_workflow
+from tests.factories import send_link_workflow
+from tests.helpers import enrolled
 from webapp.extensions import db
 from webapp.workflows import services
-
-
-@pytest.fixture
-def calendar(make_calendar):
-    return make_calendar(name="Intro call", weekly={d: [(0, 1440)] for d in range(7)})
 
 
 @pytest.fixture
@@ -21,7 +17,7 @@ def people(make_contact):
 
 @pytest.fixture
 def workflow(calendar):
-    return make_workflow(calendar, "manual", {})
+    return send_link_workflow(calendar, "manual", {})
 
 
 def test_the_contact_list_offers_a_selection_form_of_published_workflows(login, calendar, people, workflow, hx):
@@ -71,7 +67,7 @@ def test_enrolling_an_empty_selection_or_without_a_workflow_says_so(login, peopl
 
 def test_the_contact_page_has_an_enrol_button_per_published_workflow_and_the_enrolments(login, people, workflow, hx):
     ada = people[0]
-    paused = make_workflow(workflow_calendar(workflow), "manual", {})
+    paused = send_link_workflow(workflow_calendar(workflow), "manual", {})
     paused.name = "Paused one"
     services.pause(paused)
     db.session.commit()

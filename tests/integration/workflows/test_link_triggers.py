@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tests.integration.test_workflows_engine import email_step, enrolments, link_step, make_workflow
+from tests.factories import email_step, link_step, make_workflow
+from tests.helpers import enrolments
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.extensions import db
@@ -15,15 +16,7 @@ from webapp.types import utcnow
 from webapp.worker import drain
 from webapp.workflows import expiry, services, triggers
 
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
-
-
-@pytest.fixture
-def calendar(make_calendar):
-    return make_calendar(name="Intro call", weekly={d: [(0, 1440)] for d in range(7)})
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def expire(*items) -> None:

@@ -6,19 +6,8 @@ import re
 
 import pytest
 
-from webapp.extensions import db
-from webapp.workflows import editing, services
-from webapp.workflows.models import Workflow
-
-
-@pytest.fixture
-def workflow(app):
-    return services.create_workflow("Branches", "manual")
-
-
-def reload(workflow) -> Workflow:
-    db.session.expire_all()
-    return db.session.get(Workflow, workflow.id)
+from tests.helpers import reload
+from webapp.workflows import editing
 
 
 def card(html: str, step_id: str) -> str:

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import iso, tomorrow_at
+from tests.factories import ALL_WEEK, follow_up_workflow
+from tests.helpers import count
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.booking.services import cancel
 from webapp.contacts import services as contacts
@@ -18,52 +20,23 @@ from webapp.worker import drain
 from webapp.workflows import actions, exchange, services, starters
 from webapp.workflows.models import Workflow
 
-BODY = "Hi {{ contact.first_name }},\n\nPick a time for {{ calendar.name }}: {{ steps.booking_link.url }}\n"
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture
 def calendar(make_calendar):
-    return make_calendar(name="Sales call", slug="sales-call", weekly={d: [(0, 1440)] for d in range(7)})
-
-
-def make_workflow(calendar, **overrides) -> Workflow:
-    """A published workflow: booking made on the calendar → link → email; re-entry on, a sender name."""
-    workflow = services.create_workflow("Follow up, then book", "booking_event", {"events": ["made", "cancelled"]})
-    workflow.trigger_config = {"events": ["made", "cancelled"], "calendar_id": calendar.id}
-    workflow.steps = [
-        {"id": "s-link", "type": "generate_link", "key": "booking_link", "config": _link(calendar, expires_in=3)},
-        {"id": "s-mail", "type": "send_email", "key": "", "config": {"to": "", "subject": "Hi", "body": BODY}},
-    ]
-    workflow.allow_reentry, workflow.sender_name = True, "Acme sales"
-    for name, value in overrides.items():
-        setattr(workflow, name, value)
-    db.session.commit()
-    services.publish(workflow)
-    return workflow
-
-
-def _link(calendar, **config):
-    return {"calendar_id": calendar.id, "expires_in": None, "expires_unit": "days", "existing": "reuse", **config}
+    return make_calendar(name="Sales call", slug="sales-call", weekly=ALL_WEEK)
 
 
 def document(calendar) -> dict:
-    return exchange.export_workflow(make_workflow(calendar))
-
-
-def count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Workflow))
+    return exchange.export_workflow(follow_up_workflow(calendar))
 
 
 # --- the format ------------------------------------------------------------------------------------
 
 
 def test_export_then_import_round_trips(app, calendar):
-    workflow = make_workflow(calendar)
+    workflow = follow_up_workflow(calendar)
     exported = exchange.export_workflow(workflow)
     text = exchange.dumps(exported)
     assert exported["format"] == "oneslot.workflow" and exported["version"] == 1
@@ -143,7 +116,7 @@ def test_import_refuses_a_webhook_to_an_internal_address_naming_the_step(app, ur
     [error] = refused.value.errors
     assert error.startswith("Step 1 (Outgoing webhook), url: ") and message in error
     assert "OUTBOUND_ALLOWED_NETWORKS" in error
-    assert count() == 0
+    assert count(Workflow) == 0
 
 
 def test_import_accepts_an_internal_receiver_the_admin_allowed(app):
@@ -248,11 +221,11 @@ BAD = {
 def test_a_bad_document_names_each_problem_and_creates_nothing(app, calendar, case):
     change, expected = BAD[case]
     data = change(document(calendar))
-    before = count()
+    before = count(Workflow)
     with pytest.raises(exchange.ImportRefused) as refused:
         exchange.import_workflow(exchange.dumps(data))
     assert refused.value.errors == expected
-    assert count() == before
+    assert count(Workflow) == before
 
 
 @pytest.mark.parametrize(
@@ -270,7 +243,7 @@ def test_a_file_that_is_not_a_workflow_gets_a_clear_message(app, data, message):
     with pytest.raises(exchange.ImportRefused) as refused:
         exchange.import_workflow(data)
     assert refused.value.errors[0].startswith(message)
-    assert count() == 0
+    assert count(Workflow) == 0
 
 
 def test_bad_json_names_the_line(app):
@@ -295,7 +268,7 @@ def test_several_problems_are_all_listed(app, calendar):
 
 
 def test_filename_follows_the_workflow_name(app, calendar):
-    workflow = make_workflow(calendar, name="Nudge: “VIP” leads / 2026!")
+    workflow = follow_up_workflow(calendar, name="Nudge: “VIP” leads / 2026!")
     assert exchange.filename(workflow) == "nudge-vip-leads-2026.workflow.json"
 
 
@@ -303,7 +276,7 @@ def test_filename_follows_the_workflow_name(app, calendar):
 
 
 def test_cli_export_to_stdout_and_to_a_file_then_import(app, runner, calendar, tmp_path):
-    workflow = make_workflow(calendar)
+    workflow = follow_up_workflow(calendar)
     result = runner.invoke(args=["workflows", "export", str(workflow.id)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == exchange.export_workflow(workflow)
@@ -328,7 +301,7 @@ def test_cli_errors_go_to_stderr_with_exit_code_1(app, runner, calendar, tmp_pat
     assert result.exit_code == 1 and result.stdout == ""
     assert "not imported, 1 problem(s)" in result.stderr
     assert "Step 1 (Generate One-Time Booking Link): calendar “nope” does not exist." in result.stderr
-    assert count() == 1
+    assert count(Workflow) == 1
     missing = runner.invoke(args=["workflows", "export", "999"])
     assert missing.exit_code == 1 and "There is no workflow 999." in missing.stderr
 
@@ -343,7 +316,7 @@ def upload(client, content: bytes, name="flow.json"):
 
 
 def test_export_downloads_a_json_file(login, calendar):
-    workflow = make_workflow(calendar)
+    workflow = follow_up_workflow(calendar)
     response = login.get(f"/workflows/{workflow.id}/export")
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert response.headers["Content-Disposition"] == 'attachment; filename="follow-up-then-book.workflow.json"'
@@ -360,7 +333,7 @@ def test_upload_with_problems_lists_them_with_the_filename_and_creates_nothing(l
     assert "<strong>sales-flow.json</strong> was not imported: 2 problems to fix" in response.text
     assert "Step 1 (Generate One-Time Booking Link): calendar “elsewhere” does not exist." in response.text
     assert "Step 2 (Send Email), subject: The email needs a subject." in response.text
-    assert count() == 1
+    assert count(Workflow) == 1
     empty = login.post("/workflows/import", data={}, content_type="multipart/form-data")
     assert empty.status_code == 422 and "Choose a workflow file (.json) to import." in empty.text
     garbage = upload(login, b"<html>", "page.html")
@@ -379,7 +352,7 @@ def test_upload_makes_a_draft_and_opens_the_editor(login, calendar):
 
 
 def test_the_pages_need_an_admin(client, calendar):
-    workflow = make_workflow(calendar)
+    workflow = follow_up_workflow(calendar)
     for path in (f"/workflows/{workflow.id}/export", "/workflows/import", "/workflows/templates"):
         response = client.get(path)
         assert response.status_code in (302, 303) and "/login" in response.location
@@ -407,7 +380,7 @@ def test_the_templates_page_lists_each_with_its_outline_and_a_calendar_choice(lo
 def test_a_template_needs_a_calendar_chosen(login, calendar):
     response = login.post("/workflows/templates/1-send-a-booking-link", data={"1-send-a-booking-link-calendar": ""})
     assert response.status_code == 422 and "Choose the calendar the links book on." in response.text
-    assert count() == 0
+    assert count(Workflow) == 0
     assert login.post("/workflows/templates/nope", data={}).status_code == 404
 
 

@@ -4,59 +4,22 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import iso, tomorrow_at
-from webapp.booking import links
+from tests.factories import send_link_workflow, tag
+from tests.helpers import enrolled, enrolment_of, token_of
 from webapp.booking.models import OneTimeLink
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.worker import drain
 from webapp.workflows import services
-from webapp.workflows.models import Enrolment, StepRun
 
-BODY = "Hi {{ contact.first_name }}, pick a time: {{ steps.booking_link.url }}"
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
-
-
-@pytest.fixture
-def calendar(make_calendar):
-    return make_calendar(name="Intro call", weekly={d: [(0, 1440)] for d in range(7)})
-
-
-def make_workflow(calendar, trigger_type="tag_added", trigger_config=None, publish=True):
-    """Generate One-Time Booking Link, then Send Email: the product's flow."""
-    workflow = services.create_workflow("Send a link", trigger_type, trigger_config or {"tag": "vip"})
-    link = {"id": "s-link", "type": "generate_link", "key": "booking_link", "config": {"calendar_id": calendar.id}}
-    email = {"id": "s-mail", "type": "send_email", "key": "", "config": {"subject": "Your link", "body": BODY}}
-    workflow.steps = [link, email]
-    db.session.commit()
-    if publish:
-        services.publish(workflow)
-    return workflow
-
-
-def tag(contact, name="vip"):
-    contacts.add_tags(contact, [name])
-    db.session.commit()
-
-
-def enrolment_of(contact) -> Enrolment:
-    db.session.expire_all()
-    return db.session.scalar(select(Enrolment).where(Enrolment.contact_id == contact.id))
-
-
-def token_of(enrolment) -> str:
-    run = db.session.scalar(select(StepRun).where(StepRun.enrolment_id == enrolment.id, StepRun.step_id == "s-link"))
-    return links.url(db.session.get(OneTimeLink, run.output["link_id"])).rsplit("/", 1)[1]
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture
 def history(app, client, login, calendar, make_contact):
     """Five contacts through the real trigger path: sent, opened, booked, failed (a bad address), and a test run."""
-    workflow = make_workflow(calendar)
+    workflow = send_link_workflow(calendar)
     people = {
         "sent": make_contact(first_name="Sam", email="sam@example.com"),
         "opened": make_contact(first_name="Olive", email="olive@example.com"),
@@ -184,7 +147,7 @@ def test_retry_refuses_an_enrolment_that_did_not_fail(login, history):
 
 
 def test_retry_after_an_archived_calendar(app, login, calendar, make_contact):
-    workflow = make_workflow(calendar)
+    workflow = send_link_workflow(calendar)
     contact = make_contact()
     calendar.archived_at = calendar.created_at
     db.session.commit()
@@ -205,18 +168,13 @@ def test_retry_after_an_archived_calendar(app, login, calendar, make_contact):
 
 @pytest.fixture
 def manual(calendar, make_contact):
-    workflow = make_workflow(calendar, "manual", {})
+    workflow = send_link_workflow(calendar, "manual", {})
     ada = make_contact(first_name="Ada", email="ada@example.com")
     bob = make_contact(first_name="Bob", email="bob@example.com")
     cy = make_contact(first_name="Cy", email="cy@example.com")
     tag(ada, "trial")
     tag(bob, "trial")
     return workflow, ada, bob, cy
-
-
-def enrolled(workflow) -> set[str]:
-    db.session.expire_all()
-    return {e.contact.email for e in db.session.scalars(select(Enrolment).where(Enrolment.workflow_id == workflow.id))}
 
 
 def test_manual_enrolment_by_email_then_by_tag(login, manual):
@@ -270,7 +228,7 @@ def test_manual_enrolment_needs_something_valid(login, manual, hx, data, message
 
 @pytest.mark.parametrize("state, reason", [("draft", "not published yet"), ("paused", "paused: resume it first")])
 def test_manual_enrolment_says_why_an_unpublished_workflow_enrols_nobody(login, calendar, make_contact, state, reason):
-    workflow = make_workflow(calendar, "manual", {}, publish=state != "draft")
+    workflow = send_link_workflow(calendar, "manual", {}, publish=state != "draft")
     if state == "paused":
         services.pause(workflow)
     make_contact(email="ada@example.com")
@@ -280,7 +238,7 @@ def test_manual_enrolment_says_why_an_unpublished_workflow_enrols_nobody(login, 
 
 
 def test_history_page_offers_the_enrol_form_and_an_empty_state(login, calendar):
-    workflow = make_workflow(calendar, "manual", {})
+    workflow = send_link_workflow(calendar, "manual", {})
     page = login.get(f"/workflows/{workflow.id}/enrolments").text
     assert f'action="/workflows/{workflow.id}/enrol"' in page
     assert "Nobody has entered this workflow yet" in page
@@ -290,7 +248,7 @@ def test_history_page_offers_the_enrol_form_and_an_empty_state(login, calendar):
 def test_enrol_form_fragment_for_a_contact_page(app, calendar, make_contact):
     from flask import render_template
 
-    workflow = make_workflow(calendar, "manual", {})
+    workflow = send_link_workflow(calendar, "manual", {})
     contact = make_contact()
     with app.test_request_context("/contacts/1"):
         html = render_template("enrolments/_enrol_form.html", enrol_workflow=workflow, enrol_contact=contact)

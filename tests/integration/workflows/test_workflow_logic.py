@@ -1,27 +1,34 @@
 """Timing and logic steps: waits (durations, dates, reminders before a booking, until booked), if/else
 branches and goals, run by the real engine with the clock moved (time-machine), never by sleeping."""
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
 
+from tests.factories import (
+    ALL_WEEK,
+    book_link,
+    email_step,
+    enrol_now,
+    goal_step,
+    if_else_step,
+    link_step,
+    make_workflow,
+    wait_step,
+)
+from tests.helpers import issued_link, reload, runs, subjects
 from webapp.booking import services as booking
-from webapp.booking.models import OneTimeLink
-from webapp.booking.services import Invitee
 from webapp.extensions import db
-from webapp.mail.models import OutboxMessage
 from webapp.worker import drain
 from webapp.workflows import editing, program, services
-from webapp.workflows.models import Enrolment, StepRun
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, before New York's DST change on 2026-03-08
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
+# The mail here says only the contact's first name and the link.
+email = functools.partial(email_step, body="Hi {{ contact.first_name }}: {{ steps.booking_link.url }}")
 
 
 @pytest.fixture
@@ -32,116 +39,61 @@ def clock():
 
 @pytest.fixture
 def calendar(make_calendar, clock):
-    return make_calendar(name="Intro call", timezone="America/New_York", weekly={d: [(0, 1440)] for d in range(7)})
-
-
-def link(calendar, key="booking_link"):
-    return {"id": f"s-{key}", "type": "generate_link", "key": key, "config": {"calendar_id": calendar.id}}
-
-
-def email(step_id, subject, body="Hi {{ contact.first_name }}: {{ steps.booking_link.url }}"):
-    return {"id": step_id, "type": "send_email", "key": "", "config": {"subject": subject, "body": body}}
-
-
-def wait(step_id, **config):
-    return {"id": step_id, "type": "wait", "key": "", "config": config}
-
-
-def if_else(step_id, conditions, yes=(), no=(), match="all"):
-    return {
-        "id": step_id,
-        "type": "if_else",
-        "key": "",
-        "config": {"match": match, "conditions": list(conditions)},
-        "branches": {"yes": list(yes), "no": list(no)},
-    }
-
-
-def goal(step_id, link_step="booking_link"):
-    return {"id": step_id, "type": "goal", "key": "", "config": {"link_step": link_step}}
-
-
-def publish(steps, trigger="manual"):
-    workflow = services.create_workflow("Logic", trigger)
-    workflow.steps = list(steps)
-    db.session.commit()
-    services.publish(workflow)
-    return workflow
-
-
-def enrol(workflow, contact) -> Enrolment:
-    enrolment = services.enrol(workflow, contact, {"type": "manual"})
-    db.session.commit()
-    return enrolment
-
-
-def fresh(enrolment) -> Enrolment:
-    db.session.expire_all()
-    return db.session.get(Enrolment, enrolment.id)
-
-
-def subjects() -> list[str]:
-    db.session.expire_all()
-    query = select(OutboxMessage).where(OutboxMessage.kind == "workflow").order_by(OutboxMessage.id)
-    return [m.subject for m in db.session.scalars(query)]
-
-
-def runs(enrolment) -> dict[str, StepRun]:
-    return {run.step_id: run for run in fresh(enrolment).step_runs}
-
-
-def the_link(enrolment) -> OneTimeLink:
-    return db.session.get(OneTimeLink, runs(enrolment)["s-booking_link"].output["link_id"])
-
-
-def book(link_row, start):
-    return booking.book(link_row, start, Invitee(name="Ada", email=link_row.contact.email, timezone="UTC"))
+    return make_calendar(name="Intro call", timezone="America/New_York", weekly=ALL_WEEK)
 
 
 # --- waits ---------------------------------------------------------------------------------------
 
 
 def test_a_wait_parks_the_enrolment_until_the_clock_gets_there(app, calendar, make_contact, clock):
-    workflow = publish([link(calendar), wait("w", mode="duration", amount=2, unit="hours"), email("e", "Later")])
-    enrolment = enrol(workflow, make_contact())
+    workflow = make_workflow(
+        steps=[link_step(calendar), wait_step("w", mode="duration", amount=2, unit="hours"), email("e", "Later")]
+    )
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    assert fresh(enrolment).run_at == START + timedelta(hours=2) and subjects() == []
+    assert reload(enrolment).run_at == START + timedelta(hours=2) and subjects() == []
     assert runs(enrolment)["w"].status == "waiting"
     clock.shift(timedelta(hours=1, minutes=59))
     drain(app)
     assert subjects() == []
     clock.shift(timedelta(minutes=1))
     drain(app)
-    assert subjects() == ["Later"] and fresh(enrolment).status == "completed"
+    assert subjects() == ["Later"] and reload(enrolment).status == "completed"
 
 
 def test_days_count_on_the_calendars_wall_clock_across_dst(app, calendar, make_contact, clock):
     # Saturday 2026-03-07 10:00 in New York (EST, UTC-5); one day later is Sunday 10:00 EDT (UTC-4): 23 hours.
     clock.move_to(datetime(2026, 3, 7, 15, 0, tzinfo=UTC))
-    workflow = publish([link(calendar), wait("w", mode="duration", amount=1, unit="days"), email("e", "Next day")])
-    enrolment = enrol(workflow, make_contact())
+    workflow = make_workflow(
+        steps=[link_step(calendar), wait_step("w", mode="duration", amount=1, unit="days"), email("e", "Next day")]
+    )
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    assert fresh(enrolment).run_at == datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
+    assert reload(enrolment).run_at == datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
 
 
 def test_hours_are_exact_across_dst(app, calendar, make_contact, clock):
     clock.move_to(datetime(2026, 3, 7, 15, 0, tzinfo=UTC))
-    workflow = publish([link(calendar), wait("w", mode="duration", amount=24, unit="hours"), email("e", "Later")])
-    enrolment = enrol(workflow, make_contact())
+    workflow = make_workflow(
+        steps=[link_step(calendar), wait_step("w", mode="duration", amount=24, unit="hours"), email("e", "Later")]
+    )
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    assert fresh(enrolment).run_at == datetime(2026, 3, 8, 15, 0, tzinfo=UTC)
+    assert reload(enrolment).run_at == datetime(2026, 3, 8, 15, 0, tzinfo=UTC)
 
 
 def test_wait_until_a_date_in_a_zone(app, calendar, make_contact, clock):
-    step = wait("w", mode="until", at="2026-03-10T09:30", timezone="Europe/Paris")
-    workflow = publish([step, email("e", "On the day", body="Hello {{ contact.first_name }}")])
-    enrolment = enrol(workflow, make_contact())
+    step = wait_step("w", mode="until", at="2026-03-10T09:30", timezone="Europe/Paris")
+    workflow = make_workflow(steps=[step, email("e", "On the day", body="Hello {{ contact.first_name }}")])
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    assert fresh(enrolment).run_at == datetime(2026, 3, 10, 8, 30, tzinfo=UTC)
+    assert reload(enrolment).run_at == datetime(2026, 3, 10, 8, 30, tzinfo=UTC)
 
 
 def test_a_test_run_skips_waits(app, calendar, make_contact, clock):
-    workflow = publish([link(calendar), wait("w", mode="duration", amount=3, unit="days"), email("e", "Now")])
+    workflow = make_workflow(
+        steps=[link_step(calendar), wait_step("w", mode="duration", amount=3, unit="days"), email("e", "Now")]
+    )
     enrolment = services.enrol(workflow, make_contact(), {"type": "test"}, is_test=True)
     db.session.commit()
     drain(app)
@@ -152,16 +104,16 @@ def test_a_test_run_skips_waits(app, calendar, make_contact, clock):
 
 
 def reminder_flow(calendar):
-    return publish(
-        [
-            link(calendar),
+    return make_workflow(
+        steps=[
+            link_step(calendar),
             email("e1", "Your link"),
-            wait("w1", mode="until_booked", link_step="booking_link", max_days=2),
-            if_else(
+            wait_step("w1", mode="until_booked", link_step="booking_link", max_days=2),
+            if_else_step(
                 "if",
                 [{"kind": "link_booked", "link_step": "booking_link"}],
                 yes=[
-                    wait("w2", mode="before_booking", amount=24, unit="hours", link_step="booking_link"),
+                    wait_step("w2", mode="before_booking", amount=24, unit="hours", link_step="booking_link"),
                     email("e2", "See you tomorrow", body="Reminder for {{ contact.first_name }}"),
                 ],
                 no=[email("e3", "Still want to talk?")],
@@ -171,45 +123,45 @@ def reminder_flow(calendar):
 
 
 def test_a_contact_who_does_not_book_gets_the_nudge_and_no_reminder(app, calendar, make_contact, clock):
-    enrolment = enrol(reminder_flow(calendar), make_contact())
+    enrolment = enrol_now(reminder_flow(calendar), make_contact())
     drain(app)
-    assert subjects() == ["Your link"] and fresh(enrolment).run_at == START + timedelta(days=2)
+    assert subjects() == ["Your link"] and reload(enrolment).run_at == START + timedelta(days=2)
     clock.shift(timedelta(days=2))
     drain(app)
     assert subjects() == ["Your link", "Still want to talk?"]
-    assert fresh(enrolment).status == "completed"
+    assert reload(enrolment).status == "completed"
     assert runs(enrolment)["w1"].output["outcome"] == "not booked in time"
     assert "w2" not in runs(enrolment) and runs(enrolment)["if"].output["branch"] == "no"
 
 
 def test_a_contact_who_books_gets_the_reminder_before_the_meeting_and_no_nudge(app, calendar, make_contact, clock):
-    enrolment = enrol(reminder_flow(calendar), make_contact())
+    enrolment = enrol_now(reminder_flow(calendar), make_contact())
     drain(app)
     clock.shift(timedelta(hours=5))
     meeting = START + timedelta(days=3, hours=6)
-    book(the_link(enrolment), meeting)
+    book_link(issued_link(enrolment), meeting)
     db.session.commit()
-    assert fresh(enrolment).run_at == START + timedelta(hours=5)  # the booking woke the wait
+    assert reload(enrolment).run_at == START + timedelta(hours=5)  # the booking woke the wait
     drain(app)
     assert runs(enrolment)["w1"].output["outcome"] == "booked"
-    assert fresh(enrolment).run_at == meeting - timedelta(hours=24) and subjects() == ["Your link"]
+    assert reload(enrolment).run_at == meeting - timedelta(hours=24) and subjects() == ["Your link"]
     clock.move_to(meeting - timedelta(hours=24))
     drain(app)
-    assert subjects() == ["Your link", "See you tomorrow"] and fresh(enrolment).status == "completed"
+    assert subjects() == ["Your link", "See you tomorrow"] and reload(enrolment).status == "completed"
 
 
 def test_a_rescheduled_booking_moves_the_reminder(app, calendar, make_contact, clock):
-    enrolment = enrol(reminder_flow(calendar), make_contact())
+    enrolment = enrol_now(reminder_flow(calendar), make_contact())
     drain(app)
-    made = book(the_link(enrolment), START + timedelta(days=3))
+    made = book_link(issued_link(enrolment), START + timedelta(days=3))
     db.session.commit()
     drain(app)
-    assert fresh(enrolment).run_at == START + timedelta(days=2)
+    assert reload(enrolment).run_at == START + timedelta(days=2)
     later = START + timedelta(days=5, hours=2)
     booking.reschedule(made, later)
     db.session.commit()
     drain(app)
-    assert fresh(enrolment).run_at == later - timedelta(hours=24)
+    assert reload(enrolment).run_at == later - timedelta(hours=24)
     clock.move_to(START + timedelta(days=2, hours=1))  # the old reminder time: nothing goes out
     drain(app)
     assert subjects() == ["Your link"]
@@ -219,15 +171,15 @@ def test_a_rescheduled_booking_moves_the_reminder(app, calendar, make_contact, c
 
 
 def test_a_cancelled_booking_gets_no_reminder(app, calendar, make_contact, clock):
-    enrolment = enrol(reminder_flow(calendar), make_contact())
+    enrolment = enrol_now(reminder_flow(calendar), make_contact())
     drain(app)
-    made = book(the_link(enrolment), START + timedelta(days=3))
+    made = book_link(issued_link(enrolment), START + timedelta(days=3))
     db.session.commit()
     drain(app)
     booking.cancel(made, "Something came up")
     db.session.commit()
     drain(app)
-    done = fresh(enrolment)
+    done = reload(enrolment)
     assert done.status == "completed" and subjects() == ["Your link"]
     assert "cancelled" in runs(enrolment)["w2"].output["stopped"]
     clock.shift(timedelta(days=5))
@@ -257,32 +209,32 @@ def test_conditions_choose_the_branch(app, calendar, make_contact, conditions, m
     contact = make_contact(first_name="Grace", email="grace@acme.com")
     add_tags(contact, ["vip"])
     db.session.commit()
-    workflow = publish(
-        [
-            link(calendar),
-            if_else("if", conditions, match=match, yes=[email("y", "Yes")], no=[email("n", "No")]),
+    workflow = make_workflow(
+        steps=[
+            link_step(calendar),
+            if_else_step("if", conditions, match=match, yes=[email("y", "Yes")], no=[email("n", "No")]),
             email("after", "After"),
         ]
     )
-    enrolment = enrol(workflow, contact)
+    enrolment = enrol_now(workflow, contact)
     drain(app)
     assert subjects() == ["Yes" if branch == "yes" else "No", "After"]
-    assert fresh(enrolment).status == "completed" and runs(enrolment)["if"].output["branch"] == branch
+    assert reload(enrolment).status == "completed" and runs(enrolment)["if"].output["branch"] == branch
 
 
 def test_the_link_opened_condition_sees_an_open(app, client, calendar, make_contact, clock):
-    workflow = publish(
-        [
-            link(calendar),
-            wait("w", mode="duration", amount=1, unit="hours"),
-            if_else("if", [{"kind": "link_opened", "link_step": "booking_link"}], yes=[email("y", "Opened")]),
+    workflow = make_workflow(
+        steps=[
+            link_step(calendar),
+            wait_step("w", mode="duration", amount=1, unit="hours"),
+            if_else_step("if", [{"kind": "link_opened", "link_step": "booking_link"}], yes=[email("y", "Opened")]),
         ]
     )
-    enrolment = enrol(workflow, make_contact())
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
     from webapp.booking import links
 
-    token_url = links.url(the_link(enrolment))
+    token_url = links.url(issued_link(enrolment))
     assert client.get("/book/" + token_url.rsplit("/", 1)[1]).status_code == 200
     clock.shift(timedelta(hours=1))
     drain(app)
@@ -290,51 +242,51 @@ def test_the_link_opened_condition_sees_an_open(app, client, calendar, make_cont
 
 
 def test_a_booking_jumps_to_the_goal_and_skips_the_nudges(app, calendar, make_contact, clock):
-    workflow = publish(
-        [
-            link(calendar),
+    workflow = make_workflow(
+        steps=[
+            link_step(calendar),
             email("e1", "Your link"),
-            wait("w1", mode="duration", amount=2, unit="days"),
+            wait_step("w1", mode="duration", amount=2, unit="days"),
             email("e2", "Nudge"),
-            wait("w2", mode="duration", amount=2, unit="days"),
+            wait_step("w2", mode="duration", amount=2, unit="days"),
             email("e3", "Last nudge"),
-            goal("g"),
+            goal_step("g"),
             email("e4", "Thanks for booking", body="See you, {{ contact.first_name }}"),
         ]
     )
-    enrolment = enrol(workflow, make_contact())
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
-    book(the_link(enrolment), START + timedelta(days=1))
+    book_link(issued_link(enrolment), START + timedelta(days=1))
     db.session.commit()
-    assert fresh(enrolment).step_index == program.position(workflow.steps, "g")
+    assert reload(enrolment).step_index == program.position(workflow.steps, "g")
     drain(app)
-    assert subjects() == ["Your link", "Thanks for booking"] and fresh(enrolment).status == "completed"
+    assert subjects() == ["Your link", "Thanks for booking"] and reload(enrolment).status == "completed"
     assert runs(enrolment)["w1"].output["skipped"].startswith("the goal was reached")
     assert runs(enrolment)["g"].status == "done" and "e2" not in runs(enrolment)
 
 
 def test_a_goal_reached_in_order_just_passes(app, calendar, make_contact):
-    workflow = publish([link(calendar), goal("g"), email("e", "Done")])
-    enrolment = enrol(workflow, make_contact())
+    workflow = make_workflow(steps=[link_step(calendar), goal_step("g"), email("e", "Done")])
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
     assert subjects() == ["Done"] and runs(enrolment)["g"].output == {"reached": "in order", "booked": False}
 
 
 def test_steps_nest_in_branches_at_any_depth(app, calendar, make_contact):
-    inner = if_else(
+    inner = if_else_step(
         "inner", [{"kind": "has_tag", "tag": "none"}], yes=[email("iy", "Inner yes")], no=[email("in", "Inner no")]
     )
-    workflow = publish(
-        [
-            link(calendar),
-            if_else("outer", [{"kind": "field", "field": "email", "op": "contains", "value": "@"}], yes=[inner]),
+    workflow = make_workflow(
+        steps=[
+            link_step(calendar),
+            if_else_step("outer", [{"kind": "field", "field": "email", "op": "contains", "value": "@"}], yes=[inner]),
             email("end", "End"),
         ]
     )
-    enrolment = enrol(workflow, make_contact())
+    enrolment = enrol_now(workflow, make_contact())
     drain(app)
     assert subjects() == ["Inner no", "End"]
-    assert {run.step_id for run in fresh(enrolment).step_runs} == {"s-booking_link", "outer", "inner", "in", "end"}
+    assert {run.step_id for run in reload(enrolment).step_runs} == {"s-booking_link", "outer", "inner", "in", "end"}
 
 
 # --- validation and the tree ---------------------------------------------------------------------
@@ -343,12 +295,12 @@ def test_steps_nest_in_branches_at_any_depth(app, calendar, make_contact):
 def test_link_steps_must_come_before_what_follows_them(app, calendar):
     workflow = services.create_workflow("Bad", "manual")
     workflow.steps = [
-        wait("w", mode="until_booked", link_step="booking_link", max_days=2),
-        link(calendar),
-        if_else("if", [{"kind": "link_booked", "link_step": "nope"}, {"kind": "has_tag", "tag": ""}]),
-        goal("g", link_step=""),
-        wait("w2", mode="duration", amount=0, unit="weeks"),
-        wait("w3", mode="until", at="2020-01-01T09:00", timezone="Mars/Olympus"),
+        wait_step("w", mode="until_booked", link_step="booking_link", max_days=2),
+        link_step(calendar),
+        if_else_step("if", [{"kind": "link_booked", "link_step": "nope"}, {"kind": "has_tag", "tag": ""}]),
+        goal_step("g", link_step=""),
+        wait_step("w2", mode="duration", amount=0, unit="weeks"),
+        wait_step("w3", mode="until", at="2020-01-01T09:00", timezone="Mars/Olympus"),
     ]
     db.session.commit()
     errors = services.validate(workflow)
@@ -363,7 +315,7 @@ def test_link_steps_must_come_before_what_follows_them(app, calendar):
 def test_a_link_made_in_a_branch_is_not_available_after_the_if_else(app, calendar):
     workflow = services.create_workflow("Branchy", "manual")
     workflow.steps = [
-        if_else("if", [{"kind": "has_tag", "tag": "vip"}], yes=[link(calendar)]),
+        if_else_step("if", [{"kind": "has_tag", "tag": "vip"}], yes=[link_step(calendar)]),
         email("e", "Link", body="{{ steps.booking_link.url }}"),
     ]
     db.session.commit()

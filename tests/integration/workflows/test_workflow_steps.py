@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import free_port
+from tests.factories import enrol_now, make_workflow, step
+from tests.helpers import enrolments
 from webapp import outbound, secretbox
 from webapp.contacts import services as contacts
 from webapp.extensions import db
@@ -24,43 +26,15 @@ from webapp.workflows import engine, services
 from webapp.workflows.actions import webhook
 from webapp.workflows.models import Enrolment, StepRun
 
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
 SECRET = "s3cret-for-tests"
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
 
 
 @pytest.fixture(autouse=True)
 def loopback_receivers(app):
     """The receivers here listen on loopback, which the outbound policy refuses unless allowed."""
     app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.0/8")
-
-
-def step(step_id, step_type, **config):
-    return {"id": step_id, "type": step_type, "key": "", "config": config}
-
-
-def make_workflow(name="W", trigger_type="manual", trigger_config=None, steps=(), allow_reentry=False):
-    workflow = services.create_workflow(name, trigger_type, trigger_config)
-    workflow.steps = list(steps)
-    workflow.allow_reentry = allow_reentry
-    db.session.commit()
-    services.publish(workflow)
-    return workflow
-
-
-def enrolments(workflow) -> list[Enrolment]:
-    db.session.expire_all()
-    query = select(Enrolment).where(Enrolment.workflow_id == workflow.id).order_by(Enrolment.id)
-    return list(db.session.scalars(query))
-
-
-def enrol_now(workflow, contact) -> Enrolment:
-    enrolment = services.enrol(workflow, contact, {"type": "manual"})
-    db.session.commit()
-    return enrolment
 
 
 def run_bounded(times=30) -> int:
@@ -80,9 +54,9 @@ def only_run(enrolment) -> StepRun:
 
 
 def test_add_tag_normalises_and_fires_other_workflows_not_its_own(app, make_contact):
-    tagger = make_workflow("Tagger", "tag_added", {"tag": "vip"}, [step("t1", "add_tag", tag=" VIP ")])
-    listener = make_workflow("Listener", "tag_added", {"tag": "vip"}, [step("n1", "remove_tag", tag="nothing")])
-    starter = make_workflow("Starter", steps=[step("s1", "add_tag", tag="VIP")], allow_reentry=True)
+    tagger = make_workflow("tag_added", {"tag": "vip"}, [step("t1", "add_tag", tag=" VIP ")], name="Tagger")
+    listener = make_workflow("tag_added", {"tag": "vip"}, [step("n1", "remove_tag", tag="nothing")], name="Listener")
+    starter = make_workflow(name="Starter", steps=[step("s1", "add_tag", tag="VIP")], allow_reentry=True)
     contact = make_contact()
     enrol_now(starter, contact)
     drain(app)
@@ -98,10 +72,10 @@ def test_add_tag_normalises_and_fires_other_workflows_not_its_own(app, make_cont
 def test_a_workflow_does_not_enrol_a_contact_into_itself_through_its_own_step(app, make_contact):
     # Re-entry on, and the tag removed then added again: without the guard this would run forever.
     loop = make_workflow(
-        "Loop",
         "tag_added",
         {"tag": "x"},
         [step("r", "remove_tag", tag="x"), step("a", "add_tag", tag="x")],
+        name="Loop",
         allow_reentry=True,
     )
     contact = make_contact()
@@ -119,8 +93,8 @@ def test_two_workflows_tagging_each_other_do_not_loop(app, make_contact, reentry
     def steps(mine, other):
         return [step(f"r-{mine}", "remove_tag", tag=mine)] * remove_first + [step(f"a-{mine}", "add_tag", tag=other)]
 
-    a = make_workflow("A", "tag_added", {"tag": "x"}, steps("x", "y"), allow_reentry=reentry)
-    b = make_workflow("B", "tag_added", {"tag": "y"}, steps("y", "x"), allow_reentry=reentry)
+    a = make_workflow("tag_added", {"tag": "x"}, steps("x", "y"), name="A", allow_reentry=reentry)
+    b = make_workflow("tag_added", {"tag": "y"}, steps("y", "x"), name="B", allow_reentry=reentry)
     contact = make_contact()
     contacts.add_tags(contact, ["x"])
     db.session.commit()
@@ -262,7 +236,7 @@ def hook_step(url, body=BODY, secret=SECRET):
 
 def test_webhook_posts_signed_json_with_values_escaped(app, make_contact, receiver):
     receiver.answer(200, "thanks " + "x" * 2000)
-    workflow = make_workflow("Hooks \\ “quoted”", steps=[hook_step(receiver.url)])
+    workflow = make_workflow(name="Hooks \\ “quoted”", steps=[hook_step(receiver.url)])
     contact = make_contact(first_name='Ann "The Hammer"', last_name="O'Neil\\\nJr", email="ann@example.com")
     enrolment = enrol_now(workflow, contact)
     drain(app)
@@ -343,8 +317,8 @@ def test_webhook_redirects_are_not_followed(app, make_contact, receiver):
 def test_webhook_network_errors_and_timeouts_are_retried(app, make_contact, receiver):
     app.config.update(WEBHOOK_TIMEOUT=1, WORKFLOW_RETRY_DELAYS=(60,))
     receiver.delay = 1.5
-    slow = make_workflow("Slow", steps=[hook_step(receiver.url)])
-    closed = make_workflow("Closed", steps=[hook_step(f"http://127.0.0.1:{free_port()}/")])
+    slow = make_workflow(name="Slow", steps=[hook_step(receiver.url)])
+    closed = make_workflow(name="Closed", steps=[hook_step(f"http://127.0.0.1:{free_port()}/")])
     contact = make_contact()
     enrol_now(slow, contact)
     enrol_now(closed, contact)
@@ -433,7 +407,7 @@ def test_only_a_short_text_answer_is_shown_and_flattened(app, make_contact, rece
     receiver.answer(500, "internal bytes", {"Content-Type": "application/octet-stream"})
     receiver.answer(422, "bad signature\n\u202eevil\x1b[31m " + "y" * 900, {"Content-Type": "application/json"})
     receiver.answer(500, "no content type", {"Content-Type": ""})
-    first, second, third = (make_workflow(f"W{n}", steps=[hook_step(receiver.url)]) for n in range(3))
+    first, second, third = (make_workflow(name=f"W{n}", steps=[hook_step(receiver.url)]) for n in range(3))
     contact = make_contact()
     for workflow in (first, second, third):
         enrol_now(workflow, contact)

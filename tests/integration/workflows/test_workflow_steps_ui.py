@@ -6,21 +6,12 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.helpers import reload
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.workflows import services
 from webapp.workflows.actions import webhook
 from webapp.workflows.models import Workflow
-
-
-@pytest.fixture
-def workflow(app):
-    return services.create_workflow("Steps", "manual")
-
-
-def reload(workflow) -> Workflow:
-    db.session.expire_all()
-    return db.session.get(Workflow, workflow.id)
 
 
 def add(client, workflow, step_type, headers=None):

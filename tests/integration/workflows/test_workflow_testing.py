@@ -3,21 +3,14 @@
 import pytest
 from sqlalchemy import select
 
-from tests.integration.test_workflows_engine import email_step, enrolments, link_step, make_workflow
+from tests.factories import email_step, link_step, make_workflow
+from tests.helpers import enrolments
 from webapp.extensions import db
 from webapp.worker import drain
 from webapp.workflows import editing, services, testing
 from webapp.workflows.models import WorkflowVersion
 
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
-
-
-@pytest.fixture
-def calendar(make_calendar):
-    return make_calendar(name="Intro call", weekly={d: [(0, 1440)] for d in range(7)})
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture

@@ -5,9 +5,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import iso, statements_run, tomorrow_at
+from tests.factories import email_step, enrol_now, link_step, make_workflow
+from tests.helpers import count, enrolments, hook_url
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
@@ -19,55 +21,9 @@ from webapp.worker import drain
 from webapp.workflows import engine, services, triggers
 from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion
 
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
 ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
-BODY = "Hi {{ contact.first_name }},\n\nPick a time for {{ calendar.name }}: {{ steps.booking_link.url }}\n"
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(app):
-    app.config.update(WORKFLOW_RETRY_DELAYS=(0, 0), WORKFLOW_POLL_SECONDS=0, MAIL_RETRY_DELAYS=(0, 0))
-
-
-@pytest.fixture
-def calendar(make_calendar):
-    return make_calendar(name="Intro call", weekly={d: [(0, 1440)] for d in range(7)})
-
-
-def link_step(calendar, key="booking_link", **config):
-    return {"id": f"s-{key}", "type": "generate_link", "key": key, "config": {"calendar_id": calendar.id, **config}}
-
-
-def email_step(step_id="s-email", subject="Your link, {{ contact.first_name }}", body=BODY, **config):
-    return {"id": step_id, "type": "send_email", "key": "", "config": {"subject": subject, "body": body, **config}}
-
-
-def make_workflow(trigger_type="manual", trigger_config=None, steps=(), publish=True, **settings):
-    workflow = services.create_workflow("Send a link", trigger_type, trigger_config)
-    workflow.steps = list(steps)
-    for name, value in settings.items():
-        setattr(workflow, name, value)
-    db.session.commit()
-    if publish:
-        services.publish(workflow)
-    return workflow
-
-
-def enrolments(workflow=None) -> list[Enrolment]:
-    db.session.expire_all()
-    query = select(Enrolment).order_by(Enrolment.id)
-    if workflow is not None:
-        query = query.where(Enrolment.workflow_id == workflow.id)
-    return list(db.session.scalars(query))
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-def enrol_now(workflow, contact) -> Enrolment:
-    enrolment = services.enrol(workflow, contact, {"type": "manual"})
-    db.session.commit()
-    return enrolment
 
 
 # --- triggers --------------------------------------------------------------------------------------
@@ -229,11 +185,6 @@ def test_attendance_fires_showed_and_no_show(app, calendar, make_link):
 
 
 # --- the inbound webhook ---------------------------------------------------------------------------
-
-
-def hook_url(workflow):
-    """A new inbound URL for the workflow (only its secret's digest is stored: the URL exists once, here)."""
-    return f"/hooks/{workflow.id}/{services.regenerate_secret(workflow)}"
 
 
 def test_webhook_json_creates_the_contact_and_enrols_it(app, client, calendar):

@@ -5,26 +5,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers import reload
 from webapp.extensions import db
 from webapp.workflows import editing, services
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
 BODY = "Hi {{ contact.first_name }}, book here: {{ steps.booking_link.url }}"
-
-
-@pytest.fixture
-def calendar(make_calendar):
-    return make_calendar(name="Intro call")
-
-
-@pytest.fixture
-def workflow(app):
-    return services.create_workflow("Send a link", "manual")
-
-
-def reload(workflow) -> Workflow:
-    db.session.expire_all()
-    return db.session.get(Workflow, workflow.id)
 
 
 def add(client, workflow, step_type, at=None, headers=None):
