@@ -1,6 +1,6 @@
 """The inputs that used to get a 500, each now a clear 4xx or a message at save, with nothing written.
 
-(tests/integration/test_no_5xx_routes.py and test_api_schema.py search for more; these pin the ones found.)
+(hardening/test_no_5xx_routes.py and api/test_api_schema.py search for more; these pin the ones found.)
 """
 
 from datetime import date
