@@ -1,4 +1,4 @@
-"""Loaded by schemathesis (SCHEMATHESIS_HOOKS) in tests/integration/test_api_schema.py: half the days
+"""Loaded by schemathesis (SCHEMATHESIS_HOOKS) in tests/integration/api/test_api_schema.py: half the days
 drawn are at the edges of the calendar (year 1, year 9999), where date arithmetic overflows."""
 
 import schemathesis

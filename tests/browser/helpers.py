@@ -1,5 +1,7 @@
-"""Helpers for the browser tests: links, bookings in the database, the month view."""
+"""Helpers for the browser tests: links, bookings and a workflow's calendar in the database, the month
+view, the keyboard, screenshots."""
 
+import os
 import re
 from datetime import date
 
@@ -7,6 +9,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from webapp.extensions import db
+
+SHOTS = os.environ.get("SCREENSHOTS_DIR")
 
 
 def issue_link(live_server, calendar_id: int, first_name: str = "Grace", email: str = "grace@example.com") -> str:
@@ -78,3 +82,37 @@ def choose_day(page, day: date) -> None:
         expect(title).not_to_have_text(shown)
     page.locator(f".month-grid a.day.open[href*='date={day.isoformat()}']").click()
     expect(page.locator(".month-grid a.day.selected")).to_have_attribute("href", re.compile(f"date={day.isoformat()}"))
+
+
+def setup_calendar_and_contact(app):
+    """An open-all-day UTC calendar "Onboarding" and the contact Grace Hopper, straight in the database."""
+    with app.app_context():
+        from webapp.calendars import services
+        from webapp.contacts.services import create_contact
+
+        services.create_calendar(
+            {"name": "Onboarding", "timezone": "UTC", "duration": 30}, weekly={d: [(0, 1440)] for d in range(7)}
+        )
+        create_contact({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
+        db.session.remove()
+
+
+def tab_to(page, name: str, limit: int = 200):
+    """Press Tab until the focused element is the one named `name` (keyboard only)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if (
+            page.evaluate(
+                "document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()"
+            )
+            == name
+        ):
+            return
+    raise AssertionError(f"{name!r} never got the focus")
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot into SCREENSHOTS_DIR when it is set, to look at."""
+    if SHOTS:
+        # caret="initial": hiding the caret leaves style="" on inputs, which htmx's settle then trips the CSP on.
+        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True, caret="initial")

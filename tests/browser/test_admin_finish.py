@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
+from tests.factories import add_link, workflow_rows
 from webapp.extensions import db
 
 
@@ -90,14 +91,13 @@ def test_copy_puts_the_link_on_the_clipboard_and_says_so(admin_page, booked, con
 def test_the_home_page_draws_its_chart(admin_page, live_server):
     page = admin_page
     with live_server.app.app_context():
-        from tests.integration.test_dashboard import add_link, make_workflow
         from webapp.calendars import services
         from webapp.contacts.services import create_contact
         from webapp.types import utcnow
 
         calendar = services.create_calendar({"name": "Intro call", "timezone": "UTC", "duration": 30})
         contact = create_contact({"first_name": "Ada", "last_name": "L", "email": "ada@example.com"})
-        workflow, _ = make_workflow("Welcome")
+        workflow, _ = workflow_rows("Welcome")
         for opened in (True, True, False, False):
             add_link(calendar, contact, created_at=utcnow(), workflow=workflow, opened_at=utcnow() if opened else None)
         db.session.commit()

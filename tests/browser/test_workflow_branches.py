@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.axe import assert_accessible
-from tests.browser.test_workflow_editor import setup_calendar_and_contact, tab_to
+from tests.browser.helpers import setup_calendar_and_contact, tab_to
+from tests.factories import make_workflow
 from webapp import worker
 from webapp.extensions import db
 
@@ -29,14 +30,10 @@ def save(step):
     expect(step.locator(".badge-saved")).to_be_visible()
 
 
-def make_workflow(app, steps) -> int:
+def saved_draft(app, steps) -> int:
+    """The id of a new draft workflow "Branches" with these steps, made on the live server's database."""
     with app.app_context():
-        from webapp.workflows import services
-
-        workflow = services.create_workflow("Branches", "manual")
-        workflow.steps = steps
-        db.session.commit()
-        workflow_id = workflow.id
+        workflow_id = make_workflow(steps=steps, publish=False, name="Branches").id
         db.session.remove()
     return workflow_id
 
@@ -47,7 +44,7 @@ def test_build_a_branching_workflow_publish_it_and_follow_a_contact_who_books(
     page = admin_page
     smtp_server.configure(live_server.app)
     setup_calendar_and_contact(live_server.app)
-    workflow_id = make_workflow(live_server.app, [])
+    workflow_id = saved_draft(live_server.app, [])
     page.goto(f"{live_server}/workflows/{workflow_id}")
 
     add(page, "Add a step here (position 1)", "Generate One-Time Booking Link")
@@ -137,7 +134,7 @@ def test_what_was_typed_in_a_card_survives_adding_a_step(admin_page, live_server
     page = admin_page
     from webapp.workflows.services import new_step
 
-    workflow_id = make_workflow(live_server.app, [new_step("send_email"), new_step("add_tag")])
+    workflow_id = saved_draft(live_server.app, [new_step("send_email"), new_step("add_tag")])
     page.goto(f"{live_server}/workflows/{workflow_id}")
     email = card(page, "1")
     email.get_by_label("Subject").fill("Typed but not saved")
@@ -166,7 +163,7 @@ def test_add_reorder_and_delete_inside_a_branch_with_the_keyboard(admin_page, li
     from webapp.workflows.services import new_step
 
     fork = {**new_step("if_else"), "branches": {"yes": [], "no": []}}
-    workflow_id = make_workflow(live_server.app, [new_step("generate_link", "booking_link"), fork])
+    workflow_id = saved_draft(live_server.app, [new_step("generate_link", "booking_link"), fork])
     page.goto(f"{live_server}/workflows/{workflow_id}")
 
     for position, (search, title) in enumerate([("send", "Send Email"), ("tag add", "Add tag")], 1):
@@ -203,7 +200,7 @@ def test_the_editor_with_branches_has_no_serious_accessibility_violation(browser
         **new_step("if_else"),
         "branches": {"yes": [new_step("wait"), new_step("send_email")], "no": [new_step("goal")]},
     }
-    workflow_id = make_workflow(live_server.app, [new_step("generate_link", "booking_link"), fork])
+    workflow_id = saved_draft(live_server.app, [new_step("generate_link", "booking_link"), fork])
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
     page.goto(f"{live_server}/login")

@@ -5,22 +5,9 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import pick_open_day
+from tests.browser.helpers import pick_open_day, tab_to
 from webapp import worker
 from webapp.extensions import db
-
-
-def setup_calendar_and_contact(app):
-    """An open-all-day UTC calendar "Onboarding" and the contact Grace Hopper, straight in the database."""
-    with app.app_context():
-        from webapp.calendars import services
-        from webapp.contacts.services import create_contact
-
-        services.create_calendar(
-            {"name": "Onboarding", "timezone": "UTC", "duration": 30}, weekly={d: [(0, 1440)] for d in range(7)}
-        )
-        create_contact({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
-        db.session.remove()
 
 
 def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_server, smtp_server):
@@ -120,20 +107,6 @@ def test_seven_steps_then_the_contact_books_once(admin_page, browser, live_serve
     expect(invitee.get_by_role("heading", name="You're booked")).to_be_visible()
     invitee.goto(url)
     expect(invitee.get_by_role("heading", name="This link has already been used")).to_be_visible()
-
-
-def tab_to(page, name: str, limit: int = 200):
-    """Press Tab until the focused element is the one named `name` (keyboard only)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if (
-            page.evaluate(
-                "document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()"
-            )
-            == name
-        ):
-            return
-    raise AssertionError(f"{name!r} never got the focus")
 
 
 def titles(page):

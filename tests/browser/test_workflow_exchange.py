@@ -2,17 +2,10 @@
 problems listed, the good file imported (with CSRF on, as users run it)."""
 
 import json
-import os
 
+from tests.browser.helpers import shot
 from webapp.calendars import services as calendars
 from webapp.extensions import db
-
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
-
-
-def shot(page, name):
-    if SHOTS:
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
 def test_template_export_and_import_in_the_browser(admin_page, tmp_path):

@@ -1,18 +1,11 @@
 """In a real browser: the new step types added from the picker, refused with a message on the card,
 then saved; the webhook's secret is shown once."""
 
-import os
 import re
 
 from playwright.sync_api import expect
 
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
-
-
-def shot(page, name):
-    if SHOTS:
-        # caret="initial": hiding the caret leaves style="" on inputs, which htmx's settle then trips the CSP on.
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True, caret="initial")
+from tests.browser.helpers import shot
 
 
 def add_from_picker(page, position, search, label):

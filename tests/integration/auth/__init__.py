@@ -1,0 +1,1 @@
+"""Admins: sign-in, passwords, the CLI, and sessions that end when they should."""

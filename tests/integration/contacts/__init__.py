@@ -1,0 +1,1 @@
+"""Contacts: the pages, CSV import and search."""

@@ -1,0 +1,1 @@
+"""The admin home and the admin's finishing touches."""

@@ -1,0 +1,1 @@
+"""Migrations against the models and old rows."""
