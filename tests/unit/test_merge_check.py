@@ -7,6 +7,15 @@ from webapp.workflows import merge
 LINK = {"id": "s-link", "type": "generate_link", "key": "booking_link", "config": {}}
 
 
+def outputs_of(step) -> dict[str, str]:
+    """What the app's step types offer, as far as these tests need: a link step's url."""
+    return {"url": "One-Time Link"} if step.get("type") == "generate_link" else {}
+
+
+def check(source, earlier_steps, **options):
+    return merge.check(source, earlier_steps, outputs_of=outputs_of, **options)
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -18,21 +27,21 @@ LINK = {"id": "s-link", "type": "generate_link", "key": "booking_link", "config"
     ],
 )
 def test_known_values_pass(source):
-    assert merge.check(source, []) == []
+    assert check(source, []) == []
 
 
 def test_a_steps_value_needs_that_step_before():
-    assert merge.check("{{ steps.booking_link.url }}", [LINK]) == []
-    assert merge.check("{{ steps.booking_link.url }}", [], later_steps=[LINK]) == [
+    assert check("{{ steps.booking_link.url }}", [LINK]) == []
+    assert check("{{ steps.booking_link.url }}", [], later_steps=[LINK]) == [
         "{{ steps.booking_link.url }} comes from a step that does not run before this one"
     ]
-    assert merge.check("{{ steps.booking_link.nope }}", [LINK]) == ["Unknown value {{ steps.booking_link.nope }}"]
-    assert merge.check("{{ steps.other.url }}", [LINK]) == ["Unknown value {{ steps.other.url }}"]
+    assert check("{{ steps.booking_link.nope }}", [LINK]) == ["Unknown value {{ steps.booking_link.nope }}"]
+    assert check("{{ steps.other.url }}", [LINK]) == ["Unknown value {{ steps.other.url }}"]
 
 
 def test_calendar_values_need_a_calendar():
-    assert merge.check("{{ calendar.name }}", [], calendar=True) == []
-    assert merge.check("{{ calendar.name }}", []) == [
+    assert check("{{ calendar.name }}", [], calendar=True) == []
+    assert check("{{ calendar.name }}", []) == [
         "{{ calendar.name }} needs a Generate One-Time Booking Link step before this one"
     ]
 
@@ -49,16 +58,16 @@ def test_calendar_values_need_a_calendar():
     ],
 )
 def test_anything_else_is_refused_with_a_message(source, problem):
-    [message] = merge.check(source, [], label="Body")
+    [message] = check(source, [], label="Body")
     assert message.startswith("Body: ") and problem in message
 
 
 def test_each_problem_is_said_once():
-    assert merge.check("{{ contact.age }} {{ contact.age }}", []) == ["Unknown value {{ contact.age }}"]
+    assert check("{{ contact.age }} {{ contact.age }}", []) == ["Unknown value {{ contact.age }}"]
 
 
 def test_a_template_nested_too_deep_or_too_long_is_refused_before_parsing():
     deep = "{{ " + "(" * (merge.MAX_NESTING + 1) + "1" + ")" * (merge.MAX_NESTING + 1) + " }}"
     long = "{{ " + " ~ ".join(["contact.first_name"] * merge.MAX_TAG_TOKENS) + " }}"
-    assert "nested too deeply" in merge.check(deep, [])[0]
-    assert "too long" in merge.check(long, [])[0]
+    assert "nested too deeply" in check(deep, [])[0]
+    assert "too long" in check(long, [])[0]

@@ -122,13 +122,14 @@ def check(
     later_steps: Iterable[Mapping] = (),
     calendar: bool = False,
     label: str = "",
-    outputs_of: Callable[[Mapping], Mapping[str, str]] = lambda step: {},
+    outputs_of: Callable[[Mapping], Mapping[str, str]],
 ) -> list[str]:
     """Why a template cannot be saved, one message per problem naming the value; [] when it is fine.
 
     earlier_steps: the steps before this one (their values may be used); later_steps: this one and
     those after (named in the message when used too early); calendar: whether {{ calendar.* }} exists;
-    outputs_of: the fields a step's output offers (actions.outputs_of: this module knows no step type).
+    outputs_of (required, so no caller forgets it and refuses every step value): the fields a step's
+    output offers, actions.outputs_of in the app; this module knows no step type.
     """
     where = f"{label}: " if label else ""
     if problem := too_complex(source or ""):
