@@ -17,14 +17,6 @@ from webapp.workflows import actions, program, services
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
 
-def step_index(workflow: Workflow, step_id: str) -> int | None:
-    """The position of a top-level step in the draft, or None (see program.find for any step)."""
-    for index, step in enumerate(workflow.steps or []):
-        if step.get("id") == step_id:
-            return index
-    return None
-
-
 def unique_key(steps, base: str) -> str:
     """booking_link, then booking_link_2, … : a key no other step (in any branch) uses."""
     taken = {step.get("key") for step, _path in program.walk(steps)}
@@ -108,11 +100,16 @@ def save_step(workflow: Workflow, step_id: str, key: str, config: Mapping) -> di
 
 
 def regenerate_step_secret(workflow: Workflow, step_id: str) -> None:
-    """A new signing secret for a step whose config has one (an outgoing webhook). Commits."""
-    steps = [dict(step) for step in workflow.steps]
-    index = step_index(workflow, step_id)
-    kind = actions.get(steps[index].get("type", ""))
-    steps[index]["config"] = {**steps[index].get("config", {}), "secret": kind.new_secret()}
+    """A new signing secret for a step, at any depth, whose config has one (an outgoing webhook). Commits."""
+    steps = deepcopy(list(workflow.steps or []))
+    found = _locate(steps, step_id)
+    if found is None:
+        raise KeyError(step_id)
+    items, index = found
+    kind = actions.get(items[index].get("type", ""))
+    if kind is None:
+        raise KeyError(items[index].get("type"))
+    items[index]["config"] = {**items[index].get("config", {}), "secret": kind.new_secret()}
     _store(workflow, steps, "workflow.step_secret", step_id=step_id)
 
 

@@ -158,6 +158,23 @@ def test_regenerating_the_secret_works_without_javascript(login, workflow):
     assert new != first and webhook.reveal(reload(workflow).steps[0]["config"]) == new
 
 
+def test_regenerating_the_secret_of_a_step_inside_a_branch(login, workflow, hx):
+    add(login, workflow, "if_else")
+    [branching] = reload(workflow).steps
+    data = {"type": "webhook", "parent": branching["id"], "branch": "no"}
+    added = login.post(f"/workflows/{workflow.id}/steps", data=data, headers=hx)
+    [step] = reload(workflow).steps[0]["branches"]["no"]
+    first = shown_secret(added.text, step)
+    assert webhook.reveal(step["config"]) == first
+    response = login.post(f"/workflows/{workflow.id}/steps/{step['id']}/secret", headers=hx)
+    assert response.status_code == 200
+    new = shown_secret(response.text, step)
+    [saved] = reload(workflow).steps[0]["branches"]["no"]
+    assert new != first and webhook.reveal(saved["config"]) == new
+    assert {k: v for k, v in saved.items() if k != "config"} == {k: v for k, v in step.items() if k != "config"}
+    assert reload(workflow).steps[0]["branches"]["yes"] == []
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
