@@ -114,7 +114,9 @@ class Move(Enum):
 
 @dataclass
 class Plan:
-    """An enrolment's next move, and the step, step type and run (if any) it works on."""
+    """An enrolment's next move, and the step, step type and run it works on. Every move but FINISH has an
+    instruction (a step, never a jump); RUN, EXPEDITE and POLL have a step type; ADVANCE and POLL have a
+    run (the others may, from an earlier attempt). The properties give them to the moves that have them."""
 
     move: Move
     instruction: program.Instruction | None = None
@@ -122,8 +124,29 @@ class Plan:
     run: StepRun | None = None
 
     @property
-    def step(self) -> dict:
-        return self.instruction.step
+    def current(self) -> program.Instruction:
+        """The instruction the enrolment is at."""
+        assert self.instruction is not None, f"{self.move} is at no step"
+        return self.instruction
+
+    @property
+    def step(self) -> Mapping:
+        """The step the enrolment is at."""
+        step = self.current.step
+        assert step is not None, "next_move never stops at a jump"
+        return step
+
+    @property
+    def kind(self) -> StepType:
+        """The step's type."""
+        assert self.step_type is not None, f"{self.move} has no step type"
+        return self.step_type
+
+    @property
+    def saved_run(self) -> StepRun:
+        """The step's run as recorded so far."""
+        assert self.run is not None, f"{self.move} has no run"
+        return self.run
 
 
 def next_move(
@@ -136,10 +159,12 @@ def next_move(
     if enrolment.step_index >= len(code):
         return Plan(Move.FINISH)
     instruction = code[enrolment.step_index]
-    run = runs.get(instruction.step["id"])
+    step = instruction.step
+    assert step is not None, "_skip_jumps stops at a step"
+    run = runs.get(step["id"])
     if run is not None and run.status == "done":
         return Plan(Move.ADVANCE, instruction, run=run)
-    step_type = actions.get(instruction.step.get("type", ""))
+    step_type = actions.get(step.get("type", ""))
     if batch and (step_type is None or step_type.EXTERNAL):
         return Plan(Move.ALONE, instruction, step_type, run)
     if step_type is None:
@@ -255,9 +280,9 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         return Outcome.FINISHED
     runs = _runs(enrolment_id)
     plan = next_move(enrolment, code, runs, batch=False, expedite=claim_state is not None)
-    step, step_type = plan.step, plan.step_type
+    step = plan.step
     if plan.move is Move.ADVANCE:
-        _advance(enrolment, plan.instruction, plan.run.output or {})
+        _advance(enrolment, plan.current, plan.saved_run.output or {})
         finished = _finish_if_done(enrolment, code, now)
         db.session.commit()
         return Outcome.FINISHED if finished else Outcome.ADVANCED
@@ -268,10 +293,10 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         if claim_state is not None:
             claim_state.kept = [enrolment.version, enrolment.workflow, enrolment.contact, ctx.calendar]
         polled = plan.move is Move.POLL
-        output = dict(plan.run.output) if polled else _ran(step_type.run(ctx))
+        output = dict(plan.saved_run.output) if polled else _ran(plan.kind.run(ctx))
         # What an expedited step waits on was just made: expedite below, then look.
-        result = False if plan.move is Move.EXPEDITE else step_type.poll(ctx, output)
-        _record(enrolment, plan.instruction, plan.run, output, result, ran=not polled, now=now)
+        result = False if plan.move is Move.EXPEDITE else plan.kind.poll(ctx, output)
+        _record(enrolment, plan.current, plan.run, output, result, ran=not polled, now=now)
         finished = result is True and _finish_if_done(enrolment, code, now)
         db.session.commit()
     except StepStop as stop:
@@ -284,9 +309,9 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
     if result is True:
         logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment_id, step["id"], step["type"])
         return Outcome.FINISHED if finished else Outcome.ADVANCED
-    if claim_state is not None and step["id"] not in claim_state.expedited and step_type.EXPEDITES:
+    if claim_state is not None and step["id"] not in claim_state.expedited and plan.kind.EXPEDITES:
         claim_state.expedited.add(step["id"])  # once per claim: a message the server refused waits for its retry
-        if step_type.expedite([dict(output)])[0]:
+        if plan.kind.expedite([dict(output)])[0]:
             return Outcome.ADVANCED  # look again at once (poll reads the message's new status)
     return Outcome.WAITING
 
@@ -404,7 +429,7 @@ def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: 
         ctx = context(enrolment, plan.step, now, item.runs)
         kept.append(ctx.calendar)
         polled = plan.move is Move.POLL
-        output = {**plan.run.output, **(item.hint or {})} if polled else plan.step_type.run(ctx)
+        output = {**plan.saved_run.output, **(item.hint or {})} if polled else plan.kind.run(ctx)
         item.hint = None
         started.append(_Started(item, plan, ctx, output))
     db.session.flush()  # the round's new rows get their ids
@@ -412,10 +437,10 @@ def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: 
         item, plan, step = one.item, one.plan, one.plan.step
         output = actions.resolve(one.output)
         # What an expedited step waits on was just made: expedited after the commit.
-        outcome = False if plan.move is Move.EXPEDITE else plan.step_type.poll(one.ctx, output)
+        outcome = False if plan.move is Move.EXPEDITE else plan.kind.poll(one.ctx, output)
         run = _record(
             item.enrolment,
-            plan.instruction,
+            plan.current,
             plan.run,
             output,
             outcome,
@@ -427,7 +452,7 @@ def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: 
         item.steps += 1
         if outcome is not True:
             if plan.move is Move.EXPEDITE:
-                result.expedite.append((item.enrolment.id, plan.step_type, output))
+                result.expedite.append((item.enrolment.id, plan.kind, output))
             continue
         logger.debug("step done enrolment_id=%s step=%s type=%s", item.enrolment.id, step["id"], step["type"])
         if item.steps < MAX_STEPS_PER_CLAIM:
@@ -442,7 +467,7 @@ def _next_step(item: _Going, now: datetime, result: _PassResult) -> Plan | None:
     while True:
         plan = next_move(enrolment, code, item.runs, batch=True)
         if plan.move is Move.ADVANCE:
-            _advance(enrolment, plan.instruction, plan.run.output or {})
+            _advance(enrolment, plan.current, plan.saved_run.output or {})
             continue
         if plan.move is Move.FINISH:
             _finish_if_done(enrolment, code, now)
@@ -525,13 +550,13 @@ def _record(enrolment, instruction, run, output, result, *, ran: bool, now: date
     return run
 
 
-def _record_stop(enrolment_id: int, worker: str, step: dict, reason: str) -> Outcome:
+def _record_stop(enrolment_id: int, worker: str, step: Mapping, reason: str) -> Outcome:
     """A step that ends the enrolment (StepStop): the step done with the reason, the enrolment completed."""
     now = utcnow()
     if not _hold(enrolment_id, worker, now):
         db.session.rollback()
         return Outcome.LOST
-    enrolment = db.session.get(Enrolment, enrolment_id, populate_existing=True)
+    enrolment = db.session.get_one(Enrolment, enrolment_id, populate_existing=True)  # held: it exists
     run = _runs(enrolment_id).get(step["id"])
     if run is None:
         run = StepRun(enrolment_id=enrolment_id, step_id=step["id"], step_type=step.get("type", ""), started_at=now)

@@ -208,6 +208,7 @@ def _import_steps(steps: list, prefix: str, seen_ids: set, errors: list[str]) ->
     for number, step in enumerate(steps, 1):
         place = f"{prefix} → step {number}" if prefix else f"Step {number}"
         kind = actions.get(step["type"])
+        assert kind is not None, "_shape refuses a document with an unknown step type"
         where = f"{place} ({kind.LABEL})"
         step_id = step.get("id")
         if not isinstance(step_id, str) or not STEP_ID_RE.match(step_id) or step_id in seen_ids:

@@ -28,7 +28,7 @@ class StepForm(Form):
     edit (a webhook's secret). `cv_fields` names the fields the custom-value picker inserts into.
     """
 
-    step: dict = {}
+    step: Mapping = {}
     cv_fields: tuple[str, ...] = ()
 
     def load(self, step):

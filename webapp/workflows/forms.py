@@ -1,5 +1,7 @@
 """The editor's forms: name, trigger, settings; each step type's form is its FORM."""
 
+from collections.abc import Mapping
+
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -55,7 +57,7 @@ class TriggerForm(Form):
         return {}
 
 
-def step_form(step: dict, formdata=None):
+def step_form(step: Mapping, formdata=None):
     """The form of a step's type (its FORM), prefixed by its id so many cards share one page; None if it
     has none. The form knows the saved step, so config() can keep what the card does not edit."""
     step_type = actions.get(step.get("type", ""))
@@ -68,7 +70,7 @@ def step_form(step: dict, formdata=None):
     return form.load(step) if formdata is None else form
 
 
-def step_key(form, step: dict) -> str:
+def step_key(form, step: Mapping) -> str:
     """The key the form submits (only steps whose values later steps use have one)."""
     return (form.key.data or "").strip() if "key" in form else step.get("key", "")
 

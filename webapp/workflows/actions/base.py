@@ -7,7 +7,8 @@ templates/workflows/steps/<TYPE>.html (a macro fields(card, f) inside the card's
 after(card, f) below it), and what its runs made is shown in an enrolment's timeline by
 templates/workflows/steps/<TYPE>_history.html (given `s`, the timeline's StepView, and `out`, its output).
 
-This module imports nothing from the workflows package, so every step module imports it at the top.
+This module imports nothing from the workflows package at run time (formkit only for its types), so
+every step module imports it at the top.
 """
 
 import copy
@@ -15,6 +16,10 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from webapp.workflows.formkit import StepForm
 
 
 class StepError(Exception):
@@ -52,7 +57,7 @@ class StepContext:
     contact: object
     workflow_name: str
     trigger_type: str
-    step: dict
+    step: Mapping
     outputs: dict[str, dict]  # key of each earlier step -> its output
     event: dict
     now: datetime
@@ -61,7 +66,7 @@ class StepContext:
     runs: dict = field(default_factory=dict)  # step id -> StepRun of the steps that ran before
 
     @property
-    def config(self) -> dict:
+    def config(self) -> Mapping:
         return self.step.get("config") or {}
 
 
@@ -85,7 +90,7 @@ class StepType:
     # What run() made can be done at once by expedite() (send the queued email): the engine expedites
     # it before the first poll instead of polling first.
     EXPEDITES = False
-    FORM = None  # the editor card's form (a formkit.StepForm: load(step), config()); None: no fields
+    FORM: "type[StepForm] | None" = None  # the editor card's form (load(step), config()); None: no fields
 
     def validate(self, config: Mapping, earlier_steps, *, later_steps=(), trigger_type: str = "") -> dict[str, str]:
         """What is wrong with the config, by field; {} when it can be saved."""

@@ -1,9 +1,9 @@
 """Generate One-Time Booking Link: a personal link on one calendar, owned by the enrolment that made it."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from wtforms import RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
@@ -58,7 +58,10 @@ class GenerateLinkForm(StepForm):
         }
 
 
-def _active_links(contact_id: int, calendar_id: int, now):
+def _active_links(
+    contact_id: int | ColumnElement[int], calendar_id: int | ColumnElement[int], now: datetime | ColumnElement[datetime]
+):
+    """The conditions of a contact's active links on a calendar, for values or for bound parameters."""
     return (
         OneTimeLink.contact_id == contact_id,
         OneTimeLink.calendar_id == calendar_id,
