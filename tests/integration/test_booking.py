@@ -7,9 +7,9 @@ from sqlalchemy import select, text
 from tests.conftest import iso, make_app, tomorrow_at
 from webapp.booking import links
 from webapp.calendars.models import Booking
+from webapp.columns import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 
 
 def book(client, token, start, **fields):

@@ -10,10 +10,10 @@ from sqlalchemy import event, select
 
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
+from webapp.columns import utcnow
 from webapp.core import dashboard
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
 STAGES = dashboard.STAGES

@@ -13,9 +13,9 @@ from sqlalchemy import event
 from tests.conftest import statements_run
 from webapp.booking import links
 from webapp.calendars.models import Booking
+from webapp.columns import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.workflows import services as workflows
 from webapp.workflows.models import Enrolment
 

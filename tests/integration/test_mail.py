@@ -18,10 +18,10 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import free_port, statements_run
 from webapp import tokens
+from webapp.columns import utcnow
 from webapp.extensions import db
 from webapp.mail import services
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 
 ICS = "\r\n".join(
     ["BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "SUMMARY:Intro call – café", "URL:{link}", "END:VEVENT"]

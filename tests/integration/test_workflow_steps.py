@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from tests.conftest import free_port
 from webapp import outbound, secretbox
+from webapp.columns import utcnow
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.worker import drain
 from webapp.workflows import engine, services
 from webapp.workflows.actions import webhook

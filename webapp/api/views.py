@@ -35,10 +35,10 @@ from webapp.booking.models import OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Booking, Calendar
+from webapp.columns import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import MAX_ID, db
-from webapp.types import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -12,10 +12,10 @@ from webapp.booking import links, services
 from webapp.booking.forms import LinkForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
+from webapp.columns import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import utcnow
 
 links_bp = Blueprint("links", __name__, url_prefix="/links")
 bookings_bp = Blueprint("bookings", __name__, url_prefix="/bookings")

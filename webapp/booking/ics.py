@@ -7,8 +7,8 @@ from icalendar import Calendar as ICalendar
 from icalendar import Event
 
 from webapp.calendars.models import Booking, Calendar
+from webapp.columns import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 
 def _uid(booking: Booking) -> str:

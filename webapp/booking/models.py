@@ -6,9 +6,9 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.calendars.models import Booking, Calendar
+from webapp.columns import UTCDateTime, utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
 
 STATUSES = ("active", "opened", "used", "expired", "revoked")
 

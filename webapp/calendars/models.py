@@ -7,8 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp import tokens
 from webapp.calendars.availability import Busy, Rules
+from webapp.columns import UTCDateTime, utcnow
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 

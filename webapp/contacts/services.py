@@ -10,11 +10,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.audit import audit
 from webapp.calendars.models import Booking
+from webapp.columns import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_email, normalize_tag
 from webapp.contacts.search import search, search_query  # noqa: F401  (the pages, suggestions and enrolment use them)
 from webapp.extensions import db
 from webapp.text import single_line_error
-from webapp.types import utcnow
 
 FIELDS = ("first_name", "last_name", "email", "phone")
 NAME_FIELDS = ("first_name", "last_name")

@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from webapp.columns import UTCDateTime, unpruned_index, utcnow
 from webapp.extensions import db
-from webapp.types import UTCDateTime, unpruned_index, utcnow
 
 STATUSES = ("pending", "sent", "failed", "held")
 

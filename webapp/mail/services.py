@@ -26,9 +26,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import claims, paging, tokens
 from webapp.audit import audit
+from webapp.columns import utcnow
 from webapp.extensions import db, mail
 from webapp.mail.models import STATUSES, OutboxMessage
-from webapp.types import utcnow
 
 logger = logging.getLogger("oneslot.mail")
 

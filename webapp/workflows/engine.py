@@ -17,11 +17,11 @@ from webapp import claims, tokens
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
+from webapp.columns import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail import services as mail_services
 from webapp.mail.services import worker_id
-from webapp.types import utcnow
 from webapp.workflows import actions, merge, program
 from webapp.workflows.actions import StepContext, StepError, StepStop
 from webapp.workflows.models import Enrolment, StepRun, Workflow

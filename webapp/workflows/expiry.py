@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 from webapp import claims
 from webapp.booking.models import OneTimeLink
+from webapp.columns import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 from webapp.workflows import triggers
 
 logger = logging.getLogger("oneslot.workflows")

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.columns import UTCDateTime, unpruned_index, utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import UTCDateTime, unpruned_index, utcnow
 
 STATUSES = ("draft", "published", "paused")
 ENROLMENT_STATUSES = ("active", "completed", "failed")

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import actor, audit
 from webapp.calendars.models import Calendar
+from webapp.columns import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
-from webapp.types import utcnow
 from webapp.workflows import actions, program
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion, new_secret, secret_digest
 
