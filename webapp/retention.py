@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from webapp import claims
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.worker import register_task_source

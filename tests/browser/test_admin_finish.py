@@ -92,7 +92,7 @@ def test_the_home_page_draws_its_chart(admin_page, live_server):
     with live_server.app.app_context():
         from tests.integration.test_dashboard import add_link, make_workflow
         from webapp.calendars import services
-        from webapp.columns import utcnow
+        from webapp.clock import utcnow
         from webapp.contacts.services import create_contact
 
         calendar = services.create_calendar({"name": "Intro call", "timezone": "UTC", "duration": 30})

@@ -16,7 +16,7 @@ from tests.integration import test_workflow_logic as logic
 from tests.integration.test_dashboard import add_link, make_workflow
 from webapp.calendars import services
 from webapp.calendars.models import Booking
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.core import dashboard
 from webapp.extensions import db
 from webapp.worker import drain

@@ -10,7 +10,7 @@ from tests.conftest import iso, tomorrow_at
 from webapp.api import keys
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts import services as contact_services
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db

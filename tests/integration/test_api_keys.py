@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from webapp.api import keys
 from webapp.api.models import ApiKey
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 
 

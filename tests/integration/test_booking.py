@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from tests.conftest import iso, make_app, tomorrow_at
 from webapp.booking import links
 from webapp.calendars.models import Booking
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 

@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.core import dashboard
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

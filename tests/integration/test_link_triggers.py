@@ -10,7 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from tests.integration.test_workflows_engine import email_step, enrolments, link_step, make_workflow
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.worker import drain
 from webapp.workflows import expiry, services, triggers

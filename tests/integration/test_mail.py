@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import free_port, statements_run
 from webapp import tokens
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail import services
 from webapp.mail.models import OutboxMessage

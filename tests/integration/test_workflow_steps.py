@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.conftest import free_port
 from webapp import outbound, secretbox
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

@@ -11,7 +11,7 @@ from tests.conftest import iso, statements_run, tomorrow_at
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 
 from webapp.api.models import ApiKey
 from webapp.audit import actor, audit
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 
 KEY_PREFIX = "os_live_"

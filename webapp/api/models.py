@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.columns import UTCDateTime, utcnow
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
 
 

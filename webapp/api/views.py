@@ -35,7 +35,7 @@ from webapp.booking.models import OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Booking, Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import MAX_ID, db

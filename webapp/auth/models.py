@@ -8,7 +8,8 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.columns import UTCDateTime, utcnow
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
 
 MIN_PASSWORD_LENGTH = 10

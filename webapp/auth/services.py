@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from webapp.audit import audit
 from webapp.auth import models, sessions
 from webapp.auth.models import MIN_PASSWORD_LENGTH, AdminSession, User
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 
 WRONG_LOGIN = "Email or password is wrong."

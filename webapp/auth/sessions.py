@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import AdminSession, User
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 
 USER_AGENT_MAX = 300

@@ -12,7 +12,7 @@ from webapp.booking import links, services
 from webapp.booking.forms import LinkForm
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db

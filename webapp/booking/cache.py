@@ -18,7 +18,7 @@ from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.availability import Busy, Rules
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 

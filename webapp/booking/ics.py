@@ -7,7 +7,7 @@ from icalendar import Calendar as ICalendar
 from icalendar import Event
 
 from webapp.calendars.models import Booking, Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 
 

@@ -12,7 +12,7 @@ from webapp.audit import actor, audit
 from webapp.booking import counts
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 

@@ -6,7 +6,8 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.calendars.models import Booking, Calendar
-from webapp.columns import UTCDateTime, utcnow
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 

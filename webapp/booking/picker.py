@@ -11,7 +11,7 @@ from webapp.calendars.availability import Slot, slots_by_day
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slots
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 
 LOOKAHEAD_DAYS = 93  # how far the first page looks for the first open day
 

@@ -22,7 +22,7 @@ from webapp.booking import counts, ics
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Booking, Calendar
 from webapp.calendars.services import slot_at
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
 from webapp.mail.services import queue_email

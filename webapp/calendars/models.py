@@ -7,7 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp import tokens
 from webapp.calendars.availability import Busy, Rules
-from webapp.columns import UTCDateTime, utcnow
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

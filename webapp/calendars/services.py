@@ -11,7 +11,7 @@ from sqlalchemy import select
 from webapp.audit import audit
 from webapp.calendars.availability import FIRST_DAY, LAST_DAY, Rules, Slot, open_slots, slots_by_day
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 
 SETTINGS = (

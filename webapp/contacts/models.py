@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.columns import UTCDateTime, utcnow
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
 
 # Byte (code point) order on both databases: SQLite compares BINARY, PostgreSQL is told "C", so a

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.audit import audit
 from webapp.calendars.models import Booking
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_email, normalize_tag
 from webapp.contacts.search import search, search_query  # noqa: F401  (the pages, suggestions and enrolment use them)
 from webapp.extensions import db

@@ -17,7 +17,7 @@ from webapp.booking import counts as link_counts
 from webapp.booking.forms import EXPIRY_CHOICES
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.workflows import demo

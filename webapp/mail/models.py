@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.columns import UTCDateTime, unpruned_index, utcnow
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime, unpruned_index
 from webapp.extensions import db
 
 STATUSES = ("pending", "sent", "failed", "held")

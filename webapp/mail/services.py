@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import claims, paging, tokens
 from webapp.audit import audit
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db, mail
 from webapp.mail.models import STATUSES, OutboxMessage
 

@@ -17,7 +17,7 @@ from webapp import claims, tokens
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail import services as mail_services

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from webapp import claims
 from webapp.booking.models import OneTimeLink
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.workflows import triggers
 

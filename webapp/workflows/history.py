@@ -15,7 +15,7 @@ from webapp.audit import audit
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db

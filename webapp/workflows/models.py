@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.columns import UTCDateTime, unpruned_index, utcnow
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime, unpruned_index
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import actor, audit
 from webapp.calendars.models import Calendar
-from webapp.columns import utcnow
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
 from webapp.workflows import actions, program
