@@ -19,8 +19,8 @@ def booked(live_server):
     """A calendar in Paris, a contact with an open link, and a booking on 1 December next year at 15:05 UTC."""
     with live_server.app.app_context():
         from webapp.booking import links
+        from webapp.booking.models import Booking
         from webapp.calendars import services
-        from webapp.calendars.models import Booking
         from webapp.contacts.services import create_contact
 
         calendar = services.create_calendar(

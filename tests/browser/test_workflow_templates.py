@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 
 from tests.browser.helpers import pick_first_time
 from webapp.booking import services as booking
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.booking.services import Invitee
-from webapp.calendars.models import Booking
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.integration.test_dashboard import add_link, make_workflow
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.workflows import services

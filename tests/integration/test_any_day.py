@@ -14,8 +14,8 @@ from sqlalchemy import select
 from tests.conftest import iso
 from tests.integration import test_workflow_logic as logic
 from tests.integration.test_dashboard import add_link, make_workflow
+from webapp.booking.models import Booking
 from webapp.calendars import services
-from webapp.calendars.models import Booking
 from webapp.clock import utcnow
 from webapp.core import dashboard
 from webapp.extensions import db

@@ -6,7 +6,7 @@ from sqlalchemy import select, text
 
 from tests.conftest import iso, make_app, tomorrow_at
 from webapp.booking import links
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

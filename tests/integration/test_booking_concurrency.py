@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from tests.conftest import iso, tomorrow_at
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]

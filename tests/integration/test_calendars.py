@@ -6,8 +6,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from webapp.booking.models import Booking
 from webapp.calendars import services
-from webapp.calendars.models import Booking, Calendar
+from webapp.calendars.models import Calendar
 from webapp.extensions import db
 
 

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import iso, tomorrow_at
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking
+from webapp.calendars.models import Calendar
 from webapp.contacts.services import delete_contact
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

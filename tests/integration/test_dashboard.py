@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.clock import utcnow
 from webapp.core import dashboard
 from webapp.extensions import db

@@ -10,8 +10,7 @@ from tests.conftest import iso, statements_run, tomorrow_at
 from tests.integration.test_workflows_engine import enrolments, link_step, make_workflow
 from webapp.booking import counts, links
 from webapp.booking import services as bookings
-from webapp.booking.models import LinkCount, OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, LinkCount, OneTimeLink
 from webapp.contacts import services as contacts
 from webapp.core import dashboard
 from webapp.extensions import db

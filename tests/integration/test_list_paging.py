@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from tests.conftest import statements_run
 from webapp.booking import links
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

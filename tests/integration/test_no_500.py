@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import iso, tomorrow_at
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars import services as calendars
-from webapp.calendars.models import Booking
 from webapp.extensions import db
 from webapp.workflows import merge, services
 from webapp.workflows.models import Workflow

@@ -12,7 +12,7 @@ from tests.conftest import PASSWORD, iso
 from tests.integration.test_workflow_history import make_workflow, tag, token_of
 from webapp import config, retention
 from webapp.booking import services as bookings
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.core import dashboard
 from webapp.extensions import db
 from webapp.mail import services as mail

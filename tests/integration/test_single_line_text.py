@@ -11,8 +11,8 @@ from tests.integration.test_api import Api
 from tests.integration.test_calendars import form_data
 from tests.integration.test_workflows_engine import hook_url, link_step, make_workflow
 from webapp.api import keys
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars.models import Calendar
 from webapp.contacts import importer
 from webapp.contacts.models import Contact
 from webapp.extensions import db

@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import iso, statements_run, tomorrow_at
 from webapp.booking import links
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.extensions import db

@@ -10,8 +10,8 @@ from wtforms.fields.choices import SelectChoice
 from webapp import htmx, paging, params
 from webapp.booking import links, services
 from webapp.booking.forms import LinkForm
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact

@@ -19,8 +19,8 @@ from webapp import tokens
 from webapp.audit import audit
 from webapp.auth.models import User
 from webapp.booking import counts, ics
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars.models import Calendar
 from webapp.calendars.services import slot_at
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email

@@ -20,8 +20,7 @@ from markupsafe import Markup, escape
 from webapp import htmx, params
 from webapp.booking import cache, ics, links, picker, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.core.filters import zone_options
 from webapp.extensions import db, limiter
 

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.audit import audit
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_email, normalize_tag
 from webapp.contacts.search import search, search_query  # noqa: F401  (the pages, suggestions and enrolment use them)
