@@ -15,7 +15,7 @@ from webapp.contacts import services as contacts
 from webapp.core import dashboard
 from webapp.extensions import db
 from webapp.worker import drain
-from webapp.workflows import editing, engine, services, testing
+from webapp.workflows import editing, engine, services, test_runs
 
 # Mid-hour, so a test's events cannot straddle two buckets.
 START = datetime(2027, 2, 1, 8, 20, tzinfo=UTC)
@@ -117,7 +117,7 @@ def test_the_counts_follow_every_event_and_equal_a_recount(app, client, calendar
 
     # A test run: its link is opened and booked, and counts nowhere.
     tester = make_contact(first_name="Tess", email="tess@example.com")  # no active link to reuse
-    run = testing.start(workflow, tester, "published", False, "admin@example.com")
+    run = test_runs.start(workflow, tester, "published", False, "admin@example.com")
     drain(app)
     test_link = db.session.scalar(select(OneTimeLink).where(OneTimeLink.enrolment_id == run.id))
     assert test_link.test_run and test_link.workflow_id == workflow.id

@@ -18,7 +18,7 @@ from webapp.extensions import db
 from webapp.mail import services as mail
 from webapp.mail.models import OutboxMessage
 from webapp.worker import drain, run_once
-from webapp.workflows import editing, history, services
+from webapp.workflows import editing, enrolments, services
 from webapp.workflows.models import Enrolment, StepRun
 
 T0 = datetime(2027, 3, 10, 9, 30, tzinfo=UTC)
@@ -213,7 +213,7 @@ def test_completed_enrolments_lose_their_step_details_in_batches_and_the_rest_ke
     assert {sid: (run.status, run.error, dict(run.output)) for sid, run in runs_of(people["fay"]).items()} == fay_before
     assert enrolment_of(people["ada"]).pruned_at is None
     # The failed one can still be retried; the completed ones never run a step again.
-    assert history.retry(fay)
+    assert enrolments.retry(fay)
     assert db.session.scalar(select(func.count()).select_from(StepRun)) == sum(
         len(runs_of(contact)) for contact in people.values()
     )
@@ -246,12 +246,12 @@ def snapshot(client, workflow) -> dict:
     return {
         "funnel": [(r.workflow_id, r.sent, r.opened, r.booked, r.showed) for r in board.rows],
         "total": (board.total.sent, board.total.opened, board.total.booked, board.total.showed),
-        "statuses": history.status_counts(workflow),
+        "statuses": enrolments.status_counts(workflow),
         "links": {
             state: db.session.scalar(
-                select(func.count()).select_from(history.enrolment_query(workflow, "all", state).subquery())
+                select(func.count()).select_from(enrolments.enrolment_query(workflow, "all", state).subquery())
             )
-            for state in history.LINK_FILTERS
+            for state in enrolments.LINK_FILTERS
         },
         "workflow list": editing.counts([workflow.id]),
         "mail": mail.counts(),

@@ -2,9 +2,9 @@
 
 from webapp.worker import register_task_source
 from webapp.workflows import demo, engine, exchange_views, expiry
-from webapp.workflows.history import bp as history_bp
-from webapp.workflows.hooks import bp as hooks_bp
-from webapp.workflows.testing import bp as testing_bp
+from webapp.workflows.enrolments import bp as enrolments_bp
+from webapp.workflows.inbound_webhook import bp as inbound_webhook_bp
+from webapp.workflows.test_runs import bp as test_runs_bp
 from webapp.workflows.views import bp as editor_bp
 
 __all__ = ["init_app"]
@@ -12,11 +12,11 @@ __all__ = ["init_app"]
 
 def init_app(app):
     """Add the inbound webhook, and make enrolments and link expiry task sources of `flask worker`."""
-    app.register_blueprint(hooks_bp)
-    app.register_blueprint(history_bp)
+    app.register_blueprint(inbound_webhook_bp)
+    app.register_blueprint(enrolments_bp)
     demo.register(app)
     register_task_source("enrolments", engine.run_due)
     register_task_source("link_expiry", expiry.handle_expired)
     app.register_blueprint(editor_bp)
     exchange_views.init_app(app)
-    app.register_blueprint(testing_bp)
+    app.register_blueprint(test_runs_bp)

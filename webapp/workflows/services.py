@@ -154,7 +154,7 @@ def publish(workflow: Workflow) -> WorkflowVersion:
         raise WorkflowInvalid(errors)
     number = (
         db.session.scalar(
-            # Test runs of the draft have negative numbers (webapp/workflows/testing.py): never count them.
+            # Test runs of the draft have negative numbers (webapp/workflows/test_runs.py): never count them.
             select(func.max(WorkflowVersion.number)).where(
                 WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.number > 0
             )

@@ -21,7 +21,7 @@ from webapp.booking import links
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.workflows import history, services
+from webapp.workflows import enrolments, services
 from webapp.workflows.forms import Form
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
@@ -62,7 +62,7 @@ def draft_problems(workflow: Workflow) -> list[str]:
             lines += fields.values()
             continue
         number, step = numbers.get(key, (None, {"id": key}))
-        where = f"Step {number} ({history.step_label(step)})" if number else history.step_label(step)
+        where = f"Step {number} ({enrolments.step_label(step)})" if number else enrolments.step_label(step)
         lines += [f"{where}: {message}" for message in fields.values()]
     return lines
 
@@ -226,12 +226,12 @@ def contact_options(workflow_id):
 
 
 def _run_context(enrolment: Enrolment) -> dict:
-    [view] = history.views_of([enrolment])
+    [view] = enrolments.views_of([enrolment])
     return {
         "run": enrolment,
         "view": view,
         "link_url": links.url,
-        "entered_by": history.describe_event(enrolment.event),
+        "entered_by": enrolments.describe_event(enrolment.event),
     }
 
 
