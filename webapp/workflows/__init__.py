@@ -2,9 +2,9 @@
 
 from webapp.worker import register_task_source
 from webapp.workflows import demo, engine, exchange_views, expiry
-from webapp.workflows.enrolments import bp as enrolments_bp
+from webapp.workflows.enrolment_views import bp as enrolments_bp
 from webapp.workflows.inbound_webhook import bp as inbound_webhook_bp
-from webapp.workflows.test_runs import bp as test_runs_bp
+from webapp.workflows.test_run_views import bp as test_runs_bp
 from webapp.workflows.views import bp as editor_bp
 
 __all__ = ["init_app"]
