@@ -18,7 +18,7 @@ from webapp.booking.models import Booking
 from webapp.contacts import importer
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.mail.services import queue_email
+from webapp.mail.outbox import queue_email
 from webapp.worker import drain
 from webapp.workflows import demo
 

@@ -15,7 +15,7 @@ from webapp.booking import services as bookings
 from webapp.booking.models import Booking
 from webapp.core import dashboard
 from webapp.extensions import db
-from webapp.mail import services as mail
+from webapp.mail import outbox
 from webapp.mail.models import OutboxMessage
 from webapp.worker import drain, run_once
 from webapp.workflows import editing, enrolments, services
@@ -43,7 +43,7 @@ def message(status="sent", sent_at=None, **fields) -> OutboxMessage:
         link_nonce="n" * 16,
         status=status,
         sent_at=sent_at,
-        message_id=mail.new_message_id(),
+        message_id=outbox.new_message_id(),
         **fields,
     )
     db.session.add(row)
@@ -101,7 +101,7 @@ def test_old_sent_mail_loses_its_bodies_in_batches_and_nothing_else_is_touched(a
             row.sent_at,
         )
     assert all(whole(row) for row in (young, queued, retrying, held, failed))
-    assert mail.counts() == {None: 10, "pending": 2, "sent": 6, "failed": 1, "held": 1}
+    assert outbox.counts() == {None: 10, "pending": 2, "sent": 6, "failed": 1, "held": 1}
 
 
 def test_the_oldest_go_first_and_the_setting_decides_what_is_old(app):
@@ -254,7 +254,7 @@ def snapshot(client, workflow) -> dict:
             for state in enrolments.LINK_FILTERS
         },
         "workflow list": editing.counts([workflow.id]),
-        "mail": mail.counts(),
+        "mail": outbox.counts(),
         "home page": client.get("/").text,
         "enrolments page": client.get(f"/workflows/{workflow.id}/enrolments").text,
     }

@@ -25,7 +25,7 @@ from webapp.calendars.services import slot_at
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
-from webapp.mail.services import queue_email
+from webapp.mail.outbox import queue_email
 from webapp.text import one_line
 from webapp.workflows import triggers
 

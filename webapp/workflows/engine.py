@@ -20,8 +20,8 @@ from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.mail import services as mail_services
-from webapp.mail.services import worker_id
+from webapp.mail import outbox as mail_outbox
+from webapp.mail.outbox import worker_id
 from webapp.workflows import actions, merge, program
 from webapp.workflows.actions import StepContext, StepError, StepStop
 from webapp.workflows.models import Enrolment, StepRun, Workflow
@@ -77,7 +77,7 @@ def run_due(limit: int = 10) -> int:
     """
     worker = worker_id()
     ids = claim(limit, worker)
-    with mail_services.connection():  # the batch's Send Email steps share one SMTP connection
+    with mail_outbox.connection():  # the batch's Send Email steps share one SMTP connection
         for enrolment_id in run_batch(ids, worker):
             run_enrolment(enrolment_id, worker)
     return len(ids)
