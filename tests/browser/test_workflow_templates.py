@@ -20,7 +20,7 @@ from webapp.booking.services import Invitee
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.mail.outbox import build_message
+from webapp.mail.sender import build_message
 from webapp.worker import drain
 from webapp.workflows.models import Enrolment
 

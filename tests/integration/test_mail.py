@@ -20,7 +20,7 @@ from tests.conftest import free_port, statements_run
 from webapp import tokens
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.mail import outbox
+from webapp.mail import outbox, sender
 from webapp.mail.models import OutboxMessage
 
 ICS = "\r\n".join(
@@ -142,7 +142,7 @@ def test_sent_bytes_are_what_flask_mail_writes(app, subject, to, parts):
     fields["sender"] = "Réné at OneSlot <noreply@localhost>"
     if parts != "text":
         fields["html"] = "<p>Héllo</p>\n" + "<p>y</p>" * 100 + "\n" + "<p>z</p>" * 100
-    ours, theirs = outbox.OutgoingMessage(**fields), Message(**fields)
+    ours, theirs = sender.OutgoingMessage(**fields), Message(**fields)
     for message in (ours, theirs):
         message.date, message.msgId = 0, "<1@localhost>"
         if parts == "html+ics":
@@ -159,7 +159,7 @@ def test_a_line_longer_than_smtp_allows_goes_quoted_printable(app, subtype):
     """RFC 5321 caps a line at 998 octets (servers answer "500 Line too long"); Flask-Mail writes UTF-8
     text as 8bit, line by line, so a long one-line paragraph (a cancel reason) is sent quoted-printable."""
     text = "Réason: " + "word " * 400 + "\n" + "short line\n"
-    message = outbox.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
+    message = sender.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
     message.body = text if subtype == "plain" else None
     message.html = text if subtype == "html" else None
     if subtype == "html":
@@ -174,8 +174,8 @@ def test_a_line_longer_than_smtp_allows_goes_quoted_printable(app, subtype):
 
 def test_a_boundary_that_occurs_in_the_text_is_not_used(app):
     random.seed(3)
-    taken = outbox._Writer._make_boundary()  # the first boundary the seeded generator draws
-    message = outbox.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
+    taken = sender._Writer._make_boundary()  # the first boundary the seeded generator draws
+    message = sender.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
     message.body, message.html = f"Quoted:\n--{taken}\nend", "<p>hi</p>"
     random.seed(3)
     written = message.as_bytes()
@@ -437,7 +437,7 @@ def test_a_claim_that_ran_out_mid_batch_is_not_sent(app, smtp):
         execution_options={"synchronize_session": False},
     )
     db.session.commit()
-    outbox._send_one(outbox._Sender(), message.id, worker)
+    outbox._send_one(sender.Sender(), message.id, worker)
     assert smtp.messages == [] and reload(message).status == "pending"
     assert outbox.send_due(10) == 1 and len(smtp.messages) == 1
 

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from webapp import htmx
 from webapp.extensions import db
-from webapp.mail import outbox
+from webapp.mail import outbox, sender
 from webapp.mail.models import STATUSES, OutboxMessage
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
@@ -93,7 +93,7 @@ def attachment(message_id, index):
         abort(404)
     item = items[index]
     response = make_response(outbox.redacted(message, item["content"]).encode())
-    response.headers["Content-Type"] = outbox.content_type(item["mimetype"])
+    response.headers["Content-Type"] = sender.content_type(item["mimetype"])
     response.headers.set("Content-Disposition", "attachment", filename=item["filename"])
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -20,7 +20,7 @@ from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.mail import outbox as mail_outbox
+from webapp.mail import sender as mail_sender
 from webapp.mail.outbox import worker_id
 from webapp.workflows import actions, merge, program
 from webapp.workflows.actions import StepContext, StepError, StepStop
@@ -77,7 +77,7 @@ def run_due(limit: int = 10) -> int:
     """
     worker = worker_id()
     ids = claim(limit, worker)
-    with mail_outbox.connection():  # the batch's Send Email steps share one SMTP connection
+    with mail_sender.connection():  # the batch's Send Email steps share one SMTP connection
         for enrolment_id in run_batch(ids, worker):
             run_enrolment(enrolment_id, worker)
     return len(ids)
