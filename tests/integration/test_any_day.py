@@ -17,7 +17,7 @@ from tests.integration.test_dashboard import add_link, make_workflow
 from webapp.booking.models import Booking
 from webapp.calendars import services
 from webapp.clock import utcnow
-from webapp.core import dashboard
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 from webapp.worker import drain
 

@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.clock import utcnow
-from webapp.core import dashboard
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion

@@ -12,7 +12,7 @@ from webapp.booking import counts, links
 from webapp.booking import services as bookings
 from webapp.booking.models import Booking, LinkCount, OneTimeLink
 from webapp.contacts import services as contacts
-from webapp.core import dashboard
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 from webapp.worker import drain
 from webapp.workflows import editing, engine, services, test_runs

@@ -13,7 +13,7 @@ from tests.integration.test_workflow_history import make_workflow, tag, token_of
 from webapp import config, retention
 from webapp.booking import services as bookings
 from webapp.booking.models import Booking
-from webapp.core import dashboard
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 from webapp.mail import outbox
 from webapp.mail.models import OutboxMessage

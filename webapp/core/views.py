@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp.core import dashboard
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -14,7 +14,7 @@ bp = Blueprint("core", __name__)
 def home():
     """The admin home: the funnel of one-time links over the last 30 days, and what needs attention."""
     return render_template(
-        "core/home.html",
+        "dashboard/home.html",
         dash=dashboard.build(),
         stages=dashboard.STAGES,
         window_days=dashboard.WINDOW_DAYS,
