@@ -41,7 +41,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     ext.mail.init_app(app)
     ext.limiter.init_app(app)
 
-    from webapp import auth, core, mail, models, worker  # noqa: F401  (models: the whole schema)
+    from webapp import auth, core, dashboard, mail, models, worker  # noqa: F401  (models: the whole schema)
     from webapp.booking import admin as booking_admin
     from webapp.booking import views as booking_views
     from webapp.calendars import views as calendar_views
@@ -49,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     core.init_app(app)
     auth.init_app(app)
+    dashboard.init_app(app)
     app.register_blueprint(calendar_views.bp)
     app.register_blueprint(contact_views.bp)
     app.register_blueprint(booking_views.bp)

@@ -110,7 +110,7 @@ def retry(message_id):
     else:
         flash("The message is back in the queue, but MAIL_SERVER is not set: it will be held again.", "warning")
     if request.form.get("back") == "home":
-        return redirect(url_for("core.home"), 303)
+        return redirect(url_for("dashboard.home"), 303)
     if request.form.get("back") == "list":
         return redirect(url_for("mail.list", status=request.form.get("status") or None), 303)
     return redirect(url_for("mail.show", message_id=message.id), 303)
