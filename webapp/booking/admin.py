@@ -238,3 +238,9 @@ def attendance(booking_id):
     else:
         flash(f"{booking.name}: marked {value.replace('_', '-') if value else 'unmarked'}.", "success")
     return redirect(_back(), 303)
+
+
+def init_app(app):
+    """Register the admin's lists of links and bookings."""
+    app.register_blueprint(links_bp)
+    app.register_blueprint(bookings_bp)

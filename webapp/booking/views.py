@@ -266,3 +266,8 @@ def reschedule(token):
         "picker_url": url_for("booking.reschedule", token=token),
     }
     return htmx.render("booking/reschedule.html", "booking/_picker.html", status=status, **context)
+
+
+def init_app(app):
+    """Register the public booking pages."""
+    app.register_blueprint(bp)
