@@ -33,8 +33,8 @@ def setup(db_url: str, secret: str) -> str:
     os.environ.update(DATABASE_URL=db_url, SECRET_KEY=secret)
     from webapp import create_app
     from webapp.booking import links
+    from webapp.booking.models import Booking
     from webapp.calendars import services
-    from webapp.calendars.models import Booking
     from webapp.contacts.services import create_contact
     from webapp.extensions import db
 

@@ -279,8 +279,8 @@ def _cancel_and_mark(booked: list[int], count: int) -> dict:
     """Cancel a few hundred bookings; mark a few hundred others showed / no-show once their time has passed."""
     import time_machine
 
+    from webapp.booking.models import Booking
     from webapp.booking.services import cancel, set_attendance
-    from webapp.calendars.models import Booking
     from webapp.extensions import db
 
     few = max(2, min(300, count // 300))
@@ -357,8 +357,7 @@ def targets(db_url: str) -> dict:
     from sqlalchemy import select
 
     from webapp.booking import links
-    from webapp.booking.models import OneTimeLink
-    from webapp.calendars.models import Booking
+    from webapp.booking.models import Booking, OneTimeLink
     from webapp.extensions import db
     from webapp.workflows.models import Enrolment, Workflow
 

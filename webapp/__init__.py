@@ -4,14 +4,53 @@ from pathlib import Path
 
 from flask import Flask
 
-from webapp import config, logredact
+from webapp import (
+    api,
+    auth,
+    cli,
+    config,
+    core,
+    dashboard,
+    logredact,
+    mail,
+    models,  # noqa: F401  (the whole schema, for Alembic and create_all())
+    params,
+    retention,
+    worker,
+    workflows,
+)
 from webapp import extensions as ext
+from webapp.booking import admin as booking_admin
+from webapp.booking import views as booking_views
+from webapp.calendars import views as calendar_views
+from webapp.contacts import views as contact_views
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Each registers its blueprints, hooks, task sources and commands through init_app(app), in this
+# order: core's guard and headers first, then auth's admin loader; retention after the outbox (mail)
+# and the enrolments (workflows), so that pruning runs last in each round of the worker.
+# calendars, contacts and booking register through their views modules: their packages are imported
+# by the other features' models, so they stay free of views.
+FEATURES = (
+    core,
+    auth,
+    dashboard,
+    calendar_views,
+    contact_views,
+    booking_views,
+    booking_admin,
+    mail,
+    workflows,
+    retention,
+    worker,
+    api,
+    cli,
+)
+
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the app: settings from the environment, then `overrides` (tests), then blueprints."""
+    """Build the app: settings from the environment, then `overrides` (tests), then the features."""
     # Before anything logs: no log line of this process (werkzeug's, gunicorn's, ours) holds a secret URL.
     logredact.install()
     app = Flask(
@@ -29,8 +68,6 @@ def create_app(overrides: dict | None = None) -> Flask:
         # One clear line instead of a traceback: wsgi servers and the CLI both stop here.
         raise SystemExit(f"OneSlot cannot start: {exc}") from None
     app.config.update(overrides)
-    from webapp import params
-
     params.register(app)  # before any blueprint: every <int:…> route gets the bounded converter
 
     ext.db.init_app(app)
@@ -41,33 +78,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     ext.mail.init_app(app)
     ext.limiter.init_app(app)
 
-    from webapp import auth, core, mail, models, worker  # noqa: F401  (models: the whole schema)
-    from webapp.booking import admin as booking_admin
-    from webapp.booking import views as booking_views
-    from webapp.calendars import views as calendar_views
-    from webapp.contacts import views as contact_views
-
-    core.init_app(app)
-    auth.init_app(app)
-    app.register_blueprint(calendar_views.bp)
-    app.register_blueprint(contact_views.bp)
-    app.register_blueprint(booking_views.bp)
-    app.register_blueprint(booking_admin.links_bp)
-    app.register_blueprint(booking_admin.bookings_bp)
-    mail.init_app(app)
-    from webapp import workflows
-
-    workflows.init_app(app)
-    from webapp import retention
-
-    retention.init_app(app)  # after the outbox and the enrolments: pruning runs last in each round
-    worker.register(app)
-
-    from webapp import api
-
-    api.init_app(app)
-
-    from webapp.cli import register
-
-    register(app)
+    for feature in FEATURES:
+        feature.init_app(app)
     return app

@@ -1,12 +1,16 @@
 """Command-line commands: `flask create-admin`, `flask bootstrap`."""
 
 import secrets
+import signal
 import sys
 
 import click
 from flask import current_app
+from werkzeug.serving import run_simple
 
+from webapp import worker
 from webapp.auth import services
+from webapp.workflows import demo
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -40,8 +44,6 @@ def bootstrap_command():
     click.echo(f"  Email:    {user.email}\n  Password: {password}\n")
     click.echo(f"  This password is shown only once: change it under Settings.\n{line}\n")
     # A fresh install shows the whole flow at once: the demo calendar, contact and published workflow.
-    from webapp.workflows import demo
-
     click.echo(demo.hint(demo.seed()) + "\n")
 
 
@@ -50,11 +52,6 @@ def bootstrap_command():
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve_command(host, port):
     """Serve the app and one background worker for one machine (make run); production uses gunicorn (see README)."""
-    import signal
-
-    from werkzeug.serving import run_simple
-
-    from webapp import worker
 
     def interrupt(_signum, _frame):
         raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl+C, so the worker is stopped below
@@ -71,7 +68,7 @@ def serve_command(host, port):
         worker.stop_thread(stop_event, thread)
 
 
-def register(app):
+def init_app(app):
     """Attach the commands to `flask`."""
     for command in (create_admin_command, bootstrap_command, serve_command):
         app.cli.add_command(command)

@@ -2,8 +2,8 @@
 
 from webapp.api.models import ApiKey  # noqa: F401  (API keys: part of the schema)
 from webapp.auth.models import User
-from webapp.booking.models import LinkCount, OneTimeLink
-from webapp.calendars.models import AvailabilityRange, Booking, Calendar, DateOverride
+from webapp.booking.models import Booking, LinkCount, OneTimeLink
+from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
 from webapp.mail.models import OutboxMessage
 from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion  # noqa: F401

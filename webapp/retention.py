@@ -25,9 +25,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from webapp import claims
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.worker import register_task_source
 from webapp.workflows.models import Enrolment, StepRun
 

@@ -128,6 +128,6 @@ def worker_command(once, poll):
             signal.signal(signum, handler)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Attach `flask worker`."""
     app.cli.add_command(worker_command)

@@ -8,7 +8,7 @@ Create Date: 2026-11-24 10:14:54.101551
 from alembic import op
 import sqlalchemy as sa
 
-import webapp.types
+import webapp.columns
 
 
 # revision identifiers, used by Alembic.
@@ -37,9 +37,9 @@ def upgrade():
     sa.Column('seats', sa.Integer(), nullable=False),
     sa.Column('confirmation_message', sa.Text(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
-    sa.Column('archived_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('archived_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calendars')),
     sa.UniqueConstraint('slug', name=op.f('uq_calendars_slug'))
     )
@@ -50,8 +50,8 @@ def upgrade():
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('email_key', sa.String(length=254), nullable=False),
     sa.Column('phone', sa.String(length=40), nullable=False),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts')),
     sa.UniqueConstraint('email_key', name=op.f('uq_contacts_email_key'))
     )
@@ -65,8 +65,8 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
@@ -86,15 +86,15 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('calendar_id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=True),
-    sa.Column('start_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('end_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('start_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['calendar_id'], ['calendars.id'], name=op.f('fk_bookings_calendar_id_calendars')),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_bookings_contact_id_contacts'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bookings'))

@@ -8,7 +8,7 @@ Create Date: 2026-11-24 11:27:36.929198
 from alembic import op
 import sqlalchemy as sa
 
-import webapp.types
+import webapp.columns
 
 
 # revision identifiers, used by Alembic.
@@ -31,9 +31,9 @@ def upgrade():
     sa.Column('sender_name', sa.String(length=100), nullable=False),
     sa.Column('webhook_secret', sa.String(length=64), nullable=False),
     sa.Column('published_version_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workflows'))
     )
     op.create_table('workflow_versions',
@@ -44,7 +44,7 @@ def upgrade():
     sa.Column('trigger_config', sa.JSON(), nullable=False),
     sa.Column('steps', sa.JSON(), nullable=False),
     sa.Column('settings', sa.JSON(), nullable=False),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=40), nullable=False),
     sa.ForeignKeyConstraint(['workflow_id'], ['workflows.id'], name=op.f('fk_workflow_versions_workflow_id_workflows'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_versions')),
@@ -67,15 +67,15 @@ def upgrade():
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('step_index', sa.Integer(), nullable=False),
-    sa.Column('run_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('locked_until', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('locked_by', sa.String(length=100), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=False),
     sa.Column('event', sa.JSON(), nullable=False),
     sa.Column('is_test', sa.Boolean(), nullable=False),
-    sa.Column('started_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_enrolments_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['version_id'], ['workflow_versions.id'], name=op.f('fk_enrolments_version_id_workflow_versions'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['workflow_id'], ['workflows.id'], name=op.f('fk_enrolments_workflow_id_workflows'), ondelete='CASCADE'),
@@ -93,8 +93,8 @@ def upgrade():
     sa.Column('step_id', sa.String(length=40), nullable=False),
     sa.Column('step_type', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('started_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('output', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),

@@ -8,7 +8,7 @@ Create Date: 2026-11-24 11:07:50.862167
 from alembic import op
 import sqlalchemy as sa
 
-import webapp.types
+import webapp.columns
 
 
 # revision identifiers, used by Alembic.
@@ -26,9 +26,9 @@ def upgrade():
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),
     sa.Column('created_by', sa.String(length=40), nullable=False),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('digest', name=op.f('uq_api_keys_digest'))
     )
@@ -41,11 +41,11 @@ def upgrade():
     sa.Column('source', sa.String(length=40), nullable=False),
     sa.Column('metadata', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.String(length=40), nullable=False),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('opened_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('used_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opened_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('booking_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_one_time_links_booking_id_bookings'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['calendar_id'], ['calendars.id'], name=op.f('fk_one_time_links_calendar_id_calendars'), ondelete='CASCADE'),
@@ -68,11 +68,11 @@ def upgrade():
     sa.Column('attachments', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=False),
-    sa.Column('sent_at', webapp.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', webapp.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', webapp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', webapp.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', webapp.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('locked_by', sa.String(length=100), nullable=True),
     sa.Column('booking_id', sa.Integer(), nullable=True),
     sa.Column('message_id', sa.String(length=255), nullable=False),
@@ -90,7 +90,7 @@ def upgrade():
         batch_op.add_column(sa.Column('cancelled_by', sa.String(length=20), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('manage_salt', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('manage_digest', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('rescheduled_at', webapp.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('rescheduled_at', webapp.columns.UTCDateTime(timezone=True), nullable=True))
 
     # Bookings made before manage links existed get one now (a salt, and the digest of its token).
     from webapp import tokens

@@ -9,7 +9,7 @@ Create Date: 2026-12-01 10:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-import webapp.types
+import webapp.columns
 
 
 # revision identifiers, used by Alembic.
@@ -21,7 +21,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("disabled_at", webapp.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("disabled_at", webapp.columns.UTCDateTime(timezone=True), nullable=True))
 
     op.create_table(
         "admin_sessions",
@@ -30,9 +30,9 @@ def upgrade():
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("remember", sa.Boolean(), nullable=False),
         sa.Column("user_agent", sa.String(length=300), nullable=False),
-        sa.Column("created_at", webapp.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", webapp.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", webapp.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", webapp.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", webapp.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", webapp.columns.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_admin_sessions_user_id_users"), ondelete="CASCADE"
         ),

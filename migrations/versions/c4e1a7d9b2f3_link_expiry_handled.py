@@ -8,7 +8,7 @@ Create Date: 2026-11-27 10:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-import webapp.types
+import webapp.columns
 
 
 # revision identifiers, used by Alembic.
@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('one_time_links', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('expiry_handled_at', webapp.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('expiry_handled_at', webapp.columns.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_one_time_links_expiry', ['expiry_handled_at', 'expires_at'], unique=False)
     # Links that expired before this version count as handled: a new "expired" workflow starts from now,
     # not with a flood of old links.

@@ -10,7 +10,7 @@ Create Date: 2026-12-07 12:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-import webapp.types
+import webapp.columns
 
 
 # revision identifiers, used by Alembic.
@@ -26,10 +26,10 @@ UNPRUNED = {"sqlite_where": sa.text("pruned_at IS NULL"), "postgresql_where": sa
 def upgrade():
     # Existing rows start as "kept": the worker prunes the old ones in small batches after the upgrade.
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("pruned_at", webapp.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("pruned_at", webapp.columns.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_outbox_messages_prune", ["status", "sent_at"], unique=False, **UNPRUNED)
     with op.batch_alter_table("enrolments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("pruned_at", webapp.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("pruned_at", webapp.columns.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_enrolments_prune", ["status", "finished_at"], unique=False, **UNPRUNED)
 
 

@@ -30,7 +30,7 @@ def issue_link(live_server, calendar_id: int, first_name: str = "Grace", email: 
 
 def bookings(live_server) -> list:
     """Every booking in the database, oldest first (detached: read their columns)."""
-    from webapp.calendars.models import Booking
+    from webapp.booking.models import Booking
 
     with live_server.app.app_context():
         rows = db.session.scalars(select(Booking).order_by(Booking.id)).all()

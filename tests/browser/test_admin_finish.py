@@ -20,8 +20,8 @@ def booked(live_server):
     """A calendar in Paris, a contact with an open link, and a booking on 1 December next year at 15:05 UTC."""
     with live_server.app.app_context():
         from webapp.booking import links
+        from webapp.booking.models import Booking
         from webapp.calendars import services
-        from webapp.calendars.models import Booking
         from webapp.contacts.services import create_contact
 
         calendar = services.create_calendar(
@@ -92,8 +92,8 @@ def test_the_home_page_draws_its_chart(admin_page, live_server):
     page = admin_page
     with live_server.app.app_context():
         from webapp.calendars import services
+        from webapp.clock import utcnow
         from webapp.contacts.services import create_contact
-        from webapp.types import utcnow
 
         calendar = services.create_calendar({"name": "Intro call", "timezone": "UTC", "duration": 30})
         contact = create_contact({"first_name": "Ada", "last_name": "L", "email": "ada@example.com"})

@@ -15,13 +15,12 @@ from sqlalchemy import func, select
 
 from tests.browser.helpers import pick_first_time
 from webapp.booking import services as booking
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.booking.services import Invitee
-from webapp.calendars.models import Booking
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.mail.services import build_message
+from webapp.mail.sender import build_message
 from webapp.worker import drain
 from webapp.workflows.models import Enrolment
 

@@ -8,8 +8,8 @@ from sqlalchemy import or_, select, update
 
 from webapp.api.models import ApiKey
 from webapp.audit import actor, audit
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 KEY_PREFIX = "os_live_"
 VISIBLE_CHARS = len(KEY_PREFIX) + 4  # "os_live_ab12": enough to tell keys apart in a list

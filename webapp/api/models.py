@@ -5,8 +5,9 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
 
 
 class ApiKey(db.Model):

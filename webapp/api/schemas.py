@@ -14,9 +14,9 @@ from werkzeug.exceptions import BadRequest
 
 from webapp import params
 from webapp.booking import links
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars.forms import DAY_KEYS, CalendarForm, hhmm
-from webapp.calendars.models import Booking, Calendar
+from webapp.calendars.models import Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, normalize_tag
 

@@ -31,14 +31,14 @@ from webapp.api.schemas import (
 )
 from webapp.audit import audit
 from webapp.booking import links
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.calendars.forms import zone_names
-from webapp.calendars.models import Booking, Calendar
+from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import MAX_ID, db
-from webapp.types import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -9,8 +9,9 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import aliased
 from webapp.audit import audit
 from webapp.auth import models, sessions
 from webapp.auth.models import MIN_PASSWORD_LENGTH, AdminSession, User
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 WRONG_LOGIN = "Email or password is wrong."
 DISABLED_LOGIN = "This account is disabled. Ask another admin to enable it."

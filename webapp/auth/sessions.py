@@ -16,8 +16,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import AdminSession, User
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 USER_AGENT_MAX = 300
 # last_seen_at is shown to the admin as "last active" and moves a session's idle deadline: writing it

@@ -20,7 +20,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("core.home")
+    return url_for("dashboard.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -10,12 +10,12 @@ from wtforms.fields.choices import SelectChoice
 from webapp import htmx, paging, params
 from webapp.booking import links, services
 from webapp.booking.forms import LinkForm
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import utcnow
 
 links_bp = Blueprint("links", __name__, url_prefix="/links")
 bookings_bp = Blueprint("bookings", __name__, url_prefix="/bookings")
@@ -238,3 +238,9 @@ def attendance(booking_id):
     else:
         flash(f"{booking.name}: marked {value.replace('_', '-') if value else 'unmarked'}.", "success")
     return redirect(_back(), 303)
+
+
+def init_app(app):
+    """Register the admin's lists of links and bookings."""
+    app.register_blueprint(links_bp)
+    app.register_blueprint(bookings_bp)

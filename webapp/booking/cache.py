@@ -18,9 +18,9 @@ from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.availability import Busy, Rules
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import utcnow
 
 MAX_ENTRIES = 256
 

@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Row, Select, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from webapp.booking.models import LinkCount, OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, LinkCount, OneTimeLink
 from webapp.extensions import Session, db
 
 STAGES = ("sent", "opened", "booked", "showed")

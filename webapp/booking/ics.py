@@ -6,9 +6,10 @@ from flask import current_app
 from icalendar import Calendar as ICalendar
 from icalendar import Event
 
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking
+from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 
 def _uid(booking: Booking) -> str:

@@ -12,9 +12,9 @@ from webapp.audit import actor, audit
 from webapp.booking import counts
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import utcnow
 
 PURPOSE = "book"
 MAX_META_BYTES = 2048

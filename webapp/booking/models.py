@@ -1,16 +1,92 @@
-"""One-time booking links."""
+"""Bookings and the one-time links that make them."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.calendars.models import Booking, Calendar
+from webapp import tokens
+from webapp.calendars.models import Calendar, add_busy_source, add_usage_check
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
 
 STATUSES = ("active", "opened", "used", "expired", "revoked")
+
+
+def _manage_digest(context) -> str:
+    """The digest of a new booking's manage token (its salt is set just before)."""
+    return tokens.stored_digest(context.get_current_parameters()["manage_salt"])
+
+
+class Booking(db.Model):
+    """A seat taken on a calendar at one instant."""
+
+    __tablename__ = "bookings"
+    # AUTOINCREMENT: an id is never given again after a delete (a queued mail names bookings by id).
+    # The bookings list's views (webapp/booking/admin.py), of every calendar or one, each a page at a time:
+    # upcoming and past by start, cancelled by when, all by start.
+    __table_args__ = (
+        Index("ix_bookings_status_start", "status", "start_at", "id"),
+        Index("ix_bookings_status_cancelled", "status", "cancelled_at", "id"),
+        Index("ix_bookings_calendar_start", "calendar_id", "start_at", "id"),
+        Index("ix_bookings_calendar_status_start", "calendar_id", "status", "start_at", "id"),
+        Index("ix_bookings_calendar_status_cancelled", "calendar_id", "status", "cancelled_at", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")
+    attendance: Mapped[str | None] = mapped_column(String(20))  # showed / no_show, once past
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    cancelled_by: Mapped[str] = mapped_column(String(20), default="")
+    manage_salt: Mapped[str] = mapped_column(String(32), default=tokens.new_salt)
+    manage_digest: Mapped[str] = mapped_column(String(64), unique=True, default=_manage_digest)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    calendar: Mapped[Calendar] = relationship()
+
+    @property
+    def display_status(self) -> str:
+        """upcoming, past, cancelled, showed or no-show."""
+        if self.status == "cancelled":
+            return "cancelled"
+        if self.attendance:
+            return self.attendance.replace("_", "-")
+        return "past" if self.end_at <= utcnow() else "upcoming"
+
+
+def _busy(calendar_id: int, start: datetime, end: datetime, exclude_booking_id: int | None):
+    """A calendar's confirmed bookings that touch [start, end): its busy time (calendars.models)."""
+    query = select(Booking.start_at, Booking.end_at).where(
+        Booking.calendar_id == calendar_id,
+        Booking.status == "confirmed",
+        Booking.end_at > start,
+        Booking.start_at < end,
+    )
+    if exclude_booking_id is not None:
+        query = query.where(Booking.id != exclude_booking_id)
+    return db.session.execute(query).tuples()
+
+
+def _has_bookings(calendar_id: int) -> bool:
+    return db.session.scalar(select(Booking.id).where(Booking.calendar_id == calendar_id).limit(1)) is not None
+
+
+# Here rather than in an init_app: wherever the bookings table exists, its seats are busy time.
+add_busy_source(_busy)
+add_usage_check(_has_bookings)
 
 
 class OneTimeLink(db.Model):

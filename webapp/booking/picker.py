@@ -11,7 +11,7 @@ from webapp.calendars.availability import Slot, slots_by_day
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slots
-from webapp.types import utcnow
+from webapp.clock import utcnow
 
 LOOKAHEAD_DAYS = 93  # how far the first page looks for the first open day
 
@@ -31,7 +31,7 @@ class Picker:
     seats: int = 1  # the calendar's: group calendars show the seats left
     # The earliest slot start the picker was derived from (None: no slot at all); see build().
     earliest: datetime | None = field(default=None, repr=False, compare=False)
-    # Its HTML with nothing chosen, in parts around a hole for the page URL (views._picker_parts).
+    # Its HTML with nothing chosen, in parts around a hole for the page URL (prerender.picker_parts).
     html: list | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -19,15 +19,15 @@ from webapp import events, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
 from webapp.booking import counts, ics
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars.models import Calendar
 from webapp.calendars.services import slot_at
 from webapp.calendars.zones import format_datetime
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
-from webapp.mail.services import queue_email
+from webapp.mail.outbox import queue_email
 from webapp.text import one_line
-from webapp.types import utcnow
 
 MANAGE = "manage"
 

@@ -1,7 +1,5 @@
 """Public pages: book with a one-time link, then see, move or cancel the booking."""
 
-import re
-
 from flask import (
     Blueprint,
     abort,
@@ -15,13 +13,11 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup, escape
 
 from webapp import htmx, params
-from webapp.booking import cache, ics, links, picker, services
+from webapp.booking import cache, ics, links, picker, prerender, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars.zones import zone_options
 from webapp.extensions import db, limiter
 
@@ -53,53 +49,6 @@ def _picker(calendar, exclude_booking_id=None, day=None, state=None) -> picker.P
     return picker.build(calendar, zone, month, day, exclude_booking_id, state)
 
 
-# Cached HTML has holes where per-request values go: \ue000name\ue001 (private-use characters).
-HOLE = re.compile("\ue000([a-z_]+)\ue001")
-
-
-def _hole(name: str) -> str:
-    return f"\ue000{name}\ue001"
-
-
-def _split(html: str) -> list:
-    """HTML as its literal parts, UTF-8 encoded (even indexes), and hole names (odd indexes).
-
-    Joining bytes: encoding a 40 KB page that holds any non-ASCII character costs more than the rest.
-    """
-    return [part if i % 2 else part.encode() for i, part in enumerate(HOLE.split(html))]
-
-
-def _fill(parts: list, values: dict[str, bytes]) -> bytes:
-    """The HTML again, each hole replaced by its (escaped, encoded) value."""
-    return b"".join(values[part] if i % 2 else part for i, part in enumerate(parts))
-
-
-def _text(value) -> bytes:
-    """A value as a template writes it: escaped (unless Markup), then encoded."""
-    return str(escape(value)).encode()
-
-
-def _picker_parts(view: picker.Picker) -> list:
-    """booking/_picker.html with nothing chosen, rendered once per (cached) picker.
-
-    Everything the template reads then comes from the picker, except the page URL, which is a
-    hole: the links of one calendar share the HTML.
-    """
-    if view.html is None:
-        html = render_template(
-            "booking/_picker.html", picker=view, form=BookForm(formdata=None), picker_url=_hole("picker_url")
-        )
-        view.html = _split(html)
-    return view.html
-
-
-def _picker_html(view: picker.Picker, form, picker_url: str) -> Markup | None:
-    """The picker from its cached HTML; None when a time is chosen or has an error (renders live)."""
-    if form.start.data or form.start.errors:
-        return None
-    return Markup(_fill(_picker_parts(view), {"picker_url": _text(picker_url)}).decode())
-
-
 def _email_mode(link: OneTimeLink) -> str:
     return services.email_mode(link.contact is not None, link.calendar.allow_other_email)
 
@@ -113,7 +62,7 @@ def _book_page(token, link, form, status=200, error=None, day=None):
     view = _picker(link.calendar, day=day)
     form.timezone.data = view.timezone
     picker_url = url_for("booking.page", token=token)
-    picker_html = _picker_html(view, form, picker_url)
+    picker_html = prerender.picker_html(view, form, picker_url)
     if picker_html is not None and htmx.is_htmx():
         return _html_response(picker_html, status)
     context = {"token": token, "link": link, "calendar": link.calendar, "form": form, "picker": view, "error": error}
@@ -129,48 +78,8 @@ def _html_response(html: str | bytes, status: int = 200):
     return response
 
 
-# What page.html shows of a calendar: the shell's key. None may hold a hole's characters.
-SHOWN = ("name", "duration", "location", "description")
-
-
-def _shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
-    """booking/page.html as first opened, with holes for the token and its URLs, the CSRF token, the
-    picker, the zone options, the contact's name and masked email: shared by the calendar's links
-    that ask for the email the same way (email_mode).
-
-    page.html may read nothing else of the link (see its comment). None when the calendar's texts
-    hold a hole's characters: the page then renders live.
-    """
-    shown = tuple(getattr(calendar, name) for name in SHOWN)
-    if any(isinstance(value, str) and "\ue000" in value for value in shown):
-        return None
-    # _timezone.html marks a zone the viewer chose; base.html's static URLs follow the script root.
-    key = ("shell", shown, email_mode, bool(request.args.get("tz")), request.script_root)
-    store = cache.store()
-    parts = store.get(key)
-    if parts is None:
-        html = render_template(
-            "booking/page.html",
-            token=_hole("token"),
-            calendar=dict(zip(SHOWN, shown)),
-            form=BookForm(formdata=None, name=_hole("name"), email_mode=email_mode),
-            masked_email=_hole("masked_email"),
-            picker=view,
-            error=None,
-            picker_url=_hole("picker_url"),
-            book_url=_hole("book_url"),
-            picker_html=Markup(_hole("picker")),
-            csrf_token=lambda: _hole("csrf"),
-            zone_options=lambda selected: Markup(_hole("zones")),
-            get_flashed_messages=lambda **options: [],
-        )
-        parts = _split(html)
-        store.put(key, parts)
-    return parts
-
-
 def _first_page(token: str, calendar, name: str, email_mode: str, masked_email: str, state=None):
-    """The page as opened from the link: nothing chosen, typed or wrong yet. From cached HTML.
+    """The page as opened from the link: nothing chosen, typed or wrong yet. From pre-rendered HTML (prerender.py).
 
     `calendar` is a Calendar or a cache.LinkPage (what the page shows of one); name the contact's,
     masked_email theirs as shown; `state` the calendar's cache.CalendarState when just read. Per
@@ -178,27 +87,27 @@ def _first_page(token: str, calendar, name: str, email_mode: str, masked_email: 
     """
     csrf = generate_csrf()  # as BookForm() does: the session holds the token, also for a fragment
     view = _picker(calendar, state=state)
-    picker_url = _text(url_for("booking.page", token=token))
-    picker_html = _fill(_picker_parts(view), {"picker_url": picker_url})
+    picker_url = prerender.text(url_for("booking.page", token=token))
+    picker_html = prerender.fill(prerender.picker_parts(view), {"picker_url": picker_url})
     if htmx.is_htmx():
         return _html_response(picker_html)
     # Flashed messages are shown (and taken) by a live render.
-    parts = None if "_flashes" in session else _shell_parts(calendar, view, email_mode)
+    parts = None if "_flashes" in session else prerender.shell_parts(calendar, view, email_mode)
     if parts is None:
         return _book_page(token, _link(token), BookForm(formdata=None, name=name, email_mode=email_mode))
     current_app.update_template_context({})  # the context processors' side effects (current_user)
     values = {
-        "csrf": _text(csrf),
+        "csrf": prerender.text(csrf),
         "picker": picker_html,
-        "zones": _text(zone_options(view.timezone)),
+        "zones": prerender.text(zone_options(view.timezone)),
         # WTForms writes a value as escape(field._value()); name is never None here.
-        "name": _text(name),
-        "masked_email": _text(masked_email),
+        "name": prerender.text(name),
+        "masked_email": prerender.text(masked_email),
         "picker_url": picker_url,
-        "book_url": _text(url_for("booking.book", token=token)),
-        "token": _text(token),
+        "book_url": prerender.text(url_for("booking.book", token=token)),
+        "token": prerender.text(token),
     }
-    return _html_response(_fill(parts, values))
+    return _html_response(prerender.fill(parts, values))
 
 
 def _gone(token, link, status=410):
@@ -357,3 +266,8 @@ def reschedule(token):
         "picker_url": url_for("booking.reschedule", token=token),
     }
     return htmx.render("booking/reschedule.html", "booking/_picker.html", status=status, **context)
+
+
+def init_app(app):
+    """Register the public booking pages."""
+    app.register_blueprint(bp)

@@ -1,16 +1,37 @@
-"""Calendars, their weekly availability and date overrides, and bookings."""
+"""Calendars, their weekly availability and date overrides."""
 
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp import tokens
 from webapp.calendars.availability import Busy, Rules
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# Busy time comes from the features above calendars (booking's confirmed bookings), which register a
+# source at start-up: source(calendar_id, start, end, exclude_booking_id) -> the (start, end) pairs
+# that touch [start, end). A usage check answers whether anything (a booking, even cancelled) refers
+# to a calendar, which decides between deleting and archiving it.
+BusySource = Callable[[int, datetime, datetime, int | None], Iterable[tuple[datetime, datetime]]]
+_busy_sources: list[BusySource] = []
+_usage_checks: list[Callable[[int], bool]] = []
+
+
+def add_busy_source(source: BusySource) -> None:
+    """Make source's busy time part of every calendar's (once, however many apps are built)."""
+    if source not in _busy_sources:
+        _busy_sources.append(source)
+
+
+def add_usage_check(check: Callable[[int], bool]) -> None:
+    """Make check(calendar_id) one of the things that keep a calendar from being deleted."""
+    if check not in _usage_checks:
+        _usage_checks.append(check)
 
 
 class Calendar(db.Model):
@@ -95,20 +116,13 @@ class Calendar(db.Model):
         )
 
     def busy(self, start: datetime, end: datetime, exclude_booking_id: int | None = None) -> list[Busy]:
-        """Confirmed bookings that touch [start, end), for the availability engine."""
-        query = select(Booking.start_at, Booking.end_at).where(
-            Booking.calendar_id == self.id,
-            Booking.status == "confirmed",
-            Booking.end_at > start,
-            Booking.start_at < end,
-        )
-        if exclude_booking_id is not None:
-            query = query.where(Booking.id != exclude_booking_id)
-        return [Busy(s, e) for s, e in db.session.execute(query)]
+        """What keeps slots in [start, end) from being offered, for the availability engine: every
+        registered busy source's (confirmed bookings)."""
+        return [Busy(s, e) for source in _busy_sources for s, e in source(self.id, start, end, exclude_booking_id)]
 
     def has_bookings(self) -> bool:
-        """True once any booking, even a cancelled one, refers to this calendar."""
-        return db.session.scalar(select(Booking.id).where(Booking.calendar_id == self.id).limit(1)) is not None
+        """True once anything refers to this calendar (a booking, even a cancelled one)."""
+        return any(check(self.id) for check in _usage_checks)
 
     def __repr__(self) -> str:
         return f"<Calendar {self.id} {self.slug}>"
@@ -145,55 +159,3 @@ class DateOverride(db.Model):
     def closed(self) -> bool:
         """True when the whole date is closed."""
         return self.start_minute is None
-
-
-def _manage_digest(context) -> str:
-    """The digest of a new booking's manage token (its salt is set just before)."""
-    return tokens.stored_digest(context.get_current_parameters()["manage_salt"])
-
-
-class Booking(db.Model):
-    """A seat taken on a calendar at one instant."""
-
-    __tablename__ = "bookings"
-    # AUTOINCREMENT: an id is never given again after a delete (a queued mail names bookings by id).
-    # The bookings list's views (webapp/booking/admin.py), of every calendar or one, each a page at a time:
-    # upcoming and past by start, cancelled by when, all by start.
-    __table_args__ = (
-        Index("ix_bookings_status_start", "status", "start_at", "id"),
-        Index("ix_bookings_status_cancelled", "status", "cancelled_at", "id"),
-        Index("ix_bookings_calendar_start", "calendar_id", "start_at", "id"),
-        Index("ix_bookings_calendar_status_start", "calendar_id", "status", "start_at", "id"),
-        Index("ix_bookings_calendar_status_cancelled", "calendar_id", "status", "cancelled_at", "id"),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
-    start_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254))
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    notes: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="confirmed")
-    attendance: Mapped[str | None] = mapped_column(String(20))  # showed / no_show, once past
-    cancel_reason: Mapped[str] = mapped_column(Text, default="")
-    cancelled_by: Mapped[str] = mapped_column(String(20), default="")
-    manage_salt: Mapped[str] = mapped_column(String(32), default=tokens.new_salt)
-    manage_digest: Mapped[str] = mapped_column(String(64), unique=True, default=_manage_digest)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    calendar: Mapped[Calendar] = relationship()
-
-    @property
-    def display_status(self) -> str:
-        """upcoming, past, cancelled, showed or no-show."""
-        if self.status == "cancelled":
-            return "cancelled"
-        if self.attendance:
-            return self.attendance.replace("_", "-")
-        return "past" if self.end_at <= utcnow() else "upcoming"

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from webapp.audit import audit
 from webapp.calendars.availability import FIRST_DAY, LAST_DAY, Rules, Slot, open_slots, slots_by_day
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 SETTINGS = (
     "name",

@@ -109,3 +109,8 @@ def delete(calendar_id):
     else:
         flash(f"“{name}” was deleted.", "success")
     return redirect(url_for("calendars.list"), 303)
+
+
+def init_app(app):
+    """Register the calendar pages."""
+    app.register_blueprint(bp)

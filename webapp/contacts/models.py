@@ -5,8 +5,9 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime
 from webapp.extensions import db
-from webapp.types import UTCDateTime, utcnow
 
 # Byte (code point) order on both databases: SQLite compares BINARY, PostgreSQL is told "C", so a
 # prefix range and the "by name" order give the same rows in the same order on either.

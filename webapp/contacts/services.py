@@ -4,18 +4,17 @@ import re
 from collections.abc import Iterable, Mapping
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp import events
 from webapp.audit import audit
-from webapp.calendars.models import Booking
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_email, normalize_tag
 from webapp.contacts.search import search, search_query  # noqa: F401  (the pages, suggestions and enrolment use them)
 from webapp.extensions import db
 from webapp.text import single_line_error
-from webapp.types import utcnow
 
 FIELDS = ("first_name", "last_name", "email", "phone")
 NAME_FIELDS = ("first_name", "last_name")
@@ -151,10 +150,9 @@ def update_contact(contact: Contact, data: Mapping) -> None:
 
 
 def delete_contact(contact: Contact) -> None:
-    """Delete a contact and its tag links; its bookings stay, no longer linked to it."""
+    """Delete a contact and its tag links; its bookings and links stay, no longer linked to it (their
+    foreign keys are ON DELETE SET NULL, which SQLite enforces too: extensions turns foreign keys on)."""
     contact_id = contact.id
-    # Done here rather than left to ON DELETE SET NULL: SQLite enforces foreign keys only on request.
-    db.session.execute(update(Booking).where(Booking.contact_id == contact_id).values(contact_id=None))
     db.session.delete(contact)
     db.session.commit()
     audit("contact.delete", contact_id=contact_id)

@@ -188,3 +188,8 @@ def import_example():
     """A small CSV file showing the columns the importer reads."""
     headers = {"Content-Disposition": "attachment; filename=oneslot-contacts-example.csv"}
     return Response(importer.EXAMPLE, mimetype="text/csv", headers=headers)
+
+
+def init_app(app):
+    """Register the contact pages."""
+    app.register_blueprint(bp)

@@ -1,4 +1,5 @@
-"""Cross-cutting pieces: the access guard, security headers, error pages, health check."""
+"""The bottom layer every feature may use: the access guard, security headers, error pages, template
+filters, and the health check."""
 
 from webapp.core import errors, filters, security, views
 

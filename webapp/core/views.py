@@ -1,25 +1,12 @@
-"""The admin home and the health check."""
+"""The health check."""
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp.core import dashboard
 from webapp.extensions import db
 
 bp = Blueprint("core", __name__)
-
-
-@bp.get("/")
-def home():
-    """The admin home: the funnel of one-time links over the last 30 days, and what needs attention."""
-    return render_template(
-        "core/home.html",
-        dash=dashboard.build(),
-        stages=dashboard.STAGES,
-        window_days=dashboard.WINDOW_DAYS,
-        renewal_hours=dashboard.renewal_hours,
-    )
 
 
 @bp.get("/healthz")

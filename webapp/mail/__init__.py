@@ -1,6 +1,6 @@
 """Mail: the outbox every email goes through, its sender, and the admin's "Sent mail" pages."""
 
-from webapp.mail import services
+from webapp.mail import outbox
 from webapp.mail.views import bp
 from webapp.worker import register_task_source
 
@@ -10,4 +10,4 @@ __all__ = ["bp", "init_app"]
 def init_app(app):
     """Add the pages and make the outbox a task source of `flask worker`."""
     app.register_blueprint(bp)
-    register_task_source("outbox", services.send_due)
+    register_task_source("outbox", outbox.send_due)

@@ -5,9 +5,10 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime, unpruned_index
 from webapp.extensions import db
 from webapp.tokens import Minter
-from webapp.types import UTCDateTime, unpruned_index, utcnow
 
 STATUSES = ("pending", "sent", "failed", "held")
 

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from webapp import htmx
 from webapp.extensions import db
-from webapp.mail import services
+from webapp.mail import outbox, sender
 from webapp.mail.models import STATUSES, OutboxMessage
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
@@ -33,11 +33,11 @@ def _get(message_id: int) -> OutboxMessage:
 
 def _list_page(form: TestEmailForm, status: int = 200):
     state = request.args.get("status") if request.args.get("status") in STATUSES else None
-    results = services.search(state, request.args, current_app.config["PAGE_SIZE"])
+    results = outbox.search(state, request.args, current_app.config["PAGE_SIZE"])
     context = {
         "results": results,
         "state": state,
-        "counts": services.counts(),
+        "counts": outbox.counts(),
         "form": form,
         "mail_server": current_app.config.get("MAIL_SERVER"),
     }
@@ -56,7 +56,7 @@ def send_test():
     form = TestEmailForm()
     if not form.validate_on_submit():
         return _list_page(form, status=422)
-    message = services.queue_test_email(form.to.data)
+    message = outbox.queue_test_email(form.to.data)
     if current_app.config.get("MAIL_SERVER"):
         flash(f"Test email queued to {message.to_addr}; the worker sends it within a few seconds.", "success")
     else:
@@ -68,14 +68,14 @@ def send_test():
 def show(message_id):
     """One message: headers, delivery, text part, HTML part in a sandboxed frame, attachments."""
     message = _get(message_id)
-    return render_template("mail/show.html", message=message, text=services.redacted(message, message.text_body))
+    return render_template("mail/show.html", message=message, text=outbox.redacted(message, message.text_body))
 
 
 @bp.get("/<int:message_id>/html")
 def html(message_id):
     """The stored HTML part, redacted, under a CSP that lets it do nothing but be displayed."""
     message = _get(message_id)
-    response = make_response(services.redacted(message, message.html_body))
+    response = make_response(outbox.redacted(message, message.html_body))
     response.headers["Content-Type"] = "text/html; charset=utf-8"
     # Set here, so the app-wide defaults (frame-ancestors 'none', DENY) do not apply to this one.
     response.headers["Content-Security-Policy"] = f"{HTML_PART_CSP}; frame-ancestors 'self'"
@@ -92,8 +92,8 @@ def attachment(message_id, index):
     if index >= len(items):
         abort(404)
     item = items[index]
-    response = make_response(services.redacted(message, item["content"]).encode())
-    response.headers["Content-Type"] = services.content_type(item["mimetype"])
+    response = make_response(outbox.redacted(message, item["content"]).encode())
+    response.headers["Content-Type"] = sender.content_type(item["mimetype"])
     response.headers.set("Content-Disposition", "attachment", filename=item["filename"])
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -103,14 +103,14 @@ def attachment(message_id, index):
 def retry(message_id):
     """Put a failed or held message back in the queue now."""
     message = _get(message_id)
-    if not services.retry(message):
+    if not outbox.retry(message):
         flash("Only failed or held messages can be retried.", "warning")
     elif current_app.config.get("MAIL_SERVER"):
         flash("The message is back in the queue; the worker sends it within a few seconds.", "success")
     else:
         flash("The message is back in the queue, but MAIL_SERVER is not set: it will be held again.", "warning")
     if request.form.get("back") == "home":
-        return redirect(url_for("core.home"), 303)
+        return redirect(url_for("dashboard.home"), 303)
     if request.form.get("back") == "list":
         return redirect(url_for("mail.list", status=request.form.get("status") or None), 303)
     return redirect(url_for("mail.show", message_id=message.id), 303)

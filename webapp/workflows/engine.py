@@ -21,11 +21,11 @@ from webapp import claims, tokens
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.mail import services as mail_services
-from webapp.mail.services import worker_id
-from webapp.types import utcnow
+from webapp.mail import sender as mail_sender
+from webapp.mail.outbox import worker_id
 from webapp.workflows import actions, merge, program
 from webapp.workflows.actions import StepContext, StepError, StepStop, StepType
 from webapp.workflows.models import Enrolment, StepRun, Workflow
@@ -81,7 +81,7 @@ def run_due(limit: int = 10) -> int:
     """
     worker = worker_id()
     ids = claim(limit, worker)
-    with mail_services.connection():  # the batch's Send Email steps share one SMTP connection
+    with mail_sender.connection():  # the batch's Send Email steps share one SMTP connection
         for enrolment_id in run_batch(ids, worker):
             run_enrolment(enrolment_id, worker)
     return len(ids)

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 from webapp import claims, events
 from webapp.booking.models import OneTimeLink
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 logger = logging.getLogger("oneslot.workflows")
 

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.clock import utcnow
+from webapp.columns import UTCDateTime, unpruned_index
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import UTCDateTime, unpruned_index, utcnow
 
 STATUSES = ("draft", "published", "paused")
 ENROLMENT_STATUSES = ("active", "completed", "failed")
@@ -108,7 +109,7 @@ class Enrolment(db.Model):
         # The worker's query: due active enrolments.
         Index("ix_enrolments_status_run_at", "status", "run_at"),
         # The lists, newest first a page at a time, and their capped counts: a workflow's (all, by status,
-        # tests: webapp/workflows/history.py) and a contact's.
+        # tests: webapp/workflows/enrolments.py) and a contact's.
         Index("ix_enrolments_workflow_started", "workflow_id", "started_at", "id"),
         Index("ix_enrolments_workflow_status_started", "workflow_id", "status", "started_at", "id"),
         Index("ix_enrolments_workflow_test_started", "workflow_id", "is_test", "started_at", "id"),

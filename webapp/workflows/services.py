@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import actor, audit
 from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
-from webapp.types import utcnow
 from webapp.workflows import actions, program
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion, new_secret, secret_digest
 
@@ -154,7 +154,7 @@ def publish(workflow: Workflow) -> WorkflowVersion:
         raise WorkflowInvalid(errors)
     number = (
         db.session.scalar(
-            # Test runs of the draft have negative numbers (webapp/workflows/testing.py): never count them.
+            # Test runs of the draft have negative numbers (webapp/workflows/test_runs.py): never count them.
             select(func.max(WorkflowVersion.number)).where(
                 WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.number > 0
             )

@@ -12,7 +12,7 @@ from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
 from webapp.text import one_line
-from webapp.workflows import actions, editing, forms, merge, program, services, testing
+from webapp.workflows import actions, editing, forms, merge, program, services, test_run_views
 from webapp.workflows.models import Workflow
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
@@ -171,7 +171,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "contacts": db.session.scalars(select(Contact).order_by(Contact.id.desc()).limit(100)).all(),
         "has_history": _has_history(),
         "name_form": forms.NameForm(formdata=None, obj=workflow),
-        "test_form": testing.blank_form(workflow),  # the "Test with a contact" panel below the editor
+        "test_form": test_run_views.blank_form(workflow),  # the "Test with a contact" panel below the editor
         "reveal_secret": session.pop(REVEAL, None),
         **overrides,
     }

@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 
 from tests.conftest import iso, tomorrow_at
 from tests.helpers import count, post_booking
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.contacts import services as contact_services
 from webapp.contacts.models import Contact, Tag
 from webapp.extensions import db
-from webapp.types import utcnow
 
 # --- errors every endpoint shares ----------------------------------------------------------------
 

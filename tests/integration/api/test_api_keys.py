@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from webapp.api import keys
 from webapp.api.models import ApiKey
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 
 
 def bearer(key: str) -> dict:

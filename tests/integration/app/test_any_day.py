@@ -24,11 +24,11 @@ from tests.factories import (
     workflow_rows,
 )
 from tests.helpers import issued_link, post_booking, reload, subjects
+from webapp.booking.models import Booking
 from webapp.calendars import services
-from webapp.calendars.models import Booking
-from webapp.core import dashboard
+from webapp.clock import utcnow
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
-from webapp.types import utcnow
 from webapp.worker import drain
 
 pytestmark = pytest.mark.usefixtures("pinned_day")  # first, so every row is written on the pinned day

@@ -12,12 +12,12 @@ from webapp import events
 from webapp.booking import links
 from webapp.booking import services as bookings
 from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.contacts import importer
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.types import utcnow
+from webapp.clock import utcnow
 from webapp.workflows import expiry
 
 NAMES = (

@@ -12,10 +12,10 @@ from sqlalchemy import event
 
 from tests.conftest import statements_run
 from webapp.booking import links
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.workflows import services as workflows
 from webapp.workflows.models import Enrolment
 

@@ -26,7 +26,7 @@ from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.worker import drain
-from webapp.workflows import demo, testing
+from webapp.workflows import demo, test_runs
 from webapp.workflows.models import Enrolment, Workflow
 
 SMALL, LARGE = 3, 25
@@ -112,7 +112,7 @@ class World:
         ).first()
         workflow = db.session.get(Workflow, self.workflow_id)
         enrolment = db.session.scalars(select(Enrolment).order_by(Enrolment.id)).first()
-        test_run = testing.start(workflow, contact, "published", False, "tester@example.com")
+        test_run = test_runs.start(workflow, contact, "published", False, "tester@example.com")
         drain(self.app)
         self.ids = {
             "contact": enrolment.contact_id,

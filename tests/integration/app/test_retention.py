@@ -13,13 +13,13 @@ from tests.factories import send_link_workflow, tag
 from tests.helpers import enrolment_of, token_of
 from webapp import config, retention
 from webapp.booking import services as bookings
-from webapp.calendars.models import Booking
-from webapp.core import dashboard
+from webapp.booking.models import Booking
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
-from webapp.mail import services as mail
+from webapp.mail import outbox
 from webapp.mail.models import OutboxMessage
 from webapp.worker import drain, run_once
-from webapp.workflows import editing, history, services
+from webapp.workflows import editing, enrolments, services
 from webapp.workflows.models import Enrolment, StepRun
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
@@ -41,7 +41,7 @@ def message(status="sent", sent_at=None, **fields) -> OutboxMessage:
         link_nonce="n" * 16,
         status=status,
         sent_at=sent_at,
-        message_id=mail.new_message_id(),
+        message_id=outbox.new_message_id(),
         **fields,
     )
     db.session.add(row)
@@ -99,7 +99,7 @@ def test_old_sent_mail_loses_its_bodies_in_batches_and_nothing_else_is_touched(a
             row.sent_at,
         )
     assert all(whole(row) for row in (young, queued, retrying, held, failed))
-    assert mail.counts() == {None: 10, "pending": 2, "sent": 6, "failed": 1, "held": 1}
+    assert outbox.counts() == {None: 10, "pending": 2, "sent": 6, "failed": 1, "held": 1}
 
 
 def test_the_oldest_go_first_and_the_setting_decides_what_is_old(app):
@@ -206,7 +206,7 @@ def test_completed_enrolments_lose_their_step_details_in_batches_and_the_rest_ke
     assert {sid: (run.status, run.error, dict(run.output)) for sid, run in runs_of(people["fay"]).items()} == fay_before
     assert enrolment_of(people["ada"]).pruned_at is None
     # The failed one can still be retried; the completed ones never run a step again.
-    assert history.retry(fay)
+    assert enrolments.retry(fay)
     assert db.session.scalar(select(func.count()).select_from(StepRun)) == sum(
         len(runs_of(contact)) for contact in people.values()
     )
@@ -239,15 +239,15 @@ def snapshot(client, workflow) -> dict:
     return {
         "funnel": [(r.workflow_id, r.sent, r.opened, r.booked, r.showed) for r in board.rows],
         "total": (board.total.sent, board.total.opened, board.total.booked, board.total.showed),
-        "statuses": history.status_counts(workflow),
+        "statuses": enrolments.status_counts(workflow),
         "links": {
             state: db.session.scalar(
-                select(func.count()).select_from(history.enrolment_query(workflow, "all", state).subquery())
+                select(func.count()).select_from(enrolments.enrolment_query(workflow, "all", state).subquery())
             )
-            for state in history.LINK_FILTERS
+            for state in enrolments.LINK_FILTERS
         },
         "workflow list": editing.counts([workflow.id]),
-        "mail": mail.counts(),
+        "mail": outbox.counts(),
         "home page": client.get("/").text,
         "enrolments page": client.get(f"/workflows/{workflow.id}/enrolments").text,
     }

@@ -11,7 +11,7 @@ from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.mail.services import build_message
+from webapp.mail.sender import build_message
 from webapp.worker import drain
 from webapp.workflows import demo
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion

@@ -16,7 +16,7 @@ from tests.conftest import free_port
 from tests.helpers import ROOT
 from webapp import create_app, worker
 from webapp.extensions import db
-from webapp.mail import services
+from webapp.mail import outbox
 from webapp.mail.models import OutboxMessage
 
 FLASK = Path(sys.executable).with_name("flask")
@@ -41,7 +41,7 @@ def wait_for(condition, timeout=20.0, what="condition"):
 
 
 def test_the_outbox_is_a_task_source(app):
-    assert worker.task_sources()["outbox"] is services.send_due
+    assert worker.task_sources()["outbox"] is outbox.send_due
 
 
 def test_run_once_asks_every_source_and_adds_up(app, sources):
@@ -126,7 +126,7 @@ class Process:
         self.app = create_app({"ENV_VARS": self.env, "INSTANCE_PATH": str(tmp_path / "instance")})
         with self.app.app_context():
             db.create_all()
-            services.queue_email("ada@example.com", "Sent by a process", "test_message", {"base_url": "x"})
+            outbox.queue_email("ada@example.com", "Sent by a process", "test_message", {"base_url": "x"})
             db.session.commit()
             db.session.remove()
 

@@ -7,10 +7,10 @@ from sqlalchemy import select, text
 from tests.conftest import iso, make_app, tomorrow_at
 from tests.helpers import post_booking
 from webapp.booking import links
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 
 
 def test_no_plaintext_token_is_stored(make_link):

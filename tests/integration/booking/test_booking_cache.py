@@ -2,8 +2,8 @@
 
 from tests.conftest import iso, tomorrow_at
 from webapp.booking import services
+from webapp.booking.models import Booking
 from webapp.calendars import services as calendar_services
-from webapp.calendars.models import Booking
 from webapp.extensions import db
 
 

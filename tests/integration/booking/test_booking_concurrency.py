@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import iso, tomorrow_at
 from tests.helpers import ROOT
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.extensions import db
 
 

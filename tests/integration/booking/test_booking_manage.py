@@ -5,8 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.conftest import iso, tomorrow_at
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from tests.conftest import tomorrow_at
 from tests.helpers import calendar_form, post_booking
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking
+from webapp.calendars.models import Calendar
 from webapp.contacts.services import delete_contact
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage

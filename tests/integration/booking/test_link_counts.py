@@ -11,13 +11,12 @@ from tests.factories import add_link, link_step, make_workflow, workflow_rows
 from tests.helpers import enrolments
 from webapp.booking import counts, links
 from webapp.booking import services as bookings
-from webapp.booking.models import LinkCount, OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, LinkCount, OneTimeLink
 from webapp.contacts import services as contacts
-from webapp.core import dashboard
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 from webapp.worker import drain
-from webapp.workflows import editing, engine, services, testing
+from webapp.workflows import editing, engine, services, test_runs
 from webapp.workflows.models import Workflow
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
@@ -104,7 +103,7 @@ def test_the_counts_follow_every_event_and_equal_a_recount(app, client, calendar
 
     # A test run: its link is opened and booked, and counts nowhere.
     tester = make_contact(first_name="Tess", email="tess@example.com")  # no active link to reuse
-    run = testing.start(workflow, tester, "published", False, "admin@example.com")
+    run = test_runs.start(workflow, tester, "published", False, "admin@example.com")
     drain(app)
     test_link = db.session.scalar(select(OneTimeLink).where(OneTimeLink.enrolment_id == run.id))
     assert test_link.test_run and test_link.workflow_id == workflow.id

@@ -7,8 +7,9 @@ import time_machine
 from sqlalchemy import select
 
 from tests.helpers import calendar_form
+from webapp.booking.models import Booking
 from webapp.calendars import services
-from webapp.calendars.models import Booking, Calendar
+from webapp.calendars.models import Calendar
 from webapp.extensions import db
 
 

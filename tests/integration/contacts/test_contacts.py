@@ -234,7 +234,7 @@ def test_delete_asks_then_deletes(login, make_contact):
 def test_delete_keeps_bookings_without_the_contact(login, make_contact, make_calendar):
     from datetime import UTC, datetime, timedelta
 
-    from webapp.calendars.models import Booking
+    from webapp.booking.models import Booking
 
     contact = make_contact()
     start = datetime(2030, 1, 7, 10, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import add_link, workflow_rows
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
 from webapp.workflows import services

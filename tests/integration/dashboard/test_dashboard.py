@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.factories import add_link, workflow_rows
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
-from webapp.core import dashboard
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.clock import utcnow
+from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.workflows.models import Enrolment, Workflow
 
 STAGES = dashboard.STAGES

@@ -10,7 +10,7 @@ from tests.conftest import iso, tomorrow_at
 from webapp import tokens
 from webapp.booking import links
 from webapp.booking import services as bookings
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.config import ConfigError, load
 from webapp.extensions import db
 

@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from tests.conftest import iso, tomorrow_at
 from tests.helpers import count
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars import services as calendars
-from webapp.calendars.models import Booking
 from webapp.extensions import db
 from webapp.workflows import actions, merge, services
 from webapp.workflows.models import Workflow

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from tests.conftest import iso, tomorrow_at
 from tests.factories import follow_up_workflow, link_step, make_workflow
 from tests.helpers import calendar_form, count, hook_url
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking, Calendar
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars.models import Calendar
 from webapp.contacts import importer
 from webapp.contacts.models import Contact
 from webapp.extensions import db

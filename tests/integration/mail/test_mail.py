@@ -19,10 +19,10 @@ from sqlalchemy import func, select, update
 from tests.conftest import free_port, statements_run
 from tests.helpers import reload
 from webapp import tokens
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.mail import services
+from webapp.mail import outbox, sender
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 
 ICS = "\r\n".join(
     ["BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "SUMMARY:Intro call – café", "URL:{link}", "END:VEVENT"]
@@ -67,14 +67,14 @@ def smtp(app, smtp_server):
 
 def queue(to="ada@example.com", subject="Your link", **kwargs):
     kwargs.setdefault("kind", "test")
-    message = services.queue_email(to, subject, "test_message", {"base_url": "http://x", "mail_server": ""}, **kwargs)
+    message = outbox.queue_email(to, subject, "test_message", {"base_url": "http://x", "mail_server": ""}, **kwargs)
     db.session.commit()
     return message
 
 
 def drain() -> int:
     total = 0
-    while done := services.send_due(10):
+    while done := outbox.send_due(10):
         total += done
     return total
 
@@ -92,7 +92,7 @@ def make_due(message) -> None:
 
 
 def test_queue_renders_both_parts_and_leaves_the_commit_to_the_caller(app):
-    message = services.queue_email(
+    message = outbox.queue_email(
         "ada@example.com", "Hello", "test_message", {"base_url": "http://x", "mail_server": "smtp.example.com"}
     )
     assert message in db.session.new
@@ -122,7 +122,7 @@ def test_message_ids_are_unique(app):
 )
 def test_header_injection_is_refused(app, to, subject):
     with pytest.raises(ValueError):
-        services.queue_email(to, subject, "test_message", {})
+        outbox.queue_email(to, subject, "test_message", {})
     assert not db.session.new
 
 
@@ -138,7 +138,7 @@ def test_sent_bytes_are_what_flask_mail_writes(app, subject, to, parts):
     fields["sender"] = "Réné at OneSlot <noreply@localhost>"
     if parts != "text":
         fields["html"] = "<p>Héllo</p>\n" + "<p>y</p>" * 100 + "\n" + "<p>z</p>" * 100
-    ours, theirs = services.OutgoingMessage(**fields), Message(**fields)
+    ours, theirs = sender.OutgoingMessage(**fields), Message(**fields)
     for message in (ours, theirs):
         message.date, message.msgId = 0, "<1@localhost>"
         if parts == "html+ics":
@@ -155,7 +155,7 @@ def test_a_line_longer_than_smtp_allows_goes_quoted_printable(app, subtype):
     """RFC 5321 caps a line at 998 octets (servers answer "500 Line too long"); Flask-Mail writes UTF-8
     text as 8bit, line by line, so a long one-line paragraph (a cancel reason) is sent quoted-printable."""
     text = "Réason: " + "word " * 400 + "\n" + "short line\n"
-    message = services.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
+    message = sender.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
     message.body = text if subtype == "plain" else None
     message.html = text if subtype == "html" else None
     if subtype == "html":
@@ -170,8 +170,8 @@ def test_a_line_longer_than_smtp_allows_goes_quoted_printable(app, subtype):
 
 def test_a_boundary_that_occurs_in_the_text_is_not_used(app):
     random.seed(3)
-    taken = services._Writer._make_boundary()  # the first boundary the seeded generator draws
-    message = services.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
+    taken = sender._Writer._make_boundary()  # the first boundary the seeded generator draws
+    message = sender.OutgoingMessage(subject="Hi", recipients=["ada@example.com"], sender="a@localhost")
     message.body, message.html = f"Quoted:\n--{taken}\nend", "<p>hi</p>"
     random.seed(3)
     written = message.as_bytes()
@@ -180,7 +180,7 @@ def test_a_boundary_that_occurs_in_the_text_is_not_used(app):
 
 def test_attachment_filename_injection_is_refused(app):
     with pytest.raises(ValueError):
-        services.queue_email(
+        outbox.queue_email(
             "ada@example.com",
             "Hi",
             "test_message",
@@ -195,7 +195,7 @@ def test_attachment_filename_injection_is_refused(app):
 def test_worker_sends_text_html_and_attachment_with_working_links(app, smtp, link_purpose, templates, login):
     minter = tokens.Minter()  # the attachment is built with the message's own marker
     ics = ICS.replace("{link}", minter.marker(tokens.LinkRef(link_purpose, 7)))
-    message = services.queue_email(
+    message = outbox.queue_email(
         "Ada Lovelace <ada@example.com>",
         "Book your call",
         "t_link",
@@ -208,7 +208,7 @@ def test_worker_sends_text_html_and_attachment_with_working_links(app, smtp, lin
     real_url = tokens.url(link_purpose, SALT)
     assert real_url.startswith("http://127.0.0.1:5000/mailtest/") and "•" not in real_url
 
-    assert services.send_due(10) == 1
+    assert outbox.send_due(10) == 1
     assert len(smtp.messages) == 1
     sent = smtp.messages[0]
     assert smtp.envelopes == [("noreply@localhost", ["ada@example.com"])]
@@ -241,7 +241,7 @@ def test_worker_sends_text_html_and_attachment_with_working_links(app, smtp, lin
 
 
 def test_a_link_whose_object_is_gone_is_not_sent_as_a_token(app, smtp, link_purpose, templates):
-    services.queue_email("ada@example.com", "Hi", "t_link", {"name": "Ada", "link": tokens.LinkRef(link_purpose, 8)})
+    outbox.queue_email("ada@example.com", "Hi", "t_link", {"name": "Ada", "link": tokens.LinkRef(link_purpose, 8)})
     db.session.commit()
     drain()
     text = smtp.messages[0].get_body(("plain",)).get_content()
@@ -255,13 +255,13 @@ def test_delivering_a_batch_looks_its_links_up_in_one_query(app, smtp, monkeypat
     tokens.register("mailtest", "/mailtest/", lambda ids: asked.append(ids) or dict.fromkeys(ids, found), GONE)
     ids = []
     for n in range(4):
-        message = services.queue_email(
+        message = outbox.queue_email(
             f"ada{n}@example.com", "Hi", "t_link", {"name": "Ada", "link": tokens.LinkRef("mailtest", 10 + n % 2)}
         )
         db.session.flush()
         ids.append(message.id)
     db.session.commit()
-    assert set(services.deliver_now(ids).values()) == {"sent"}
+    assert set(outbox.deliver_now(ids).values()) == {"sent"}
     assert asked == [[10, 11]] and len(smtp.messages) == 4
     token = tokens.make_token("mailtest", SALT)
     assert all(token in message.get_body(("plain",)).get_content() for message in smtp.messages)
@@ -271,7 +271,7 @@ def test_delivering_a_batch_reads_no_message_twice(app, smtp):
     """The claim's UPDATE … RETURNING loads the messages; sending them reads none of them again."""
     ids = [queue(to=f"ada{n}@example.com").id for n in range(5)]
     with statements_run() as statements:
-        assert set(services.deliver_now(ids).values()) == {"sent"}
+        assert set(outbox.deliver_now(ids).values()) == {"sent"}
     reads = [s for s in statements if s.startswith("SELECT") and "outbox_messages" in s]
     assert reads == [] and len(smtp.messages) == 5
     assert {reload(db.session.get(OutboxMessage, i)).status for i in ids} == {"sent"}
@@ -280,12 +280,12 @@ def test_delivering_a_batch_reads_no_message_twice(app, smtp):
 def test_without_a_mail_server_messages_are_held_and_shown(app, login):
     assert app.config["MAIL_SERVER"] == ""
     message = queue(subject="Held for later")
-    assert services.send_due(10) == 1
+    assert outbox.send_due(10) == 1
     held = reload(message)
     assert held.status == "held" and held.last_error == "not sent: no mail server configured"
     assert held.attempts == 0 and held.locked_by is None
     # Held is not a retry loop: the worker leaves it alone.
-    assert services.send_due(10) == 0
+    assert outbox.send_due(10) == 0
     listing = login.get("/mail/").text
     assert "Held for later" in listing and "badge-mail-held" in listing
     assert "not sent: no mail server configured" in listing
@@ -309,25 +309,25 @@ def test_backoff_schedule_then_failed_with_the_smtp_error(app, smtp):
     message = queue()
     for attempt, delay in enumerate([60, 300, 1800, 7200], start=1):
         before = utcnow()
-        assert services.send_due(10) == 1
+        assert outbox.send_due(10) == 1
         waiting = reload(message)
         assert waiting.status == "pending" and waiting.attempts == attempt
         assert waiting.last_error == "451 4.3.0 Mailbox busy, try again later"
         assert before + timedelta(seconds=delay) <= waiting.next_attempt_at <= utcnow() + timedelta(seconds=delay)
-        assert services.send_due(10) == 0, "not due before its next attempt"
+        assert outbox.send_due(10) == 0, "not due before its next attempt"
         make_due(message)
-    assert services.send_due(10) == 1
+    assert outbox.send_due(10) == 1
     failed = reload(message)
     assert failed.status == "failed" and failed.attempts == 5
     assert failed.last_error == "451 4.3.0 Mailbox busy, try again later"
     assert len(smtp.refusals) == 5 and smtp.messages == []
-    assert services.send_due(10) == 0
+    assert outbox.send_due(10) == 0
 
 
 def test_a_permanent_refusal_fails_at_once(app, smtp):
     smtp.refuse(1, "550 5.1.1 No such user here")
     message = queue()
-    services.send_due(10)
+    outbox.send_due(10)
     failed = reload(message)
     assert failed.status == "failed" and failed.attempts == 1
     assert failed.last_error == "550 5.1.1 No such user here"
@@ -337,7 +337,7 @@ def test_a_refused_connection_is_retried(app):
     port = free_port()
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_SUPPRESS_SEND=False)
     message = queue()
-    assert services.send_due(10) == 1
+    assert outbox.send_due(10) == 1
     waiting = reload(message)
     assert waiting.status == "pending" and waiting.attempts == 1
     assert waiting.last_error == f"cannot connect to 127.0.0.1:{port}: Connection refused"
@@ -361,7 +361,7 @@ def test_a_silent_server_times_out_once_for_the_whole_batch(app):
         port = listener.getsockname()[1]
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=0.5)
         messages = [queue(), queue(), queue()]
-        assert services.send_due(10) == 3
+        assert outbox.send_due(10) == 3
     finally:
         stop.set()
         thread.join()
@@ -392,7 +392,7 @@ def test_admin_retry_of_a_failed_message(app, smtp, login):
     sent = reload(message)
     assert sent.status == "sent" and sent.attempts == 2 and len(smtp.messages) == 1
     # A sent message is never sent again by a retry.
-    assert services.retry(sent) is False
+    assert outbox.retry(sent) is False
     login.post(f"/mail/{message.id}/retry")
     assert reload(message).status == "sent"
     assert "Retry now" not in login.get(f"/mail/{message.id}").text
@@ -400,7 +400,7 @@ def test_admin_retry_of_a_failed_message(app, smtp, login):
 
 def test_retry_from_the_list_keeps_the_filter(app, login):
     message = queue()
-    services.send_due(10)
+    outbox.send_due(10)
     response = login.post(f"/mail/{message.id}/retry", data={"back": "list", "status": "held"})
     assert response.status_code == 303 and response.location == "/mail/?status=held"
     assert reload(message).status == "pending"
@@ -411,38 +411,38 @@ def test_retry_from_the_list_keeps_the_filter(app, login):
 
 def test_an_expired_claim_is_picked_up_again(app, smtp):
     message = queue()
-    assert services.claim(10, "crashed-worker") == [message.id]
+    assert outbox.claim(10, "crashed-worker") == [message.id]
     # The crashed worker's lease still holds: nobody else sends the message.
-    assert services.send_due(10) == 0 and smtp.messages == []
+    assert outbox.send_due(10) == 0 and smtp.messages == []
     db.session.execute(
         update(OutboxMessage).values(locked_until=utcnow() - timedelta(seconds=1)),
         execution_options={"synchronize_session": False},
     )
     db.session.commit()
-    assert services.send_due(10) == 1
+    assert outbox.send_due(10) == 1
     assert len(smtp.messages) == 1 and reload(message).status == "sent"
 
 
 def test_a_claim_that_ran_out_mid_batch_is_not_sent(app, smtp):
     """A batch so slow that a claim expired: that message is left for the next claim, not sent blindly."""
     message = queue()
-    worker = services.worker_id()
-    services.claim(10, worker)
+    worker = outbox.worker_id()
+    outbox.claim(10, worker)
     db.session.execute(
         update(OutboxMessage).values(locked_until=utcnow() - timedelta(seconds=1)),
         execution_options={"synchronize_session": False},
     )
     db.session.commit()
-    services._send_one(services._Sender(), message.id, worker)
+    outbox._send_one(sender.Sender(), message.id, worker)
     assert smtp.messages == [] and reload(message).status == "pending"
-    assert services.send_due(10) == 1 and len(smtp.messages) == 1
+    assert outbox.send_due(10) == 1 and len(smtp.messages) == 1
 
 
 def test_a_claim_lasts_the_lease(app):
     app.config["MAIL_LEASE_SECONDS"] = 120
     message = queue()
     before = utcnow()
-    services.claim(10, "w1")
+    outbox.claim(10, "w1")
     claimed = reload(message)
     assert claimed.locked_by == "w1"
     assert before + timedelta(seconds=120) <= claimed.locked_until <= utcnow() + timedelta(seconds=120)
@@ -451,8 +451,8 @@ def test_a_claim_lasts_the_lease(app):
 def test_the_conditional_update_lets_one_claimer_win(app):
     """Two workers saw the same candidates; only the first UPDATE of each row counts."""
     ids = [queue().id for _ in range(3)]
-    assert services.take(ids, "worker-a") == ids
-    assert services.take(ids, "worker-b") == []
+    assert outbox.take(ids, "worker-a") == ids
+    assert outbox.take(ids, "worker-b") == []
     assert {m.locked_by for m in db.session.scalars(select(OutboxMessage))} == {"worker-a"}
 
 
@@ -468,7 +468,7 @@ def test_concurrent_claimers_never_share_a_message(app):
             try:
                 start.wait()
                 taken = claims.setdefault(name, [])
-                while batch := services.claim(3, name):
+                while batch := outbox.claim(3, name):
                     taken.extend(batch)
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
@@ -494,8 +494,8 @@ def test_postgres_claim_skips_rows_another_worker_holds(app):
         )
         assert held == ids[:2]
         # The other worker has not committed its claim yet: its rows are skipped, not waited for.
-        assert services.claim(10, "w2") == ids[2:]
-        assert services.claim(10, "w3") == []
+        assert outbox.claim(10, "w2") == ids[2:]
+        assert outbox.claim(10, "w3") == []
 
 
 def test_worker_once_command_sends_what_is_due(app, smtp):

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from tests.conftest import iso, tomorrow_at
 from webapp.booking import links
 from webapp.booking import services as bookings
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking
 from webapp.contacts import importer
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.mail.services import queue_email
+from webapp.mail.outbox import queue_email
 from webapp.worker import drain
 from webapp.workflows import demo
 

@@ -47,7 +47,8 @@ def test_upgrade_keeps_existing_bookings_and_gives_them_manage_links(tmp_path):
                 )
             )
         upgrade()
-        from webapp.calendars.models import Booking, Calendar
+        from webapp.booking.models import Booking
+        from webapp.calendars.models import Calendar
 
         booking = db.session.get(Booking, 1)
         assert booking.manage_salt and booking.cancel_reason == ""

@@ -11,8 +11,8 @@ from tests.factories import email_step, link_step, make_workflow
 from tests.helpers import enrolments
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.types import utcnow
 from webapp.worker import drain
 from webapp.workflows import expiry, services, triggers
 

@@ -17,10 +17,10 @@ from tests.conftest import free_port
 from tests.factories import enrol_now, make_workflow, step
 from tests.helpers import enrolments
 from webapp import outbound, secretbox
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.worker import drain
 from webapp.workflows import engine, services
 from webapp.workflows.actions import webhook

@@ -7,7 +7,7 @@ from tests.factories import email_step, link_step, make_workflow
 from tests.helpers import enrolments
 from webapp.extensions import db
 from webapp.worker import drain
-from webapp.workflows import editing, services, testing
+from webapp.workflows import editing, services, test_runs
 from webapp.workflows.models import WorkflowVersion
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
@@ -77,7 +77,7 @@ def test_a_test_of_the_draft_runs_a_test_version_that_is_never_published(app, lo
     assert services.publish(workflow).number == 2  # test versions do not take numbers
     workflow.steps = [link_step(calendar), email_step(subject="Another")]
     db.session.commit()
-    testing.start(workflow, contact, "draft", False, "admin@example.com")
+    test_runs.start(workflow, contact, "draft", False, "admin@example.com")
     numbers = db.session.scalars(select(WorkflowVersion.number).order_by(WorkflowVersion.number)).all()
     assert numbers == [-2, -1, 1, 2]
     assert "a test copy of the draft" in login.get(f"/enrolments/{enrolments()[0].id}").text
@@ -133,7 +133,7 @@ def test_booked_counts_leave_test_runs_out(app, login, seed, client):
     from webapp.booking.models import OneTimeLink
 
     workflow, contact = seed
-    testing.start(workflow, contact, "published", False, "admin@example.com")
+    test_runs.start(workflow, contact, "published", False, "admin@example.com")
     drain(app)
     link = db.session.scalar(select(OneTimeLink))
     token = links.url(link).rsplit("/", 1)[1]
@@ -156,7 +156,7 @@ def test_a_paused_workflow_can_still_be_tested(app, login, make_calendar, make_c
     held = services.enrol(workflow, make_contact(), {"type": "manual"})
     db.session.commit()
     services.pause(workflow)
-    test = testing.start(workflow, make_contact(), "published", False, "admin@example.com")
+    test = test_runs.start(workflow, make_contact(), "published", False, "admin@example.com")
     drain(app)
     db.session.expire_all()
     assert db.session.get(Enrolment, test.id).status == "completed"

@@ -11,12 +11,11 @@ from tests.conftest import iso, statements_run, tomorrow_at
 from tests.factories import email_step, enrol_now, link_step, make_workflow
 from tests.helpers import count, enrolments, hook_url
 from webapp.booking import links
-from webapp.booking.models import OneTimeLink
-from webapp.calendars.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.worker import drain
 from webapp.workflows import engine, services, triggers
 from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion

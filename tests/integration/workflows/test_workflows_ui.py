@@ -87,7 +87,7 @@ def test_booked_counts_enrolments_whose_link_was_used(login, workflow, calendar,
     from webapp.booking import services as booking_services
     from webapp.booking.models import OneTimeLink
     from webapp.calendars.services import slots
-    from webapp.types import utcnow
+    from webapp.clock import utcnow
     from webapp.worker import drain
 
     link_and_email(login, workflow, calendar)

@@ -9,7 +9,7 @@ from wtforms import StringField, TextAreaField
 from webapp import tokens
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.mail.services import deliver_now, queue_email
+from webapp.mail.outbox import deliver_now, queue_email
 from webapp.text import one_line, single_line_error
 from webapp.workflows import merge
 from webapp.workflows.actions.base import AfterFlush, StepError, StepType, outputs_of

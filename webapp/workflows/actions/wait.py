@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from wtforms import SelectField, StringField
 
 from webapp.calendars.availability import LAST_DAY
-from webapp.types import utcnow
+from webapp.clock import utcnow
 from webapp.workflows import linkref
 from webapp.workflows.actions.base import StepStop, StepType
 from webapp.workflows.formkit import StepForm, choices_of, int_or_none, link_choices, text

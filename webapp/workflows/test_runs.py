@@ -5,32 +5,21 @@ its waits). Its emails go to the admin who started it (event["test_mail_to"]) un
 send them to the contact; the history marks it "test" and the workflow's counts leave it out.
 Testing the draft freezes it as a *test version*: a negative number, created_by "test", never
 published, and reused while the draft stays the same (see snapshot()).
+The pages that start and show a test run are in test_run_views.py.
 """
 
 from collections.abc import Sequence
 from email.utils import parseaddr
 
-from flask import Blueprint, abort, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from wtforms import BooleanField, RadioField, StringField
-from wtforms.fields.choices import SelectChoice
 
-from webapp import htmx
 from webapp.audit import actor, audit
-from webapp.booking import links
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.workflows import history, services
-from webapp.workflows.forms import Form
+from webapp.workflows import enrolments, services
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
-
-bp = Blueprint("testruns", __name__, url_prefix="/workflows")
-PANEL, RUN = "workflows/_test.html", "workflows/_test_run.html"
-# Contacts offered in the search list at a time.
-SUGGESTIONS = 20
 
 
 class TestRefused(ValueError):
@@ -40,9 +29,6 @@ class TestRefused(ValueError):
         super().__init__(" ".join([*errors.values(), *problems]))
         self.errors = errors
         self.problems = list(problems)
-
-
-# --- rules (no HTTP) -----------------------------------------------------------------------------
 
 
 def is_test_version(version: WorkflowVersion) -> bool:
@@ -64,7 +50,7 @@ def draft_problems(workflow: Workflow) -> list[str]:
             lines += fields.values()
             continue
         number, step = numbers.get(key, (None, {"id": key}))
-        where = f"Step {number} ({history.step_label(step)})" if number else history.step_label(step)
+        where = f"Step {number} ({enrolments.step_label(step)})" if number else enrolments.step_label(step)
         lines += [f"{where}: {message}" for message in fields.values()]
     return lines
 
@@ -142,106 +128,3 @@ def find_contact(text: str) -> Contact | None:
     """The contact typed or picked: "ada@example.com" or "Ada Lovelace <ada@example.com>"."""
     address = parseaddr(text or "")[1] or (text or "").strip()
     return contacts.find_by_email(address) if address else None
-
-
-# --- pages ---------------------------------------------------------------------------------------
-
-
-class TestRunForm(Form):
-    contact = StringField(
-        "Contact",
-        id="test-contact",
-        render_kw={"list": "test-contacts", "autocomplete": "off", "placeholder": "Type a name or an email"},
-    )
-    version = RadioField(
-        "Run",
-        choices=[SelectChoice("published", "The published version"), SelectChoice("draft", "The current draft")],
-        default="published",
-        validate_choice=False,
-        id="test-version",
-    )
-    send_to_contact = BooleanField("Send emails to the contact", id="test-send-to-contact")
-
-    def which(self) -> str:
-        return "draft" if self.version.data == "draft" else "published"
-
-
-def _workflow(workflow_id: int) -> Workflow:
-    return db.session.get(Workflow, workflow_id) or abort(404)
-
-
-def _suggestions(query: str = "") -> Sequence[Contact]:
-    return db.session.scalars(contacts.search_query(query).limit(SUGGESTIONS)).all()
-
-
-def blank_form(workflow: Workflow) -> TestRunForm:
-    """The panel's form as the editor first shows it: the draft when nothing is published."""
-    form = TestRunForm(formdata=None)
-    form.version.data = "published" if workflow.published_version_id else "draft"
-    return form
-
-
-def _panel(workflow, form, status=200, errors=None, problems=(), run=None):
-    """The "Test with a contact" panel for HTMX, the test page otherwise."""
-    for name, message in (errors or {}).items():
-        form[name].errors = [message]
-    context = {
-        "workflow": workflow,
-        "test_form": form,
-        "test_problems": list(problems),
-        "test_contacts": _suggestions(),
-    }
-    if run is not None:
-        context.update(_run_context(run))
-    return htmx.render("workflows/test.html", PANEL, status=status, **context)
-
-
-@bp.get("/<int:workflow_id>/test", endpoint="new")
-def new(workflow_id):
-    """The test form on its own page (the editor shows it as a panel)."""
-    workflow = _workflow(workflow_id)
-    return _panel(workflow, blank_form(workflow))
-
-
-@bp.post("/<int:workflow_id>/test", endpoint="start")
-def start_view(workflow_id):
-    """Start a test run: the live run in the panel (HTMX), or a 303 to the run's page."""
-    workflow = _workflow(workflow_id)
-    form = TestRunForm()
-    try:
-        enrolment = start(
-            workflow, find_contact(form.contact.data), form.which(), form.send_to_contact.data, current_user.email
-        )
-    except TestRefused as exc:
-        return _panel(workflow, form, 422, exc.errors, exc.problems)
-    if not htmx.is_htmx():
-        return htmx.redirect_to(url_for("testruns.show", enrolment_id=enrolment.id))
-    return _panel(workflow, form, run=enrolment)
-
-
-@bp.get("/<int:workflow_id>/test/contacts", endpoint="contacts")
-def contact_options(workflow_id):
-    """The contacts matching what was typed, as the search field's <datalist>."""
-    _workflow(workflow_id)
-    found = _suggestions(request.args.get("contact", ""))
-    return render_template("workflows/_test_contacts.html", test_contacts=found)
-
-
-def _run_context(enrolment: Enrolment) -> dict:
-    [view] = history.views_of([enrolment])
-    return {
-        "run": enrolment,
-        "view": view,
-        "link_url": links.url,
-        "entered_by": history.describe_event(enrolment.event),
-    }
-
-
-@bp.get("/test-runs/<int:enrolment_id>", endpoint="show")
-def show(enrolment_id):
-    """A test run's steps as they happen: the fragment polls itself every second until the run ends."""
-    enrolment = db.session.get(Enrolment, enrolment_id)
-    if enrolment is None or not enrolment.is_test:
-        abort(404)
-    db.session.refresh(enrolment)
-    return htmx.render("workflows/test_run.html", RUN, workflow=enrolment.workflow, **_run_context(enrolment))

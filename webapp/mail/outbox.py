@@ -1,34 +1,28 @@
-"""The outbox: queue mail in the caller's transaction; the worker sends what is due, with retries."""
+"""The outbox: queue mail in the caller's transaction; the worker sends what is due, with retries.
 
-import functools
+The SMTP connection and the MIME writing are the sender's (sender.py)."""
+
 import logging
 import os
 import smtplib
 import socket
-import ssl
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from email import policy
-from email.charset import QP, Charset
-from email.generator import BytesGenerator
-from email.mime.text import MIMEText
-from email.utils import formataddr, make_msgid, parseaddr
-from io import BytesIO
+from email.utils import make_msgid, parseaddr
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
-from flask_mail import Connection, Message
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import claims, paging, tokens
 from webapp.audit import audit
-from webapp.extensions import db, mail
+from webapp.clock import utcnow
+from webapp.extensions import db
 from webapp.mail.models import STATUSES, OutboxMessage
-from webapp.types import utcnow
+from webapp.mail.sender import Sender, build_message, connection, describe_error
 
 logger = logging.getLogger("oneslot.mail")
 
@@ -162,196 +156,6 @@ def take(ids: Iterable[int], worker: str, now: datetime | None = None) -> list[i
 # --- sending -------------------------------------------------------------------------------------
 
 
-class ConnectError(OSError):
-    """The SMTP server could not be reached, or refused the greeting, STARTTLS or login."""
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The verified TLS context, built once: loading the system's CA certificates takes ~0.1 s."""
-    return ssl.create_default_context()
-
-
-class _Connection(Connection):
-    """Flask-Mail's connection with a timeout (a silent server must not hang the worker) and verified TLS."""
-
-    def configure_host(self):
-        timeout = current_app.config.get("MAIL_TIMEOUT", 30)
-        if self.mail.use_ssl:
-            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout, context=_tls_context())
-        else:
-            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
-        host.set_debuglevel(int(self.mail.debug))
-        if self.mail.use_tls:
-            host.starttls(context=_tls_context())
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
-        return host
-
-
-class _Sender:
-    """One SMTP connection for a batch, reopened after an error; a failed connect fails the whole batch."""
-
-    def __init__(self):
-        self.connection: _Connection | None = None
-        self.connect_error: Exception | None = None
-
-    def send(self, message: Message) -> None:
-        if self.connect_error:
-            raise self.connect_error
-        if self.connection is None:
-            # Read the settings now, not at start-up: tests and a re-configured app see the current ones.
-            state = mail.init_mail(current_app.config, current_app.debug, current_app.testing)
-            try:
-                self.connection = _Connection(state).__enter__()  # type: ignore[arg-type]  # Flask-Mail types it Mail; it reads _Mail's settings
-            except (smtplib.SMTPException, OSError) as exc:
-                where = f"{state.server}:{state.port}"
-                self.connect_error = ConnectError(f"cannot connect to {where}: {describe_error(exc)}")
-                raise self.connect_error from exc
-        try:
-            self.connection.send(message)
-        except Exception:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.connection is not None and self.connection.host is not None:
-            # The message was accepted before QUIT: a failing QUIT must not count as a failed send.
-            with suppress(smtplib.SMTPException, OSError):
-                self.connection.host.quit()
-        self.connection = None
-
-
-_local = threading.local()
-
-
-@contextmanager
-def connection() -> Iterator[_Sender]:
-    """One SMTP connection for every message sent inside the block (opened at the first send, closed at the end).
-
-    The worker wraps a batch in it, so the engine's Send Email steps and the outbox share one connection.
-    """
-    current = getattr(_local, "sender", None)
-    if current is not None:  # nested: the outer block owns the connection
-        yield current
-        return
-    _local.sender = _Sender()
-    try:
-        yield _local.sender
-    finally:
-        _local.sender.close()
-        _local.sender = None
-
-
-def content_type(mimetype: str) -> str:
-    """A stored mimetype as a Content-Type header: text gets charset=utf-8."""
-    # Flask-Mail splits the type on "/" into MIMEBase(maintype, "subtype; params").
-    if mimetype.count("/") != 1:
-        mimetype = "application/octet-stream"
-    if mimetype.startswith("text/") and "charset" not in mimetype:
-        mimetype += "; charset=utf-8"
-    return mimetype
-
-
-def _sender(from_name: str) -> str:
-    """MAIL_DEFAULT_SENDER, with a workflow's sender name in place of its display name when set."""
-    default = current_app.config["MAIL_DEFAULT_SENDER"]
-    if not from_name:
-        return default
-    return formataddr((from_name, parseaddr(default)[1]))
-
-
-class _SMTPWriting(policy.Compat32):
-    """Writes a message exactly as email.policy.SMTP does (its header folding, CRLF line ends), but reads
-    headers the compat32 way. Flask-Mail builds compat32 MIME parts and serialises them under
-    policy.SMTP, which parses a header into a structured object each time the generator reads it: half
-    of the cost of a message. Folding is delegated to policy.SMTP, so the bytes are the same
-    (tests/integration/test_mail.py compares them)."""
-
-    linesep = "\r\n"
-    mangle_from_ = False
-
-    def fold(self, name, value):
-        return policy.SMTP.fold(name, value)
-
-    def fold_binary(self, name, value):
-        return policy.SMTP.fold_binary(name, value)
-
-
-SMTP_WRITING = _SMTPWriting()
-
-
-class _Writer(BytesGenerator):
-    """The standard generator, except that a new MIME boundary is checked against the parts with a
-    substring test instead of a regular expression compiled for each (random) boundary. A boundary
-    found anywhere in the parts is replaced, not only one on a line of its own: at least as safe."""
-
-    @classmethod
-    def _make_boundary(cls, text=None):
-        boundary = super()._make_boundary()  # random, unchecked
-        if text is None:
-            return boundary
-        candidate, counter = boundary, 0
-        while (b"--" + candidate.encode() if isinstance(text, bytes) else "--" + candidate) in text:
-            candidate, counter = f"{boundary}.{counter}", counter + 1
-        return candidate
-
-
-_QUOTED_PRINTABLE = Charset("utf-8")
-_QUOTED_PRINTABLE.body_encoding = QP
-MAX_LINE_OCTETS = 998  # RFC 5321: a server refuses longer lines ("500 Line too long")
-
-
-class OutgoingMessage(Message):
-    """Flask-Mail's message, serialised without re-parsing its headers (see _SMTPWriting and _Writer)."""
-
-    def _mimetext(self, text, subtype="plain"):
-        # Flask-Mail sends UTF-8 text as 8bit, line by line; a part with a longer line (a 2,000-character
-        # cancel reason typed on one line) goes quoted-printable, which wraps it losslessly.
-        if text and any(len(line.encode()) > MAX_LINE_OCTETS for line in text.splitlines()):
-            return MIMEText(text, _subtype=subtype, _charset=_QUOTED_PRINTABLE)
-        return super()._mimetext(text, subtype)
-
-    def as_bytes(self) -> bytes:
-        out = BytesIO()
-        _Writer(out, mangle_from_=False, policy=SMTP_WRITING).flatten(self._message())
-        return out.getvalue()
-
-
-def build_message(message: OutboxMessage, urls: dict | None = None) -> Message:
-    """The email as sent: the message's own markers become working URLs here, and only here.
-
-    `urls`: the links' URLs already looked up (tokens.load) for a batch of messages."""
-    urls = tokens.load(message.secret_links or [], urls)
-    minter = message.minter
-    sent = OutgoingMessage(
-        subject=message.subject,
-        recipients=[message.to_addr],
-        body=minter.resolve(message.text_body, urls),
-        html=minter.resolve(message.html_body, urls) if message.html_body else None,
-        sender=_sender(message.from_name),
-    )
-    sent.msgId = message.message_id
-    for item in message.attachments or []:
-        content = minter.resolve(item["content"], urls).encode()
-        sent.attach(item["filename"], content_type(item["mimetype"]), content)
-    return sent
-
-
-def describe_error(exc: Exception) -> str:
-    """What went wrong, as the SMTP server said it: '451 4.3.0 Try again later'."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "; ".join(
-            f"{code} {reply.decode(errors='replace')} ({addr})" for addr, (code, reply) in exc.recipients.items()
-        )
-    if isinstance(exc, smtplib.SMTPResponseException):
-        reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-        return f"{exc.smtp_code} {reply}"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {exc}"
-
-
 def _permanent(exc: Exception) -> bool:
     # A 5xx for the recipient or the content will not change on a retry; a 4xx or a lost connection may.
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -392,7 +196,7 @@ _SENT = (
 
 
 def _send_one(
-    sender: _Sender, message_id: int, worker: str, message: OutboxMessage | None = None, urls: dict | None = None
+    sender: Sender, message_id: int, worker: str, message: OutboxMessage | None = None, urls: dict | None = None
 ) -> str | None:
     """Send one claimed message and commit its new status; returns that status (None: not ours any more).
 

@@ -17,9 +17,9 @@ from webapp.booking import counts as link_counts
 from webapp.booking.forms import EXPIRY_CHOICES
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
-from webapp.types import utcnow
 from webapp.workflows import demo
 from webapp.workflows.models import Workflow
 
