@@ -11,13 +11,12 @@ from tests.conftest import tomorrow_at
 from webapp import events
 from webapp.booking import links
 from webapp.booking import services as bookings
-from webapp.booking.models import OneTimeLink
-from webapp.booking.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.clock import utcnow
 from webapp.contacts import importer
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.clock import utcnow
 from webapp.workflows import expiry
 
 NAMES = (
