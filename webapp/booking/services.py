@@ -22,12 +22,12 @@ from webapp.booking import counts, ics
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slot_at
-from webapp.calendars.zones import format_datetime
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
 from webapp.mail.outbox import queue_email
 from webapp.text import one_line
+from webapp.zones import format_datetime
 
 MANAGE = "manage"
 

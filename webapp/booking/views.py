@@ -18,8 +18,8 @@ from webapp import htmx, params
 from webapp.booking import cache, ics, links, picker, prerender, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
-from webapp.calendars.zones import zone_options
 from webapp.extensions import db, limiter
+from webapp.zones import zone_options
 
 bp = Blueprint("booking", __name__)
 

@@ -28,8 +28,8 @@ from wtforms.validators import (
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
-from webapp.calendars.zones import zone_names
 from webapp.text import SingleLine
+from webapp.zones import zone_names
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-from webapp.calendars.zones import format_datetime, zone_options
+from webapp.zones import format_datetime, zone_options
 
 
 def minutes_to_hhmm(value: int | None) -> str:
