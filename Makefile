@@ -51,6 +51,7 @@ screenshots: $(VENV)/.installed-dev browser  ## the main pages as PNGs in docs/s
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 

@@ -2,7 +2,7 @@
 
 Built here from the same limits the views and the calendar form enforce (ids, lengths, ranges,
 page sizes), so the document cannot drift from them; docs/api.md tells the story with examples.
-tests/integration/test_api_schema.py runs schemathesis against a live server with it: every answer
+tests/integration/api/test_api_schema.py runs schemathesis against a live server with it: every answer
 must match, and no input may get a 5xx.
 """
 

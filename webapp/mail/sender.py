@@ -127,7 +127,7 @@ class _SMTPWriting(policy.Compat32):
     headers the compat32 way. Flask-Mail builds compat32 MIME parts and serialises them under
     policy.SMTP, which parses a header into a structured object each time the generator reads it: half
     of the cost of a message. Folding is delegated to policy.SMTP, so the bytes are the same
-    (tests/integration/test_mail.py compares them)."""
+    (tests/integration/mail/test_mail.py compares them)."""
 
     linesep = "\r\n"
     mangle_from_ = False
