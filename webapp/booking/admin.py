@@ -15,6 +15,7 @@ from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
+from webapp.contacts.views import add_page_values
 from webapp.extensions import db
 
 links_bp = Blueprint("links", __name__, url_prefix="/links")
@@ -65,6 +66,14 @@ def link_panel_context(calendar=None, contact=None, form=None, new_link=None, ar
         "link_url": lambda link: links.url(link) or "",  # "" once the key the link was made under is retired
         "now": utcnow(),
     }
+
+
+def contact_page_values(contact, args) -> dict:
+    """The links card of a contact's page, with the link just made (?new_link=) if it is the contact's."""
+    new_link = db.session.get(OneTimeLink, args.get("new_link", type=params.db_id) or 0)
+    return link_panel_context(
+        contact=contact, new_link=new_link if new_link and new_link.contact_id == contact.id else None, args=args
+    )
 
 
 def _panel(calendar, contact, status=200, **context):
@@ -241,6 +250,7 @@ def attendance(booking_id):
 
 
 def init_app(app):
-    """Register the admin's lists of links and bookings."""
+    """Register the admin's lists of links and bookings, and the links card of a contact's page."""
     app.register_blueprint(links_bp)
     app.register_blueprint(bookings_bp)
+    add_page_values(contact_page_values)

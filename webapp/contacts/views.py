@@ -1,44 +1,68 @@
-"""Contact pages: list and search, create, edit, delete, inline tags, CSV import."""
+"""Contact pages: list and search, create, edit, delete, inline tags, CSV import. The features above
+contacts (booking's links, workflows' enrolments) add their cards' values through add_page_values and
+add_list_values, so contacts imports none of them."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from werkzeug.datastructures import MultiDict
 
-from webapp import htmx, paging, params
+from webapp import htmx
 from webapp.audit import audit
-from webapp.booking.admin import link_panel_context
-from webapp.booking.models import OneTimeLink
 from webapp.contacts import importer, services
 from webapp.contacts.forms import ContactForm, ImportForm, NewContactForm, TagForm
 from webapp.contacts.models import Contact, normalize_tag
 from webapp.extensions import db
-from webapp.workflows.models import Enrolment, Workflow
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
-# The contact page pages two lists: its links (?after=) and its enrolments (?enrolments_after=).
-ENROLMENTS_PREFIX = "enrolments_"
+
+# The request's query arguments, as request.args gives them.
+Args = MultiDict[str, str]
+PageValues = Callable[[Contact, Args], dict[str, Any]]
+ListValues = Callable[[Args], dict[str, Any]]
+_page_values: list[PageValues] = []
+_list_values: list[ListValues] = []
+
+
+def add_page_values(fn: PageValues) -> None:
+    """Have fn(contact, args) add template values to a contact's page (once, however many apps are built).
+
+    The contact page shows cards of the features above contacts, which register at start-up:
+    - booking (webapp/booking/admin.py, init_app): the links card of templates/booking/_links.html:
+      panel_calendar, panel_contact, link_form, links, new_link (the link just made, ?new_link=),
+      link_url, now;
+    - workflows (webapp/workflows/__init__.py, init_app): the workflows card: enrol_workflows (the
+      published workflows to enrol the contact in) and enrolments (a page of the contact's enrolments,
+      ?enrolments_after=).
+    Values are asked in the order of registration; no two contributors give the same key.
+    """
+    if fn not in _page_values:
+        _page_values.append(fn)
+
+
+def add_list_values(fn: ListValues) -> None:
+    """Have fn(args) add template values to the contacts list, full page and HTMX results alike (once).
+
+    Registered at start-up by workflows (webapp/workflows/__init__.py, init_app): enrol_workflows, the
+    published workflows of the "Enrol selected in…" form and its checkboxes.
+    """
+    if fn not in _list_values:
+        _list_values.append(fn)
+
+
+def _merged(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The contributors' values in one dict; two giving the same key is a mistake, not an override."""
+    values: dict[str, Any] = {}
+    for part in parts:
+        if clash := values.keys() & part.keys():
+            raise KeyError(f"two features give the contact pages {sorted(clash)}")
+        values.update(part)
+    return values
 
 
 def _get(contact_id: int) -> Contact:
     return db.session.get(Contact, contact_id) or abort(404)
-
-
-def enrollable_workflows() -> Sequence[Workflow]:
-    """Published workflows, by name: any of them can take contacts enrolled by hand."""
-    query = select(Workflow).where(Workflow.status == "published", Workflow.published_version_id.is_not(None))
-    return db.session.scalars(query.order_by(Workflow.name, Workflow.id)).all()
-
-
-ENROLMENT_ORDER = paging.newest_first(Enrolment.started_at, Enrolment.id)
-
-
-def enrolments_of(contact: Contact, args=None) -> paging.Page:
-    """One page of the contact's enrolments, newest first (args: the request's ?enrolments_after=…)."""
-    query = select(Enrolment).where(Enrolment.contact_id == contact.id).options(joinedload(Enrolment.workflow))
-    per_page = current_app.config["PAGE_SIZE"]
-    return paging.from_args(query, ENROLMENT_ORDER, args or {}, per_page, prefix=ENROLMENTS_PREFIX)
 
 
 @bp.get("/")
@@ -57,7 +81,7 @@ def list():
         q=q,
         tag=tag,
         sort=sort,
-        enrol_workflows=enrollable_workflows(),
+        **_merged(fn(request.args) for fn in _list_values),
     )
 
 
@@ -74,33 +98,13 @@ def create():
 
 @bp.get("/<int:contact_id>")
 def show(contact_id):
-    """One contact: details and tags."""
+    """One contact: details and tags, and the cards the features above add (links, workflows)."""
     contact = _get(contact_id)
-    new_link = db.session.get(OneTimeLink, request.args.get("new_link", type=params.db_id) or 0)
-    panel = link_panel_context(
-        contact=contact,
-        new_link=new_link if new_link and new_link.contact_id == contact.id else None,
-        args=request.args,
-    )
     return render_template(
         "contacts/show.html",
         contact=contact,
         tag_form=TagForm(formdata=None),
-        enrol_workflows=enrollable_workflows(),
-        enrolments=enrolments_of(contact, request.args),
-        **panel,
-    )
-
-
-@bp.get("/<int:contact_id>/enrolments")
-def enrolments(contact_id):
-    """The contact's enrolments (the workflows card reloads them after an enrolment)."""
-    contact = _get(contact_id)
-    if not htmx.is_htmx():
-        cursor = {k: v for k, v in request.args.items() if k.startswith(ENROLMENTS_PREFIX)}
-        return redirect(url_for("contacts.show", contact_id=contact.id, _anchor="workflows", **cursor), 303)
-    return render_template(
-        "contacts/_enrolments.html", contact=contact, enrolments=enrolments_of(contact, request.args)
+        **_merged(fn(contact, request.args) for fn in _page_values),
     )
 
 

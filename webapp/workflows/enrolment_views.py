@@ -1,5 +1,7 @@
 """The enrolment pages: a workflow's history (its enrolments, filterable), one enrolment's timeline,
-retrying a failed one, and the manual enrolment form. The rules and queries are in enrolments.py."""
+retrying a failed one, the manual enrolment form, and the workflows card of a contact's page (its values,
+registered with the contact pages by init_app, and its fragment). The rules and queries are in
+enrolments.py."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -12,10 +14,13 @@ from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.workflows.enrolments import (
+    CONTACT_PREFIX,
     LINK_FILTERS,
     STATUS_FILTERS,
     EnrolReport,
+    contact_enrolments,
     describe_event,
+    enrollable_workflows,
     enrolments_page,
     manual_enrol,
     retry,
@@ -151,6 +156,29 @@ def enrol(workflow_id):
     else:
         flash(summary(report), "success" if report.count else "warning")
     return redirect(_back(url_for("enrolments.list", workflow_id=workflow.id)), 303)
+
+
+def contact_page_values(contact, args) -> dict:
+    """The workflows card of a contact's page: the workflows to enrol it in and a page of its enrolments."""
+    return {"enrol_workflows": enrollable_workflows(), "enrolments": contact_enrolments(contact, args)}
+
+
+def contact_list_values(args) -> dict:
+    """The contacts list's "Enrol selected in…" form: the workflows it offers."""
+    return {"enrol_workflows": enrollable_workflows()}
+
+
+@bp.get("/contacts/<int:contact_id>/enrolments", endpoint="of_contact")
+def of_contact(contact_id):
+    """A contact's enrolments (the workflows card reloads them after an enrolment; a plain request gets the
+    contact page)."""
+    contact = db.session.get(Contact, contact_id) or abort(404)
+    if not htmx.is_htmx():
+        cursor = {k: v for k, v in request.args.items() if k.startswith(CONTACT_PREFIX)}
+        return redirect(url_for("contacts.show", contact_id=contact.id, _anchor="workflows", **cursor), 303)
+    return render_template(
+        "enrolments/_of_contact.html", contact=contact, enrolments=contact_enrolments(contact, request.args)
+    )
 
 
 def summary(report: EnrolReport) -> str:

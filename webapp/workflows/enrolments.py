@@ -1,8 +1,8 @@
-"""Enrolments, without HTTP: a workflow's enrolments filtered by status and link state, one enrolment's
-step timeline, retrying a failed one, and enrolling contacts by hand (one email, a selection, a tag).
-Their pages are in enrolment_views.py."""
+"""Enrolments, without HTTP: a workflow's enrolments filtered by status and link state, a contact's
+enrolments, one enrolment's step timeline, retrying a failed one, and enrolling contacts by hand (one
+email, a selection, a tag) in a published workflow. Their pages are in enrolment_views.py."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -24,6 +24,8 @@ from webapp.workflows.models import Enrolment, StepRun, Workflow
 STATUS_FILTERS = ("all", "active", "completed", "failed", "test")
 LINK_FILTERS = ("any", "sent", "opened", "booked")
 ENROLMENT_ORDER = paging.newest_first(Enrolment.started_at, Enrolment.id)
+# The contact page pages two lists: its links (?after=) and its enrolments (?enrolments_after=).
+CONTACT_PREFIX = "enrolments_"
 
 
 def _link_of_run():
@@ -88,6 +90,19 @@ def status_counts(workflow: Workflow) -> dict[str, paging.Count]:
             query = query.where(condition)
         counts[status] = paging.count_upto(query)
     return counts
+
+
+def enrollable_workflows() -> Sequence[Workflow]:
+    """Published workflows, by name: any of them can take contacts enrolled by hand."""
+    query = select(Workflow).where(Workflow.status == "published", Workflow.published_version_id.is_not(None))
+    return db.session.scalars(query.order_by(Workflow.name, Workflow.id)).all()
+
+
+def contact_enrolments(contact: Contact, args=None) -> paging.Page:
+    """One page of the contact's enrolments, newest first (args: the request's ?enrolments_after=…)."""
+    query = select(Enrolment).where(Enrolment.contact_id == contact.id).options(joinedload(Enrolment.workflow))
+    per_page = current_app.config["PAGE_SIZE"]
+    return paging.from_args(query, ENROLMENT_ORDER, args or {}, per_page, prefix=CONTACT_PREFIX)
 
 
 @dataclass
