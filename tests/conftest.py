@@ -328,6 +328,7 @@ def pytest_configure(config):
     depend on today. Starts before collection, so module constants see the faked day; the clock ticks
     (threads, timeouts and the live server run as usual). Tests that pin their own clock still do."""
     global _travel
+    own_database_per_worker()
     value = os.environ.get("ONESLOT_TEST_TODAY")
     if value:
         _travel = time_machine.travel(faked_today(value), tick=True)
@@ -337,6 +338,31 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _travel is not None:
         _travel.stop()
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        recreate_database(os.environ["TEST_DATABASE_URL"], create=False)
+
+
+def own_database_per_worker() -> None:
+    """Under pytest-xdist (-n) each worker runs on its own PostgreSQL database, TEST_DATABASE_URL's name
+    with the worker's id (oneslot_test_gw0), made empty here and dropped at the end: workers sharing
+    one would empty each other's tables between tests."""
+    url, worker = os.environ.get("TEST_DATABASE_URL", ""), os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and url.startswith("postgresql"):
+        os.environ["TEST_DATABASE_URL"] = f"{url}_{worker}"
+        recreate_database(os.environ["TEST_DATABASE_URL"])
+
+
+def recreate_database(url: str, create: bool = True) -> None:
+    """Drop the database `url` names (closing its connections) and, unless told not to, create it empty."""
+    from sqlalchemy import create_engine, make_url
+
+    name = make_url(url).database
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
 
 
 def pytest_report_header(config):
