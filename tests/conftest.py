@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import event
 
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 
 PASSWORD = "correct horse battery"
 
@@ -75,6 +75,7 @@ def app(shared_app):
     """The shared app on empty tables; the settings and extension state a test changed are put back."""
     settings = copy.deepcopy(dict(shared_app.config))
     extensions = dict(shared_app.extensions)
+    limiter.init_app(shared_app)  # the limiter is module-wide: an app a test made may have switched it on
     with shared_app.app_context():
         empty_tables()
         yield shared_app
@@ -84,6 +85,16 @@ def app(shared_app):
     shared_app.config.update(settings)
     shared_app.extensions.clear()  # drops what a test left there: the booking cache, retention's rest
     shared_app.extensions.update(extensions)
+
+
+@pytest.fixture
+def own_app(app, tmp_path):
+    """An app of its own on the shared app's (emptied) database, for a test that changes the app
+    itself, such as adding a route."""
+    own = make_app(tmp_path, ENV_VARS={"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]})
+    yield own
+    with own.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -338,18 +349,25 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _travel is not None:
         _travel.stop()
-    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
-        recreate_database(os.environ["TEST_DATABASE_URL"], create=False)
 
 
 def own_database_per_worker() -> None:
     """Under pytest-xdist (-n) each worker runs on its own PostgreSQL database, TEST_DATABASE_URL's name
-    with the worker's id (oneslot_test_gw0), made empty here and dropped at the end: workers sharing
+    with the worker's id (oneslot_test_gw0), made empty here and dropped after its last test: workers sharing
     one would empty each other's tables between tests."""
     url, worker = os.environ.get("TEST_DATABASE_URL", ""), os.environ.get("PYTEST_XDIST_WORKER")
     if worker and url.startswith("postgresql"):
         os.environ["TEST_DATABASE_URL"] = f"{url}_{worker}"
         recreate_database(os.environ["TEST_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_worker_database() -> Iterator[None]:
+    """A worker's own PostgreSQL database goes when its last test ends (not later, in pytest_unconfigure:
+    xdist may already be closing the worker, which interrupts the drop)."""
+    yield
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        recreate_database(os.environ["TEST_DATABASE_URL"], create=False)
 
 
 def recreate_database(url: str, create: bool = True) -> None:
