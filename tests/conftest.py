@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: the app per test, a client, a signed-in admin, factories, and the
+"""Fixtures shared by every test: one app per session on tables emptied per test, a client, a signed-in admin, factories, and the
 clock: `pinned_day` runs a test on each of the days where dates go wrong, and ONESLOT_TEST_TODAY runs
 the whole suite as if today were another day."""
 
@@ -24,7 +24,7 @@ def database_url(tmp_path) -> str:
 
 
 def make_app(tmp_path, **overrides):
-    """An app on the test database, with its tables created."""
+    """A new app on the test database; empty_tables() in its context gives it its tables."""
     env = {"SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": database_url(tmp_path)}
     env.update(overrides.pop("ENV_VARS", {}))
     settings = {
