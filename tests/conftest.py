@@ -1,6 +1,6 @@
-"""Fixtures shared by every test: one app per session on tables emptied per test, a client, a signed-in admin, factories, and the
-clock: `pinned_day` runs a test on each of the days where dates go wrong, and ONESLOT_TEST_TODAY runs
-the whole suite as if today were another day."""
+"""Fixtures shared by every test: one app per session on tables emptied per test, a client, a
+signed-in admin, factories, and the clock: `pinned_day` runs a test on each of the days where dates
+go wrong, and ONESLOT_TEST_TODAY runs the whole suite as if today were another day."""
 
 import copy
 import os
