@@ -6,8 +6,10 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/oneslot_test
+# pytest-xdist workers per run (`-n`); tests/README.md has the figures behind the default.
+WORKERS ?= 2
 
-.PHONY: run test test-pg test-setup browser screenshots lint format bench clean
+.PHONY: run test test-fast test-pg test-setup browser screenshots lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,16 +30,19 @@ run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve a
 	$(FLASK) bootstrap
 	$(FLASK) serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev browser  ## install what the tests need and run them (SQLite)
+test: $(VENV)/.installed-dev browser  ## install what the tests need and run them all (SQLite)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS)
+
+test-fast: $(VENV)/.installed-dev  ## the edit loop: every test but the browser and slow ones (SQLite)
+	$(BIN)/pytest -q -n $(WORKERS) -m "not slow and not browser"
 
 test-pg: $(VENV)/.installed-dev browser  ## the same suite on a fresh PostgreSQL database
 	scripts/ensure-postgres.sh "$(PG_TEST_URL)"
-	TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest
+	TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -n $(WORKERS)
 
 browser:
 	@scripts/ensure-chromium.sh

@@ -1,7 +1,8 @@
-"""Fixtures shared by every test: the app per test, a client, a signed-in admin, factories, and the
-clock: `pinned_day` runs a test on each of the days where dates go wrong, and ONESLOT_TEST_TODAY runs
-the whole suite as if today were another day."""
+"""Fixtures shared by every test: one app per session on tables emptied per test, a client, a
+signed-in admin, factories, and the clock: `pinned_day` runs a test on each of the days where dates
+go wrong, and ONESLOT_TEST_TODAY runs the whole suite as if today were another day."""
 
+import copy
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import time_machine
 from sqlalchemy import event
 
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 
 PASSWORD = "correct horse battery"
 
@@ -23,7 +24,7 @@ def database_url(tmp_path) -> str:
 
 
 def make_app(tmp_path, **overrides):
-    """An app on the test database, with its tables created."""
+    """A new app on the test database; empty_tables() in its context gives it its tables."""
     env = {"SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": database_url(tmp_path)}
     env.update(overrides.pop("ENV_VARS", {}))
     settings = {
@@ -39,27 +40,60 @@ def make_app(tmp_path, **overrides):
 
 
 def empty_tables() -> None:
-    """Every table there and empty, ids from 1. SQLite: a new file per test, so its tables are made.
-    PostgreSQL (one database for the run): one TRUNCATE when the tables are there, which costs a
-    fraction of creating them again (about a minute a run); a test that dropped them gets them back."""
-    if db.engine.dialect.name == "postgresql":
-        existing = set(db.inspect(db.engine).get_table_names())
-        if set(db.metadata.tables) <= existing:
-            names = ", ".join(f'"{table}"' for table in db.metadata.tables)
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-            return
+    """Every table there and empty, ids from 1. When the tables are all there (the shared app's database,
+    every test but its first) their rows go, which costs a fraction of creating them again; a fresh
+    database, or one a test dropped tables from, gets them made."""
+    if set(db.metadata.tables) <= set(db.inspect(db.engine).get_table_names()):
+        with db.engine.begin() as conn:
+            delete_rows(conn)
+        return
     db.drop_all()
     db.create_all()
 
 
+def delete_rows(conn) -> None:
+    """Empty every table and restart its ids: one TRUNCATE on PostgreSQL, a DELETE per table on SQLite."""
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(f'"{table}"' for table in db.metadata.tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        return
+    for table in reversed(db.metadata.sorted_tables):
+        conn.execute(table.delete())
+    if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").first():
+        conn.exec_driver_sql("DELETE FROM sqlite_sequence")
+
+
+@pytest.fixture(scope="session")
+def shared_app(tmp_path_factory):
+    """One app for every test that takes `app` (building one costs ~40 ms of route compiling, ~1,300
+    times a run). A test that needs its own settings or instance folder calls make_app instead."""
+    return make_app(tmp_path_factory.mktemp("shared-app"))
+
+
 @pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path)
-    with app.app_context():
+def app(shared_app):
+    """The shared app on empty tables; the settings and extension state a test changed are put back."""
+    settings = copy.deepcopy(dict(shared_app.config))
+    extensions = dict(shared_app.extensions)
+    limiter.init_app(shared_app)  # the limiter is module-wide: an app a test made may have switched it on
+    with shared_app.app_context():
         empty_tables()
-        yield app
-        db.session.remove()  # nothing to drop: SQLite's file goes with tmp_path, PostgreSQL's next test truncates
+        yield shared_app
+        db.session.remove()
+        db.engine.dispose()
+    shared_app.config.clear()
+    shared_app.config.update(settings)
+    shared_app.extensions.clear()  # drops what a test left there: the booking cache, retention's rest
+    shared_app.extensions.update(extensions)
+
+
+@pytest.fixture
+def own_app(app, tmp_path):
+    """An app of its own on the shared app's (emptied) database, for a test that changes the app
+    itself, such as adding a route."""
+    own = make_app(tmp_path, ENV_VARS={"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]})
+    yield own
+    with own.app_context():
         db.engine.dispose()
 
 
@@ -305,6 +339,7 @@ def pytest_configure(config):
     depend on today. Starts before collection, so module constants see the faked day; the clock ticks
     (threads, timeouts and the live server run as usual). Tests that pin their own clock still do."""
     global _travel
+    own_database_per_worker()
     value = os.environ.get("ONESLOT_TEST_TODAY")
     if value:
         _travel = time_machine.travel(faked_today(value), tick=True)
@@ -314,6 +349,38 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _travel is not None:
         _travel.stop()
+
+
+def own_database_per_worker() -> None:
+    """Under pytest-xdist (-n) each worker runs on its own PostgreSQL database, TEST_DATABASE_URL's name
+    with the worker's id (oneslot_test_gw0), made empty here and dropped after its last test: workers sharing
+    one would empty each other's tables between tests."""
+    url, worker = os.environ.get("TEST_DATABASE_URL", ""), os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and url.startswith("postgresql"):
+        os.environ["TEST_DATABASE_URL"] = f"{url}_{worker}"
+        recreate_database(os.environ["TEST_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_worker_database() -> Iterator[None]:
+    """A worker's own PostgreSQL database goes when its last test ends (not later, in pytest_unconfigure:
+    xdist may already be closing the worker, which interrupts the drop)."""
+    yield
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        recreate_database(os.environ["TEST_DATABASE_URL"], create=False)
+
+
+def recreate_database(url: str, create: bool = True) -> None:
+    """Drop the database `url` names (closing its connections) and, unless told not to, create it empty."""
+    from sqlalchemy import create_engine, make_url
+
+    name = make_url(url).database
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
 
 
 def pytest_report_header(config):

@@ -70,13 +70,13 @@ def test_404_is_a_friendly_page(client):
     assert "Traceback" not in response.text
 
 
-def test_500_never_shows_a_traceback(app, admin):
-    @app.get("/boom-for-test")
+def test_500_never_shows_a_traceback(own_app, admin):
+    @own_app.get("/boom-for-test")
     def boom():
         raise RuntimeError("secret internals")
 
-    app.config["PROPAGATE_EXCEPTIONS"] = False
-    client = app.test_client()
+    own_app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = own_app.test_client()
     client.post("/login", data={"email": admin.email, "password": "correct horse battery"})
     response = client.get("/boom-for-test")
     assert response.status_code == 500

@@ -234,9 +234,10 @@ def test_group_slot_counts_seats(client, make_link, make_calendar):
     assert post_booking(client, tokens[3], tomorrow_at(10)).status_code == 409
 
 
-def test_rate_limit_answers_429_with_a_friendly_page(tmp_path, make_link):
+def test_rate_limit_answers_429_with_a_friendly_page(tmp_path, app, make_link):
     _, token = make_link()
-    limited = make_app(tmp_path, RATELIMIT_ENABLED=True)
+    same_database = {"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]}
+    limited = make_app(tmp_path, RATELIMIT_ENABLED=True, ENV_VARS=same_database)
     client = limited.test_client()
     with limited.app_context():
         statuses = [client.post(f"/book/{token}", data={}).status_code for _ in range(21)]

@@ -3,17 +3,13 @@
 Runs on the test database: SQLite by default, PostgreSQL when TEST_DATABASE_URL is set.
 """
 
-import http.cookiejar
 import multiprocessing
 import os
-import re
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -23,22 +19,9 @@ from werkzeug.serving import make_server
 
 from tests.conftest import iso, tomorrow_at
 from tests.helpers import ROOT
+from tests.integration.booking.race_client import book, post
 from webapp.booking.models import Booking
 from webapp.extensions import db
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def post(url: str, data: dict, opener=None) -> int:
-    opener = opener or urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, urllib.parse.urlencode(data).encode(), timeout=60) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 @pytest.fixture
@@ -106,17 +89,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _client_process(base, token, n, barrier, results):
-    """One invitee in its own process: open the page (cookie + CSRF token), wait, then book."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-    with opener.open(f"{base}/book/{token}", timeout=60) as response:
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode())[1]
-    data = {**form(tomorrow_at(10 + n % 8), n), "csrf_token": csrf}
-    barrier.wait()
-    results.put(post(f"{base}/book/{token}", data, opener))
-
-
+@pytest.mark.slow
 def test_twenty_processes_against_gunicorn_make_exactly_one_booking(app, make_link):
     _, token = make_link()
     port = _free_port()
@@ -140,7 +113,10 @@ def test_twenty_processes_against_gunicorn_make_exactly_one_booking(app, make_li
                 time.sleep(0.2)
         ctx = multiprocessing.get_context("spawn")
         barrier, results = ctx.Barrier(20), ctx.Queue()
-        processes = [ctx.Process(target=_client_process, args=(base, token, n, barrier, results)) for n in range(20)]
+        processes = [
+            ctx.Process(target=book, args=(base, token, form(tomorrow_at(10 + n % 8), n), barrier, results))
+            for n in range(20)
+        ]
         for p in processes:
             p.start()
         statuses = sorted(results.get(timeout=120) for _ in processes)

@@ -190,6 +190,7 @@ def test_no_file_chosen(login):
     assert "Choose a CSV file to import." in response.text
 
 
+@pytest.mark.slow
 def test_ten_thousand_rows(login, make_contact):
     make_contact(email="person17@example.com", first_name="Existing")
     lines = ["first_name,last_name,email,phone,tags"]

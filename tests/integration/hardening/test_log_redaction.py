@@ -204,11 +204,13 @@ def serve_and_check(tmp_path, command: list, extra_env: dict | None = None) -> s
     return text
 
 
+@pytest.mark.slow
 def test_the_make_run_server_log_holds_no_token(tmp_path):
     text = serve_and_check(tmp_path, [str(BIN / "flask"), "--app", "wsgi", "serve", "--port", "{port}"])
     assert "/booking/[redacted]/invite.ics" in text and "?[redacted]" in text
 
 
+@pytest.mark.slow
 def test_the_gunicorn_access_log_holds_no_token(tmp_path):
     text = serve_and_check(tmp_path, [str(BIN / "gunicorn"), "-w", "1", "-b", "127.0.0.1:{port}", "wsgi:app"])
     # The shipped gunicorn.conf.py turns the access log on, Referer included.
