@@ -297,7 +297,9 @@ def reschedule(booking: Booking, start: datetime, by: Actor | str | None = None,
     previous = booking.start_at
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
-    history.record(booking, history.MOVED, actor, **{"from": previous, "to": slot.start}, ignored_limits=ignore_limits)
+    history.record(
+        booking, history.MOVED, actor, **{"from": previous, "to": slot.start}, ignored_limits=ignore_limits or None
+    )
     _notify(booking, "rescheduled", actor, previous=previous)
     events.booking_rescheduled.send(booking)
     db.session.commit()
