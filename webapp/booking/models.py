@@ -56,7 +56,6 @@ class Booking(db.Model):
     rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     calendar: Mapped[Calendar] = relationship()
-    contact: Mapped[Contact | None] = relationship()
 
     @property
     def display_status(self) -> str:
