@@ -289,6 +289,9 @@ def reschedule(booking: Booking, start: datetime, by: Actor | str | None = None,
     if booking.status != "confirmed":
         db.session.rollback()
         raise ChangeNotAllowed("This booking has been cancelled.")
+    if start == booking.start_at:
+        db.session.rollback()
+        raise BookingError("The booking is already at that time; nothing was changed.")
     rules = without_limits(calendar.rules()) if ignore_limits else None
     slot = slot_at(calendar, start, exclude_booking_id=booking_id, rules=rules)
     if slot is None:

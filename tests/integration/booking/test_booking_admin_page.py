@@ -316,6 +316,13 @@ def test_the_admin_is_not_held_to_the_change_cutoff(clock, signed_in, booking):
     assert db.session.get(Booking, booking.id).start_at == target
 
 
+def test_moving_to_the_same_time_changes_nothing(signed_in, booking):
+    response = signed_in.post(f"/bookings/{booking.id}/move", data={"start": iso(TUESDAY_10)})
+    assert response.status_code == 303
+    assert "already at that time" in signed_in.get(response.location).text
+    assert [c.kind for c in changes(booking.id)] == ["booked"] and mails(booking.id, "booking_rescheduled") == []
+
+
 def test_a_bad_start_is_422(signed_in, booking):
     for start in ("", "tomorrow", "9999-99-99"):
         response = signed_in.post(f"/bookings/{booking.id}/move", data={"start": start})
