@@ -115,7 +115,7 @@ def test_the_invitee_reads_who_cancelled_and_why_the_acting_admin_reads_you(sam,
 def test_an_invitee_cancel_is_named_as_theirs(admin, booking):
     services.cancel(booking, "Ill")
     assert "was cancelled by Alex Demo (invitee)." in mails(booking.id, "admin_cancelled")[0].text_body
-    assert "(cancelled by you)" in mails(booking.id, "booking_cancelled")[0].text_body
+    assert "is cancelled by you." in mails(booking.id, "booking_cancelled")[0].text_body
 
 
 def test_the_invitee_reads_who_moved_their_booking(sam, booking):
@@ -135,7 +135,7 @@ def test_an_api_key_is_named_to_admins_and_is_the_organiser_to_the_invitee(admin
     change = changes(booking.id)[-1]
     assert (change.actor_kind, change.actor_name, change.actor_key_id) == ("api", "API key Zapier", 7)
     assert "cancelled by API key Zapier" in mails(booking.id, "admin_cancelled")[0].text_body
-    assert "(cancelled by the organiser)" in mails(booking.id, "booking_cancelled")[0].text_body
+    assert "cancelled by the organiser." in mails(booking.id, "booking_cancelled")[0].text_body
 
 
 def test_a_fresh_link_is_issued_and_resolved_only_when_the_mail_is_sent(sam, booking):
