@@ -8,6 +8,8 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, iso
+from tests.factories import enrol_now, send_link_workflow
+from tests.helpers import runs
 from webapp.auth import services as admins
 from webapp.booking import history, links, services
 from webapp.booking.history import Actor
@@ -178,6 +180,21 @@ def test_the_booking_page_shows_who_when_link_history_and_mail(signed_in, bookin
     for message in mails(booking.id, "booking_confirmed") + mails(booking.id, "admin_confirmed"):
         assert f"/mail/{message.id}" in text
     assert f'action="/bookings/{booking.id}/cancel"' in text and f"/bookings/{booking.id}/move" in text
+
+
+def test_the_page_names_the_workflow_and_enrolment_that_made_the_link(signed_in, make_calendar, make_contact):
+    from webapp.workflows import engine
+
+    workflow = send_link_workflow(make_calendar(timezone="UTC"), "manual", {})
+    enrolment = enrol_now(workflow, make_contact())
+    while engine.run_due(10):
+        pass
+    link = db.session.get(OneTimeLink, runs(enrolment)["s-link"].output["link_id"])
+    booking = services.book(link, TUESDAY_10, services.Invitee("Ada", "", "UTC"))
+    page = signed_in.get(f"/bookings/{booking.id}").text
+    assert f"/workflows/{workflow.id}" in page and workflow.name in page and f"/enrolments/{enrolment.id}" in page
+    timeline = signed_in.get(f"/enrolments/{enrolment.id}").text
+    assert f'href="/bookings/{booking.id}"' in timeline
 
 
 def test_lists_link_to_the_booking_page(signed_in, booking):
