@@ -248,6 +248,24 @@ def test_a_cancelled_booking_offers_no_cancel_or_move(signed_in, booking):
     assert "Ill" in page
 
 
+def test_a_booking_without_a_contact_offers_no_fresh_link(signed_in, booking):
+    contact_id, booking.contact_id = booking.contact_id, None  # the contact was deleted since
+    db.session.commit()
+    page = signed_in.get(f"/bookings/{booking.id}").text
+    assert "Cancel booking" in page and 'name="fresh_link"' not in page and f"/contacts/{contact_id}" not in page
+
+
+def test_a_past_booking_offers_attendance_not_a_move(clock, signed_in, booking):
+    clock.move_to(TUESDAY_10 + timedelta(hours=2))
+    page = signed_in.get(f"/bookings/{booking.id}").text
+    assert "No-show" in page and "Move…" not in page and "Cancel booking" not in page
+    response = signed_in.post(
+        f"/bookings/{booking.id}/attendance", data={"attendance": "showed", "next": f"/bookings/{booking.id}"}
+    )
+    assert response.location == f"/bookings/{booking.id}"
+    assert "Marked showed" in signed_in.get(response.location).text
+
+
 # --- the admin's move ------------------------------------------------------------------------------
 
 
