@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, iso
+from tests.conftest import PASSWORD, iso, statements_run
 from tests.factories import enrol_now, send_link_workflow
 from tests.helpers import runs
 from webapp.auth import services as admins
@@ -195,6 +195,18 @@ def test_the_page_names_the_workflow_and_enrolment_that_made_the_link(signed_in,
     assert f"/workflows/{workflow.id}" in page and workflow.name in page and f"/enrolments/{enrolment.id}" in page
     timeline = signed_in.get(f"/enrolments/{enrolment.id}").text
     assert f'href="/bookings/{booking.id}"' in timeline
+
+
+def test_the_pages_cost_does_not_grow_with_its_history_and_mail(signed_in, booking):
+    def page_statements() -> int:
+        with statements_run() as statements:
+            assert signed_in.get(f"/bookings/{booking.id}").status_code == 200
+        return len(statements)
+
+    before = page_statements()
+    for _ in range(5):
+        services.resend_confirmation(booking)  # a change and a mail each
+    assert len(history.changes_of(booking.id)) == 6 and page_statements() == before
 
 
 def test_lists_link_to_the_booking_page(signed_in, booking):
