@@ -8,6 +8,7 @@ must match, and no input may get a 5xx.
 
 from webapp.api.schemas import MAX_EXPIRY_HOURS, MAX_PAGE, MAX_SLOT_DAYS
 from webapp.booking.links import MAX_META_BYTES
+from webapp.booking.services import REASON_MAX
 from webapp.calendars.availability import FIRST_DAY, LAST_DAY
 from webapp.calendars.forms import DAY_KEYS
 from webapp.contacts import services as contacts
@@ -203,6 +204,10 @@ SCHEMAS = {
             "metadata": _nullable(METADATA),
         }
     ),
+    "CancelInput": _object(
+        {"reason": {"type": "string", "maxLength": REASON_MAX, "description": "Sent to the invitee."}},
+        required=[],
+    ),
     "BookingList": _object(
         {
             "bookings": {"type": "array", "items": _ref("Booking")},
@@ -332,6 +337,18 @@ PATHS = {
                 ),
             ],
             "responses": {"200": _answer("One page of bookings.", _ref("BookingList")), **_errors("404", "422")},
+        },
+    },
+    "/bookings/{booking_id}/cancel": {
+        "post": {
+            "operationId": "bookings_cancel",
+            "summary": "Cancel a booking as the organiser; the invitee is emailed, with the reason if one is given.",
+            "parameters": [_path_id("booking_id")],
+            "requestBody": {**_body("CancelInput"), "required": False},
+            "responses": {
+                "200": _answer("The cancelled booking.", _ref("Booking")),
+                **_errors("400", "404", "409", "413", "422"),
+            },
         },
     },
     "/openapi.json": {

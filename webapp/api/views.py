@@ -30,7 +30,8 @@ from webapp.api.schemas import (
     positive_id,
 )
 from webapp.audit import audit
-from webapp.booking import links
+from webapp.booking import links, services
+from webapp.booking.history import Actor
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.calendars.forms import zone_names
@@ -306,3 +307,22 @@ def _int_arg(name: str, default, minimum: int, maximum: int | None, errors: dict
         errors[name] = f"A whole number from {minimum} to {maximum or MAX_ID}."
         return None
     return int(raw)
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+def bookings_cancel(booking_id):
+    """Cancel a booking as the organiser, named "API key <name>" in its history; the invitee is emailed."""
+    data = body({"reason"}) if request.get_data() else {}
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        raise invalid({"reason": "Must be a string."})
+    if len(reason.strip()) > services.REASON_MAX:
+        raise invalid({"reason": f"At most {services.REASON_MAX} characters."})
+    booking = _get(Booking, booking_id, "booking")
+    try:
+        services.cancel(booking, reason, by=Actor.api_key(g.api_key))
+    except services.BookingError as exc:
+        raise ApiError(409, str(exc)) from None
+    _audit("booking.cancel", booking_id=booking.id)
+    link = db.session.scalar(select(OneTimeLink).where(OneTimeLink.booking_id == booking.id).limit(1))
+    return jsonify(booking_json(booking, link))

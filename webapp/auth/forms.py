@@ -1,11 +1,12 @@
 """Sign-in and account forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from webapp.auth import services
-from webapp.auth.models import MIN_PASSWORD_LENGTH
+from webapp.auth.models import MIN_PASSWORD_LENGTH, NAME_MAX
+from webapp.text import SingleLine
 
 
 class LoginForm(FlaskForm):
@@ -28,6 +29,18 @@ class PasswordForm(FlaskForm):
         "Repeat new password",
         validators=[DataRequired(), EqualTo("new", "The two new passwords differ.")],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class NameForm(FlaskForm):
+    name = StringField(
+        "Your name",
+        validators=[
+            DataRequired("Give the name invitees should read, e.g. Sam Rivera."),
+            Length(max=NAME_MAX, message=f"A name has at most {NAME_MAX} characters."),
+            SingleLine("Your name"),
+        ],
+        render_kw={"autocomplete": "name"},
     )
 
 

@@ -14,6 +14,12 @@ from webapp.columns import UTCDateTime
 from webapp.extensions import db
 
 MIN_PASSWORD_LENGTH = 10
+NAME_MAX = 100
+
+
+def name_from_email(email: str) -> str:
+    """A new admin's name until they give theirs: the email's local part ("sam.rivera")."""
+    return (email or "").partition("@")[0][:NAME_MAX] or "Admin"
 
 
 def hash_password(password: str) -> str:
@@ -35,6 +41,8 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # How the admin is named to invitees and other admins ("cancelled by Sam Rivera (organiser)").
+    name: Mapped[str] = mapped_column(String(NAME_MAX), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -45,6 +53,11 @@ class User(UserMixin, db.Model):
     if TYPE_CHECKING:  # for mypy only: the ORM maps every attribute annotated in the class body
         session_key: str | None
     session_key = None
+
+    @property
+    def display_name(self) -> str:
+        """The admin's name, never blank (the email's local part when none was given)."""
+        return self.name.strip() if self.name and self.name.strip() else name_from_email(self.email)
 
     @property
     def is_active(self) -> bool:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import aliased
 
 from webapp.audit import audit
 from webapp.auth import models, sessions
-from webapp.auth.models import MIN_PASSWORD_LENGTH, AdminSession, User
+from webapp.auth.models import MIN_PASSWORD_LENGTH, NAME_MAX, AdminSession, User, name_from_email
 from webapp.clock import utcnow
 from webapp.extensions import db
 
@@ -29,6 +29,16 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+def rename(user: User, name: str) -> None:
+    """Set how the admin is named to invitees and other admins; blank takes the email's local part."""
+    name = " ".join((name or "").split())
+    if len(name) > NAME_MAX:
+        raise AdminError(f"A name has at most {NAME_MAX} characters.")
+    user.name = name or name_from_email(user.email)
+    db.session.commit()
+    audit("admin.rename", user_id=user.id)
+
+
 def password_problem(password: str) -> str | None:
     """Why a password is refused, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -45,7 +55,7 @@ def create_admin(email: str, password: str) -> User:
         raise AdminError(f"An admin with the email {email} already exists.")
     if problem := password_problem(password):
         raise AdminError(problem)
-    user = User(email=email)
+    user = User(email=email, name=name_from_email(email))
     user.set_password(password)
     db.session.add(user)
     db.session.commit()

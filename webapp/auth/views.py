@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_user, logout_user
 
 from webapp.auth import services, sessions
-from webapp.auth.forms import AdminForm, LoginForm, PasswordForm
+from webapp.auth.forms import AdminForm, LoginForm, NameForm, PasswordForm
 from webapp.auth.models import User
 from webapp.extensions import db, limiter
 
@@ -64,6 +64,17 @@ def settings():
             return redirect(url_for("auth.settings"), 303)
         form.current.errors.append("This is not your current password.")
     return _settings_page(form, AdminForm(prefix="admin"))
+
+
+@bp.post("/settings/name")
+def rename():
+    """Set one's own name, as invitees and other admins read it ("cancelled by Sam Rivera (organiser)")."""
+    form = NameForm(prefix="me")
+    if form.validate_on_submit():
+        services.rename(current_user._get_current_object(), form.name.data)
+        flash(f"You are now named {current_user.display_name} to invitees and other admins.", "success")
+        return redirect(url_for("auth.settings"), 303)
+    return _settings_page(PasswordForm(prefix="pw", formdata=None), AdminForm(prefix="admin", formdata=None), form)
 
 
 @bp.post("/settings/admins")
@@ -139,13 +150,15 @@ def admins_enable(user_id):
     return redirect(url_for("auth.settings"), 303)
 
 
-def _settings_page(password_form, admin_form):
-    status = 422 if password_form.errors or admin_form.errors else 200
+def _settings_page(password_form, admin_form, name_form=None):
+    name_form = name_form or NameForm(prefix="me", formdata=None, name=current_user.display_name)
+    status = 422 if password_form.errors or admin_form.errors or name_form.errors else 200
     current = sessions.current()
     html = render_template(
         "auth/settings.html",
         form=password_form,
         admin_form=admin_form,
+        name_form=name_form,
         admins=services.all_admins(),
         browsers=sorted(sessions.of_user(current_user), key=lambda row: row != current),  # this browser first
         this_browser=current,

@@ -1,15 +1,19 @@
-"""Admin pages for one-time links (generate, list, revoke) and bookings (list, cancel, attendance)."""
+"""Admin pages for one-time links (generate, list, revoke) and bookings (list, one booking's page with
+its history and mail, move, cancel, attendance)."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from webapp import htmx, paging, params
-from webapp.booking import links, services
-from webapp.booking.forms import LinkForm
+from webapp.booking import history, links, picker, services
+from webapp.booking.forms import AdminCancelForm, AdminMoveForm, LinkForm
+from webapp.booking.history import Actor
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
@@ -17,6 +21,7 @@ from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.contacts.views import add_page_values
 from webapp.extensions import db
+from webapp.mail.models import OutboxMessage
 
 links_bp = Blueprint("links", __name__, url_prefix="/links")
 bookings_bp = Blueprint("bookings", __name__, url_prefix="/bookings")
@@ -217,22 +222,95 @@ def _booking(booking_id) -> Booking:
     return db.session.get(Booking, booking_id) or abort(404)
 
 
-def _back():
+def _back(booking_id: int | None = None):
     target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else url_for("bookings.list")
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("bookings.show", booking_id=booking_id) if booking_id else url_for("bookings.list")
+
+
+def _me() -> Actor:
+    """The signed-in admin, as the actor of a change."""
+    return Actor.admin(current_user._get_current_object())
+
+
+# What other features add to a booking's page: fn(booking, link) -> values for the template (workflows
+# adds the enrolment and workflow that made the link). Registered at start-up; see docs/ARCHITECTURE.md.
+BookingPageValues = Callable[[Booking, OneTimeLink | None], dict]
+_page_values: list[BookingPageValues] = []
+
+
+def add_booking_page_values(fn: BookingPageValues) -> None:
+    """Let a feature above booking add values to the admin's booking page."""
+    if fn not in _page_values:
+        _page_values.append(fn)
+
+
+def _actor_label(change) -> str:
+    """Who made a change, as the signed-in admin reads it ("you", "Sam Rivera (organiser)")."""
+    actor = Actor(change.actor_kind, change.actor_name, change.actor_user_id, change.actor_key_id)
+    return actor.for_admin(is_you=change.actor_user_id is not None and change.actor_user_id == current_user.id)
+
+
+# A booking's page lists at most this many of its messages, newest first (a booking has a handful).
+MAIL_LIMIT = 50
+
+
+def booking_page_context(booking: Booking, cancel_form=None) -> dict:
+    """Everything the booking page shows: who, when, the link and its run, the history, the mail."""
+    link = db.session.scalar(
+        select(OneTimeLink).where(OneTimeLink.booking_id == booking.id).order_by(OneTimeLink.id).limit(1)
+    )
+    mails = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.booking_id == booking.id)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(MAIL_LIMIT + 1)
+    ).all()
+    context = {
+        "booking": booking,
+        "calendar": booking.calendar,
+        "contact": db.session.get(Contact, booking.contact_id) if booking.contact_id else None,
+        "link": link,
+        "changes": history.changes_of(booking.id),
+        "change_limit": history.PAGE_LIMIT,
+        "mails": mails[:MAIL_LIMIT],
+        "more_mails": len(mails) > MAIL_LIMIT,
+        "move_problem": services.why_admin_cannot_move(booking),
+        "cancel_form": cancel_form or AdminCancelForm(formdata=None),
+        "now": utcnow(),
+        "workflow": None,
+        "enrolment": None,
+        "actor_label": _actor_label,
+    }
+    for fn in _page_values:
+        context.update(fn(booking, link))
+    return context
+
+
+@bookings_bp.get("/<int:booking_id>", endpoint="show")
+def show(booking_id):
+    """One booking: who, when (the admin's zone and the invitee's), its link, every change and every mail."""
+    return render_template("booking/booking.html", **booking_page_context(_booking(booking_id)))
 
 
 @bookings_bp.post("/<int:booking_id>/cancel")
 def cancel(booking_id):
-    """Cancel a booking as the organiser; the invitee is emailed."""
+    """Cancel a booking as the organiser, with a reason and maybe a fresh link; the invitee is emailed."""
     booking = _booking(booking_id)
+    form = AdminCancelForm()
+    if not form.validate_on_submit():
+        # What was typed stays in the form, with the message beside it.
+        context = booking_page_context(booking, cancel_form=form)
+        return render_template("booking/booking.html", **context), 422
     try:
-        services.cancel(booking, request.form.get("reason", ""), by="admin")
+        fresh = services.cancel(booking, form.reason.data or "", by=_me(), fresh_link=form.fresh_link.data)
     except services.BookingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{booking.name}'s booking is cancelled and they have been emailed.", "success")
-    return redirect(_back(), 303)
+        extra = " with a fresh link to book again" if fresh else ""
+        flash(f"{booking.name}'s booking is cancelled and they have been emailed{extra}.", "success")
+    return redirect(_back(booking.id), 303)
 
 
 @bookings_bp.post("/<int:booking_id>/attendance")
@@ -241,12 +319,67 @@ def attendance(booking_id):
     booking = _booking(booking_id)
     value = request.form.get("attendance") or None
     try:
-        services.set_attendance(booking, value)
+        services.set_attendance(booking, value, by=_me())
     except services.BookingError as exc:
         flash(str(exc), "error")
     else:
         flash(f"{booking.name}: marked {value.replace('_', '-') if value else 'unmarked'}.", "success")
     return redirect(_back(), 303)
+
+
+def _admin_zone(calendar: Calendar) -> str:
+    """The zone the move picker speaks: the one chosen on the page, else the admin's, else the calendar's."""
+    return (
+        picker.valid_zone(request.values.get("tz") or request.values.get("timezone"))
+        or picker.valid_zone(getattr(current_user, "timezone", None))
+        or calendar.timezone
+    )
+
+
+@bookings_bp.route("/<int:booking_id>/move", methods=["GET", "POST"], endpoint="move")
+@bookings_bp.route("/<int:booking_id>/move/any", methods=["GET", "POST"], endpoint="move_any")
+def move(booking_id):
+    """Move a booking to another time: the invitee's slot picker, or with the calendar's limits set aside."""
+    booking = _booking(booking_id)
+    if problem := services.why_admin_cannot_move(booking):
+        flash(problem, "error")
+        return redirect(url_for("bookings.show", booking_id=booking.id), 303)
+    ignore_limits = request.endpoint == "bookings.move_any"
+    form = AdminMoveForm()
+    status, error, day = 200, None, None
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                services.reschedule(booking, form.instant(), by=_me(), ignore_limits=ignore_limits)
+            except services.SlotUnavailable as exc:
+                status, error, day = 409, str(exc), form.instant().date()
+            except services.BookingError as exc:
+                flash(str(exc), "error")
+                return redirect(url_for("bookings.show", booking_id=booking.id), 303)
+            else:
+                flash(f"{booking.name}'s booking has moved; they have been emailed the new time.", "success")
+                return redirect(url_for("bookings.show", booking_id=booking.id), 303)
+        else:
+            status = 422
+    try:
+        day = day or picker.parse_day(request.args.get("date"))
+        month = picker.parse_month(request.args.get("month"))
+    except params.OutOfRange as exc:
+        raise params.BadParam(str(exc)) from None
+    calendar = booking.calendar
+    view = picker.build(calendar, _admin_zone(calendar), month, day, booking.id, ignore_limits=ignore_limits)
+    form.timezone.data = view.timezone
+    endpoint = "bookings.move_any" if ignore_limits else "bookings.move"
+    context = {
+        "booking": booking,
+        "calendar": calendar,
+        "form": form,
+        "picker": view,
+        "error": error,
+        "ignore_limits": ignore_limits,
+        "picker_url": url_for(endpoint, booking_id=booking.id),
+    }
+    return htmx.render("booking/move.html", "booking/_picker.html", status=status, **context)
 
 
 def init_app(app):

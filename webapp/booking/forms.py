@@ -3,12 +3,12 @@
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from webapp import params
-from webapp.booking.services import BOUND, FREE, OTHER
+from webapp.booking.services import BOUND, FREE, OTHER, REASON_MAX
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact
@@ -81,6 +81,29 @@ class RescheduleForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = TextAreaField("Reason (optional, shared with the organiser)", [Length(max=2000)])
+
+
+class AdminCancelForm(FlaskForm):
+    """The organiser's cancel: a reason the invitee reads, and whether to send a fresh link."""
+
+    reason = TextAreaField(
+        "Reason (optional, sent to the invitee)",
+        [Length(max=REASON_MAX, message=f"A reason is at most {REASON_MAX} characters.")],
+    )
+    fresh_link = BooleanField("Send a fresh link, so they can book another time")
+    next = HiddenField()
+
+
+class AdminMoveForm(FlaskForm):
+    """The organiser's move: a slot from the picker, and whether the calendar's limits apply."""
+
+    start = HiddenField("Time", [DataRequired("Pick a new time.")])
+    timezone = HiddenField("Time zone")
+    ignore_limits = BooleanField("Ignore the calendar's limits")
+
+    validate_start = BookForm.validate_start
+    validate_timezone = BookForm.validate_timezone
+    instant = BookForm.instant
 
 
 def _id(value) -> int | None:

@@ -67,6 +67,31 @@ class Booking(db.Model):
         return "past" if self.end_at <= utcnow() else "upcoming"
 
 
+class BookingChange(db.Model):
+    """One thing that happened to a booking, and who did it (webapp/booking/history.py writes them).
+
+    Names are copied, not joined: the history still reads right after an admin or an API key is gone.
+    """
+
+    __tablename__ = "booking_changes"
+    # The booking page reads one booking's history, newest first, a page at a time.
+    __table_args__ = (Index("ix_booking_changes_booking", "booking_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))  # booked, moved, cancelled, attendance, resent
+    actor_kind: Mapped[str] = mapped_column(String(20))  # invitee, admin, api, system
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor_key_id: Mapped[int | None] = mapped_column(Integer)
+    # {"from": iso, "to": iso, "reason": "…", "attendance": "showed", "fresh_link_id": 7, "ignored_limits": true}
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"<BookingChange {self.booking_id} {self.kind} by {self.actor_kind}>"
+
+
 def _busy(calendar_id: int, start: datetime, end: datetime, exclude_booking_id: int | None):
     """A calendar's confirmed bookings that touch [start, end): its busy time (calendars.models)."""
     query = select(Booking.start_at, Booking.end_at).where(

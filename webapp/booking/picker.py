@@ -10,7 +10,7 @@ from webapp.booking import cache
 from webapp.calendars.availability import Slot, slots_by_day
 from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
-from webapp.calendars.services import slots
+from webapp.calendars.services import slots, without_limits
 from webapp.clock import utcnow
 
 LOOKAHEAD_DAYS = 93  # how far the first page looks for the first open day
@@ -89,6 +89,7 @@ def build(
     day: date | None = None,
     exclude_booking_id: int | None = None,
     state: cache.CalendarState | None = None,
+    ignore_limits: bool = False,
 ) -> Picker:
     """The picker for a month (default: the month of the first open day) and a day in it.
 
@@ -99,20 +100,22 @@ def build(
     holds the calendar's state read fresh, bookings included (cache.CalendarState), so a booking,
     a cancellation or a settings change is seen by the next request. A cached Picker is shared:
     treat it as read-only. `state`: the calendar's, when the caller has just read it.
+    `ignore_limits`: an organiser's picker (calendars.services.without_limits).
     """
     now = utcnow()
     state = state or cache.read_state(cal.id)
     if state is None:  # deleted meanwhile
-        return compute(cal, timezone, month, day, exclude_booking_id, now)
+        return compute(cal, timezone, month, day, exclude_booking_id, now, ignore_limits)
     minute = now.replace(second=0, microsecond=0)
-    key = ("picker", state, timezone, month, day, exclude_booking_id, minute)
+    key = ("picker", state, timezone, month, day, exclude_booking_id, minute, ignore_limits)
     store = cache.store()
     picker = store.get(key)
     if picker is None:
-        picker = compute(state, timezone, month, day, exclude_booking_id, minute)
+        picker = compute(state, timezone, month, day, exclude_booking_id, minute, ignore_limits)
         store.put(key, picker)
-    if picker.earliest is not None and picker.earliest < now + timedelta(minutes=state.min_notice):
-        picker = compute(state, timezone, month, day, exclude_booking_id, now)
+    notice = 0 if ignore_limits else state.min_notice
+    if picker.earliest is not None and picker.earliest < now + timedelta(minutes=notice):
+        picker = compute(state, timezone, month, day, exclude_booking_id, now, ignore_limits)
         store.put(key, picker)
     return picker
 
@@ -124,16 +127,17 @@ def compute(
     day: date | None,
     exclude_booking_id: int | None,
     now: datetime,
+    ignore_limits: bool = False,
 ) -> Picker:
     """build() without the cache, as of `now`."""
-    rules = cal.rules()
+    rules = without_limits(cal.rules()) if ignore_limits else cal.rules()
     today = now.astimezone(ZoneInfo(timezone)).date()
     if day and not month:
         month = day.replace(day=1)
     explicit_month = month is not None
     this_month = today.replace(day=1)
     month = max(month or this_month, this_month)
-    last_bookable = today + timedelta(days=cal.window_days + 1) if cal.window_days else None
+    last_bookable = today + timedelta(days=rules.window_days + 1) if rules.window_days else None
     if last_bookable and month > last_bookable:
         month = last_bookable.replace(day=1)
     open_days = _open_days(cal, rules, timezone, month, today, now, exclude_booking_id)

@@ -18,10 +18,11 @@ from sqlalchemy import or_, select, update
 from webapp import events, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
-from webapp.booking import counts, ics
+from webapp.booking import counts, history, ics, links
+from webapp.booking.history import Actor
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars.models import Calendar
-from webapp.calendars.services import slot_at
+from webapp.calendars.services import slot_at, without_limits
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
@@ -30,6 +31,7 @@ from webapp.text import one_line
 from webapp.zones import format_datetime
 
 MANAGE = "manage"
+REASON_MAX = 2000  # characters of a cancellation's reason
 
 # How the booking page asks for the email (email_mode).
 BOUND = "bound"  # the contact's email, shown masked, not editable
@@ -110,7 +112,7 @@ def _start_transaction(calendar_id: int) -> None:
     _lock_calendar(calendar_id)
 
 
-def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
+def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None = None) -> Booking:
     """Book `start` with the link: exactly once, only while the slot has a seat left, with the contact's email."""
     link_id, calendar_id, contact_id = link.id, link.calendar_id, link.contact_id
     _start_transaction(calendar_id)
@@ -157,7 +159,9 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
     db.session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(booking_id=booking.id))
     # opened_at as the row is now: a racing first opening that committed already counted the link opened.
     counts.bump(consumed, booked=1, opened=int(consumed.opened_at is None))
-    _notify(booking, "confirmed")
+    actor = by or Actor.invitee(invitee.name)
+    history.record(booking, history.BOOKED, actor, to=booking.start_at, link_id=link_id)
+    _notify(booking, "confirmed", actor)
     if contact is not None and normalize_email(email) != contact.email_key:
         _tell_contact(booking, contact)
     events.booking_made.send(booking, link_id=link_id)
@@ -207,28 +211,76 @@ def why_unchangeable(booking: Booking, now: datetime | None = None) -> str | Non
     return None
 
 
-def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
-    """Cancel a booking and free its seat; the one-time link stays used."""
-    if by == "invitee" and (problem := why_unchangeable(booking)):
+def _check_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX:
+        raise InviteeInvalid(f"A reason is at most {REASON_MAX} characters; yours has {len(reason)}.")
+    return reason
+
+
+def cancel(
+    booking: Booking, reason: str = "", by: Actor | str = "invitee", fresh_link: bool = False
+) -> OneTimeLink | None:
+    """Cancel a booking and free its seat; the one-time link stays used.
+
+    `by` says who cancels (an Actor, or a kind: "invitee", "admin"); only the invitee is held to the
+    calendar's change cutoff. `fresh_link`: issue a new one-time link for the same contact and calendar,
+    sent in the invitee's cancellation mail (returned)."""
+    actor = Actor.of(by, booking)
+    if actor.kind == history.INVITEE and (problem := why_unchangeable(booking)):
         raise ChangeNotAllowed(problem)
     if booking.status == "cancelled":
         raise ChangeNotAllowed("This booking has already been cancelled.")
+    reason = _check_reason(reason)
+    contact = db.session.get(Contact, booking.contact_id) if booking.contact_id else None
+    if fresh_link and contact is None:
+        raise BookingError("This booking has no contact on file, so no fresh link can be sent. Nothing was changed.")
     # Bumps booking_seq like every booking change (the booking page's cache keys on it), taking
     # the calendar's lock first, in the same order as book() and reschedule().
     _lock_calendar(booking.calendar_id)
+    new_link = None
+    if fresh_link:
+        try:
+            new_link = links.issue(db.session.get_one(Calendar, booking.calendar_id), contact, source="rebook")
+        except links.LinkError as exc:
+            db.session.rollback()
+            raise BookingError(f"{exc} Nothing was changed.") from None
     booking.status = "cancelled"
     booking.cancelled_at = utcnow()
-    booking.cancel_reason = reason.strip()[:2000]
-    booking.cancelled_by = by
-    _notify(booking, "cancelled")
+    booking.cancel_reason = reason
+    booking.cancelled_by = actor.kind
+    history.record(booking, history.CANCELLED, actor, reason=reason, fresh_link_id=new_link and new_link.id)
+    extra = {"rebook_url": tokens.LinkRef(links.PURPOSE, new_link.id)} if new_link else {}
+    _notify(booking, "cancelled", actor, reason=reason, **extra)
     events.booking_cancelled.send(booking)
     db.session.commit()
-    audit("booking.cancel", booking_id=booking.id, by=by)
+    audit("booking.cancel", booking_id=booking.id, by=actor.kind, fresh_link_id=new_link and new_link.id)
+    return new_link
 
 
-def reschedule(booking: Booking, start: datetime) -> None:
-    """Move a booking to another open slot; the one-time link is not revived."""
-    if problem := why_unchangeable(booking):
+def why_admin_cannot_move(booking: Booking, now: datetime | None = None) -> str | None:
+    """None when an organiser may still move the booking (no cutoff for them); otherwise why not."""
+    if booking.status == "cancelled":
+        return "This booking has been cancelled; a cancelled booking cannot be moved."
+    if booking.start_at <= (now or utcnow()):
+        return "This meeting has already started or taken place."
+    return None
+
+
+def reschedule(booking: Booking, start: datetime, by: Actor | str | None = None, ignore_limits: bool = False) -> None:
+    """Move a booking to another open slot; the one-time link is not revived.
+
+    The invitee is held to the change cutoff and the calendar's limits. An organiser (`by` an admin or
+    an API key) is not held to the cutoff, and with `ignore_limits` may pick any start on the slot grid
+    of any day (minimum notice, booking window, daily cap and working hours set aside); the seats and
+    the other bookings (with their buffers) still decide, for everyone."""
+    actor = Actor.of(by, booking)
+    if actor.kind == history.INVITEE:
+        problem = why_unchangeable(booking)
+        ignore_limits = False
+    else:
+        problem = why_admin_cannot_move(booking)
+    if problem:
         raise ChangeNotAllowed(problem)
     booking_id, calendar_id = booking.id, booking.calendar_id
     _start_transaction(calendar_id)
@@ -237,21 +289,28 @@ def reschedule(booking: Booking, start: datetime) -> None:
     if booking.status != "confirmed":
         db.session.rollback()
         raise ChangeNotAllowed("This booking has been cancelled.")
-    slot = slot_at(calendar, start, exclude_booking_id=booking_id)
+    if start == booking.start_at:
+        db.session.rollback()
+        raise BookingError("The booking is already at that time; nothing was changed.")
+    rules = without_limits(calendar.rules()) if ignore_limits else None
+    slot = slot_at(calendar, start, exclude_booking_id=booking_id, rules=rules)
     if slot is None:
         db.session.rollback()
         raise SlotUnavailable("Sorry, that time was just taken or is no longer available. Please pick another.")
     previous = booking.start_at
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
-    _notify(booking, "rescheduled", previous=previous)
+    history.record(
+        booking, history.MOVED, actor, **{"from": previous, "to": slot.start}, ignored_limits=ignore_limits or None
+    )
+    _notify(booking, "rescheduled", actor, previous=previous)
     events.booking_rescheduled.send(booking)
     db.session.commit()
-    audit("booking.reschedule", booking_id=booking_id)
+    audit("booking.reschedule", booking_id=booking_id, by=actor.kind)
 
 
-def set_attendance(booking: Booking, attendance: str | None) -> None:
-    """Mark a past booking showed or no-show (None clears it)."""
+def set_attendance(booking: Booking, attendance: str | None, by: Actor | None = None) -> None:
+    """Mark a past booking showed or no-show (None clears it); `by`: who marks it (default OneSlot)."""
     if attendance not in (None, "showed", "no_show"):
         raise BookingError("Attendance is showed or no_show.")
     if booking.status == "cancelled":
@@ -262,15 +321,19 @@ def set_attendance(booking: Booking, attendance: str | None) -> None:
     changed = before != attendance
     booking.attendance = attendance
     counts.booking_attendance(booking, before, attendance)
+    if changed:
+        history.record(booking, history.ATTENDANCE, by or Actor.system(), attendance=attendance or "cleared")
     if changed and attendance:
         events.booking_attendance_marked.send(booking, attendance=attendance)
     db.session.commit()
     audit("booking.attendance", booking_id=booking.id, attendance=attendance)
 
 
-def resend_confirmation(booking: Booking) -> None:
+def resend_confirmation(booking: Booking, by: Actor | str | None = None) -> None:
     """Queue the confirmation again, to the address on file (never one typed on the page)."""
-    _invitee_mail(booking, "resent")
+    actor = Actor.of(by, booking)
+    history.record(booking, history.RESENT, actor)
+    _invitee_mail(booking, "resent", actor)
     db.session.commit()
     audit("booking.resend", booking_id=booking.id)
 
@@ -290,11 +353,16 @@ def _admin_addresses(calendar: Calendar) -> list[str]:
 
 
 def _context(booking: Booking, event: str, **extra) -> dict:
+    # actor_label: who acted, as the reader says it ("you", "Sam Rivera (organiser)"); reason: the
+    # cancellation's, as typed (data, never markup); rebook_url: a fresh link's marker, when one was sent.
     return {
         "booking": booking,
         "calendar": db.session.get(Calendar, booking.calendar_id),
         "event": event,
         "manage_url": tokens.LinkRef(MANAGE, booking.id),
+        "actor_label": "",
+        "reason": "",
+        "rebook_url": None,
         **extra,
     }
 
@@ -314,7 +382,7 @@ def _subject(booking: Booking, event: str, zone: str) -> str:
     return SUBJECTS[event].format(calendar=one_line(calendar.name), when=when)
 
 
-def _invitee_mail(booking: Booking, event: str, **extra) -> None:
+def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **extra) -> None:
     attachments = []
     if event != "cancelled":
         attachments.append(
@@ -324,7 +392,7 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
         booking.email,
         _subject(booking, event, booking.timezone),
         "booking_invitee",
-        _context(booking, event, **extra),
+        _context(booking, event, actor_label=actor.for_invitee() if actor else "", **extra),
         attachments=attachments,
         kind=f"booking_{event}",
         booking_id=booking.id,
@@ -345,16 +413,19 @@ def _tell_contact(booking: Booking, contact: Contact) -> None:
     )
 
 
-def _notify(booking: Booking, event: str, **extra) -> None:
+def _notify(booking: Booking, event: str, actor: Actor, **extra) -> None:
     """Queue the invitee's message and the organisers' notification, in the caller's transaction."""
-    _invitee_mail(booking, event, **extra)
+    _invitee_mail(booking, event, actor, **extra)
     calendar = db.session.get_one(Calendar, booking.calendar_id)
+    acting = db.session.get(User, actor.user_id) if actor.user_id else None
+    extra.pop("rebook_url", None)  # the invitee's to use; organisers' copies never carry it
     for address in _admin_addresses(calendar):
+        is_you = acting is not None and normalize_email(address) == normalize_email(acting.email)
         queue_email(
             address,
             f"[OneSlot] {one_line(booking.name)}: " + _subject(booking, event, calendar.timezone),
             "booking_admin",
-            _context(booking, event, **extra),
+            _context(booking, event, actor_label=actor.for_admin(is_you), **extra),
             kind=f"admin_{event}",
             booking_id=booking.id,
         )

@@ -3,6 +3,7 @@
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -147,10 +148,27 @@ def slots(
     return open_slots(rules or calendar.rules(), busy, now, first_day, last_day, viewer_tz)
 
 
-def slot_at(calendar: Calendar, start: datetime, now: datetime | None = None, exclude_booking_id=None) -> Slot | None:
-    """The open slot starting exactly at `start`, or None when it is not (or no longer) bookable."""
+def without_limits(rules: Rules) -> Rules:
+    """An organiser's rules: every start on the slot grid of every day, from now on, with no notice,
+    window or daily cap; the duration, interval, buffers and seats (other bookings) still apply."""
+    return replace(
+        rules,
+        weekly={weekday: ((0, 1440),) for weekday in range(7)},
+        overrides={},
+        min_notice=0,
+        window_days=None,
+        max_per_day=None,
+    )
+
+
+def slot_at(
+    calendar: Calendar, start: datetime, now: datetime | None = None, exclude_booking_id=None, rules=None
+) -> Slot | None:
+    """The open slot starting exactly at `start`, or None when it is not (or no longer) bookable.
+
+    `rules`: other rules than the calendar's own (an organiser's, without_limits)."""
     day = start.astimezone(UTC).date()
-    candidates = slots(calendar, day, day, "UTC", now, exclude_booking_id)
+    candidates = slots(calendar, day, day, "UTC", now, exclude_booking_id, rules)
     return next((slot for slot in candidates if slot.start == start), None)
 
 

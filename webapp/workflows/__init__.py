@@ -1,5 +1,6 @@
 """Workflows: a trigger enrols contacts, the engine runs each one through the published version's steps."""
 
+from webapp.booking.admin import add_booking_page_values
 from webapp.contacts.views import add_list_values, add_page_values
 from webapp.worker import register_task_source
 from webapp.workflows import demo, engine, enrolment_views, exchange_views, expiry, triggers
@@ -12,12 +13,14 @@ __all__ = ["init_app"]
 
 def init_app(app):
     """Connect the triggers to the events, add the pages (and the workflows card of the contact pages) and
-    the inbound webhook, and make enrolments and link expiry task sources of `flask worker`."""
+    the inbound webhook, the booking page's workflow lines, and make enrolments and link expiry task
+    sources of `flask worker`."""
     triggers.connect()
     app.register_blueprint(inbound_webhook_bp)
     app.register_blueprint(enrolment_views.bp)
     add_page_values(enrolment_views.contact_page_values)
     add_list_values(enrolment_views.contact_list_values)
+    add_booking_page_values(enrolment_views.booking_page_values)
     demo.register(app)
     register_task_source("enrolments", engine.run_due)
     register_task_source("link_expiry", expiry.handle_expired)

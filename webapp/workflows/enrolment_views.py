@@ -163,6 +163,16 @@ def contact_page_values(contact, args) -> dict:
     return {"enrol_workflows": enrollable_workflows(), "enrolments": contact_enrolments(contact, args)}
 
 
+def booking_page_values(booking, link) -> dict:
+    """The booking page's "made by" lines: the workflow and enrolment whose step issued the booking's link."""
+    if link is None:
+        return {}
+    return {
+        "workflow": db.session.get(Workflow, link.workflow_id) if link.workflow_id else None,
+        "enrolment": db.session.get(Enrolment, link.enrolment_id) if link.enrolment_id else None,
+    }
+
+
 def contact_list_values(args) -> dict:
     """The contacts list's "Enrol selected in…" form: the workflows it offers."""
     return {"enrol_workflows": enrollable_workflows()}
