@@ -203,6 +203,10 @@ SCHEMAS = {
             "metadata": _nullable(METADATA),
         }
     ),
+    "CancelInput": _object(
+        {"reason": {"type": "string", "maxLength": 2000, "description": "Told to the invitee in the cancellation."}},
+        required=[],
+    ),
     "BookingList": _object(
         {
             "bookings": {"type": "array", "items": _ref("Booking")},
@@ -332,6 +336,18 @@ PATHS = {
                 ),
             ],
             "responses": {"200": _answer("One page of bookings.", _ref("BookingList")), **_errors("404", "422")},
+        },
+    },
+    "/bookings/{booking_id}/cancel": {
+        "post": {
+            "operationId": "bookings_cancel",
+            "summary": "Cancel a booking as the organiser; the invitee is emailed the cancellation (METHOD:CANCEL).",
+            "parameters": [_path_id("booking_id")],
+            "requestBody": _body("CancelInput"),
+            "responses": {
+                "200": _answer("The cancelled booking.", _ref("Booking")),
+                **_errors("400", "404", "409", "413", "422"),
+            },
         },
     },
     "/openapi.json": {

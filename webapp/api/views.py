@@ -31,6 +31,7 @@ from webapp.api.schemas import (
 )
 from webapp.audit import audit
 from webapp.booking import links
+from webapp.booking import services as booking_services
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.calendars.forms import zone_names
@@ -287,15 +288,34 @@ def bookings_list():
         more, bookings = len(bookings) > limit, bookings[:limit]
         next_cursor = paging.encode([bookings[-1].start_at, bookings[-1].id]) if more else None
     made_by = {}
-    if bookings:
-        query = select(OneTimeLink).where(OneTimeLink.booking_id.in_([b.id for b in bookings]))
-        made_by = {link.booking_id: link for link in db.session.scalars(query)}
+    if link_ids := {b.link_id for b in bookings if b.link_id is not None}:
+        # Booking.link_id: a link re-armed and booked again still made each of its bookings.
+        made_by = {
+            link.id: link for link in db.session.scalars(select(OneTimeLink).where(OneTimeLink.id.in_(link_ids)))
+        }
     return jsonify(
-        bookings=[booking_json(b, made_by.get(b.id)) for b in bookings],
+        bookings=[booking_json(b, made_by.get(b.link_id or 0)) for b in bookings],
         limit=limit,
         offset=offset,
         next=next_cursor,
     )
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+def bookings_cancel(booking_id):
+    """Cancel a booking as the organiser: the seat is freed, the invitee gets the cancellation (METHOD:CANCEL)."""
+    data = body({"reason"})
+    reason = data.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > booking_services.MAX_REASON:
+        raise invalid({"reason": f"A string of at most {booking_services.MAX_REASON} characters."})
+    booking = _get(Booking, booking_id, "booking")
+    try:
+        booking_services.cancel(booking, reason, by="api")
+    except booking_services.BookingError as exc:
+        raise ApiError(409, str(exc)) from None
+    _audit("booking.cancel", booking_id=booking.id)
+    link = db.session.get(OneTimeLink, booking.link_id) if booking.link_id else None
+    return jsonify(booking_json(booking, link))
 
 
 def _int_arg(name: str, default, minimum: int, maximum: int | None, errors: dict):

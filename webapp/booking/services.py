@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 from webapp import events, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
-from webapp.booking import counts, ics
+from webapp.booking import counts, ics, links
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slot_at
@@ -30,6 +30,7 @@ from webapp.text import one_line
 from webapp.zones import format_datetime
 
 MANAGE = "manage"
+MAX_REASON = 2000  # characters of a cancellation reason
 
 # How the booking page asks for the email (email_mode).
 BOUND = "bound"  # the contact's email, shown masked, not editable
@@ -151,6 +152,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
         email=email,
         timezone=invitee.timezone,
         notes=invitee.notes,
+        link_id=link_id,
     )
     db.session.add(booking)
     db.session.flush()
@@ -208,7 +210,7 @@ def why_unchangeable(booking: Booking, now: datetime | None = None) -> str | Non
 
 
 def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
-    """Cancel a booking and free its seat; the one-time link stays used."""
+    """Cancel a booking and free its seat; its one-time link books again if it was issued to (re-arm)."""
     if by == "invitee" and (problem := why_unchangeable(booking)):
         raise ChangeNotAllowed(problem)
     if booking.status == "cancelled":
@@ -218,8 +220,10 @@ def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
     _lock_calendar(booking.calendar_id)
     booking.status = "cancelled"
     booking.cancelled_at = utcnow()
-    booking.cancel_reason = reason.strip()[:2000]
+    booking.cancel_reason = reason.strip()[:MAX_REASON]
     booking.cancelled_by = by
+    booking.sequence += 1
+    links.rearm(booking, links.CANCELLED)
     _notify(booking, "cancelled")
     events.booking_cancelled.send(booking)
     db.session.commit()
@@ -244,6 +248,7 @@ def reschedule(booking: Booking, start: datetime) -> None:
     previous = booking.start_at
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
+    booking.sequence += 1
     _notify(booking, "rescheduled", previous=previous)
     events.booking_rescheduled.send(booking)
     db.session.commit()
@@ -262,6 +267,10 @@ def set_attendance(booking: Booking, attendance: str | None) -> None:
     changed = before != attendance
     booking.attendance = attendance
     counts.booking_attendance(booking, before, attendance)
+    if changed and attendance == "no_show":
+        links.rearm(booking, links.NO_SHOW)
+    elif changed and before == "no_show":
+        links.disarm(booking)
     if changed and attendance:
         events.booking_attendance_marked.send(booking, attendance=attendance)
     db.session.commit()
@@ -269,8 +278,9 @@ def set_attendance(booking: Booking, attendance: str | None) -> None:
 
 
 def resend_confirmation(booking: Booking) -> None:
-    """Queue the confirmation again, to the address on file (never one typed on the page)."""
-    _invitee_mail(booking, "resent")
+    """Queue what is true now, to the address on file (never one typed on the page): the booking as it
+    stands, or that it was cancelled (with the CANCEL), never a confirmation of a cancelled meeting."""
+    _invitee_mail(booking, "cancelled" if booking.status == "cancelled" else "resent", resent=True)
     db.session.commit()
     audit("booking.resend", booking_id=booking.id)
 
@@ -289,14 +299,40 @@ def _admin_addresses(calendar: Calendar) -> list[str]:
     return list(db.session.scalars(select(User.email).order_by(User.id)))
 
 
+def cancelled_by_words(booking: Booking) -> str:
+    """Who cancelled, as the invitee reads it: "you" or "the organiser"."""
+    return "you" if booking.cancelled_by == "invitee" else "the organiser"
+
+
+def cancellation_note(booking: Booking) -> str:
+    """ "This booking was cancelled on <date> by <you / the organiser>.", in the invitee's zone."""
+    when = format_datetime(booking.cancelled_at or utcnow(), booking.timezone, "%a %d %b %Y, %H:%M")
+    return f"This booking was cancelled on {when} by {cancelled_by_words(booking)}."
+
+
+def rebook_url(booking: Booking) -> str | None:
+    """For the manage page: the URL of the booking's link when it can book again (re-armed), else None."""
+    link = links.rebook_link(booking) if booking.status == "cancelled" else None
+    return links.url(link) if link is not None else None
+
+
 def _context(booking: Booking, event: str, **extra) -> dict:
-    return {
+    context = {
         "booking": booking,
         "calendar": db.session.get(Calendar, booking.calendar_id),
         "event": event,
         "manage_url": tokens.LinkRef(MANAGE, booking.id),
+        "rebook_url": None,
+        "resent": False,
         **extra,
     }
+    if booking.status == "cancelled":
+        context["cancellation_note"] = cancellation_note(booking)
+        # A marker the message may reveal (mail never carries a working link it did not put there itself).
+        link = links.rebook_link(booking)
+        context["rebook_url"] = tokens.LinkRef(links.PURPOSE, link.id) if link is not None else None
+        context["organiser_email"] = ics.organizer(context["calendar"])[1]
+    return context
 
 
 SUBJECTS = {
@@ -315,18 +351,23 @@ def _subject(booking: Booking, event: str, zone: str) -> str:
 
 
 def _invitee_mail(booking: Booking, event: str, **extra) -> None:
-    attachments = []
-    if event != "cancelled":
-        attachments.append(
-            {"filename": "invite.ics", "mimetype": "text/calendar", "content": ics.for_booking(booking).decode()}
-        )
+    # The iTIP message of the booking as it stands: REQUEST, or CANCEL once cancelled (sender.py writes
+    # it as Google Calendar, Outlook and Apple Calendar expect).
+    method = ics.method_for(booking)
+    attachments = [
+        {
+            "filename": "invite.ics",
+            "mimetype": f"text/calendar; method={method}",
+            "content": ics.for_booking(booking, method).decode(),
+        }
+    ]
     queue_email(
         booking.email,
         _subject(booking, event, booking.timezone),
         "booking_invitee",
         _context(booking, event, **extra),
         attachments=attachments,
-        kind=f"booking_{event}",
+        kind="booking_resent" if extra.get("resent") else f"booking_{event}",
         booking_id=booking.id,
     )
 
