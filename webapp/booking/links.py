@@ -208,7 +208,8 @@ def disarm(booking: Booking) -> bool:
 
 def rebook_link(booking: Booking) -> OneTimeLink | None:
     """The link `booking` was made with, when it can book again now (re-armed, not booked since)."""
-    link = db.session.get(OneTimeLink, booking.link_id) if booking.link_id else None
+    # populate_existing: rearm() changed the row behind the session's back (synchronize_session=False).
+    link = db.session.get(OneTimeLink, booking.link_id, populate_existing=True) if booking.link_id else None
     return link if link is not None and link.booking_id == booking.id and link.bookable else None
 
 

@@ -97,7 +97,9 @@ def test_book_move_cancel_resend_carry_one_uid_and_a_growing_sequence(app, clien
     text = resent.get_body(("plain",)).get_content()
     assert resent["Subject"].startswith("Cancelled:") and "You're booked" not in text
     assert "This booking was cancelled on Wed 10 Mar 2027, 08:15 UTC by you." in text
-    assert "This booking was cancelled on Wed 10 Mar 2027, 08:15 UTC by you." in resent.get_body(("html",)).get_content()
+    assert (
+        "This booking was cancelled on Wed 10 Mar 2027, 08:15 UTC by you." in resent.get_body(("html",)).get_content()
+    )
     # The admin's notifications carry no invitation (they are not the attendee).
     notifications = [m for m in smtp.messages if m["To"] == admin.email]
     assert len(notifications) == 3
@@ -156,7 +158,12 @@ def test_uids_are_random_and_never_follow_an_id(app, client, make_link, make_cal
     db.session.execute(delete(Booking).where(Booking.id == old_id))
     db.session.commit()
     again = Booking(
-        id=old_id, calendar_id=calendar.id, start_at=tomorrow_at(12), end_at=tomorrow_at(12, 30), name="B", email="b@x.io"
+        id=old_id,
+        calendar_id=calendar.id,
+        start_at=tomorrow_at(12),
+        end_at=tomorrow_at(12, 30),
+        name="B",
+        email="b@x.io",
     )
     db.session.add(again)
     db.session.commit()
