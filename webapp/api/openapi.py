@@ -79,6 +79,14 @@ CALENDAR_SETTINGS = {
         "type": "boolean",
         "description": "Invitees may book a contact's link with another email (the contact is then told).",
     },
+    "rearm_on_cancel": {
+        "type": "boolean",
+        "description": "Links made from now on book again after their booking is cancelled.",
+    },
+    "rearm_on_no_show": {
+        "type": "boolean",
+        "description": "Links made from now on book again after their booking is marked a no-show.",
+    },
 }
 AVAILABILITY = {
     "type": "object",

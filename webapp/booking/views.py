@@ -174,7 +174,8 @@ def resend(token):
     if booking is None:
         abort(404)
     services.resend_confirmation(booking)
-    return render_template("booking/resent.html", masked=services.mask_email(booking.email)), 200
+    masked, cancelled = services.mask_email(booking.email), booking.status == "cancelled"
+    return render_template("booking/resent.html", masked=masked, cancelled=cancelled), 200
 
 
 def _manage_path(booking: Booking) -> str:

@@ -69,7 +69,10 @@ def test_book_move_cancel_resend_carry_one_uid_and_a_growing_sequence(app, clien
     assert booking.sequence == 0 and booking.uid.endswith("@oneslot") and len(booking.uid) > 36
     assert client.post(path + "/reschedule", data={"start": iso(tomorrow_at(14)), "timezone": "UTC"}).status_code == 303
     assert client.post(path + "/cancel", data={"reason": "Ill"}).status_code == 303
-    assert client.post(f"/book/{token}/resend").status_code == 200
+    assert 'data-testid="gone-cancelled"' in client.get(f"/book/{token}").text
+    resent_page = client.post(f"/book/{token}/resend")
+    assert resent_page.status_code == 200 and "This booking was cancelled" in resent_page.text
+    assert "confirmation again" not in resent_page.text
     drain()
     mails = [m for m in smtp.messages if m["To"] == booking.email]
     assert len(mails) == 4
