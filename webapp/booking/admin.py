@@ -222,6 +222,11 @@ def _back():
     return target if target.startswith("/") and not target.startswith("//") else url_for("bookings.list")
 
 
+def _rearmed(booking: Booking) -> str:
+    """A note for the flash when the change re-armed the booking's link (see links.rearm)."""
+    return " Their booking link can book again." if links.rebook_link(booking) else ""
+
+
 @bookings_bp.post("/<int:booking_id>/cancel")
 def cancel(booking_id):
     """Cancel a booking as the organiser; the invitee is emailed."""
@@ -231,7 +236,7 @@ def cancel(booking_id):
     except services.BookingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{booking.name}'s booking is cancelled and they have been emailed.", "success")
+        flash(f"{booking.name}'s booking is cancelled and they have been emailed.{_rearmed(booking)}", "success")
     return redirect(_back(), 303)
 
 
@@ -245,7 +250,8 @@ def attendance(booking_id):
     except services.BookingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{booking.name}: marked {value.replace('_', '-') if value else 'unmarked'}.", "success")
+        marked = value.replace("_", "-") if value else "unmarked"
+        flash(f"{booking.name}: marked {marked}.{_rearmed(booking)}", "success")
     return redirect(_back(), 303)
 
 

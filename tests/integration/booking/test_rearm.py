@@ -173,3 +173,15 @@ def test_the_calendar_editor_saves_both_settings_off_by_default(login):
     for name in ("rearm_on_cancel", "rearm_on_no_show"):
         checkbox = re.search(rf'<input[^>]* name="{name}"[^>]*>', login.get(f"/calendars/{calendar.id}").text)
         assert "checked" in checkbox[0]
+
+
+def test_the_admin_is_told_when_their_change_re_armed_the_link(login, client, make_link, open_calendar, clock):
+    link, token = make_link(calendar=open_calendar, rearm_on_cancel=True)
+    booking, _ = book(client, token)
+    page = login.post(f"/bookings/{booking.id}/cancel", data={}, follow_redirects=True).text
+    assert "Their booking link can book again." in page
+    plain, token = make_link(calendar=open_calendar)
+    booking, _ = book(client, token, hour=15)
+    clock.shift(timedelta(days=2))
+    page = login.post(f"/bookings/{booking.id}/attendance", data={"attendance": "no_show"}, follow_redirects=True).text
+    assert "marked no-show." in page and "can book again" not in page
