@@ -62,7 +62,7 @@ class GenerateLinkForm(StepForm):
         return self
 
     def config(self) -> dict:
-        return {
+        config = {
             "calendar_id": int_or_none(self.calendar_id.data),
             # Not a number: passed on as typed, so the step's own check names the problem.
             "expires_in": int_or_none(self.expires_in.data)
@@ -70,9 +70,12 @@ class GenerateLinkForm(StepForm):
             else ((self.expires_in.data or "").strip() or None),
             "expires_unit": self.expires_unit.data or "days",
             "existing": self.existing.data or "reuse",
-            "rearm_cancel": self.rearm_cancel.data or "calendar",
-            "rearm_no_show": self.rearm_no_show.data or "calendar",
         }
+        # Stored only when overridden: a step saved before re-arm existed, and its export, read the same.
+        for key in ("rearm_cancel", "rearm_no_show"):
+            if (self[key].data or "calendar") != "calendar":
+                config[key] = self[key].data
+        return config
 
 
 def _active_links(
@@ -106,8 +109,6 @@ class GenerateLink(StepType):
         "expires_in": None,
         "expires_unit": "days",
         "existing": "reuse",
-        "rearm_cancel": "calendar",
-        "rearm_no_show": "calendar",
     }
     OUTPUTS = {"url": "One-Time Link", "calendar_name": "Calendar name", "expires_at": "Link expiry (UTC)"}
     SECRET_LINKS = {"url": (links.PURPOSE, "link_id")}
