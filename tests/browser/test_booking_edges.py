@@ -150,3 +150,37 @@ def test_reschedule_then_cancel_through_the_manage_link(browser, live_server, ne
         "invitee",
     )
     context.close()
+
+
+def test_a_re_armed_link_offers_a_new_time_after_the_cancellation(browser, live_server, new_york_calendar):
+    from webapp.calendars.models import Calendar
+    from webapp.extensions import db
+
+    with live_server.app.app_context():
+        db.session.get_one(Calendar, new_york_calendar).rearm_on_cancel = True
+        db.session.commit()
+        db.session.remove()
+    link_url = issue_link(live_server, new_york_calendar)
+    context = browser.new_context(timezone_id="America/New_York")
+    page = context.new_page()
+    page.goto(link_url)
+    wait_for_zone(page, "America/New_York")
+    pick_open_day(page)
+    page.locator(".slot-list label.slot").first.click()
+    page.get_by_role("button", name="Confirm booking").click()
+    expect(page.get_by_role("heading", name=BOOKED)).to_be_visible()
+    page.get_by_text("Cancel booking…").click()
+    page.get_by_role("button", name="Yes, cancel this booking").click()
+    expect(page.get_by_role("heading", name="Booking cancelled")).to_be_visible()
+    rebook = page.get_by_role("button", name="Pick a new time")
+    expect(rebook).to_be_visible()
+    # The page links to the link's own URL (BASE_URL's host; the test server has another port).
+    assert rebook.get_attribute("href") == link_url.replace(live_server, "http://127.0.0.1:5000")
+    page.goto(link_url)
+    pick_open_day(page)
+    page.locator(".slot-list label.slot").nth(1).click()
+    page.get_by_role("button", name="Confirm booking").click()
+    expect(page.get_by_role("heading", name=BOOKED)).to_be_visible()
+    first, second = bookings(live_server)
+    assert (first.status, second.status) == ("cancelled", "confirmed") and first.link_id == second.link_id
+    context.close()

@@ -80,6 +80,14 @@ CALENDAR_SETTINGS = {
         "type": "boolean",
         "description": "Invitees may book a contact's link with another email (the contact is then told).",
     },
+    "rearm_on_cancel": {
+        "type": "boolean",
+        "description": "Links made from now on book again after their booking is cancelled.",
+    },
+    "rearm_on_no_show": {
+        "type": "boolean",
+        "description": "Links made from now on book again after their booking is marked a no-show.",
+    },
 }
 AVAILABILITY = {
     "type": "object",
@@ -342,7 +350,10 @@ PATHS = {
     "/bookings/{booking_id}/cancel": {
         "post": {
             "operationId": "bookings_cancel",
-            "summary": "Cancel a booking as the organiser; the invitee is emailed, with the reason if one is given.",
+            "summary": (
+                "Cancel a booking as the organiser; the invitee is emailed the cancellation (METHOD:CANCEL), "
+                "with the reason if one is given."
+            ),
             "parameters": [_path_id("booking_id")],
             "requestBody": {**_body("CancelInput"), "required": False},
             "responses": {

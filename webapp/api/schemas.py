@@ -45,6 +45,8 @@ CALENDAR_FIELDS = {
     "change_cutoff_hours": "change_cutoff_hours",
     "notify_email": "notify_email",
     "allow_other_email": "allow_other_email",
+    "rearm_on_cancel": "rearm_on_cancel",
+    "rearm_on_no_show": "rearm_on_no_show",
 }
 CALENDAR_INTEGERS = {
     "duration_minutes",
@@ -57,7 +59,7 @@ CALENDAR_INTEGERS = {
     "seats",
     "change_cutoff_hours",
 }
-CALENDAR_BOOLEANS = {"allow_other_email"}
+CALENDAR_BOOLEANS = {"allow_other_email", "rearm_on_cancel", "rearm_on_no_show"}
 # What the "new calendar" page starts with, so a minimal request makes the same calendar.
 CALENDAR_DEFAULTS = {"timezone": "UTC", "duration_minutes": 30, "seats": 1}
 DEFAULT_AVAILABILITY = {key: [["09:00", "17:00"]] for key in DAY_KEYS[:5]}

@@ -288,11 +288,13 @@ def bookings_list():
         more, bookings = len(bookings) > limit, bookings[:limit]
         next_cursor = paging.encode([bookings[-1].start_at, bookings[-1].id]) if more else None
     made_by = {}
-    if bookings:
-        query = select(OneTimeLink).where(OneTimeLink.booking_id.in_([b.id for b in bookings]))
-        made_by = {link.booking_id: link for link in db.session.scalars(query)}
+    if link_ids := {b.link_id for b in bookings if b.link_id is not None}:
+        # Booking.link_id: a link re-armed and booked again still made each of its bookings.
+        made_by = {
+            link.id: link for link in db.session.scalars(select(OneTimeLink).where(OneTimeLink.id.in_(link_ids)))
+        }
     return jsonify(
-        bookings=[booking_json(b, made_by.get(b.id)) for b in bookings],
+        bookings=[booking_json(b, made_by.get(b.link_id or 0)) for b in bookings],
         limit=limit,
         offset=offset,
         next=next_cursor,
@@ -324,5 +326,5 @@ def bookings_cancel(booking_id):
     except services.BookingError as exc:
         raise ApiError(409, str(exc)) from None
     _audit("booking.cancel", booking_id=booking.id)
-    link = db.session.scalar(select(OneTimeLink).where(OneTimeLink.booking_id == booking.id).limit(1))
+    link = db.session.get(OneTimeLink, booking.link_id) if booking.link_id else None
     return jsonify(booking_json(booking, link))

@@ -294,6 +294,11 @@ def show(booking_id):
     return render_template("booking/booking.html", **booking_page_context(_booking(booking_id)))
 
 
+def _rearmed(booking: Booking) -> str:
+    """A note for the flash when the change re-armed the booking's link (see links.rearm)."""
+    return " Their booking link can book again." if links.rebook_link(booking) else ""
+
+
 @bookings_bp.post("/<int:booking_id>/cancel")
 def cancel(booking_id):
     """Cancel a booking as the organiser, with a reason and maybe a fresh link; the invitee is emailed."""
@@ -309,7 +314,7 @@ def cancel(booking_id):
         flash(str(exc), "error")
     else:
         extra = " with a fresh link to book again" if fresh else ""
-        flash(f"{booking.name}'s booking is cancelled and they have been emailed{extra}.", "success")
+        flash(f"{booking.name}'s booking is cancelled and they have been emailed{extra}.{_rearmed(booking)}", "success")
     return redirect(_back(booking.id), 303)
 
 
@@ -323,7 +328,8 @@ def attendance(booking_id):
     except services.BookingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{booking.name}: marked {value.replace('_', '-') if value else 'unmarked'}.", "success")
+        marked = value.replace("_", "-") if value else "unmarked"
+        flash(f"{booking.name}: marked {marked}.{_rearmed(booking)}", "success")
     return redirect(_back(), 303)
 
 

@@ -1,41 +1,75 @@
-"""iCalendar (.ics) files and add-to-calendar links for a booking."""
+"""iCalendar (.ics) files and add-to-calendar links for a booking.
 
-from urllib.parse import urlencode, urlsplit
+Mail carries iTIP messages (RFC 5546): METHOD:REQUEST with the organiser and the invitee as an attendee
+who has accepted, for the booking and each move; METHOD:CANCEL once it is cancelled. Every one has the
+booking's stored UID and its SEQUENCE (0 when booked, one more per move and for the cancellation), so
+calendar apps update or remove the one event they added. The .ics download is METHOD:PUBLISH (a file
+to import, no invitation), with the same UID and SEQUENCE.
+"""
+
+from email.utils import parseaddr
+from urllib.parse import urlencode
 
 from flask import current_app
 from icalendar import Calendar as ICalendar
-from icalendar import Event
+from icalendar import Event, vCalAddress, vText
 
 from webapp.booking.models import Booking
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.extensions import db
 
-
-def _uid(booking: Booking) -> str:
-    host = urlsplit(current_app.config["BASE_URL"]).hostname or "oneslot"
-    return f"booking-{booking.id}@{host}"
+REQUEST, CANCEL, PUBLISH = "REQUEST", "CANCEL", "PUBLISH"
 
 
-def for_booking(booking: Booking) -> bytes:
-    """A one-event calendar file; a cancelled booking gives a CANCEL so calendar apps remove it."""
+def organizer(calendar: Calendar) -> tuple[str, str]:
+    """The meeting's organiser as calendar apps show it: (name, address).
+
+    The calendar's notify address when set (a person who reads it), else the mail sender's address;
+    the name is the sender's display name. The one place to change when calendars get hosts.
+    """
+    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return (name or "OneSlot"), (calendar.notify_email or address)
+
+
+def method_for(booking: Booking) -> str:
+    """The iTIP method of the booking as it stands: CANCEL once cancelled, else REQUEST."""
+    return CANCEL if booking.status == "cancelled" else REQUEST
+
+
+def _address(email: str, name: str, **params: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    address.params["CN"] = vText(name)
+    address.params.update(params)
+    return address
+
+
+def for_booking(booking: Booking, method: str | None = None) -> bytes:
+    """A one-event calendar: by default the iTIP message for the booking as it stands (method_for)."""
     calendar = db.session.get_one(Calendar, booking.calendar_id)
+    method = method or method_for(booking)
+    cancelled = booking.status == "cancelled"
     cal = ICalendar()
     cal.add("prodid", "-//OneSlot//Booking//EN")
     cal.add("version", "2.0")
-    cal.add("method", "CANCEL" if booking.status == "cancelled" else "PUBLISH")
+    cal.add("method", method)
     event = Event()
-    event.add("uid", _uid(booking))
+    event.add("uid", booking.uid)
+    event.add("sequence", booking.sequence)
     event.add("dtstamp", utcnow())
     event.add("dtstart", booking.start_at)
     event.add("dtend", booking.end_at)
     event.add("summary", calendar.name)
-    event.add("sequence", int((booking.rescheduled_at or booking.created_at).timestamp()))
     if calendar.location:
         event.add("location", calendar.location)
     if calendar.description:
         event.add("description", calendar.description)
-    event.add("status", "CANCELLED" if booking.status == "cancelled" else "CONFIRMED")
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if method != PUBLISH:
+        name, address = organizer(calendar)
+        event.add("organizer", _address(address, name))
+        attendee = _address(booking.email, booking.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", RSVP="FALSE")
+        event.add("attendee", attendee)
     cal.add_component(event)
     return cal.to_ical()
 

@@ -4,13 +4,13 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp import events, tokens
 from webapp.audit import actor, audit
 from webapp.booking import counts
-from webapp.booking.models import OneTimeLink
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact
@@ -45,12 +45,15 @@ def issue(
     flush: bool = True,
     enrolment=None,
     step_id: str | None = None,
+    rearm_on_cancel: bool | None = None,
+    rearm_on_no_show: bool | None = None,
 ) -> OneTimeLink:
     """Add a new link to the session (the caller commits, with whatever else belongs to it).
 
     flush=False leaves the INSERT to the caller's next flush (one for many links), and the audit line
     to issued(link) after it. `enrolment` and `step_id` say which workflow run made the link; the flush
-    counts it in the funnel (webapp/booking/counts.py)."""
+    counts it in the funnel (webapp/booking/counts.py). `rearm_on_cancel` / `rearm_on_no_show`: None takes
+    the calendar's choice; either way the link keeps what it was issued with (see rearm())."""
     if calendar.archived_at:
         raise LinkError("This calendar is archived; links can no longer be made for it.")
     if expires_at is not None and expires_at <= utcnow():
@@ -65,6 +68,8 @@ def issue(
         source=source,
         meta=check_meta(meta),
         created_by=actor(),
+        rearm_on_cancel=calendar.rearm_on_cancel if rearm_on_cancel is None else rearm_on_cancel,
+        rearm_on_no_show=calendar.rearm_on_no_show if rearm_on_no_show is None else rearm_on_no_show,
     )
     if enrolment is not None:
         link.workflow_id, link.enrolment_id = enrolment.workflow_id, enrolment.id
@@ -140,6 +145,72 @@ def revoke(link: OneTimeLink) -> bool:
         audit("link.revoke", link_id=link.id)
         return True
     return False
+
+
+# Why a link may book again: the booking it made was cancelled, or marked a no-show.
+CANCELLED, NO_SHOW = "cancelled", "no_show"
+
+
+def rearm(booking: Booking, why: str) -> bool:
+    """Make the link that made `booking` bookable again, when the link says so for `why`; the caller commits.
+
+    Only while the booking is still the link's latest (not booked again since), and never a revoked
+    or expired link. The old booking keeps its record (and its link_id); the link keeps pointing at it
+    until it books again. One conditional UPDATE: a racing booking or second re-arm cannot double it.
+    """
+    if booking.link_id is None:
+        return False
+    allowed = OneTimeLink.rearm_on_cancel if why == CANCELLED else OneTimeLink.rearm_on_no_show
+    row = db.session.execute(
+        update(OneTimeLink)
+        .where(
+            OneTimeLink.id == booking.link_id,
+            OneTimeLink.booking_id == booking.id,
+            allowed.is_(True),
+            OneTimeLink.used_at.is_not(None),
+            OneTimeLink.revoked_at.is_(None),
+            or_(OneTimeLink.expires_at.is_(None), OneTimeLink.expires_at > utcnow()),
+        )
+        # The link was opened, if only to book: it keeps counting as opened (counts.py).
+        .values(used_at=None, opened_at=func.coalesce(OneTimeLink.opened_at, OneTimeLink.used_at))
+        .returning(*counts.COLUMNS),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if row is None:
+        return False
+    counts.bump(row, booked=-1)
+    audit("link.rearm", link_id=booking.link_id, booking_id=booking.id, why=why)
+    return True
+
+
+def disarm(booking: Booking) -> bool:
+    """Undo a no-show's re-arm (the attendance was corrected) while the link has not booked again."""
+    if booking.link_id is None:
+        return False
+    row = db.session.execute(
+        update(OneTimeLink)
+        .where(
+            OneTimeLink.id == booking.link_id,
+            OneTimeLink.booking_id == booking.id,
+            OneTimeLink.rearm_on_no_show.is_(True),
+            OneTimeLink.used_at.is_(None),
+        )
+        .values(used_at=booking.created_at)
+        .returning(*counts.COLUMNS),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if row is None:
+        return False
+    counts.bump(row, booked=1)
+    audit("link.disarm", link_id=booking.link_id, booking_id=booking.id)
+    return True
+
+
+def rebook_link(booking: Booking) -> OneTimeLink | None:
+    """The link `booking` was made with, when it can book again now (re-armed, not booked since)."""
+    # populate_existing: rearm() changed the row behind the session's back (synchronize_session=False).
+    link = db.session.get(OneTimeLink, booking.link_id, populate_existing=True) if booking.link_id else None
+    return link if link is not None and link.booking_id == booking.id and link.bookable else None
 
 
 def _salts_of(link_ids: list[int]) -> dict[int, tuple[str, str]]:

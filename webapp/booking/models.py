@@ -1,8 +1,9 @@
 """Bookings and the one-time links that make them."""
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp import tokens
@@ -13,6 +14,15 @@ from webapp.contacts.models import Contact
 from webapp.extensions import db
 
 STATUSES = ("active", "opened", "used", "expired", "revoked")
+
+
+# The right-hand side of every booking's iCalendar UID: fixed, so a UID never depends on BASE_URL.
+UID_DOMAIN = "oneslot"
+
+
+def new_uid() -> str:
+    """A booking's iCalendar UID: random, so unique across installs and never reused with an id."""
+    return f"{uuid.uuid4()}@{UID_DOMAIN}"
 
 
 def _manage_digest(context) -> str:
@@ -54,6 +64,15 @@ class Booking(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The iCalendar identity of the meeting: every invitation, move and cancellation carries the same UID,
+    # with a SEQUENCE that grows by one per change the invitee's calendar must see (webapp/booking/ics.py).
+    uid: Mapped[str] = mapped_column(String(255), unique=True, index=True, default=new_uid)
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The link that made the booking; it stays even once the link is re-armed and books again.
+    # use_alter: one_time_links.booking_id points back here, a cycle SQLAlchemy must be told about.
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("one_time_links.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     calendar: Mapped[Calendar] = relationship()
 
@@ -163,6 +182,10 @@ class OneTimeLink(db.Model):
     step_id: Mapped[str | None] = mapped_column(String(40))
     # Made by a test run: left out of every count, even once the test enrolment is gone with its contact.
     test_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whether the link may book again after its booking is cancelled, or marked a no-show: the calendar's
+    # choice (or the step's override) when the link was issued, so later calendar edits change no link.
+    rearm_on_cancel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    rearm_on_no_show: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     calendar: Mapped[Calendar] = relationship()
     contact: Mapped[Contact | None] = relationship()

@@ -20,7 +20,7 @@ from webapp.audit import audit
 from webapp.auth.models import User
 from webapp.booking import counts, history, ics, links
 from webapp.booking.history import Actor
-from webapp.booking.models import Booking, OneTimeLink
+from webapp.booking.models import Booking, BookingChange, OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slot_at, without_limits
 from webapp.clock import utcnow
@@ -153,6 +153,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None 
         email=email,
         timezone=invitee.timezone,
         notes=invitee.notes,
+        link_id=link_id,
     )
     db.session.add(booking)
     db.session.flush()
@@ -221,7 +222,7 @@ def _check_reason(reason: str) -> str:
 def cancel(
     booking: Booking, reason: str = "", by: Actor | str = "invitee", fresh_link: bool = False
 ) -> OneTimeLink | None:
-    """Cancel a booking and free its seat; the one-time link stays used.
+    """Cancel a booking and free its seat; its one-time link books again if it was issued to (re-arm).
 
     `by` says who cancels (an Actor, or a kind: "invitee", "admin"); only the invitee is held to the
     calendar's change cutoff. `fresh_link`: issue a new one-time link for the same contact and calendar,
@@ -249,6 +250,8 @@ def cancel(
     booking.cancelled_at = utcnow()
     booking.cancel_reason = reason
     booking.cancelled_by = actor.kind
+    booking.sequence += 1
+    links.rearm(booking, links.CANCELLED)
     history.record(booking, history.CANCELLED, actor, reason=reason, fresh_link_id=new_link and new_link.id)
     extra = {"rebook_url": tokens.LinkRef(links.PURPOSE, new_link.id)} if new_link else {}
     _notify(booking, "cancelled", actor, reason=reason, **extra)
@@ -300,6 +303,7 @@ def reschedule(booking: Booking, start: datetime, by: Actor | str | None = None,
     previous = booking.start_at
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
+    booking.sequence += 1
     history.record(
         booking, history.MOVED, actor, **{"from": previous, "to": slot.start}, ignored_limits=ignore_limits or None
     )
@@ -323,6 +327,10 @@ def set_attendance(booking: Booking, attendance: str | None, by: Actor | None = 
     counts.booking_attendance(booking, before, attendance)
     if changed:
         history.record(booking, history.ATTENDANCE, by or Actor.system(), attendance=attendance or "cleared")
+    if changed and attendance == "no_show":
+        links.rearm(booking, links.NO_SHOW)
+    elif changed and before == "no_show":
+        links.disarm(booking)
     if changed and attendance:
         events.booking_attendance_marked.send(booking, attendance=attendance)
     db.session.commit()
@@ -330,10 +338,15 @@ def set_attendance(booking: Booking, attendance: str | None, by: Actor | None = 
 
 
 def resend_confirmation(booking: Booking, by: Actor | str | None = None) -> None:
-    """Queue the confirmation again, to the address on file (never one typed on the page)."""
+    """Queue what is true now, to the address on file (never one typed on the page): the booking as it
+    stands, or that it was cancelled (with the CANCEL), never a confirmation of a cancelled meeting."""
     actor = Actor.of(by, booking)
     history.record(booking, history.RESENT, actor)
-    _invitee_mail(booking, "resent", actor)
+    if booking.status == "cancelled":
+        # Who acted is who cancelled (cancellation_note names them), not who asked for the copy.
+        _invitee_mail(booking, "cancelled", _canceller(booking), resent=True, reason=booking.cancel_reason)
+    else:
+        _invitee_mail(booking, "resent", actor, resent=True)
     db.session.commit()
     audit("booking.resend", booking_id=booking.id)
 
@@ -352,10 +365,41 @@ def _admin_addresses(calendar: Calendar) -> list[str]:
     return list(db.session.scalars(select(User.email).order_by(User.id)))
 
 
+def _canceller(booking: Booking) -> Actor:
+    """Who cancelled the booking: the actor of its history's cancellation (older rows: its kind only)."""
+    change = db.session.scalar(
+        select(BookingChange)
+        .where(BookingChange.booking_id == booking.id, BookingChange.kind == history.CANCELLED)
+        .order_by(BookingChange.at.desc(), BookingChange.id.desc())
+        .limit(1)
+    )
+    if change is None:
+        return Actor.of(booking.cancelled_by or None, booking)
+    return Actor(change.actor_kind, change.actor_name, change.actor_user_id, change.actor_key_id)
+
+
+def cancelled_by_words(booking: Booking) -> str:
+    """Who cancelled, as the invitee reads it: "you", "Sam Rivera (organiser)" or "the organiser"."""
+    return _canceller(booking).for_invitee()
+
+
+def cancellation_note(booking: Booking) -> str:
+    """ "This booking was cancelled on <date> by <you / the organiser>.", in the invitee's zone."""
+    when = format_datetime(booking.cancelled_at or utcnow(), booking.timezone, "%a %d %b %Y, %H:%M")
+    return f"This booking was cancelled on {when} by {cancelled_by_words(booking)}."
+
+
+def rebook_url(booking: Booking) -> str | None:
+    """For the manage page: the URL of the booking's link when it can book again (re-armed), else None."""
+    link = links.rebook_link(booking) if booking.status == "cancelled" else None
+    return links.url(link) if link is not None else None
+
+
 def _context(booking: Booking, event: str, **extra) -> dict:
     # actor_label: who acted, as the reader says it ("you", "Sam Rivera (organiser)"); reason: the
-    # cancellation's, as typed (data, never markup); rebook_url: a fresh link's marker, when one was sent.
-    return {
+    # cancellation's, as typed (data, never markup); rebook_url: a link to book again (a fresh link's or
+    # the re-armed link's marker), or None.
+    context = {
         "booking": booking,
         "calendar": db.session.get(Calendar, booking.calendar_id),
         "event": event,
@@ -363,8 +407,17 @@ def _context(booking: Booking, event: str, **extra) -> dict:
         "actor_label": "",
         "reason": "",
         "rebook_url": None,
+        "resent": False,
         **extra,
     }
+    if booking.status == "cancelled":
+        context["cancellation_note"] = cancellation_note(booking)
+        # A marker the message may reveal (mail never carries a working link it did not put there itself).
+        link = links.rebook_link(booking) if context["rebook_url"] is None else None
+        if link is not None:
+            context["rebook_url"] = tokens.LinkRef(links.PURPOSE, link.id)
+        context["organiser_email"] = ics.organizer(context["calendar"])[1]
+    return context
 
 
 SUBJECTS = {
@@ -383,18 +436,23 @@ def _subject(booking: Booking, event: str, zone: str) -> str:
 
 
 def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **extra) -> None:
-    attachments = []
-    if event != "cancelled":
-        attachments.append(
-            {"filename": "invite.ics", "mimetype": "text/calendar", "content": ics.for_booking(booking).decode()}
-        )
+    # The iTIP message of the booking as it stands: REQUEST, or CANCEL once cancelled (sender.py writes
+    # it as Google Calendar, Outlook and Apple Calendar expect).
+    method = ics.method_for(booking)
+    attachments = [
+        {
+            "filename": "invite.ics",
+            "mimetype": f"text/calendar; method={method}",
+            "content": ics.for_booking(booking, method).decode(),
+        }
+    ]
     queue_email(
         booking.email,
         _subject(booking, event, booking.timezone),
         "booking_invitee",
         _context(booking, event, actor_label=actor.for_invitee() if actor else "", **extra),
         attachments=attachments,
-        kind=f"booking_{event}",
+        kind="booking_resent" if extra.get("resent") else f"booking_{event}",
         booking_id=booking.id,
     )
 

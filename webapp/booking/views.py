@@ -174,7 +174,8 @@ def resend(token):
     if booking is None:
         abort(404)
     services.resend_confirmation(booking)
-    return render_template("booking/resent.html", masked=services.mask_email(booking.email)), 200
+    masked, cancelled = services.mask_email(booking.email), booking.status == "cancelled"
+    return render_template("booking/resent.html", masked=masked, cancelled=cancelled), 200
 
 
 def _manage_path(booking: Booking) -> str:
@@ -200,14 +201,18 @@ def manage(token):
         deadline=services.change_deadline(booking),
         google_url=ics.google_calendar_url(booking),
         cancel_form=CancelForm(),
+        rebook_url=services.rebook_url(booking),
+        cancellation_note=services.cancellation_note(booking) if booking.status == "cancelled" else "",
+        organiser_email=ics.organizer(booking.calendar)[1],
     )
 
 
 @bp.get("/booking/<token>/invite.ics")
 @limiter.limit("120/minute")
 def invite(token):
-    """The booking as an .ics file."""
-    response = make_response(ics.for_booking(_booking(token)))
+    """The booking as an .ics file: to import (PUBLISH), or the CANCEL once cancelled."""
+    booking = _booking(token)
+    response = make_response(ics.for_booking(booking, None if booking.status == "cancelled" else ics.PUBLISH))
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="invite.ics"'
     return response

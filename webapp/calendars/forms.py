@@ -135,6 +135,8 @@ class CalendarForm(FlaskForm):
     )
     notify_email = EmailField("Notify this address of bookings", [Optional(), Email(), Length(max=254)])
     allow_other_email = BooleanField("Invitees may book with another email")
+    rearm_on_cancel = BooleanField("After a cancellation, the same link may book again")
+    rearm_on_no_show = BooleanField("After a no-show, the same link may book again")
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
     tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
     wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
@@ -218,6 +220,8 @@ class CalendarForm(FlaskForm):
         data["confirmation_message"] = data["confirmation_message"] or ""
         data["notify_email"] = (data["notify_email"] or "").strip().lower()
         data["allow_other_email"] = bool(data["allow_other_email"])
+        data["rearm_on_cancel"] = bool(data["rearm_on_cancel"])
+        data["rearm_on_no_show"] = bool(data["rearm_on_no_show"])
         return data
 
     def load(self, calendar):

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.calendars.availability import Busy, Rules
@@ -58,6 +58,10 @@ class Calendar(db.Model):
     notify_email: Mapped[str] = mapped_column(String(254), default="")
     # Off: a link made for a contact books with the contact's email, whatever the page posts.
     allow_other_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Re-arm: after a cancellation / a no-show, the same one-time link may book again. Links copy these
+    # when issued (webapp/booking/links.py).
+    rearm_on_cancel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    rearm_on_no_show: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Bumped by every booking change: the UPDATE's row lock serialises bookings of one calendar.
     booking_seq: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -33,6 +33,8 @@ SETTINGS = (
     "change_cutoff_hours",
     "notify_email",
     "allow_other_email",
+    "rearm_on_cancel",
+    "rearm_on_no_show",
 )
 
 Weekly = Mapping[int, Iterable[tuple[int, int]]]

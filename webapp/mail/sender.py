@@ -163,12 +163,45 @@ _QUOTED_PRINTABLE.body_encoding = QP
 MAX_LINE_OCTETS = 998  # RFC 5321: a server refuses longer lines ("500 Line too long")
 
 
+ITIP_TYPE = "text/calendar"
+ITIP_FILE_TYPE = "application/ics"
+
+
+def itip_method(mimetype: str) -> str | None:
+    """The iTIP method of a stored attachment's mimetype ("text/calendar; method=REQUEST"), or None."""
+    kind, _, params = mimetype.partition(";")
+    if kind.strip().lower() != ITIP_TYPE:
+        return None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "method" and value.strip().isalpha():
+            return value.strip().upper()
+    return None
+
+
 class OutgoingMessage(Message):
-    """Flask-Mail's message, serialised without re-parsing its headers (see _SMTPWriting and _Writer)."""
+    """Flask-Mail's message, serialised without re-parsing its headers (see _SMTPWriting and _Writer).
+
+    An iTIP invitation (set_invitation) goes in twice, as Google Calendar and Thunderbird send one and
+    Outlook reads one: a `text/calendar; method=…` part beside the text and HTML in the
+    multipart/alternative (the first child of multipart/mixed, where Outlook looks), and the same
+    file as an `application/ics` attachment for clients that only offer attachments.
+    """
+
+    itip: tuple[str, str] | None = None  # (method, iCalendar text)
+
+    def set_invitation(self, method: str, content: str, filename: str) -> None:
+        self.itip = (method, content)
+        self.alts["calendar"] = content
+        self.attach(filename, ITIP_FILE_TYPE, content.encode())
 
     def _mimetext(self, text, subtype="plain"):
         # Flask-Mail sends UTF-8 text as 8bit, line by line; a part with a longer line (a 2,000-character
         # cancel reason typed on one line) goes quoted-printable, which wraps it losslessly.
+        if subtype == "calendar" and self.itip is not None:
+            part = MIMEText(text, _subtype="calendar", _charset="utf-8")
+            part.replace_header("Content-Type", f"text/calendar; method={self.itip[0]}; charset=UTF-8")
+            return part
         if text and any(len(line.encode()) > MAX_LINE_OCTETS for line in text.splitlines()):
             return MIMEText(text, _subtype=subtype, _charset=_QUOTED_PRINTABLE)
         return super()._mimetext(text, subtype)
@@ -194,8 +227,12 @@ def build_message(message: OutboxMessage, urls: dict | None = None) -> Message:
     )
     sent.msgId = message.message_id
     for item in message.attachments or []:
-        content = minter.resolve(item["content"], urls).encode()
-        sent.attach(item["filename"], content_type(item["mimetype"]), content)
+        content = minter.resolve(item["content"], urls)
+        method = itip_method(item["mimetype"])
+        if method is not None and sent.itip is None:
+            sent.set_invitation(method, content, item["filename"])
+        else:
+            sent.attach(item["filename"], content_type(item["mimetype"]), content.encode())
     return sent
 
 

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from tests.conftest import iso, tomorrow_at
 from tests.helpers import ROOT
 from tests.integration.booking.race_client import book, post
+from webapp.booking import services
 from webapp.booking.models import Booking
 from webapp.extensions import db
 
@@ -83,6 +84,25 @@ def test_five_links_racing_for_a_three_seat_slot(served, make_link, make_calenda
     assert count_bookings() == 3
 
 
+def rearmed_link(make_link) -> str:
+    """A link that booked, whose booking was cancelled, and that may book again (re-arm); its token."""
+    link, token = make_link(rearm_on_cancel=True)
+    first = services.book(link, tomorrow_at(9), services.Invitee("First", "", "UTC"))
+    services.cancel(first, by="invitee")
+    db.session.refresh(link)
+    assert link.bookable
+    return token
+
+
+def test_twenty_threads_on_a_re_armed_link_make_exactly_one_more_booking(served, make_link):
+    token = rearmed_link(make_link)
+    statuses = race(served, [(f"/book/{token}", form(tomorrow_at(10 + n % 8), n)) for n in range(20)])
+    assert statuses == [303] + [410] * 19
+    assert count_bookings() == 1
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Booking.id))) == 2  # the cancelled one keeps its record
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,8 +110,9 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_twenty_processes_against_gunicorn_make_exactly_one_booking(app, make_link):
-    _, token = make_link()
+@pytest.mark.parametrize("rearmed", [False, True], ids=["new", "re-armed"])
+def test_twenty_processes_against_gunicorn_make_exactly_one_booking(app, make_link, rearmed):
+    token = rearmed_link(make_link) if rearmed else make_link()[1]
     port = _free_port()
     env = {
         **os.environ,

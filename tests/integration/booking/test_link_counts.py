@@ -228,3 +228,47 @@ def test_a_rolled_back_event_is_forgotten(app, calendar, make_contact):
     links.issue(calendar, contact, source="workflow", enrolment=enrolment, step_id="s-booking_link")
     db.session.commit()
     assert table() == {workflow.id: stages(1, 0, 0, 0)} == recounted()
+
+
+def test_re_arm_and_re_book_keep_the_counts_equal_to_a_recount(app, client, calendar, make_contact, clock):
+    calendar.rearm_on_cancel = calendar.rearm_on_no_show = True
+    db.session.commit()
+    workflow = make_workflow(steps=[link_step(calendar)])
+    strict = make_workflow(steps=[link_step(calendar, rearm_cancel="off", rearm_no_show="off")])
+    p0, p1, p2, p3 = (make_contact(first_name=f"R{n}", email=f"r{n}@example.com") for n in range(4))
+    for person in (p0, p1, p2):
+        services.enrol(workflow, person, {"type": "manual"})
+    services.enrol(strict, p3, {"type": "manual"})
+    db.session.commit()
+    engine.run_due(50)
+    assert link_of(p0).rearm_on_cancel and not link_of(p3, strict).rearm_on_cancel
+
+    b0 = book(client, link_of(p0), p0, 9)  # booked without a recorded opening
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 1, 1, 0)
+    bookings.cancel(b0, by="invitee")  # re-armed: booked no more, still opened
+    assert link_of(p0).bookable
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 1, 0, 0)
+    again = book(client, link_of(p0), p0, 10)  # booked again with the same link
+    assert again.id != b0.id
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 1, 1, 0)
+    b3 = book(client, link_of(p3, strict), p3, 11)
+    bookings.cancel(b3, by="admin")  # the step said off: the link stays used
+    assert assert_counts_equal_a_recount()[strict.id] == stages(1, 1, 1, 0)
+
+    client.get(f"/book/{token(link_of(p1))}")
+    b1 = book(client, link_of(p1), p1, 12)
+    b2 = book(client, link_of(p2), p2, 13)
+    clock.shift(timedelta(days=2))
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 3, 3, 0)
+    bookings.set_attendance(db.session.get(Booking, b1.id), "no_show")  # re-armed
+    bookings.set_attendance(db.session.get(Booking, b2.id), "showed")
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 3, 2, 1)
+    bookings.set_attendance(db.session.get(Booking, b1.id), "showed")  # corrected: no longer re-armed
+    assert not link_of(p1).bookable
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 3, 3, 2)
+    bookings.set_attendance(db.session.get(Booking, b2.id), "no_show")  # showed → no-show: re-armed
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 3, 2, 1)
+    start = iso(datetime(2027, 2, 5, 10, 0, tzinfo=UTC))
+    data = {"start": start, "name": "R2", "email": p2.email, "timezone": "UTC"}
+    assert client.post(f"/book/{token(link_of(p2))}", data=data).status_code == 303  # re-booked
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(3, 3, 3, 1)

@@ -293,3 +293,51 @@ def test_upgrade_moves_the_app_keys_of_workflow_links_into_columns_and_counts_th
         assert metas[1] == {"workflow_id": "1", "enrolment_id": "1", "step_id": "s-link"}
         assert metas[3] == {"workflow_id": "1", "step_id": "s-link"} and metas[6]["deal"] == "7"
         downgrade(revision="base")
+
+
+def test_upgrade_gives_each_booking_a_random_uid_and_its_link(tmp_path):
+    """Existing bookings get distinct random UIDs, sequence 0 and the link that made them; nothing re-arms."""
+    from sqlalchemy import text
+
+    now = "'2026-01-05 10:30:00'"
+    app = make_app(tmp_path)
+    with app.app_context():
+        empty_database_upgraded_to("f1e2d3c4b5a6")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO calendars (id, name, slug, description, location, timezone, duration, buffer_before,"
+                    " buffer_after, min_notice, window_days, seats, confirmation_message, is_active, created_at,"
+                    f" updated_at, booking_seq) VALUES (1, 'C', 'c', '', '', 'UTC', 30, 0, 0, 0, 60, 1, '', true,"
+                    f" {now}, {now}, 0)"
+                )
+            )
+            for n in (1, 2):
+                conn.execute(
+                    text(
+                        "INSERT INTO bookings (id, calendar_id, start_at, end_at, name, email, timezone, notes,"
+                        " status, cancel_reason, cancelled_by, manage_salt, manage_digest, created_at) VALUES"
+                        f" ({n}, 1, '2026-01-06 10:00:00', '2026-01-06 10:30:00', 'Ada', 'ada@example.com', 'UTC',"
+                        f" '', 'confirmed', '', '', 'm{n}', 'md{n}', {now})"
+                    )
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO one_time_links (id, calendar_id, salt, token_digest, source, metadata, created_by,"
+                    f" created_at, used_at, booking_id) VALUES (7, 1, 's7', 'd7', 'admin', '{{}}', 'system', {now},"
+                    f" {now}, 2)"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, uid, sequence, link_id FROM bookings ORDER BY id")).all()
+            links = conn.execute(text("SELECT rearm_on_cancel, rearm_on_no_show FROM one_time_links")).all()
+            calendars = conn.execute(text("SELECT rearm_on_cancel, rearm_on_no_show FROM calendars")).all()
+        (_, uid1, seq1, link1), (_, uid2, seq2, link2) = rows
+        assert uid1 != uid2 and uid1.endswith("@oneslot") and len(uid1) == len("@oneslot") + 36
+        assert (seq1, seq2, link1, link2) == (0, 0, None, 7)
+        assert [tuple(r) for r in links] == [(False, False)] and [tuple(r) for r in calendars] == [(False, False)]
+        downgrade(revision="f1e2d3c4b5a6")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM bookings")).scalar() == 2
+        downgrade(revision="base")

@@ -18,6 +18,13 @@ from webapp.workflows.formkit import StepForm, calendar_choices, int_or_none
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 UNITS = {"hours": 1, "days": 24}
 MAX_HOURS = 366 * 24
+# Re-arm (the link books again after a cancellation / a no-show): the calendar's choice, or on, or off.
+REARM = {"calendar": None, "on": True, "off": False}
+REARM_CHOICES = [
+    SelectChoice("calendar", "As the calendar says"),
+    SelectChoice("on", "Yes, the link books again"),
+    SelectChoice("off", "No, the link stays used"),
+]
 
 
 class GenerateLinkForm(StepForm):
@@ -31,6 +38,12 @@ class GenerateLinkForm(StepForm):
         default="reuse",
         validate_choice=False,
     )
+    rearm_cancel = SelectField(
+        "After a cancellation, the same link may book again", choices=REARM_CHOICES, validate_choice=False
+    )
+    rearm_no_show = SelectField(
+        "After a no-show, the same link may book again", choices=REARM_CHOICES, validate_choice=False
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,11 +56,13 @@ class GenerateLinkForm(StepForm):
         self.expires_in.data = "" if expires_in is None else str(expires_in)
         self.expires_unit.data = config.get("expires_unit") or "days"
         self.existing.data = config.get("existing") or "reuse"
+        self.rearm_cancel.data = config.get("rearm_cancel") or "calendar"
+        self.rearm_no_show.data = config.get("rearm_no_show") or "calendar"
         self.key.data = step.get("key") or ""
         return self
 
     def config(self) -> dict:
-        return {
+        config = {
             "calendar_id": int_or_none(self.calendar_id.data),
             # Not a number: passed on as typed, so the step's own check names the problem.
             "expires_in": int_or_none(self.expires_in.data)
@@ -56,6 +71,11 @@ class GenerateLinkForm(StepForm):
             "expires_unit": self.expires_unit.data or "days",
             "existing": self.existing.data or "reuse",
         }
+        # Stored only when overridden: a step saved before re-arm existed, and its export, read the same.
+        for key in ("rearm_cancel", "rearm_no_show"):
+            if (self[key].data or "calendar") != "calendar":
+                config[key] = self[key].data
+        return config
 
 
 def _active_links(
@@ -84,7 +104,12 @@ class GenerateLink(StepType):
     TYPE = "generate_link"
     CATEGORY = "Appointments"
     LABEL = "Generate One-Time Booking Link"
-    DEFAULTS = {"calendar_id": None, "expires_in": None, "expires_unit": "days", "existing": "reuse"}
+    DEFAULTS = {
+        "calendar_id": None,
+        "expires_in": None,
+        "expires_unit": "days",
+        "existing": "reuse",
+    }
     OUTPUTS = {"url": "One-Time Link", "calendar_name": "Calendar name", "expires_at": "Link expiry (UTC)"}
     SECRET_LINKS = {"url": (links.PURPOSE, "link_id")}
     FORM = GenerateLinkForm
@@ -109,6 +134,9 @@ class GenerateLink(StepType):
                 errors["expires_in"] = "The expiry can be at most a year."
         if config.get("existing", "reuse") not in ("reuse", "revoke"):
             errors["existing"] = "When the contact already has a link: reuse it or revoke it."
+        for key in ("rearm_cancel", "rearm_no_show"):
+            if config.get(key, "calendar") not in REARM:
+                errors[key] = "Choose as the calendar says, yes or no."
         return errors
 
     def custom_values(self, step) -> list[tuple[str, str]]:
@@ -149,6 +177,9 @@ class GenerateLink(StepType):
                 flush=False,
                 enrolment=ctx.enrolment,
                 step_id=str(ctx.step.get("id", "")),
+                # Fixed on the link now: a later edit of the calendar or the step changes no link already sent.
+                rearm_on_cancel=REARM.get(config.get("rearm_cancel", "calendar")),
+                rearm_on_no_show=REARM.get(config.get("rearm_no_show", "calendar")),
             )
             reused = False
         return {
