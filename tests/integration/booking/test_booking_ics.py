@@ -9,6 +9,7 @@ from icalendar import Calendar as ICalendar
 from sqlalchemy import delete, select
 
 from tests.conftest import iso, tomorrow_at
+from webapp.auth.models import User
 from webapp.booking import services
 from webapp.booking.models import Booking
 from webapp.extensions import db
@@ -129,10 +130,14 @@ def test_a_cancellation_by_the_organiser_says_so(app, client, make_link, smtp, l
     client.post(f"/book/{token}/resend")
     drain()
     cancel, resent = [m for m in smtp.messages if m["To"] == booking.email][1:]
+    organiser = db.session.scalars(select(User)).first().display_name
     for mail in (cancel, resent):
         assert invitation(mail)[0] == "CANCEL"
-        assert "by the organiser." in mail.get_body(("plain",)).get_content()
-    assert services.cancellation_note(db.session.get(Booking, booking.id)).endswith("by the organiser.")
+        text = mail.get_body(("plain",)).get_content()
+        assert f"by {organiser} (organiser)." in text
+        assert "Reason: Double-booked" in text
+    note = services.cancellation_note(db.session.get(Booking, booking.id))
+    assert note.endswith(f"by {organiser} (organiser).")
 
 
 def test_the_apis_cancel_sends_the_same_cancel(app, client, make_link, smtp, api):
