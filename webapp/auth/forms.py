@@ -1,11 +1,12 @@
 """Sign-in and account forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from webapp.auth import services
 from webapp.auth.models import MIN_PASSWORD_LENGTH
+from webapp.zones import resolve, unknown
 
 
 class LoginForm(FlaskForm):
@@ -42,3 +43,17 @@ class AdminForm(FlaskForm):
     def validate_email(self, field):
         if services.find_by_email(field.data):
             raise ValidationError("An admin with this email already exists.")
+
+
+class ZoneForm(FlaskForm):
+    """The admin's own time zone: the picker's value, a city ('New York') or an IANA name."""
+
+    timezone = StringField("Your time zone")
+    proposed = HiddenField()  # "1": the browser's zone, proposed by app.js on a page while none is set
+    next = HiddenField()
+
+    def validate_timezone(self, field):
+        zone = resolve(field.data)
+        if zone is None:
+            raise ValidationError(unknown(field.data))
+        field.data = zone

@@ -2,13 +2,14 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from webapp.auth import services, sessions
-from webapp.auth.forms import AdminForm, LoginForm, PasswordForm
+from webapp.auth.forms import AdminForm, LoginForm, PasswordForm, ZoneForm
 from webapp.auth.models import User
 from webapp.extensions import db, limiter
+from webapp.zones import describe
 
 bp = Blueprint("auth", __name__)
 MAX_ID = 2**31 - 1
@@ -64,6 +65,25 @@ def settings():
             return redirect(url_for("auth.settings"), 303)
         form.current.errors.append("This is not your current password.")
     return _settings_page(form, AdminForm(prefix="admin"))
+
+
+@bp.post("/settings/timezone")
+def timezone():
+    """Save the admin's time zone: from Settings, or the browser's zone proposed on a page (app.js)."""
+    form = ZoneForm()
+    proposed = form.proposed.data == "1"
+    if proposed:
+        # Proposed once per session: a zone refused here is not proposed again on every page.
+        session["zone_proposed"] = True
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        services.set_timezone(user, form.timezone.data, proposed=proposed)
+        flash(f"Times are shown in {describe(user.timezone)}.", "zone")  # base.html adds "change in Settings"
+        return redirect(_safe_next(form.next.data) if proposed else url_for("auth.settings"), 303)
+    if proposed:
+        flash("Times are shown in UTC: your browser's time zone was not one we know. Choose yours in Settings.", "info")
+        return redirect(_safe_next(form.next.data), 303)
+    return _settings_page(PasswordForm(prefix="pw", formdata=None), AdminForm(prefix="admin", formdata=None), form)
 
 
 @bp.post("/settings/admins")
@@ -139,13 +159,15 @@ def admins_enable(user_id):
     return redirect(url_for("auth.settings"), 303)
 
 
-def _settings_page(password_form, admin_form):
-    status = 422 if password_form.errors or admin_form.errors else 200
+def _settings_page(password_form, admin_form, zone_form=None):
+    zone_form = zone_form or ZoneForm(formdata=None, timezone=current_user.timezone)
+    status = 422 if password_form.errors or admin_form.errors or zone_form.errors else 200
     current = sessions.current()
     html = render_template(
         "auth/settings.html",
         form=password_form,
         admin_form=admin_form,
+        zone_form=zone_form,
         admins=services.all_admins(),
         browsers=sorted(sessions.of_user(current_user), key=lambda row: row != current),  # this browser first
         this_browser=current,

@@ -119,7 +119,7 @@ def shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
             book_url=hole("book_url"),
             picker_html=Markup(hole("picker")),
             csrf_token=lambda: hole("csrf"),
-            zone_options=lambda selected: Markup(hole("zones")),
+            zone_options=lambda selected, locale=None: Markup(hole("zones")),
             get_flashed_messages=lambda **options: [],
         )
         parts = split(html)

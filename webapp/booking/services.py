@@ -226,8 +226,9 @@ def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
     audit("booking.cancel", booking_id=booking.id, by=by)
 
 
-def reschedule(booking: Booking, start: datetime) -> None:
-    """Move a booking to another open slot; the one-time link is not revived."""
+def reschedule(booking: Booking, start: datetime, timezone: str | None = None) -> None:
+    """Move a booking to another open slot; the one-time link is not revived. `timezone`: the zone the
+    invitee picked it in, from then on the zone their confirmation and manage page speak."""
     if problem := why_unchangeable(booking):
         raise ChangeNotAllowed(problem)
     booking_id, calendar_id = booking.id, booking.calendar_id
@@ -244,6 +245,8 @@ def reschedule(booking: Booking, start: datetime) -> None:
     previous = booking.start_at
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
+    if timezone:
+        booking.timezone = timezone
     _notify(booking, "rescheduled", previous=previous)
     events.booking_rescheduled.send(booking)
     db.session.commit()

@@ -131,7 +131,8 @@ def test_wait_card_fields_and_messages(login, workflow, branched, hx):
     html = card(login.get(f"/workflows/{workflow.id}").text, step["id"])
     for group in ("duration before_booking", "until", "before_booking until_booked", "until_booked"):
         assert f'data-show-for="{group}"' in html
-    assert "data-mode" in html and 'type="datetime-local"' in html and '<option value="Europe/Paris">' in html
+    assert "data-mode" in html and 'type="datetime-local"' in html
+    assert '<option value="Europe/Paris" data-abbr="CET CEST">Paris — France' in html
     fields = dict(mode="until", amount="1", unit="days", at="2001-01-01T09:00", timezone="", link_step="", max_days="2")
     response = save(login, workflow, step, hx, **fields)
     html = card(response.text, step["id"])
