@@ -224,18 +224,19 @@
     if (form && event.target.tagName === "SELECT") form.submit();
   });
 
-  // An admin with no zone yet (templates/_admin_zone.html): their browser's zone is proposed and saved
-  // once; the page comes back saying so ("Times are shown in …, change in Settings").
-  function proposeAdminZone() {
-    const form = document.querySelector("form[data-propose-zone]");
-    if (!form || !window.Intl) return;
-    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  // The browser's zone for the admin's: sent with the sign-in form (saved while the admin has none), and
+  // offered as a one-click button on admin pages while none is set (templates/_admin_zone.html).
+  function offerBrowserZone() {
+    const zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (!zone) return;
-    form.querySelector("input[name=timezone]").value = zone;
-    form.submit();
+    document.querySelectorAll("input[data-browser-zone]").forEach(function (input) { input.value = zone; });
+    document.querySelectorAll("button[data-browser-zone-button]").forEach(function (button) {
+      button.textContent = "Use " + zone.replace(/_/g, " ");
+      button.hidden = false;
+    });
   }
 
   // After htmx has set up the page (it also starts on DOMContentLoaded, and was loaded first).
-  if (document.readyState === "complete") { detectZone(); proposeAdminZone(); }
-  else { document.addEventListener("DOMContentLoaded", detectZone); document.addEventListener("DOMContentLoaded", proposeAdminZone); }
+  if (document.readyState === "complete") { detectZone(); offerBrowserZone(); }
+  else { document.addEventListener("DOMContentLoaded", detectZone); document.addEventListener("DOMContentLoaded", offerBrowserZone); }
 })();

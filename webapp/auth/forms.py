@@ -14,6 +14,8 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"})
     remember = BooleanField("Keep me signed in")
     next = HiddenField()
+    # The browser's zone (app.js fills it): saved as the admin's at sign-in while they have none.
+    timezone = HiddenField(render_kw={"data-browser-zone": ""})
 
 
 class PasswordForm(FlaskForm):
@@ -49,7 +51,7 @@ class ZoneForm(FlaskForm):
     """The admin's own time zone: the picker's value, a city ('New York') or an IANA name."""
 
     timezone = StringField("Your time zone")
-    proposed = HiddenField()  # "1": the browser's zone, proposed by app.js on a page while none is set
+    proposed = HiddenField()  # "1": the browser's zone, from the banner admin pages show while none is set
     next = HiddenField()
 
     def validate_timezone(self, field):

@@ -2,14 +2,14 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from webapp.auth import services, sessions
 from webapp.auth.forms import AdminForm, LoginForm, PasswordForm, ZoneForm
 from webapp.auth.models import User
 from webapp.extensions import db, limiter
-from webapp.zones import describe
+from webapp.zones import describe, resolve
 
 bp = Blueprint("auth", __name__)
 MAX_ID = 2**31 - 1
@@ -38,9 +38,17 @@ def login():
             form.password.errors.append(str(exc))
         else:
             login_user(user, remember=form.remember.data)
+            _adopt_browser_zone(user, form.timezone.data)
             return redirect(_safe_next(form.next.data), 303)
     status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _adopt_browser_zone(user: User, browser_zone: str | None) -> None:
+    """At sign-in, an admin with no zone gets the browser's (when it is one we know), and is told so."""
+    if user.timezone is None and (zone := resolve(browser_zone)):
+        services.set_timezone(user, zone, proposed=True)
+        flash(f"Times are shown in {describe(zone)}.", "zone")  # base.html adds "change it in Settings"
 
 
 @bp.post("/logout")
@@ -72,9 +80,6 @@ def timezone():
     """Save the admin's time zone: from Settings, or the browser's zone proposed on a page (app.js)."""
     form = ZoneForm()
     proposed = form.proposed.data == "1"
-    if proposed:
-        # Proposed once per session: a zone refused here is not proposed again on every page.
-        session["zone_proposed"] = True
     if form.validate_on_submit():
         user = current_user._get_current_object()
         services.set_timezone(user, form.timezone.data, proposed=proposed)
