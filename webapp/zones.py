@@ -93,11 +93,17 @@ def canonical(name: str | None) -> str | None:
     return _aliases().get(name)
 
 
+@lru_cache(maxsize=64)
 def _locale(locale: str | None) -> Locale:
     try:
         return Locale.parse((locale or DEFAULT_LOCALE).replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
         return Locale.parse(DEFAULT_LOCALE)
+
+
+@lru_cache(maxsize=64)
+def _locale_name(locale: str | None) -> str:
+    return str(_locale(locale))
 
 
 def offset_text(offset: timedelta | None) -> str:
@@ -125,16 +131,18 @@ class ZoneLabel:
 
     @property
     def text(self) -> str:
-        return f"{self.place} ({self.offset})"
+        return "UTC" if self.name == "UTC" else f"{self.place} ({self.offset})"
 
 
 def _city(name: str, loc: Locale) -> str:
     if name == "UTC":
         return "UTC"
     try:
-        return get_timezone_location(ZoneInfo(name), loc, return_city=True)
+        city = get_timezone_location(ZoneInfo(name), loc, return_city=True)
     except (LookupError, ValueError):
-        return name.rsplit("/", 1)[-1].replace("_", " ")
+        city = name
+    # CLDR names no city for a few zones ("America/Argentina/Salta"): Babel then gives "Argentina/Salta".
+    return city.rsplit("/", 1)[-1].replace("_", " ")
 
 
 def _abbreviations(zone: ZoneInfo, year: int) -> tuple[str, ...]:
@@ -218,7 +226,7 @@ def resolve(text: str | None, locale: str | None = None) -> str | None:
     if text.endswith(")") and "(" in text:
         text = text[: text.rindex("(")].strip()
     key = _key(text)
-    loc = str(_locale(locale))
+    loc = _locale_name(locale)
     return _index(loc).get(key) or (_index(DEFAULT_LOCALE).get(key) if loc != DEFAULT_LOCALE else None)
 
 
@@ -250,8 +258,13 @@ def _zone_options(locale: str, hour: str) -> str:
 
 def zone_options(selected: str | None, locale: str | None = None) -> Markup:
     """<option>s for every offered zone, one selected; the HTML is built once per locale and hour
-    (the offsets in the labels follow DST), so a page pays a string replace, not ~420 labels."""
-    html = _zone_options(str(_locale(locale)), datetime.now(UTC).strftime("%Y-%m-%dT%H"))
+    (the offsets in the labels follow DST) and kept per selected zone, so a page pays a lookup."""
+    return _selected_options(selected or "", _locale_name(locale), datetime.now(UTC).strftime("%Y-%m-%dT%H"))
+
+
+@lru_cache(maxsize=512)
+def _selected_options(selected: str, locale: str, hour: str) -> Markup:
+    html = _zone_options(locale, hour)
     if not selected:
         return Markup(html)
     name = canonical(selected)

@@ -177,10 +177,10 @@
     search.type = "search";
     search.className = "zone-search";
     search.placeholder = "Search a city, country or abbreviation";
-    search.setAttribute("aria-label", "Search time zones");
+    search.setAttribute("aria-label", "Search zones by city, country or abbreviation");
     search.setAttribute("aria-controls", select.id);
     search.autocomplete = "off";
-    select.parentNode.insertBefore(search, select);
+    select.parentNode.insertBefore(search, select);  // outside the <label>: it names the select alone
     const options = Array.prototype.slice.call(select.options).filter(function (o) { return o.value; });
     options.forEach(function (o) { o.dataset.haystack = fold(o.textContent + " " + o.value); });
     let before = select.value;
@@ -198,7 +198,13 @@
         o.disabled = !match;
         if (match && !first) first = o;
       });
-      if (words.length && first && (!select.selectedOptions[0] || select.selectedOptions[0].hidden)) select.value = first.value;
+      Array.prototype.forEach.call(select.options, function (o) { if (!o.value) o.hidden = words.length > 0; });
+      const current = select.selectedOptions[0];
+      if (words.length && first && (!current || current.hidden || !current.value)) select.value = first.value;
+      // Several matches show as an open list to pick from; one (or none) keeps the usual menu.
+      const count = options.filter(function (o) { return !o.hidden; }).length;
+      if (words.length && count > 1) select.size = Math.min(count, 6);
+      else select.removeAttribute("size");
       announce(words.length ? (first ? "Showing matching zones; " + first.textContent + " chosen" : "No zone matches") : "");
     });
     function commit() {
@@ -209,8 +215,11 @@
     }
     search.addEventListener("keydown", function (event) {
       if (event.key === "Enter") { event.preventDefault(); commit(); }
+      if (event.key === "ArrowDown" && select.size > 1) { event.preventDefault(); select.focus(); }
     });
-    search.addEventListener("change", commit);
+    // Leaving the box commits the choice, unless it is to pick from the list of matches.
+    search.addEventListener("blur", function (event) { if (event.relatedTarget !== select) commit(); });
+    select.addEventListener("change", function () { before = select.value; });
   }
   function enhanceZonePickers(root) {
     if (!root.querySelectorAll) return;
