@@ -176,7 +176,7 @@
     const search = document.createElement("input");
     search.type = "search";
     search.className = "zone-search";
-    search.placeholder = "Search a city, country or abbreviation";
+    search.placeholder = "City or country…";
     search.setAttribute("aria-label", "Search zones by city, country or abbreviation");
     search.setAttribute("aria-controls", select.id);
     search.autocomplete = "off";
