@@ -3,7 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -31,12 +31,16 @@ TIME_STYLES = {"datetime": "%a %d %b %Y, %H:%M UTC", "date": "%d %b %Y", "time":
 ZONE_STYLES = {"datetime": "%a %d %b %Y, %H:%M", "date": "%d %b %Y", "time": "%H:%M"}
 
 
+# The invitee's pages (/book/…, /booking/…): their times are the invitee's, even for a signed-in admin.
+PUBLIC_BLUEPRINTS = {"booking"}
+
+
 def viewer_zone() -> str | None:
     """The zone a signed-in admin reads times in ('UTC' until they set one); None for anyone else."""
     if not has_request_context():
         return None
     if "viewer_zone" not in g:
-        signed_in = current_user and current_user.is_authenticated
+        signed_in = request.blueprint not in PUBLIC_BLUEPRINTS and current_user and current_user.is_authenticated
         g.viewer_zone = (getattr(current_user, "timezone", None) or "UTC") if signed_in else None
     return g.viewer_zone
 

@@ -2,13 +2,13 @@
 means, and the reschedule page speaking the invitee's zone throughout."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import iso
-from webapp.booking.models import Booking
+from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db
 
 # A Wednesday in winter (no DST anywhere near) and one in the New York summer.
@@ -117,3 +117,20 @@ def test_the_labels_follow_daylight_saving(client, make_link, make_calendar, tim
     _, token = make_link()
     page = client.get(f"/book/{token}").text
     assert "New York — United States (UTC−04:00)" in page and "London — United Kingdom (UTC+01:00)" in page
+
+
+def test_an_invitee_page_keeps_its_own_zone_for_a_signed_in_admin(login, admin, make_link):
+    admin.timezone = "America/Los_Angeles"
+    db.session.commit()
+    expired = datetime.now(UTC) + timedelta(seconds=1)
+    _, token = make_link(expires_at=expired)
+    page = login.get(f"/book/{token}").text  # still open: the zone note of admin pages is not there
+    assert "Times in Los Angeles" not in page and "data-zone-picker" in page
+    link = db.session.scalars(select(OneTimeLink)).one()
+    link.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    db.session.commit()
+    gone = login.get(f"/book/{token}")
+    assert gone.status_code == 410
+    stamp = link.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f'<time datetime="{stamp}" data-local="datetime" title=' in gone.text  # the browser's zone, by app.js
+    assert "data-zone=" not in gone.text
