@@ -258,22 +258,26 @@ def _zone_options(locale: str, hour: str) -> str:
 
 def zone_options(selected: str | None, locale: str | None = None) -> Markup:
     """<option>s for every offered zone, one selected; the HTML is built once per locale and hour
-    (the offsets in the labels follow DST) and kept per selected zone, so a page pays a lookup."""
-    return _selected_options(selected or "", _locale_name(locale), datetime.now(UTC).strftime("%Y-%m-%dT%H"))
+    (the offsets in the labels follow DST) and kept per chosen zone, so a page pays a lookup."""
+    hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    name = canonical(selected) if selected else ""
+    if name is not None:
+        return _selected_options(name, _locale_name(locale), hour)
+    html = Markup(_zone_options(_locale_name(locale), hour))
+    assert selected is not None
+    if selected in zoneinfo.available_timezones():
+        # A stored zone no longer offered (a bare 'Etc/GMT+5'): shown first, chosen, until changed.
+        offset = offset_text(datetime.now(UTC).astimezone(ZoneInfo(selected)).utcoffset())
+        return Markup('<option value="{0}" selected>{0} ({1})</option>').format(selected, offset) + html
+    # Typed text that names no zone (a form answered with an error): kept, chosen, to be corrected.
+    return Markup('<option value="{0}" selected>{0} (not a time zone)</option>').format(selected) + html
 
 
 @lru_cache(maxsize=512)
-def _selected_options(selected: str, locale: str, hour: str) -> Markup:
+def _selected_options(name: str, locale: str, hour: str) -> Markup:
+    """The options with the offered zone `name` chosen ('' for none): at most ~420 per locale and hour."""
     html = _zone_options(locale, hour)
-    if not selected:
+    if not name:
         return Markup(html)
-    name = canonical(selected)
-    if name is None and selected in zoneinfo.available_timezones():
-        # A stored zone no longer offered (a bare 'Etc/GMT+5'): shown first, chosen, until changed.
-        offset = offset_text(datetime.now(UTC).astimezone(ZoneInfo(selected)).utcoffset())
-        return Markup('<option value="{0}" selected>{0} ({1})</option>').format(selected, offset) + Markup(html)
-    if name is None:
-        # Typed text that names no zone (a form answered with an error): kept, chosen, to be corrected.
-        return Markup('<option value="{0}" selected>{0} (not a time zone)</option>').format(selected) + Markup(html)
     marker = f'<option value="{escape(name)}" '
     return Markup(html.replace(marker, marker + "selected ", 1))
