@@ -129,7 +129,7 @@
   });
 
   // <time datetime="…Z" data-local="datetime|date|time"> rendered in UTC by the server (webapp/core/filters.py)
-  // reads in the viewer's own zone and locale.
+  // reads in the viewer's own zone and locale (on pages for invitees; admins read their own zone).
   const TIME_STYLES = {
     datetime: { day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" },
     date: { day: "numeric", month: "short", year: "numeric" },
@@ -137,7 +137,8 @@
   };
   function localiseTimes(root) {
     if (!window.Intl || !root.querySelectorAll) return;
-    root.querySelectorAll("time[data-local]").forEach(function (element) {
+    // A time with data-zone is already in the signed-in admin's chosen zone (the page says which).
+    root.querySelectorAll("time[data-local]:not([data-zone])").forEach(function (element) {
       const instant = new Date(element.getAttribute("datetime"));
       const options = TIME_STYLES[element.dataset.local];
       if (isNaN(instant.getTime()) || !options) return;
@@ -154,12 +155,97 @@
     if (!select || !window.Intl || !window.htmx) return;
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (!zone || zone === select.value) return;
-    if (!Array.prototype.some.call(select.options, function (o) { return o.value === zone; })) return;
+    if (!Array.prototype.some.call(select.options, function (o) { return o.value === zone; })) {
+      // An older name the browser still uses (Chromium says Asia/Calcutta): the server resolves it.
+      if (!/^[A-Za-z][A-Za-z0-9_+\-]*(\/[A-Za-z0-9_+\-]+)*$/.test(zone)) return;
+      select.add(new Option(zone.replace(/_/g, " "), zone), 0);
+    }
     select.value = zone;
     select.setAttribute("data-zone-chosen", "");
     htmx.trigger(select.form, "change");
   }
+  // The zone picker (templates/macros.html zone_picker): a search box above the <select> filters its
+  // options by city, country, IANA name or abbreviation ("New York", "Germany", "EST"); the first match
+  // is chosen as you type, and Enter (or leaving the box) commits it as a change of the select.
+  function fold(text) {
+    return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/_/g, " ").toLowerCase();
+  }
+  function enhanceZonePicker(select) {
+    if (select.dataset.zoneSearch) return;
+    select.dataset.zoneSearch = "on";
+    const search = document.createElement("input");
+    search.type = "search";
+    search.className = "zone-search";
+    search.placeholder = "City or country…";
+    search.setAttribute("aria-label", "Search zones by city, country or abbreviation");
+    search.setAttribute("aria-controls", select.id);
+    search.autocomplete = "off";
+    select.parentNode.insertBefore(search, select);  // outside the <label>: it names the select alone
+    const options = Array.prototype.slice.call(select.options).filter(function (o) { return o.value; });
+    options.forEach(function (o) { o.dataset.haystack = fold(o.textContent + " " + o.value); });
+    let before = select.value;
+    search.addEventListener("focus", function () { before = select.value; });
+    search.addEventListener("input", function () {
+      const words = fold(search.value).split(/\s+/).filter(Boolean);
+      const query = words.join(" ");
+      const byAbbr = query && options.some(function (o) { return (o.dataset.abbr || "").toLowerCase().split(" ").indexOf(query) !== -1; });
+      let first = null;
+      options.forEach(function (o) {
+        const match = !words.length || (byAbbr
+          ? (o.dataset.abbr || "").toLowerCase().split(" ").indexOf(query) !== -1
+          : words.every(function (w) { return o.dataset.haystack.indexOf(w) !== -1; }));
+        o.hidden = !match;
+        o.disabled = !match;
+        if (match && !first) first = o;
+      });
+      Array.prototype.forEach.call(select.options, function (o) { if (!o.value) o.hidden = words.length > 0; });
+      const current = select.selectedOptions[0];
+      if (words.length && first && (!current || current.hidden || !current.value)) select.value = first.value;
+      // Several matches show as an open list to pick from; one (or none) keeps the usual menu.
+      const count = options.filter(function (o) { return !o.hidden; }).length;
+      if (words.length && count > 1) select.size = Math.min(count, 6);
+      else select.removeAttribute("size");
+      announce(words.length ? (first ? "Showing matching zones; " + first.textContent + " chosen" : "No zone matches") : "");
+    });
+    function commit() {
+      if (select.value !== before) {
+        before = select.value;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    }
+    search.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); commit(); }
+      if (event.key === "ArrowDown" && select.size > 1) { event.preventDefault(); select.focus(); }
+    });
+    // Leaving the box commits the choice, unless it is to pick from the list of matches.
+    search.addEventListener("blur", function (event) { if (event.relatedTarget !== select) commit(); });
+    select.addEventListener("change", function () { before = select.value; });
+  }
+  function enhanceZonePickers(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("select[data-zone-picker]").forEach(enhanceZonePicker);
+  }
+  document.addEventListener("htmx:load", function (event) { enhanceZonePickers(event.target); });
+  document.addEventListener("DOMContentLoaded", function () { enhanceZonePickers(document); });
+  // A form marked data-autosubmit (the reschedule page's zone) reloads as soon as a select changes.
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-autosubmit]");
+    if (form && event.target.tagName === "SELECT") form.submit();
+  });
+
+  // The browser's zone for the admin's: sent with the sign-in form (saved while the admin has none), and
+  // offered as a one-click button on admin pages while none is set (templates/_admin_zone.html).
+  function offerBrowserZone() {
+    const zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!zone) return;
+    document.querySelectorAll("input[data-browser-zone]").forEach(function (input) { input.value = zone; });
+    document.querySelectorAll("button[data-browser-zone-button]").forEach(function (button) {
+      button.textContent = "Use " + zone.replace(/_/g, " ");
+      button.hidden = false;
+    });
+  }
+
   // After htmx has set up the page (it also starts on DOMContentLoaded, and was loaded first).
-  if (document.readyState === "complete") detectZone();
-  else document.addEventListener("DOMContentLoaded", detectZone);
+  if (document.readyState === "complete") { detectZone(); offerBrowserZone(); }
+  else { document.addEventListener("DOMContentLoaded", detectZone); document.addEventListener("DOMContentLoaded", offerBrowserZone); }
 })();

@@ -1,5 +1,6 @@
-"""In a real browser in New York: admin times read in the viewer's zone, HTMX requests show that they
-are loading, Copy announces itself, and the home page's chart draws without a CSP violation."""
+"""In a real browser in New York: admin times read in the admin's zone (the browser's, taken at sign-in),
+HTMX requests show that they are loading, Copy announces itself, and the home page's chart draws without a
+CSP violation."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -47,14 +48,17 @@ def booked(live_server):
     return ids
 
 
-def test_a_booking_time_reads_in_the_browser_zone_and_locale(admin_page, booked):
+def test_a_booking_time_reads_in_the_admins_zone_taken_from_the_browser(admin_page, booked):
     page = admin_page
     page.goto(f"{page.base_url}/bookings/")
+    # Signing in from a browser in New York gave the admin that zone; the page says so.
+    expect(page.get_by_test_id("zone-note")).to_contain_text("Times in New York — United States")
     when = page.locator("table time").first
-    expect(when).to_have_attribute("data-localised", "")
-    # 15:05 UTC on 1 December is 10:05 in New York (EST), written the American way.
-    expect(when).to_have_text(f"Dec 1, {booked['year']}, 10:05 AM EST")
+    # 15:05 UTC on 1 December is 10:05 in New York (EST), written by the server in the admin's zone.
+    start = datetime(booked["year"], 12, 1, 10, 5)
+    expect(when).to_have_text(f"{start:%a %d %b %Y}, 10:05 EST")
     expect(when).to_have_attribute("datetime", f"{booked['year']}-12-01T15:05:00Z")
+    expect(when).not_to_have_attribute("data-localised", "")
 
 
 def test_an_htmx_request_shows_the_progress_bar_and_disables_its_button(admin_page, booked):

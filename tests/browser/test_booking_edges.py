@@ -61,7 +61,7 @@ def test_an_invitee_in_tokyo_sees_tokyo_times_and_books_the_right_instant(browse
 
     expect(page.get_by_role("heading", name=BOOKED)).to_be_visible()
     end = tokyo_nine + timedelta(minutes=30)
-    expect(page.get_by_test_id("when")).to_contain_text(f"{tokyo_nine:%H:%M}–{end:%H:%M} (Asia/Tokyo)")
+    expect(page.get_by_test_id("when")).to_contain_text(f"{tokyo_nine:%H:%M}–{end:%H:%M} (Tokyo — Japan)")
     [booking] = bookings(live_server)
     assert booking.start_at == new_york_nine.astimezone(UTC)
     assert booking.timezone == "Asia/Tokyo"

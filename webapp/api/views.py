@@ -34,12 +34,12 @@ from webapp.booking import links, services
 from webapp.booking.history import Actor
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars import services as calendars
-from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import MAX_ID, db
+from webapp.zones import resolve
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -168,9 +168,10 @@ def calendars_slots(calendar_id):
     calendar = _get(Calendar, calendar_id, "calendar")
     errors: dict[str, str] = {}
     first, last = day(request.args.get("start"), "start", errors), day(request.args.get("end"), "end", errors)
-    zone = request.args.get("timezone", "").strip() or calendar.timezone
-    if zone not in zone_names():
-        errors["timezone"] = f"{zone!r} is not a time zone name, e.g. Europe/London."
+    typed = request.args.get("timezone", "").strip()
+    zone = (resolve(typed) or "") if typed else calendar.timezone
+    if not zone:
+        errors["timezone"] = f"{typed[:60]!r} is not a time zone name, e.g. Europe/London."
     if first and last and last < first:
         errors["end"] = "The end day is before the start day."
     elif first and last and (last - first).days + 1 > MAX_SLOT_DAYS:

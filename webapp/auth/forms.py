@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from webapp.auth import services
 from webapp.auth.models import MIN_PASSWORD_LENGTH, NAME_MAX
 from webapp.text import SingleLine
+from webapp.zones import resolve, unknown
 
 
 class LoginForm(FlaskForm):
@@ -14,6 +15,8 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"})
     remember = BooleanField("Keep me signed in")
     next = HiddenField()
+    # The browser's zone (app.js fills it): saved as the admin's at sign-in while they have none.
+    timezone = HiddenField(render_kw={"data-browser-zone": ""})
 
 
 class PasswordForm(FlaskForm):
@@ -55,3 +58,17 @@ class AdminForm(FlaskForm):
     def validate_email(self, field):
         if services.find_by_email(field.data):
             raise ValidationError("An admin with this email already exists.")
+
+
+class ZoneForm(FlaskForm):
+    """The admin's own time zone: the picker's value, a city ('New York') or an IANA name."""
+
+    timezone = StringField("Your time zone")
+    proposed = HiddenField()  # "1": the browser's zone, from the banner admin pages show while none is set
+    next = HiddenField()
+
+    def validate_timezone(self, field):
+        zone = resolve(field.data)
+        if zone is None:
+            raise ValidationError(unknown(field.data))
+        field.data = zone

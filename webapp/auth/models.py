@@ -48,6 +48,9 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by another admin: a disabled admin cannot sign in and has no session.
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The zone the admin reads times in (an offered IANA name, webapp.zones); NULL until set: UTC,
+    # and the admin pages propose the browser's zone.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     # The key of the session this object was loaded through (webapp.auth.sessions); not stored.
     if TYPE_CHECKING:  # for mypy only: the ORM maps every attribute annotated in the class body

@@ -129,6 +129,13 @@ def change_password(user: User, new_password: str, current: AdminSession | None 
     return row
 
 
+def set_timezone(user: User, zone: str, proposed: bool = False) -> None:
+    """Save the zone the admin reads times in (an offered zone, webapp.zones.resolve's answer)."""
+    user.timezone = zone
+    db.session.commit()
+    audit("admin.timezone", user_id=user.id, timezone=zone, proposed=proposed)
+
+
 def _lock_active_admins() -> None:
     # PostgreSQL: two admins disabling each other at once queue here, and the second sees the first's
     # change; SQLite lets one writer in at a time anyway (FOR UPDATE is left out there).

@@ -6,9 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_user, logout_user
 
 from webapp.auth import services, sessions
-from webapp.auth.forms import AdminForm, LoginForm, NameForm, PasswordForm
+from webapp.auth.forms import AdminForm, LoginForm, NameForm, PasswordForm, ZoneForm
 from webapp.auth.models import User
 from webapp.extensions import db, limiter
+from webapp.zones import describe, resolve
 
 bp = Blueprint("auth", __name__)
 MAX_ID = 2**31 - 1
@@ -37,9 +38,17 @@ def login():
             form.password.errors.append(str(exc))
         else:
             login_user(user, remember=form.remember.data)
+            _adopt_browser_zone(user, form.timezone.data)
             return redirect(_safe_next(form.next.data), 303)
     status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _adopt_browser_zone(user: User, browser_zone: str | None) -> None:
+    """At sign-in, an admin with no zone gets the browser's (when it is one we know), and is told so."""
+    if user.timezone is None and (zone := resolve(browser_zone)):
+        services.set_timezone(user, zone, proposed=True)
+        flash(f"Times are shown in {describe(zone)}.", "zone")  # base.html adds "change it in Settings"
 
 
 @bp.post("/logout")
@@ -74,7 +83,27 @@ def rename():
         services.rename(current_user._get_current_object(), form.name.data)
         flash(f"You are now named {current_user.display_name} to invitees and other admins.", "success")
         return redirect(url_for("auth.settings"), 303)
-    return _settings_page(PasswordForm(prefix="pw", formdata=None), AdminForm(prefix="admin", formdata=None), form)
+    return _settings_page(
+        PasswordForm(prefix="pw", formdata=None), AdminForm(prefix="admin", formdata=None), name_form=form
+    )
+
+
+@bp.post("/settings/timezone")
+def timezone():
+    """Save the admin's time zone: from Settings, or the browser's zone proposed on a page (app.js)."""
+    form = ZoneForm()
+    proposed = form.proposed.data == "1"
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        services.set_timezone(user, form.timezone.data, proposed=proposed)
+        flash(f"Times are shown in {describe(user.timezone)}.", "zone")  # base.html adds "change in Settings"
+        return redirect(_safe_next(form.next.data) if proposed else url_for("auth.settings"), 303)
+    if proposed:
+        flash("Times are shown in UTC: your browser's time zone was not one we know. Choose yours in Settings.", "info")
+        return redirect(_safe_next(form.next.data), 303)
+    return _settings_page(
+        PasswordForm(prefix="pw", formdata=None), AdminForm(prefix="admin", formdata=None), zone_form=form
+    )
 
 
 @bp.post("/settings/admins")
@@ -150,15 +179,18 @@ def admins_enable(user_id):
     return redirect(url_for("auth.settings"), 303)
 
 
-def _settings_page(password_form, admin_form, name_form=None):
+def _settings_page(password_form, admin_form, name_form=None, zone_form=None):
     name_form = name_form or NameForm(prefix="me", formdata=None, name=current_user.display_name)
-    status = 422 if password_form.errors or admin_form.errors or name_form.errors else 200
+    zone_form = zone_form or ZoneForm(formdata=None, timezone=current_user.timezone)
+    errors = password_form.errors or admin_form.errors or name_form.errors or zone_form.errors
+    status = 422 if errors else 200
     current = sessions.current()
     html = render_template(
         "auth/settings.html",
         form=password_form,
         admin_form=admin_form,
         name_form=name_form,
+        zone_form=zone_form,
         admins=services.all_admins(),
         browsers=sorted(sessions.of_user(current_user), key=lambda row: row != current),  # this browser first
         this_browser=current,

@@ -9,12 +9,12 @@ from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from webapp import params
 from webapp.booking.services import BOUND, FREE, OTHER, REASON_MAX
-from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact
 from webapp.contacts.services import find_by_email
 from webapp.extensions import db
 from webapp.text import SingleLine
+from webapp.zones import resolve
 
 
 def parse_instant(text: str | None) -> datetime | None:
@@ -60,8 +60,7 @@ class BookForm(FlaskForm):
             raise ValidationError("Pick a time from the list.")
 
     def validate_timezone(self, field):
-        if field.data not in zone_names():
-            field.data = "UTC"
+        field.data = resolve(field.data) or "UTC"
 
     def instant(self) -> datetime:
         """The chosen slot's start (after validation)."""

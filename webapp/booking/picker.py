@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from webapp import params
 from webapp.booking import cache
 from webapp.calendars.availability import Slot, slots_by_day
-from webapp.calendars.forms import zone_names
 from webapp.calendars.models import Calendar
 from webapp.calendars.services import slots, without_limits
 from webapp.clock import utcnow
+from webapp.zones import resolve
 
 LOOKAHEAD_DAYS = 93  # how far the first page looks for the first open day
 
@@ -40,8 +40,8 @@ class Picker:
 
 
 def valid_zone(name: str | None) -> str | None:
-    """The zone name when it is a known IANA zone, else None."""
-    return name if name and name in zone_names() else None
+    """The offered zone the text names (an IANA name, a legacy alias, a city: zones.resolve), else None."""
+    return resolve(name)
 
 
 def parse_month(text: str | None) -> date | None:

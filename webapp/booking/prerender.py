@@ -19,6 +19,8 @@ Invariants:
     texts hold U+E000 is never pre-rendered (shell_parts() returns None, the page renders live);
   - per-request values (the token and its URLs, the CSRF token, the zone options, the contact's
     name and masked email) go in after the split, so whatever they hold is never read as a hole.
+    The zone options are themselves cached HTML (zones.zone_options: per locale, hour and chosen
+    zone), so a request pays a lookup, not ~420 labels.
 - The filled page is what a live render writes: text() escapes as Jinja's autoescape does, and
   page.html reads the link only through the holes (its comment lists them).
 - Nothing is invalidated. The shell's cache key holds everything it is rendered from (SHOWN, the
@@ -119,7 +121,7 @@ def shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
             book_url=hole("book_url"),
             picker_html=Markup(hole("picker")),
             csrf_token=lambda: hole("csrf"),
-            zone_options=lambda selected: Markup(hole("zones")),
+            zone_options=lambda selected, locale=None: Markup(hole("zones")),
             get_flashed_messages=lambda **options: [],
         )
         parts = split(html)

@@ -270,13 +270,20 @@ def why_admin_cannot_move(booking: Booking, now: datetime | None = None) -> str 
     return None
 
 
-def reschedule(booking: Booking, start: datetime, by: Actor | str | None = None, ignore_limits: bool = False) -> None:
+def reschedule(
+    booking: Booking,
+    start: datetime,
+    by: Actor | str | None = None,
+    ignore_limits: bool = False,
+    timezone: str | None = None,
+) -> None:
     """Move a booking to another open slot; the one-time link is not revived.
 
     The invitee is held to the change cutoff and the calendar's limits. An organiser (`by` an admin or
     an API key) is not held to the cutoff, and with `ignore_limits` may pick any start on the slot grid
     of any day (minimum notice, booking window, daily cap and working hours set aside); the seats and
-    the other bookings (with their buffers) still decide, for everyone."""
+    the other bookings (with their buffers) still decide, for everyone. `timezone`: the zone the invitee
+    picked the new time in, from then on the zone their confirmation and manage page speak."""
     actor = Actor.of(by, booking)
     if actor.kind == history.INVITEE:
         problem = why_unchangeable(booking)
@@ -304,6 +311,8 @@ def reschedule(booking: Booking, start: datetime, by: Actor | str | None = None,
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
     booking.sequence += 1
+    if timezone:
+        booking.timezone = timezone
     history.record(
         booking, history.MOVED, actor, **{"from": previous, "to": slot.start}, ignored_limits=ignore_limits or None
     )

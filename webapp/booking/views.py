@@ -37,10 +37,11 @@ def _link(token: str) -> OneTimeLink:
     return links.find(token) or abort(404)
 
 
-def _picker(calendar, exclude_booking_id=None, day=None, state=None) -> picker.Picker:
-    """The picker for the request's zone, month and day; `state`: the calendar's, when just read."""
+def _picker(calendar, exclude_booking_id=None, day=None, state=None, zone=None) -> picker.Picker:
+    """The picker for the request's zone (else `zone`, else the calendar's), month and day; `state`: the
+    calendar's, when just read."""
     args = request.values
-    zone = picker.valid_zone(args.get("tz") or args.get("timezone")) or (state or calendar).timezone
+    zone = picker.valid_zone(args.get("tz") or args.get("timezone")) or zone or (state or calendar).timezone
     try:
         day = day or picker.parse_day(args.get("date"))
         month = picker.parse_month(args.get("month"))
@@ -248,7 +249,7 @@ def reschedule(token):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                services.reschedule(booking, form.instant())
+                services.reschedule(booking, form.instant(), timezone=form.timezone.data)
             except services.SlotUnavailable as exc:
                 status, error, day = 409, str(exc), form.instant().date()
             except services.BookingError as exc:
@@ -259,7 +260,9 @@ def reschedule(token):
                 return redirect(url_for("booking.manage", token=token), 303)
         else:
             status = 422
-    view = _picker(booking.calendar, exclude_booking_id=booking.id, day=day)
+    # The invitee's zone throughout (the booking's, unless they pick another): the current time, the
+    # slots and, once moved, the confirmation.
+    view = _picker(booking.calendar, exclude_booking_id=booking.id, day=day, zone=picker.valid_zone(booking.timezone))
     form.timezone.data = view.timezone
     context = {
         "token": token,
@@ -269,6 +272,7 @@ def reschedule(token):
         "picker": view,
         "error": error,
         "picker_url": url_for("booking.reschedule", token=token),
+        "tz_whole_page": True,
     }
     return htmx.render("booking/reschedule.html", "booking/_picker.html", status=status, **context)
 

@@ -29,7 +29,7 @@ from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
 from webapp.text import SingleLine
-from webapp.zones import zone_names
+from webapp.zones import resolve, unknown
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -99,12 +99,8 @@ class CalendarForm(FlaskForm):
     )
     description = TextAreaField("Description", [Length(max=5000)])
     location = StringField("Location", [Length(max=500), SingleLine()])
-    timezone = StringField(
-        "Time zone",
-        [DataRequired("Choose a time zone.")],
-        default="UTC",
-        render_kw={"list": "zones", "autocomplete": "off", "spellcheck": "false"},
-    )
+    # Rendered as the zone picker (macros.html); takes the picker's value, a city or an IANA name.
+    timezone = StringField("Time zone", [DataRequired("Choose a time zone.")], default="UTC")
     duration = IntegerField(
         "Meeting duration (minutes)",
         [InputRequired("Enter a duration in minutes."), NumberRange(5, 24 * 60, "Between 5 and 1440 minutes.")],
@@ -156,9 +152,11 @@ class CalendarForm(FlaskForm):
         return [(key, WEEKDAYS[i], self[key]) for i, key in enumerate(DAY_KEYS)]
 
     def validate_timezone(self, field):
-        field.data = (field.data or "").strip()
-        if field.data not in zone_names():
-            raise ValidationError(f"{field.data!r} is not a time zone. Pick one from the list, e.g. Europe/London.")
+        typed = (field.data or "").strip()
+        zone = resolve(typed)
+        if zone is None:
+            raise ValidationError(unknown(typed))
+        field.data = zone
 
     def validate_slug(self, field):
         if field.data and services.slug_taken(field.data, self.calendar_id):

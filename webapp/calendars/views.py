@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from webapp import htmx
 from webapp.calendars import services
-from webapp.calendars.forms import CalendarForm, zone_names
+from webapp.calendars.forms import CalendarForm
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
 
@@ -18,7 +18,7 @@ def _get(calendar_id: int) -> Calendar:
 
 def _form_page(template, form, calendar=None, status=200, saved=False):
     """The settings form as a page, or as the form fragment for HTMX."""
-    context = {"form": form, "calendar": calendar, "zones": zone_names(), "saved": saved}
+    context = {"form": form, "calendar": calendar, "saved": saved}
     if calendar is not None:
         context["preview"] = services.preview(calendar)
     return htmx.render(template, "calendars/_form.html", status=status, **context)

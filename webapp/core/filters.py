@@ -3,9 +3,11 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import g, has_request_context, request
+from flask_login import current_user
 from markupsafe import Markup, escape
 
-from webapp.zones import format_datetime, zone_options
+from webapp.zones import describe, format_datetime, place, zone_info, zone_options
 
 
 def minutes_to_hhmm(value: int | None) -> str:
@@ -26,11 +28,28 @@ def day_label(value) -> str:
 
 
 TIME_STYLES = {"datetime": "%a %d %b %Y, %H:%M UTC", "date": "%d %b %Y", "time": "%H:%M UTC"}
+ZONE_STYLES = {"datetime": "%a %d %b %Y, %H:%M", "date": "%d %b %Y", "time": "%H:%M"}
+
+
+# The invitee's pages (/book/…, /booking/…): their times are the invitee's, even for a signed-in admin.
+PUBLIC_BLUEPRINTS = {"booking"}
+
+
+def viewer_zone() -> str | None:
+    """The zone a signed-in admin reads times in ('UTC' until they set one); None for anyone else."""
+    if not has_request_context():
+        return None
+    if "viewer_zone" not in g:
+        signed_in = request.blueprint not in PUBLIC_BLUEPRINTS and current_user and current_user.is_authenticated
+        g.viewer_zone = (getattr(current_user, "timezone", None) or "UTC") if signed_in else None
+    return g.viewer_zone
 
 
 def time_tag(value: datetime | str | None, style: str = "datetime") -> Markup:
-    """<time datetime="…Z"> with UTC text; static/js/app.js rewrites it in the viewer's zone and locale.
+    """<time datetime="…Z"> with the instant as its reader should read it.
 
+    An admin's pages show it in the admin's zone, with the zone's abbreviation (base.html says which
+    zone); anyone else gets UTC text that static/js/app.js rewrites in the viewer's zone and locale.
     Also takes an instant's ISO text, as step outputs store it."""
     if not value:
         return Markup("")
@@ -40,6 +59,13 @@ def time_tag(value: datetime | str | None, style: str = "datetime") -> Markup:
         except ValueError:
             return Markup("{0}").format(value)
     utc = value.astimezone(ZoneInfo("UTC"))
+    zone = viewer_zone()
+    if zone is not None:
+        local = value.astimezone(zone_info(zone))
+        shown = local.strftime(ZONE_STYLES[style]) + ("" if style == "date" else f" {local.tzname()}")
+        return Markup('<time datetime="{0}" data-local="{1}" data-zone="{2}" title="{3}">{4}</time>').format(
+            utc.strftime("%Y-%m-%dT%H:%M:%SZ"), style, zone, utc.strftime(TIME_STYLES["datetime"]), shown
+        )
     return Markup('<time datetime="{0}" data-local="{1}" title="{2}">{2}</time>').format(
         utc.strftime("%Y-%m-%dT%H:%M:%SZ"), style, utc.strftime(TIME_STYLES[style])
     )
@@ -62,3 +88,6 @@ def register(app):
     app.add_template_filter(day_label, "day_label")
     app.add_template_filter(linkify_location, "linkify_location")
     app.jinja_env.globals["zone_options"] = zone_options
+    app.jinja_env.globals["viewer_zone"] = viewer_zone
+    app.add_template_filter(describe, "zone_label")
+    app.add_template_filter(place, "zone_place")

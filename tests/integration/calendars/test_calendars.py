@@ -77,12 +77,18 @@ def test_durations_must_be_positive(login):
 def test_unknown_time_zone_is_refused(login):
     response = login.post("/calendars/new", data=calendar_form(timezone="Mars/Olympus_Mons"))
     assert response.status_code == 422
-    assert "&#39;Mars/Olympus_Mons&#39; is not a time zone" in response.text
+    assert "“Mars/Olympus_Mons” is not a time zone we know" in response.text
+    # What was typed stays in the picker, to be corrected.
+    assert '<option value="Mars/Olympus_Mons" selected>' in response.text
 
 
-def test_time_zone_picker_lists_iana_zones(login):
+def test_time_zone_picker_lists_current_zones_with_their_place(login):
     page = login.get("/calendars/new").text
-    assert 'list="zones"' in page and '<option value="America/New_York">' in page
+    assert (
+        "data-zone-picker" in page
+        and '<option value="America/New_York" data-abbr="EST EDT">New York — United States' in page
+    )
+    assert 'value="Factory"' not in page and 'value="Etc/GMT+5"' not in page
 
 
 def test_duplicate_slug_is_refused(login, make_calendar):

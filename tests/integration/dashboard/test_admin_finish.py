@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,15 +17,18 @@ INSTANT = datetime(2026, 12, 1, 15, 5, tzinfo=UTC)
 NEXT_YEAR = INSTANT.replace(year=datetime.now(UTC).year + 1)
 
 
-def time_tag(instant, style="datetime"):
-    """What the server renders: the UTC instant, and the same instant as readable UTC text."""
+def time_tag(instant, style="datetime", zone="UTC"):
+    """What the server renders for a signed-in admin: the UTC instant, and the same instant as text in
+    the admin's zone (UTC until they choose one)."""
+    local = instant.astimezone(ZoneInfo(zone))
     text = {
-        "datetime": instant.strftime("%a %d %b %Y, %H:%M UTC"),
-        "date": instant.strftime("%d %b %Y"),
-        "time": instant.strftime("%H:%M UTC"),
+        "datetime": local.strftime("%a %d %b %Y, %H:%M ") + local.tzname(),
+        "date": local.strftime("%d %b %Y"),
+        "time": local.strftime("%H:%M ") + local.tzname(),
     }[style]
     stamp = instant.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f'<time datetime="{stamp}" data-local="{style}" title="{text}">{text}</time>'
+    title = instant.strftime("%a %d %b %Y, %H:%M UTC")
+    return f'<time datetime="{stamp}" data-local="{style}" data-zone="{zone}" title="{title}">{text}</time>'
 
 
 @pytest.fixture
@@ -53,21 +57,27 @@ def history(app, make_calendar, make_contact):
     return {"calendar": calendar, "contact": contact, "workflow": workflow, "enrolment": enrolment, "message": message}
 
 
-def test_admin_lists_render_times_as_utc_time_tags(login, history):
+@pytest.mark.parametrize("zone", [None, "America/Los_Angeles", "Asia/Kolkata"])
+def test_admin_lists_render_times_in_the_admins_zone(login, history, admin, zone):
+    admin.timezone = zone
+    db.session.commit()
+    shown = zone or "UTC"
     pages = {
-        "/bookings/": [time_tag(NEXT_YEAR)],
-        "/mail/": [time_tag(INSTANT, "date"), time_tag(INSTANT, "time")],
-        f"/mail/{history['message'].id}": [time_tag(INSTANT)],
-        f"/links/calendar/{history['calendar'].id}": [time_tag(INSTANT)],
-        f"/workflows/{history['workflow'].id}/enrolments": [time_tag(INSTANT)],
-        f"/enrolments/{history['enrolment'].id}": [time_tag(INSTANT)],
-        "/contacts/": [time_tag(INSTANT, "date")],
-        f"/contacts/{history['contact'].id}": [time_tag(INSTANT)],
+        "/bookings/": [time_tag(NEXT_YEAR, zone=shown)],
+        "/mail/": [time_tag(INSTANT, "date", shown), time_tag(INSTANT, "time", shown)],
+        f"/mail/{history['message'].id}": [time_tag(INSTANT, zone=shown)],
+        f"/links/calendar/{history['calendar'].id}": [time_tag(INSTANT, zone=shown)],
+        f"/workflows/{history['workflow'].id}/enrolments": [time_tag(INSTANT, zone=shown)],
+        f"/enrolments/{history['enrolment'].id}": [time_tag(INSTANT, zone=shown)],
+        "/contacts/": [time_tag(INSTANT, "date", shown)],
+        f"/contacts/{history['contact'].id}": [time_tag(INSTANT, zone=shown)],
     }
     for path, tags in pages.items():
         html = login.get(path).text
         for tag in tags:
             assert tag in html, (path, tag)
+        # Each page says which zone its times are in.
+        assert ("Times in " if zone else "Times are shown in UTC") in html, path
 
 
 def test_a_booking_time_is_no_longer_shown_in_the_calendar_zone(login, history):

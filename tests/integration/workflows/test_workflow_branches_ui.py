@@ -3,6 +3,7 @@ If/else and Goal cards and their messages; unsaved cards kept across structural 
 cards' pickers refreshed after a save."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -131,7 +132,8 @@ def test_wait_card_fields_and_messages(login, workflow, branched, hx):
     html = card(login.get(f"/workflows/{workflow.id}").text, step["id"])
     for group in ("duration before_booking", "until", "before_booking until_booked", "until_booked"):
         assert f'data-show-for="{group}"' in html
-    assert "data-mode" in html and 'type="datetime-local"' in html and '<option value="Europe/Paris">' in html
+    assert "data-mode" in html and 'type="datetime-local"' in html
+    assert '<option value="Europe/Paris" data-abbr="CET CEST">Paris — France' in html
     fields = dict(mode="until", amount="1", unit="days", at="2001-01-01T09:00", timezone="", link_step="", max_days="2")
     response = save(login, workflow, step, hx, **fields)
     html = card(response.text, step["id"])
@@ -150,6 +152,21 @@ def test_wait_card_fields_and_messages(login, workflow, branched, hx):
     saved = reload(workflow).steps[1]["branches"]["yes"][1]["config"]
     assert saved["mode"] == "until_booked" and saved["link_step"] == "booking_link" and saved["max_days"] == 2
     assert "Wait until “booking_link” is booked, at most 2 days" in card(response.text, step["id"])
+
+
+def test_wait_card_takes_a_typed_city_and_refuses_what_is_no_zone(login, workflow, branched, hx):
+    step = branched["yes_wait"]
+    at = f"{datetime.now(UTC).year + 2}-03-01T09:00"  # ahead on any day the suite runs
+    fields = dict(mode="until", amount="1", unit="days", at=at, link_step="", max_days="2")
+    response = save(login, workflow, step, hx, **fields, timezone="Mars/Olympus")
+    html = card(response.text, step["id"])
+    assert response.status_code == 422 and "“Mars/Olympus” is not a time zone we know." in html
+    assert '<option value="Mars/Olympus" selected>Mars/Olympus (not a time zone)</option>' in html  # kept
+    response = save(login, workflow, step, hx, **fields, timezone="New York")
+    assert response.status_code == 200
+    saved = reload(workflow).steps[1]["branches"]["yes"][1]["config"]
+    assert saved["timezone"] == "America/New_York"
+    assert 'value="America/New_York" selected' in card(response.text, step["id"])
 
 
 def test_goal_card_asks_for_an_earlier_link_step(login, workflow, hx, make_calendar):

@@ -7,7 +7,7 @@ are exact durations. A test run skips every wait.
 """
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wtforms import SelectField, StringField
 
@@ -16,6 +16,7 @@ from webapp.clock import utcnow
 from webapp.workflows import linkref
 from webapp.workflows.actions.base import StepStop, StepType
 from webapp.workflows.formkit import StepForm, choices_of, int_or_none, link_choices, text
+from webapp.zones import resolve, unknown
 
 MODES = {
     "duration": "For a while",
@@ -35,7 +36,7 @@ class WaitForm(StepForm):
     amount = StringField("How long", render_kw={"inputmode": "numeric", "size": 4})
     unit = SelectField("Unit", choices=choices_of(UNITS), validate_choice=False)
     at = StringField("Date and time", render_kw={"type": "datetime-local"})
-    timezone = StringField("Time zone")  # a select of every zone, rendered by the card (zone_options)
+    timezone = StringField("Time zone")  # the zone picker (macros.html), rendered by the card
     link_step = SelectField("Link step", choices=[], validate_choice=False)
     max_days = StringField("At most (days)", render_kw={"inputmode": "numeric", "size": 4})
 
@@ -49,7 +50,8 @@ class WaitForm(StepForm):
             "amount": int_or_none(self.amount.data),
             "unit": self.unit.data or "",
             "at": text(self.at),
-            "timezone": text(self.timezone),
+            # A city or an alias is saved as its zone ("New York" → America/New_York); other text as typed.
+            "timezone": resolve(text(self.timezone)) or text(self.timezone),
             "link_step": self.link_step.data or "",
             "max_days": int_or_none(self.max_days.data),
         }
@@ -111,9 +113,10 @@ class Wait(StepType):
             elif not _whole(config.get("amount"), 1, _max_amount(unit)):
                 errors["amount"] = f"A whole number of {unit} from 1 (at most a year)."
         if mode == "until":
-            tz = zone(config.get("timezone") or "")
-            if tz is None or (config.get("timezone") not in available_timezones()):
-                errors["timezone"] = "Choose the time zone of that date."
+            typed = str(config.get("timezone") or "")
+            tz = zone(resolve(typed) or "")  # a legacy alias stored before still counts
+            if tz is None:
+                errors["timezone"] = unknown(typed) if typed else "Choose the time zone of that date."
             try:
                 at = datetime.strptime(config.get("at") or "", AT_FORMAT)
             except ValueError:
