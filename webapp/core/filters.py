@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from webapp.text import counted
 from webapp.zones import format_datetime, zone_options
 
 
@@ -61,4 +62,5 @@ def register(app):
     app.add_template_filter(time_tag, "when")
     app.add_template_filter(day_label, "day_label")
     app.add_template_filter(linkify_location, "linkify_location")
+    app.add_template_filter(counted, "counted")
     app.jinja_env.globals["zone_options"] = zone_options

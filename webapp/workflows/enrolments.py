@@ -17,6 +17,7 @@ from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
+from webapp.text import counted
 from webapp.mail.models import OutboxMessage
 from webapp.workflows import actions, program, services
 from webapp.workflows.models import Enrolment, StepRun, Workflow
@@ -298,7 +299,8 @@ def manual_enrol(workflow: Workflow, email: str = "", contact_ids=(), tag: str =
         found = list(db.session.scalars(select(Contact).where(Contact.id.in_(wanted))))
         chosen += found
         if missing := len(wanted) - len(found):
-            report.skipped.append((f"{missing} selected contact(s) no longer exist.", []))
+            gone = "no longer exists" if missing == 1 else "no longer exist"
+            report.skipped.append((f"{counted(missing, 'selected contact')} {gone}.", []))
     if tag := normalize_tag(tag):
         tagged = list(db.session.scalars(select(Contact).where(Contact.tags.any(Tag.name == tag)).order_by(Contact.id)))
         if not tagged:

@@ -13,6 +13,7 @@ from wtforms import SelectField, StringField
 
 from webapp.calendars.availability import LAST_DAY
 from webapp.clock import utcnow
+from webapp.text import counted
 from webapp.workflows import linkref
 from webapp.workflows.actions.base import StepStop, StepType
 from webapp.workflows.formkit import StepForm, choices_of, int_or_none, link_choices, text
@@ -133,14 +134,15 @@ class Wait(StepType):
     def describe(self, config) -> str:
         """One line for the editor and the history: "Wait 2 days", "Wait until 24 hours before the booking"."""
         mode = config.get("mode")
-        amount, unit = config.get("amount"), config.get("unit", "days")
+        # The unit is stored plural ("days"); "1 day", "2 days".
+        amount = counted(config.get("amount"), str(config.get("unit") or "days").removesuffix("s"))
         if mode == "duration":
-            return f"Wait {amount} {unit}"
+            return f"Wait {amount}"
         if mode == "until":
             return f"Wait until {str(config.get('at', '')).replace('T', ' ')} ({config.get('timezone')})"
         if mode == "before_booking":
-            return f"Wait until {amount} {unit} before the booking made with “{config.get('link_step')}”"
-        return f"Wait until “{config.get('link_step')}” is booked, at most {config.get('max_days')} days"
+            return f"Wait until {amount} before the booking made with “{config.get('link_step')}”"
+        return f"Wait until “{config.get('link_step')}” is booked, at most {counted(config.get('max_days'), 'day')}"
 
     def run(self, ctx) -> dict:
         """When the wait ends (for the modes that know it now); a test run does not wait."""
