@@ -123,6 +123,7 @@ def expired_unused(since: datetime, now: datetime):
         OneTimeLink.used_at.is_(None),
         OneTimeLink.revoked_at.is_(None),
         OneTimeLink.contact_id.is_not(None),
+        OneTimeLink.test_run.is_(False),  # a test run's links expire on purpose
         ~replaced,
     )
 

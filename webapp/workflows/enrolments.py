@@ -116,6 +116,7 @@ class StepView:
     run: StepRun | None = None
     link: OneTimeLink | None = None
     message: OutboxMessage | None = None
+    number: str = ""  # as the editor numbers it: "3", "3.yes.1" (program.number)
     depth: int = 0  # 0 for a top-level step, 1 inside an if/else branch, …
     branch: str = ""  # "yes" or "no" inside a branch
     passed: bool = False  # the enrolment went past (or ended before) this step without running it
@@ -228,6 +229,7 @@ def views_of(enrolments: list[Enrolment]) -> list[EnrolmentView]:
                     run=run,
                     link=found_links.get(output.get("link_id")),
                     message=messages.get(output.get("outbox_id")),
+                    number=program.number(path),
                     depth=len(path) - 1,
                     branch=path[-2][1] if len(path) > 1 else "",
                     passed=enrolment.status != "active" or index < enrolment.step_index,
