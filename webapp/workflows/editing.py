@@ -67,6 +67,8 @@ def add_step(
         target = branches.setdefault(branch, [])
     at = len(target) if at is None or not 0 <= at <= len(target) else at
     target.insert(at, step)
+    if kind is not None:  # its config knows what runs before it (the one link step above, preselected)
+        step["config"] = kind.new_config(program.before(steps, step["id"]) or [])
     _store(workflow, steps, "workflow.step_add", step_id=step["id"], type=step_type)
     return step
 

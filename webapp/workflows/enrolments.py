@@ -17,8 +17,8 @@ from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
-from webapp.text import counted
 from webapp.mail.models import OutboxMessage
+from webapp.text import counted
 from webapp.workflows import actions, program, services
 from webapp.workflows.models import Enrolment, StepRun, Workflow
 

@@ -14,11 +14,10 @@ from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.text import counted
-from webapp.workflows import enrolments
+from webapp.workflows import enrolments, test_runs
 from webapp.workflows.actions.generate_link import TEST_LINK_MINUTES
 from webapp.workflows.forms import Form
 from webapp.workflows.models import Enrolment, Workflow
-from webapp.workflows import test_runs
 from webapp.workflows.test_runs import TestRefused, find_contact, start
 
 bp = Blueprint("testruns", __name__, url_prefix="/workflows")

@@ -151,9 +151,7 @@ def withdraw_links(*conditions) -> list[int]:
     ids = list(db.session.scalars(select(OneTimeLink.id).where(*_unspent_test_links(*conditions))))
     if ids:
         db.session.execute(
-            update(OneTimeLink)
-            .where(OneTimeLink.id.in_(ids), *_unspent_test_links())
-            .values(revoked_at=utcnow()),
+            update(OneTimeLink).where(OneTimeLink.id.in_(ids), *_unspent_test_links()).values(revoked_at=utcnow()),
             execution_options={"synchronize_session": False},
         )
     return ids

@@ -69,7 +69,8 @@ def test_a_test_run_numbers_steps_as_the_editor_does(clock, app, login, seed):
 
 def test_the_drafts_problems_name_a_branch_step_by_its_editor_number(app, seed):
     workflow, _contact = seed
-    workflow.steps = [*workflow.steps[:2], {**workflow.steps[2], "branches": {"yes": [step("s-tag", "add_tag")], "no": []}}]
+    fork = {**workflow.steps[2], "branches": {"yes": [step("s-tag", "add_tag")], "no": []}}  # no tag chosen
+    workflow.steps = [*workflow.steps[:2], fork]
     db.session.commit()
     assert any(line.startswith("Step 3.yes.1 (Add") for line in test_runs.draft_problems(workflow))
 

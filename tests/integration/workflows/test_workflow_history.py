@@ -258,7 +258,8 @@ def test_enrol_form_fragment_for_a_contact_page(app, calendar, make_contact):
 def test_the_enrolments_button_opens_a_page_called_enrolments(login, history):
     workflow, people = history
     editor = login.get(f"/workflows/{workflow.id}").text
-    assert f'href="/workflows/{workflow.id}/enrolments" role="button" class="secondary outline">Enrolments</a>' in editor
+    button = f'href="/workflows/{workflow.id}/enrolments" role="button" class="secondary outline">Enrolments</a>'
+    assert button in editor
     page = login.get(f"/workflows/{workflow.id}/enrolments").text
     assert f"<title>Enrolments · {workflow.name}" in page
     assert "<li>Enrolments</li>" in page and "<h1>Enrolments" in page and "History" not in page

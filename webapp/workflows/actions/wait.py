@@ -41,6 +41,7 @@ class WaitForm(StepForm):
     max_days = StringField("At most (days)", render_kw={"inputmode": "numeric", "size": 4})
 
     def offer(self, earlier_steps):
+        self.link_step.data = self.link_step.data or linkref.only_key(earlier_steps)
         self.link_step.choices = link_choices(linkref.choices(earlier_steps), self.link_step.data or "")
         return self
 
@@ -131,6 +132,10 @@ class Wait(StepType):
             errors["max_days"] = f"A whole number of days from 1 to {MAX_DAYS}."
         return errors
 
+    def new_config(self, earlier_steps=()) -> dict:
+        """The defaults, following the one link step above when there is exactly one."""
+        return {**self.DEFAULTS, "link_step": linkref.only_key(earlier_steps)}
+
     def describe(self, config) -> str:
         """One line for the editor and the history: "Wait 2 days", "Wait until 24 hours before the booking"."""
         mode = config.get("mode")
@@ -140,9 +145,12 @@ class Wait(StepType):
             return f"Wait {amount}"
         if mode == "until":
             return f"Wait until {str(config.get('at', '')).replace('T', ' ')} ({config.get('timezone')})"
+        key = str(config.get("link_step") or "")
         if mode == "before_booking":
-            return f"Wait until {amount} before the booking made with “{config.get('link_step')}”"
-        return f"Wait until “{config.get('link_step')}” is booked, at most {counted(config.get('max_days'), 'day')}"
+            made_with = f"“{key}”" if key else "the booking link"
+            return f"Wait until {amount} before the booking made with {made_with}{linkref.unchosen(key)}"
+        booked = f"“{key}”" if key else "the booking link"
+        return f"Wait until {booked} is booked, at most {counted(config.get('max_days'), 'day')}{linkref.unchosen(key)}"
 
     def run(self, ctx) -> dict:
         """When the wait ends (for the modes that know it now); a test run does not wait."""
