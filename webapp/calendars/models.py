@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.calendars.availability import Busy, Rules
@@ -64,6 +64,8 @@ class Calendar(db.Model):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Made by `flask seed-demo` (webapp/workflows/demo.py): not the admin's own (the first-run checklist).
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     ranges: Mapped[list["AvailabilityRange"]] = relationship(
         back_populates="calendar",

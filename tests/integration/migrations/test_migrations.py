@@ -1,5 +1,7 @@
 """`flask db upgrade` builds exactly the schema the models describe."""
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -277,8 +279,8 @@ def test_upgrade_moves_the_app_keys_of_workflow_links_into_columns_and_counts_th
         kept = counts.totals()
         # Links 1 and 3 (not the test run's); workflow 9's history stays, though it is gone.
         assert kept == {
-            1: {"sent": 2, "opened": 2, "booked": 2, "showed": 1},
-            9: {"sent": 1, "opened": 1, "booked": 0, "showed": 0},
+            1: {"sent": 2, "opened": 2, "booked": 2, "showed": 1, "marked": 1},  # marked: a9b8c7d6e5f4
+            9: {"sent": 1, "opened": 1, "booked": 0, "showed": 0, "marked": 0},
         }
         assert len(db.session.scalars(select(LinkCount)).all()) == 3  # two hours for workflow 1
         counts.recount(select(Workflow.id))
@@ -292,4 +294,74 @@ def test_upgrade_moves_the_app_keys_of_workflow_links_into_columns_and_counts_th
         metas = {i: json.loads(m) if isinstance(m, str) else m for i, m in metas.items()}
         assert metas[1] == {"workflow_id": "1", "enrolment_id": "1", "step_id": "s-link"}
         assert metas[3] == {"workflow_id": "1", "step_id": "s-link"} and metas[6]["deal"] == "7"
+        downgrade(revision="base")
+
+
+def test_upgrade_counts_marked_bookings_and_marks_the_demo(tmp_path):
+    """a9b8c7d6e5f4: link_counts.marked counts the links whose booking is marked showed or no-show (test runs
+    left out), as a recount does; the demo's calendar and workflow are marked is_demo, nothing else is."""
+    from sqlalchemy import select, text
+
+    from webapp.booking import counts
+    from webapp.calendars.models import Calendar
+    from webapp.workflows.models import Workflow
+
+    now = "'2026-01-05 10:30:00'"
+    app = make_app(tmp_path)
+    with app.app_context():
+        empty_database_upgraded_to("f1e2d3c4b5a6")
+        with db.engine.begin() as conn:
+            for sql in (
+                "INSERT INTO calendars (id, name, slug, description, location, timezone, duration, buffer_before,"
+                " buffer_after, min_notice, window_days, seats, confirmation_message, is_active, created_at,"
+                f" updated_at, booking_seq, allow_other_email, change_cutoff_hours, notify_email) VALUES"
+                f" (1, 'Demo call', 'demo-call', '', '', 'UTC', 30, 0, 0, 0, 60, 1, '', true, {now}, {now}, 0, false,"
+                f" 0, ''), (2, 'Mine', 'mine', '', '', 'UTC', 30, 0, 0, 0, 60, 1, '', true, {now}, {now}, 0, false,"
+                " 0, '')",
+                "INSERT INTO contacts (id, first_name, last_name, email, email_key, phone, created_at, updated_at)"
+                f" VALUES (1, 'Ada', '', 'ada@example.com', 'ada@example.com', '', {now}, {now})",
+                "INSERT INTO workflows (id, name, status, trigger_type, trigger_config, steps, allow_reentry,"
+                " sender_name, created_at, updated_at) VALUES"
+                f" (1, 'Send a one-time booking link', 'published', 'tag_added', '{{\"tag\": \"book-me\"}}', '[]',"
+                f" false, '', {now}, {now}),"
+                f" (2, 'Send a one-time booking link', 'draft', 'manual', '{{}}', '[]', false, '', {now}, {now}),"
+                f" (3, 'Mine', 'draft', 'manual', '{{}}', '[]', false, '', {now}, {now})",
+            ):
+                conn.execute(text(sql))
+            for booking_id, attendance in ((1, "showed"), (2, "no_show"), (3, None), (4, "showed")):
+                conn.execute(
+                    text(
+                        "INSERT INTO bookings (id, calendar_id, start_at, end_at, name, email, timezone, notes,"
+                        " status, cancel_reason, cancelled_by, manage_salt, manage_digest, created_at, attendance)"
+                        " VALUES (:id, 2, '2026-01-06 10:00:00', '2026-01-06 10:30:00', 'Ada', 'ada@example.com',"
+                        f" 'UTC', '', 'confirmed', '', '', :salt, :salt, {now}, :attendance)"
+                    ),
+                    {"id": booking_id, "salt": f"m{booking_id}", "attendance": attendance},
+                )
+            for link_id, booking_id, test_run in ((1, 1, False), (2, 2, False), (3, 3, False), (4, 4, True)):
+                conn.execute(
+                    text(
+                        "INSERT INTO one_time_links (id, calendar_id, contact_id, salt, token_digest, source,"
+                        " metadata, created_by, created_at, used_at, booking_id, workflow_id, test_run) VALUES"
+                        f" (:id, 2, 1, :salt, :salt, 'workflow', '{{}}', 'system', {now}, {now}, :booking, 3, :test)"
+                    ),
+                    {"id": link_id, "salt": f"s{link_id}", "booking": booking_id, "test": test_run},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO link_counts (workflow_id, hour, sent, opened, booked, showed) VALUES"
+                    " (3, :hour, 3, 3, 3, 1)"
+                ),
+                {"hour": counts.hour_of(datetime(2026, 1, 5, 10, 30, tzinfo=UTC))},
+            )
+        upgrade()
+        kept = counts.totals()
+        assert kept == {3: {"sent": 3, "opened": 3, "booked": 3, "showed": 1, "marked": 2}}
+        counts.recount(select(Workflow.id))
+        assert counts.totals() == kept
+        db.session.rollback()
+        assert {c.slug: c.is_demo for c in db.session.scalars(select(Calendar))} == {"demo-call": True, "mine": False}
+        assert {w.id: w.is_demo for w in db.session.scalars(select(Workflow))} == {1: True, 2: False, 3: False}
+        db.session.remove()
+        downgrade(revision="f1e2d3c4b5a6")
         downgrade(revision="base")
