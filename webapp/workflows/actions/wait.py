@@ -156,7 +156,7 @@ class Wait(StepType):
         """When the wait ends (for the modes that know it now); a test run does not wait."""
         config = ctx.config
         if ctx.enrolment.is_test:
-            return {"skipped": "test run: waits are skipped"}
+            return {"skipped": "a test run does not wait"}
         mode = config.get("mode")
         if mode == "duration":
             until = later(ctx.now, config["amount"], config["unit"], _calendar_zone(ctx))
