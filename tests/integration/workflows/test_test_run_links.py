@@ -121,6 +121,8 @@ def test_ending_a_test_run_midway_stops_it_and_its_link(clock, app, login, seed)
     engine.run_step(claimed, "worker-1")  # the link step ran; the admin walks away before the rest
     [link] = links_of(run)
     assert reload(run).status == "active" and link.bookable
+    # The Enrolments list names the current step as the editor numbers it.
+    assert "Step 2: Send Email" in login.get(f"/workflows/{workflow.id}/enrolments").text
     response = login.post(f"/workflows/test-runs/{run.id}/end")
     assert response.status_code == 303
     run = reload(run)
