@@ -69,6 +69,7 @@ def _panel(workflow, form, status=200, errors=None, problems=(), run=None):
         "test_form": form,
         "test_problems": list(problems),
         "test_contacts": _suggestions(),
+        "test_link_minutes": TEST_LINK_MINUTES,
     }
     if run is not None:
         context.update(_run_context(run))

@@ -172,6 +172,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "has_history": _has_history(),
         "name_form": forms.NameForm(formdata=None, obj=workflow),
         "test_form": test_run_views.blank_form(workflow),  # the "Test with a contact" panel below the editor
+        "test_link_minutes": test_run_views.TEST_LINK_MINUTES,
         "reveal_secret": session.pop(REVEAL, None),
         **overrides,
     }

@@ -65,6 +65,7 @@ def test_a_test_run_numbers_steps_as_the_editor_does(clock, app, login, seed):
     assert "Step 3</span> · If/else" in page
     editor = login.get(f"/workflows/{workflow.id}").text
     assert 'data-number="3.yes.1"' in editor
+    assert f"The booking links it makes stop working {TEST_LINK_MINUTES} minutes after they are made." in editor
 
 
 def test_the_drafts_problems_name_a_branch_step_by_its_editor_number(app, seed):
