@@ -168,6 +168,8 @@ def test_with_the_demo_the_empty_state_opens_the_demo_workflow(login, runner):
     html = login.get("/").text
     assert "Welcome to OneSlot" in html
     assert f'href="/workflows/{workflow.id}"' in html and "Open the demo workflow" in html
+    assert 'class="badge badge-demo"' in login.get("/workflows/").text  # the list says which is the demo
+    assert 'class="badge badge-demo"' in login.get(f"/workflows/{workflow.id}").text
     # The demo's calendar and workflow are not the admin's own: those steps are still to do.
     assert "<strong>Create a calendar</strong>" in html and "<strong>Create a workflow</strong>" in html
     assert "done (" not in html
