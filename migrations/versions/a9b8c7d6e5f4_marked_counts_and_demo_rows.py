@@ -1,5 +1,6 @@
 """link_counts.marked (the base of the dashboard's showed rate); calendars and workflows say which the
-demo made (is_demo), so the first-run checklist counts only the admin's own
+demo made (is_demo), so the first-run checklist counts only the admin's own; test-run links left
+working get the hour a test link now has
 
 Revision ID: a9b8c7d6e5f4
 Revises: f1e2d3c4b5a6
@@ -7,7 +8,7 @@ Create Date: 2026-12-07 12:30:00.000000
 
 """
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic import op
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ BATCH = 1000
 DEMO_CALENDAR_SLUG = 'demo-call'
 DEMO_WORKFLOW_NAME = 'Send a one-time booking link'
 DEMO_TAG = 'book-me'
+# webapp.workflows.actions.generate_link.TEST_LINK_MINUTES as of this revision.
+TEST_LINK_MINUTES = 60
 
 counts = sa.table(
     'link_counts', sa.column('workflow_id', sa.Integer), sa.column('hour', sa.Integer), sa.column('marked', sa.Integer)
@@ -48,6 +51,7 @@ def upgrade():
         batch_op.add_column(sa.Column('is_demo', sa.Boolean(), server_default=sa.false(), nullable=False))
     _count_marked()
     _mark_demo()
+    _cap_test_links()
 
 
 def _count_marked():
@@ -84,7 +88,37 @@ def _mark_demo():
         conn.execute(workflows.update().where(workflows.c.id.in_(ids)).values(is_demo=True))
 
 
+def _moment(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _cap_test_links():
+    """A test run's links work TEST_LINK_MINUTES after they were made: the unused ones already made
+    (which never expired, or later) get that expiry; the older ones are then expired, like any."""
+    conn = op.get_bind()
+    links = sa.table('one_time_links', sa.column('id', sa.Integer), sa.column('created_at', sa.DateTime),
+                     sa.column('expires_at', sa.DateTime), sa.column('used_at', sa.DateTime),
+                     sa.column('revoked_at', sa.DateTime), sa.column('test_run', sa.Boolean))
+    rows = conn.execute(
+        sa.select(links.c.id, links.c.created_at, links.c.expires_at)
+        .where(links.c.test_run.is_(True), links.c.used_at.is_(None), links.c.revoked_at.is_(None))
+    ).all()
+    updates = []
+    for row in rows:
+        cap = _moment(row.created_at) + timedelta(minutes=TEST_LINK_MINUTES)
+        if row.expires_at is None or _moment(row.expires_at) > cap:
+            # Stored as the app stores times: naive UTC on SQLite, aware on PostgreSQL.
+            value = cap if conn.dialect.name == 'postgresql' else cap.replace(tzinfo=None)
+            updates.append({'link_id': row.id, 'cap': value})
+    statement = links.update().where(links.c.id == sa.bindparam('link_id')).values(expires_at=sa.bindparam('cap'))
+    for start in range(0, len(updates), BATCH):
+        conn.execute(statement, updates[start:start + BATCH])
+
+
 def downgrade():
+    # The test links' shorter expiry stays: it is what they should have had.
     with op.batch_alter_table('workflows', schema=None) as batch_op:
         batch_op.drop_column('is_demo')
     with op.batch_alter_table('calendars', schema=None) as batch_op:

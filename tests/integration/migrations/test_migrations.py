@@ -299,10 +299,12 @@ def test_upgrade_moves_the_app_keys_of_workflow_links_into_columns_and_counts_th
 
 def test_upgrade_counts_marked_bookings_and_marks_the_demo(tmp_path):
     """a9b8c7d6e5f4: link_counts.marked counts the links whose booking is marked showed or no-show (test runs
-    left out), as a recount does; the demo's calendar and workflow are marked is_demo, nothing else is."""
+    left out), as a recount does; the demo's calendar and workflow are marked is_demo, nothing else is; an
+    unused test-run link gets the hour a test link has."""
     from sqlalchemy import select, text
 
     from webapp.booking import counts
+    from webapp.booking.models import OneTimeLink
     from webapp.calendars.models import Calendar
     from webapp.workflows.models import Workflow
 
@@ -347,6 +349,15 @@ def test_upgrade_counts_marked_bookings_and_marks_the_demo(tmp_path):
                     ),
                     {"id": link_id, "salt": f"s{link_id}", "booking": booking_id, "test": test_run},
                 )
+            for link_id, used in ((5, "NULL"), (6, now)):  # test-run links, one never used: it gets its hour
+                conn.execute(
+                    text(
+                        "INSERT INTO one_time_links (id, calendar_id, contact_id, salt, token_digest, source,"
+                        " metadata, created_by, created_at, used_at, workflow_id, test_run) VALUES"
+                        f" (:id, 2, 1, :salt, :salt, 'workflow', '{{}}', 'system', {now}, {used}, 3, true)"
+                    ),
+                    {"id": link_id, "salt": f"s{link_id}"},
+                )
             conn.execute(
                 text(
                     "INSERT INTO link_counts (workflow_id, hour, sent, opened, booked, showed) VALUES"
@@ -362,6 +373,8 @@ def test_upgrade_counts_marked_bookings_and_marks_the_demo(tmp_path):
         db.session.rollback()
         assert {c.slug: c.is_demo for c in db.session.scalars(select(Calendar))} == {"demo-call": True, "mine": False}
         assert {w.id: w.is_demo for w in db.session.scalars(select(Workflow))} == {1: True, 2: False, 3: False}
+        expiries = {link.id: link.expires_at for link in db.session.scalars(select(OneTimeLink))}
+        assert expiries == {1: None, 2: None, 3: None, 4: None, 5: datetime(2026, 1, 5, 11, 30, tzinfo=UTC), 6: None}
         db.session.remove()
         downgrade(revision="f1e2d3c4b5a6")
         downgrade(revision="base")
