@@ -309,3 +309,16 @@ def test_an_added_condition_preselects_the_only_link_step(login, workflow):
     )
     second = card(response.text, fork["id"]).split("Condition 2", 1)[1]
     assert f'<option selected value="{link["key"]}">' in second
+
+
+def test_a_new_link_step_books_on_the_only_calendar(workflow, make_calendar):
+    only = make_calendar(name="Only one")
+    assert editing.add_step(workflow, "generate_link")["config"]["calendar_id"] == only.id
+    make_calendar(name="Another")
+    assert editing.add_step(workflow, "generate_link")["config"]["calendar_id"] is None  # two: the admin chooses
+
+
+def test_a_template_preselects_the_only_calendar(login, make_calendar):
+    make_calendar(name="Only one", slug="only-one")
+    html = login.get("/workflows/templates").text
+    assert '<option selected value="only-one">Only one</option>' in html

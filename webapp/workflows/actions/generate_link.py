@@ -98,6 +98,11 @@ class GenerateLink(StepType):
     SECRET_LINKS = {"url": (links.PURPOSE, "link_id")}
     FORM = GenerateLinkForm
 
+    def new_config(self, earlier_steps=()) -> dict:
+        """The defaults, on the only calendar when there is exactly one (not archived)."""
+        ids = db.session.scalars(select(Calendar.id).where(Calendar.archived_at.is_(None)).limit(2)).all()
+        return {**self.DEFAULTS, "calendar_id": ids[0] if len(ids) == 1 else None}
+
     def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
         """Calendar required (and not archived); expiry a positive number of hours or days; reuse or revoke."""
         errors = {}
