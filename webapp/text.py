@@ -88,3 +88,25 @@ class SingleLine:
     def __call__(self, form, field):
         if isinstance(field.data, str) and (error := single_line_error(field.data, self.label or field.label.text)):
             raise ValidationError(error)
+
+
+# Nouns whose plural is not the singular plus "s" (admin pages are English; invitee pages use Babel).
+IRREGULAR_PLURALS = {"person": "people", "reply": "replies", "entry": "entries", "match": "matches"}
+
+
+def plural(noun: str, n: int) -> str:
+    """The noun as it agrees with the number n: plural("day", 1) -> "day", plural("day", 2) -> "days"."""
+    if n == 1 or n == -1:
+        return noun
+    return IRREGULAR_PLURALS.get(noun) or noun + "s"
+
+
+def counted(n, noun: str) -> str:
+    """A number and its noun, agreeing: "1 day", "2 days", "0 contacts", "1,200 steps" (admin pages).
+
+    One helper for every count the admin pages print, as a function and as the `counted` filter.
+    A number that is not one (a missing config value) is shown as it is, with the plural.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        return f"{n} {plural(noun, 0)}"
+    return f"{n:,} {plural(noun, n)}"

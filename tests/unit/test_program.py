@@ -68,3 +68,17 @@ def test_positions_and_the_step_at_a_position():
     assert program.step_at(TREE, 4)["id"] == "e"  # the jump counts as the step after it
     assert program.step_at(TREE, 5)["id"] == "d"
     assert program.step_at(TREE, 7) is None and program.step_at(TREE, -1) is None
+
+
+def test_numbers_are_the_editors():
+    # The editor, a test run's timeline and the draft's problems all number steps this way.
+    tree = [s("a"), fork("if", yes=[s("b"), fork("inner", no=[s("x")])], no=[s("d")]), s("e")]
+    assert program.numbers(tree) == {
+        "a": "1",
+        "if": "2",
+        "b": "2.yes.1",
+        "inner": "2.yes.2",
+        "x": "2.yes.2.no.1",
+        "d": "2.no.1",
+        "e": "3",
+    }

@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.text import bad_character, one_line, single_line_error
+from webapp.text import bad_character, counted, one_line, plural, single_line_error
 
 REFUSED = [
     "Ada\nLovelace",
@@ -69,3 +69,26 @@ def test_messages_name_the_field_and_the_character():
 
 def test_one_line_makes_stored_text_safe_for_a_header():
     assert one_line(" Intro\r\n call\u2028 2 ") == "Intro call 2"
+
+
+@pytest.mark.parametrize(
+    ("n", "noun", "expected"),
+    [
+        (1, "day", "1 day"),
+        (2, "day", "2 days"),
+        (0, "contact", "0 contacts"),
+        (1, "contact", "1 contact"),
+        (1, "step", "1 step"),
+        (1, "hour", "1 hour"),
+        (24, "hour", "24 hours"),
+        (1200, "step", "1,200 steps"),
+        (2, "person", "2 people"),
+        (None, "day", "None days"),
+    ],
+)
+def test_counted_agrees_with_its_number(n, noun, expected):
+    assert counted(n, noun) == expected
+
+
+def test_plural():
+    assert plural("minute", 1) == "minute" and plural("minute", 5) == "minutes" and plural("reply", 2) == "replies"

@@ -5,7 +5,9 @@ one upsert (so a batch of links costs one statement), and forgotten if it rolls 
 
 A workflow link counts once it is issued ("sent"), in the UTC hour of its created_at; then "opened"
 when first opened or used (a booking needs the page, so a booking without a recorded opening still
-counts), "booked" when used, "showed" while its booking is marked showed. Test-run links never count.
+counts), "booked" when used, "showed" while its booking is marked showed, and
+"marked" while its booking is marked showed or no-show (the meetings that happened and were marked:
+the base of the showed rate, so a meeting still ahead does not lower it). Test-run links never count.
 The dashboard sums the hours of its window instead of scanning the links; recount() rebuilds the
 table from the links and proves the incremental counts right.
 
@@ -24,6 +26,9 @@ from webapp.booking.models import Booking, LinkCount, OneTimeLink
 from webapp.extensions import Session, db
 
 STAGES = ("sent", "opened", "booked", "showed")
+# Every counted column: the stages, and the links whose booking's attendance is marked.
+FIELDS = (*STAGES, "marked")
+ATTENDED = ("showed", "no_show")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHUNK = 1000
 PENDING = "link_counts_pending"
@@ -56,7 +61,7 @@ def add(connection, changes: Counter) -> None:
     for (workflow_id, hour, stage), delta in sorted(changes.items()):
         if delta:
             row = rows.setdefault(
-                (workflow_id, hour), {"workflow_id": workflow_id, "hour": hour, **dict.fromkeys(STAGES, 0)}
+                (workflow_id, hour), {"workflow_id": workflow_id, "hour": hour, **dict.fromkeys(FIELDS, 0)}
             )
             row[stage] += delta
     if not rows:
@@ -69,7 +74,7 @@ def add(connection, changes: Counter) -> None:
         statement = dialect.insert(table).values(values[start : start + CHUNK])
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.workflow_id, table.c.hour],
-            set_={stage: table.c[stage] + statement.excluded[stage] for stage in STAGES},
+            set_={stage: table.c[stage] + statement.excluded[stage] for stage in FIELDS},
         )
         connection.execute(statement)
 
@@ -88,16 +93,17 @@ def bump(link, **deltas: int) -> None:
 
 
 def booking_attendance(booking: Booking, before: str | None, after: str | None) -> None:
-    """A booking's attendance changed: its link's "showed" follows."""
-    delta = (after == "showed") - (before == "showed")
-    if not delta:
+    """A booking's attendance changed: its link's "showed" and "marked" follow."""
+    showed = (after == "showed") - (before == "showed")
+    marked = (after in ATTENDED) - (before in ATTENDED)
+    if not showed and not marked:
         return
     link = db.session.execute(select(*COLUMNS).where(OneTimeLink.booking_id == booking.id).limit(1)).first()
     if link is not None:
-        bump(link, showed=delta)
+        bump(link, showed=showed, marked=marked)
 
 
-def _state_of_new(links: Sequence[OneTimeLink | Row], showed_bookings: set[int]) -> Counter:
+def _state_of_new(links: Sequence[OneTimeLink | Row], showed_bookings: set[int], marked_bookings: set[int]) -> Counter:
     """What new links count for as they are: issued links count as sent; rows written with a state
     already (imports, tests) count for it too."""
     changes: Counter = Counter()
@@ -107,6 +113,7 @@ def _state_of_new(links: Sequence[OneTimeLink | Row], showed_bookings: set[int])
         changes[(*key, "opened")] += link.opened_at is not None or link.used_at is not None
         changes[(*key, "booked")] += link.used_at is not None
         changes[(*key, "showed")] += link.booking_id in showed_bookings
+        changes[(*key, "marked")] += link.booking_id in marked_bookings
     return changes
 
 
@@ -117,14 +124,14 @@ def _count_new_links(session, _context) -> None:
     if not new:
         return
     booking_ids = {link.booking_id for link in new if link.booking_id is not None}
-    showed = set()
+    attendance: dict[int, str] = {}
     if booking_ids:
-        showed = set(
-            session.connection().scalars(
-                select(Booking.id).where(Booking.id.in_(booking_ids), Booking.attendance == "showed")
-            )
+        query = select(Booking.id, Booking.attendance).where(
+            Booking.id.in_(booking_ids), Booking.attendance.in_(ATTENDED)
         )
-    _pending(session).update(_state_of_new(new, showed))
+        attendance = dict(session.connection().execute(query).tuples().all())
+    showed = {booking_id for booking_id, value in attendance.items() if value == "showed"}
+    _pending(session).update(_state_of_new(new, showed, set(attendance)))
 
 
 @event.listens_for(Session, "before_commit")
@@ -163,20 +170,22 @@ def recount(existing: Select) -> None:
         .where(OneTimeLink.workflow_id.is_not(None), OneTimeLink.test_run.is_(False))
         .execution_options(yield_per=2000)
     )
-    showed = set(db.session.scalars(select(Booking.id).where(Booking.attendance == "showed")))
+    marked = select(Booking.id, Booking.attendance).where(Booking.attendance.in_(ATTENDED))
+    attendance = dict(db.session.execute(marked).tuples().all())
+    showed = {booking_id for booking_id, value in attendance.items() if value == "showed"}
     changes: Counter = Counter()
     for rows in db.session.execute(links).partitions():
-        changes.update(_state_of_new(rows, showed))
+        changes.update(_state_of_new(rows, showed, set(attendance)))
     db.session.execute(delete(LinkCount).where(LinkCount.workflow_id.in_(existing)))
     add(db.session.connection(), changes)
 
 
 def totals(since_hour: int | None = None, workflow_ids=None) -> dict[int, dict[str, int]]:
-    """Per workflow, the sums of its buckets from `since_hour` on (all of them for None)."""
-    query = select(LinkCount.workflow_id, *(func.sum(LinkCount.__table__.c[stage]) for stage in STAGES))
+    """Per workflow, the sums of its buckets (FIELDS) from `since_hour` on (all of them for None)."""
+    query = select(LinkCount.workflow_id, *(func.sum(LinkCount.__table__.c[stage]) for stage in FIELDS))
     if since_hour is not None:
         query = query.where(LinkCount.hour >= since_hour)
     if workflow_ids is not None:
         query = query.where(LinkCount.workflow_id.in_(list(workflow_ids)))
     query = query.group_by(LinkCount.workflow_id)
-    return {wid: dict(zip(STAGES, (int(n or 0) for n in numbers))) for wid, *numbers in db.session.execute(query)}
+    return {wid: dict(zip(FIELDS, (int(n or 0) for n in numbers))) for wid, *numbers in db.session.execute(query)}

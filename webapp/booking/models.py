@@ -216,7 +216,8 @@ class OneTimeLink(db.Model):
 
 
 class LinkCount(db.Model):
-    """The funnel of one workflow's links made in one UTC hour: sent, opened (or used), booked, showed.
+    """The funnel of one workflow's links made in one UTC hour: sent, opened (or used), booked, showed
+    (and marked: showed or no-show).
 
     Kept up to date in the transaction of each event (webapp/booking/counts.py), so the dashboard sums
     at most workflows × hours rows, whatever the number of links. workflow_id is no foreign key: a
@@ -234,6 +235,9 @@ class LinkCount(db.Model):
     opened: Mapped[int] = mapped_column(Integer, default=0)
     booked: Mapped[int] = mapped_column(Integer, default=0)
     showed: Mapped[int] = mapped_column(Integer, default=0)
+    # Links whose booking is marked showed or no-show: the meetings that happened and were marked, the
+    # base of the "showed" rate (a meeting still ahead is neither).
+    marked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<LinkCount {self.workflow_id}@{self.hour} {self.sent}/{self.opened}/{self.booked}/{self.showed}>"

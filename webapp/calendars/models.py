@@ -68,6 +68,8 @@ class Calendar(db.Model):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Made by `flask seed-demo` (webapp/workflows/demo.py): not the admin's own (the first-run checklist).
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     ranges: Mapped[list["AvailabilityRange"]] = relationship(
         back_populates="calendar",

@@ -7,6 +7,7 @@ from flask import g, has_request_context, request
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from webapp.text import counted
 from webapp.zones import describe, format_datetime, place, zone_info, zone_options
 
 
@@ -87,6 +88,7 @@ def register(app):
     app.add_template_filter(time_tag, "when")
     app.add_template_filter(day_label, "day_label")
     app.add_template_filter(linkify_location, "linkify_location")
+    app.add_template_filter(counted, "counted")
     app.jinja_env.globals["zone_options"] = zone_options
     app.jinja_env.globals["viewer_zone"] = viewer_zone
     app.add_template_filter(describe, "zone_label")

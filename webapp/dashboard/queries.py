@@ -2,7 +2,9 @@
 
 The funnel follows a cohort: the links workflows generated in the window (test runs left out), to
 the hour (the counts are kept per hour). Of those, "opened" counts links opened or used (a booking
-needs the page), "booked" links used, "showed" links whose booking was marked showed. The counts
+needs the page), "booked" links used, "showed" links whose booking was marked showed. The showed rate
+is of the bookings marked (showed or no-show), not of all booked: a meeting still ahead, or one
+nobody marked, neither helps nor hurts it, and with none marked there is no rate ("—"). The counts
 come from link_counts, kept with each event, so the page's cost does not grow with the links; the
 counts of "links that need attention" stop at COUNT_CAP.
 """
@@ -41,17 +43,19 @@ class FunnelRow:
     opened: int = 0
     booked: int = 0
     showed: int = 0
+    marked: int = 0  # links whose booking is marked showed or no-show: the base of the showed rate
 
     def count(self, stage: str) -> int:
         """The number of links at a stage."""
         return getattr(self, stage)
 
     def rate(self, stage: str) -> int | None:
-        """Percent of the previous stage that reached this one; None for the first stage or from zero."""
+        """Percent of the previous stage that reached this one (showed: of the bookings marked); None for
+        the first stage or from zero."""
         index = STAGES.index(stage)
         if index == 0:
             return None
-        before = self.count(STAGES[index - 1])
+        before = self.marked if stage == "showed" else self.count(STAGES[index - 1])
         return round(100 * self.count(stage) / before) if before else None
 
 
@@ -104,8 +108,8 @@ def total_of(rows: list[FunnelRow]) -> FunnelRow:
     """The sum of every row."""
     total = FunnelRow(0, "All workflows", None)
     for row in rows:
-        for stage in STAGES:
-            setattr(total, stage, total.count(stage) + row.count(stage))
+        for stage in (*STAGES, "marked"):
+            setattr(total, stage, getattr(total, stage) + getattr(row, stage))
     return total
 
 
@@ -123,6 +127,7 @@ def expired_unused(since: datetime, now: datetime):
         OneTimeLink.used_at.is_(None),
         OneTimeLink.revoked_at.is_(None),
         OneTimeLink.contact_id.is_not(None),
+        OneTimeLink.test_run.is_(False),  # a test run's links expire on purpose
         ~replaced,
     )
 
@@ -146,10 +151,12 @@ def renewal_hours(link: OneTimeLink) -> int:
 
 
 def setup_state() -> dict:
-    """What a fresh install has so far: calendars, workflows, the demo workflow."""
-    calendars = db.session.scalar(select(func.count()).select_from(Calendar).where(Calendar.archived_at.is_(None)))
-    workflows = db.session.scalar(select(func.count()).select_from(Workflow))
-    demo_workflow = db.session.scalar(select(Workflow).where(Workflow.name == demo.WORKFLOW_NAME).limit(1))
+    """What a fresh install has so far: the admin's own calendars and workflows (the demo's left out), and
+    the demo workflow."""
+    own_calendars = select(func.count()).select_from(Calendar)
+    calendars = db.session.scalar(own_calendars.where(Calendar.archived_at.is_(None), Calendar.is_demo.is_(False)))
+    workflows = db.session.scalar(select(func.count()).select_from(Workflow).where(Workflow.is_demo.is_(False)))
+    demo_workflow = db.session.scalar(select(Workflow).where(Workflow.is_demo.is_(True)).order_by(Workflow.id).limit(1))
     return {"calendars": calendars, "workflows": workflows, "demo": demo_workflow, "demo_tag": demo.TAG}
 
 

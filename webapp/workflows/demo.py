@@ -1,5 +1,8 @@
 """`flask seed-demo`: a demo calendar, a demo contact and the published workflow
-"Send a one-time booking link", so a new admin sees the whole flow in a minute. Idempotent."""
+"Send a one-time booking link", so a new admin sees the whole flow in a minute. Idempotent.
+
+The calendar and the workflow it makes are marked is_demo: the first-run checklist (the dashboard)
+counts only what the admin made; a copy of the demo workflow is the admin's own."""
 
 from dataclasses import dataclass, field
 
@@ -58,7 +61,10 @@ def _calendar() -> tuple[Calendar, bool]:
     data = dict(CALENDAR)
     if calendars.slug_taken(CALENDAR_SLUG):  # archived: a fresh one beside it
         data["slug"] = calendars.unique_slug(str(CALENDAR["name"]))
-    return calendars.create_calendar(data, weekly=WEEKDAYS_9_TO_5), True
+    calendar = calendars.create_calendar(data, weekly=WEEKDAYS_9_TO_5)
+    calendar.is_demo = True
+    db.session.commit()
+    return calendar, True
 
 
 def _contact() -> tuple[Contact, bool]:
@@ -86,7 +92,10 @@ def _workflow(calendar: Calendar) -> tuple[Workflow, bool]:
     workflow = db.session.scalar(select(Workflow).where(Workflow.name == WORKFLOW_NAME).order_by(Workflow.id))
     if workflow is not None:
         return workflow, False
-    return link_by_email(calendar, TAG, "OneSlot demo"), True
+    workflow = link_by_email(calendar, TAG, "OneSlot demo")
+    workflow.is_demo = True
+    db.session.commit()
+    return workflow, True
 
 
 def seed() -> SeedReport:

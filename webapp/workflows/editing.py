@@ -12,8 +12,9 @@ from sqlalchemy import delete, func, literal, select, union_all
 from webapp import paging
 from webapp.audit import audit
 from webapp.booking import counts as link_counts
+from webapp.booking.models import OneTimeLink
 from webapp.extensions import db
-from webapp.workflows import actions, program, services
+from webapp.workflows import actions, program, services, test_runs
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
 
@@ -66,6 +67,8 @@ def add_step(
         target = branches.setdefault(branch, [])
     at = len(target) if at is None or not 0 <= at <= len(target) else at
     target.insert(at, step)
+    if kind is not None:  # its config knows what runs before it (the one link step above, preselected)
+        step["config"] = kind.new_config(program.before(steps, step["id"]) or [])
     _store(workflow, steps, "workflow.step_add", step_id=step["id"], type=step_type)
     return step
 
@@ -178,6 +181,8 @@ def delete_workflow(workflow: Workflow) -> None:
     workflow_id = workflow.id
     workflow.published_version_id = None
     db.session.flush()
+    # Its test runs' links must not outlive it (a test run leaves no working link: test_runs.py).
+    test_runs.withdraw_links(OneTimeLink.workflow_id == workflow_id)
     db.session.execute(delete(Enrolment).where(Enrolment.workflow_id == workflow_id))
     db.session.execute(delete(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow_id))
     db.session.delete(workflow)

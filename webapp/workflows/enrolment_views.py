@@ -13,6 +13,7 @@ from webapp.booking import links
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
+from webapp.text import counted
 from webapp.workflows.enrolments import (
     CONTACT_PREFIX,
     LINK_FILTERS,
@@ -193,7 +194,7 @@ def of_contact(contact_id):
 
 def summary(report: EnrolReport) -> str:
     """One line for a flash: the count, then each reason with the first few names."""
-    parts = [f"{report.count} contact{'' if report.count == 1 else 's'} enrolled."]
+    parts = [f"{counted(report.count, 'contact')} enrolled."]
     for reason, names in report.skipped:
         if names:
             shown = ", ".join(names[:SHOWN_NAMES]) + (

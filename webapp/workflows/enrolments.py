@@ -18,6 +18,7 @@ from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
+from webapp.text import counted
 from webapp.workflows import actions, program, services
 from webapp.workflows.models import Enrolment, StepRun, Workflow
 
@@ -115,6 +116,7 @@ class StepView:
     run: StepRun | None = None
     link: OneTimeLink | None = None
     message: OutboxMessage | None = None
+    number: str = ""  # as the editor numbers it: "3", "3.yes.1" (program.number)
     depth: int = 0  # 0 for a top-level step, 1 inside an if/else branch, …
     branch: str = ""  # "yes" or "no" inside a branch
     passed: bool = False  # the enrolment went past (or ended before) this step without running it
@@ -227,6 +229,7 @@ def views_of(enrolments: list[Enrolment]) -> list[EnrolmentView]:
                     run=run,
                     link=found_links.get(output.get("link_id")),
                     message=messages.get(output.get("outbox_id")),
+                    number=program.number(path),
                     depth=len(path) - 1,
                     branch=path[-2][1] if len(path) > 1 else "",
                     passed=enrolment.status != "active" or index < enrolment.step_index,
@@ -298,7 +301,8 @@ def manual_enrol(workflow: Workflow, email: str = "", contact_ids=(), tag: str =
         found = list(db.session.scalars(select(Contact).where(Contact.id.in_(wanted))))
         chosen += found
         if missing := len(wanted) - len(found):
-            report.skipped.append((f"{missing} selected contact(s) no longer exist.", []))
+            gone = "no longer exists" if missing == 1 else "no longer exist"
+            report.skipped.append((f"{counted(missing, 'selected contact')} {gone}.", []))
     if tag := normalize_tag(tag):
         tagged = list(db.session.scalars(select(Contact).where(Contact.tags.any(Tag.name == tag)).order_by(Contact.id)))
         if not tagged:

@@ -45,6 +45,8 @@ class TemplateForm(Form):
         self.calendar.choices = [SelectChoice("", "Choose a calendar…")] + [
             SelectChoice(c.slug, c.name) for c in calendars
         ]
+        if len(calendars) == 1 and kwargs.get("formdata", True) is None:  # shown, not submitted
+            self.calendar.data = calendars[0].slug  # the only calendar: nothing else to choose
 
 
 @bp.get("/<int:workflow_id>/export", endpoint="export")

@@ -2,7 +2,8 @@
 
 A link whose expiry passed and that this task has not handled yet is marked handled and, when it was
 neither used nor revoked, the event is sent (the triggers enrol), in ONE transaction: a crash rolls both
-back, and the next run does it again. Used and revoked links are marked too, so the query stays small.
+back, and the next run does it again. Used and revoked links are marked too, so the query stays small;
+so are a test run's links, which enrol no one (a test must not move real contacts into other workflows).
 Several workers: FOR UPDATE SKIP LOCKED on PostgreSQL (each takes other links); on SQLite each link
 is taken by a conditional UPDATE whose row count decides (as in webapp/claims.py).
 """
@@ -29,9 +30,10 @@ def _due(now: datetime):
 
 
 def _fire(link_id: int) -> bool:
-    """Send "link expired" for a link just marked handled, unless it was used or revoked; True when sent."""
+    """Send "link expired" for a link just marked handled, unless it was used, revoked or made by a test
+    run; True when sent."""
     link = db.session.get(OneTimeLink, link_id, populate_existing=True)
-    if link is None or link.used_at is not None or link.revoked_at is not None:
+    if link is None or link.used_at is not None or link.revoked_at is not None or link.test_run:
         return False
     enrolled = sum(len(made or ()) for _receiver, made in events.link_expired.send(link))
     logger.info("link expired unused link_id=%s enrolments=%d", link_id, enrolled)

@@ -18,6 +18,26 @@ def choices(earlier_steps: Iterable[Mapping]) -> list[tuple[str, str]]:
     return [(step.get("key") or "", f"The link from “{step.get('key')}”") for step in steps if step.get("key")]
 
 
+def only_key(earlier_steps: Iterable[Mapping]) -> str:
+    """The key of the one earlier link step, when there is exactly one (preselected); "" otherwise."""
+    keys = [step.get("key") for step in link_steps(earlier_steps) if step.get("key")]
+    return str(keys[0]) if len(keys) == 1 else ""
+
+
+def named(key: str) -> str:
+    """A followed link in a step's one-line summary: "the link from “booking_link”", or, while no link
+    step is chosen, "the booking link" (the summary then ends with UNCHOSEN)."""
+    return f"the link from “{key}”" if key else "the booking link"
+
+
+UNCHOSEN = " (choose a link step)"
+
+
+def unchosen(key: str) -> str:
+    """UNCHOSEN when no link step is chosen, else ""."""
+    return "" if key else UNCHOSEN
+
+
 def problem(key: str, earlier_steps: Iterable[Mapping]) -> str | None:
     """Why `key` cannot be followed here, or None."""
     keys = [step.get("key") for step in link_steps(earlier_steps)]

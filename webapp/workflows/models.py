@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert_sentinel
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, insert_sentinel
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.clock import utcnow
@@ -53,6 +53,8 @@ class Workflow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Made by `flask seed-demo` (demo.py): not the admin's own (the first-run checklist); a copy is theirs.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     published_version: Mapped["WorkflowVersion | None"] = relationship(
         foreign_keys=[published_version_id], post_update=True

@@ -62,6 +62,17 @@ def walk(steps: list, path: tuple = ()) -> Iterator[tuple[Mapping, tuple]]:
             yield from walk(items, (*path, (index, name)))
 
 
+def number(path: tuple) -> str:
+    """A step's number from its walk() path, as the editor, a test run and the history show it:
+    "3" for the third top-level step, "3.yes.1" for the first step of its "If yes" branch."""
+    return ".".join(f"{index + 1}.{name}" if name else f"{index + 1}" for index, name in path)
+
+
+def numbers(steps: list) -> dict[str, str]:
+    """Every step's number (see number()), by step id."""
+    return {str(step.get("id")): number(path) for step, path in walk(steps)}
+
+
 def find(steps: list, step_id: str) -> Mapping | None:
     """The step with this id anywhere in the tree, or None."""
     return next((step for step, _path in walk(steps) if step.get("id") == step_id), None)

@@ -52,12 +52,12 @@ def new_step_id() -> str:
     return secrets.token_hex(4)
 
 
-def new_step(step_type: str, key: str = "") -> dict:
-    """A step of a type with its default config, ready to append to workflow.steps."""
+def new_step(step_type: str, key: str = "", earlier_steps=()) -> dict:
+    """A step of a type with its default config, ready to go after `earlier_steps` in workflow.steps."""
     kind = actions.get(step_type)
     if kind is None:
         raise ValueError(f"unknown step type {step_type!r}")
-    return {"id": new_step_id(), "type": step_type, "key": key, "config": kind.new_config()}
+    return {"id": new_step_id(), "type": step_type, "key": key, "config": kind.new_config(earlier_steps)}
 
 
 def create_workflow(name: str, trigger_type: str = "", trigger_config: Mapping | None = None) -> Workflow:

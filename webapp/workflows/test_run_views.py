@@ -3,7 +3,7 @@ timeline. The rules are in test_runs.py."""
 
 from collections.abc import Sequence
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
 from wtforms import BooleanField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -13,7 +13,9 @@ from webapp.booking import links
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.workflows import enrolments
+from webapp.text import counted
+from webapp.workflows import enrolments, test_runs
+from webapp.workflows.actions.generate_link import TEST_LINK_MINUTES
 from webapp.workflows.forms import Form
 from webapp.workflows.models import Enrolment, Workflow
 from webapp.workflows.test_runs import TestRefused, find_contact, start
@@ -67,6 +69,7 @@ def _panel(workflow, form, status=200, errors=None, problems=(), run=None):
         "test_form": form,
         "test_problems": list(problems),
         "test_contacts": _suggestions(),
+        "test_link_minutes": TEST_LINK_MINUTES,
     }
     if run is not None:
         context.update(_run_context(run))
@@ -111,6 +114,8 @@ def _run_context(enrolment: Enrolment) -> dict:
         "view": view,
         "link_url": links.url,
         "entered_by": enrolments.describe_event(enrolment.event),
+        "links_until": test_runs.links_until(enrolment),
+        "test_link_minutes": TEST_LINK_MINUTES,
     }
 
 
@@ -120,5 +125,20 @@ def show(enrolment_id):
     enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or not enrolment.is_test:
         abort(404)
+    db.session.refresh(enrolment)
+    return htmx.render("workflows/test_run.html", RUN, workflow=enrolment.workflow, **_run_context(enrolment))
+
+
+@bp.post("/test-runs/<int:enrolment_id>/end", endpoint="end")
+def end(enrolment_id):
+    """End a test run now: stop it if it is still going and withdraw the links it made (the fragment, or a 303)."""
+    enrolment = db.session.get(Enrolment, enrolment_id)
+    if enrolment is None or not enrolment.is_test:
+        abort(404)
+    revoked = test_runs.end(enrolment)
+    message = f"Test run #{enrolment.id} ended; {counted(len(revoked), 'link')} withdrawn."
+    if not htmx.is_htmx():
+        flash(message, "success")
+        return htmx.redirect_to(url_for("testruns.show", enrolment_id=enrolment.id))
     db.session.refresh(enrolment)
     return htmx.render("workflows/test_run.html", RUN, workflow=enrolment.workflow, **_run_context(enrolment))

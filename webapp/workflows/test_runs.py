@@ -5,20 +5,27 @@ its waits). Its emails go to the admin who started it (event["test_mail_to"]) un
 send them to the contact; the history marks it "test" and the workflow's counts leave it out.
 Testing the draft freezes it as a *test version*: a negative number, created_by "test", never
 published, and reused while the draft stays the same (see snapshot()).
+
+A test run leaves no working link behind. Its links are its own (never the contact's real ones) and
+work until the earliest of: TEST_LINK_MINUTES after they were made (so the admin can open the test
+email and try the booking page; this also covers a run left midway), the admin ending the test run
+(end(), which also stops it if it is still going), and its workflow being deleted (withdraw_links()).
 The pages that start and show a test run are in test_run_views.py.
 """
 
 from collections.abc import Sequence
 from email.utils import parseaddr
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.audit import actor, audit
+from webapp.booking.models import OneTimeLink
+from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import db
-from webapp.workflows import enrolments, services
+from webapp.workflows import enrolments, program, services
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion
 
 
@@ -43,7 +50,7 @@ def draft_problems(workflow: Workflow) -> list[str]:
     """
     errors = services.validate(workflow)
     errors.pop("trigger", None)
-    numbers = {step.get("id"): (index + 1, step) for index, step in enumerate(workflow.steps or [])}
+    numbers = {step.get("id"): (program.number(path), step) for step, path in program.walk(workflow.steps or [])}
     lines: list[str] = []
     for key, fields in errors.items():
         if key == "workflow":
@@ -128,3 +135,53 @@ def find_contact(text: str) -> Contact | None:
     """The contact typed or picked: "ada@example.com" or "Ada Lovelace <ada@example.com>"."""
     address = parseaddr(text or "")[1] or (text or "").strip()
     return contacts.find_by_email(address) if address else None
+
+
+def _unspent_test_links(*conditions):
+    return (
+        OneTimeLink.test_run.is_(True),
+        OneTimeLink.used_at.is_(None),
+        OneTimeLink.revoked_at.is_(None),
+        *conditions,
+    )
+
+
+def withdraw_links(*conditions) -> list[int]:
+    """Revoke the unused test-run links matching the conditions (in the caller's transaction); their ids."""
+    ids = list(db.session.scalars(select(OneTimeLink.id).where(*_unspent_test_links(*conditions))))
+    if ids:
+        db.session.execute(
+            update(OneTimeLink).where(OneTimeLink.id.in_(ids), *_unspent_test_links()).values(revoked_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+    return ids
+
+
+def end(enrolment: Enrolment) -> list[int]:
+    """End a test run now: stop it if it is still going, and revoke the links it made that still work.
+
+    Commits; returns the ids of the links revoked. Ending a run that already ended only withdraws its links.
+    """
+    if not enrolment.is_test:
+        raise ValueError("only a test run can be ended this way")
+    now = utcnow()
+    if enrolment.status == "active":
+        enrolment.status = "failed"
+        enrolment.finished_at = now
+        enrolment.last_error = "Ended by the admin before its last step."
+        enrolment.locked_until = enrolment.locked_by = None
+    revoked = withdraw_links(OneTimeLink.enrolment_id == enrolment.id)
+    db.session.commit()
+    for link_id in revoked:
+        audit("link.revoke", link_id=link_id, enrolment_id=enrolment.id)
+    audit("workflow.test_end", workflow_id=enrolment.workflow_id, enrolment_id=enrolment.id)
+    return revoked
+
+
+def links_until(enrolment: Enrolment):
+    """When the last still-working link of a test run stops working (its expiry), or None when none works."""
+    return db.session.scalar(
+        select(func.max(OneTimeLink.expires_at)).where(
+            *_unspent_test_links(OneTimeLink.enrolment_id == enrolment.id, OneTimeLink.expires_at > utcnow())
+        )
+    )

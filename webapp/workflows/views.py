@@ -95,19 +95,19 @@ def _cards(workflow, errors, drafts=None, saved=None, confirm=None):
     custom values, and for an if/else its branches [(name, label, cards)], numbered "3", "3.yes.1"."""
     drafts = drafts or {}
 
-    def build(items, prefix):
+    def build(items, path):
         cards = []
         for index, step in enumerate(items):
-            number = f"{prefix}{index + 1}"
+            number = program.number((*path, (index, None)))
             card = _card(workflow, step, items, index, number, errors, drafts, saved, confirm)
             card.branches = [
-                (name, BRANCH_LABELS[name], build(arm, f"{number}.{name}."))
+                (name, BRANCH_LABELS[name], build(arm, (*path, (index, name))))
                 for name, arm in program.branches(step).items()
             ]
             cards.append(card)
         return cards
 
-    return build(list(workflow.steps or []), "")
+    return build(list(workflow.steps or []), ())
 
 
 def _flat(cards):
@@ -172,6 +172,7 @@ def _render(workflow, fragment="workflows/_editor.html", status=200, errors=None
         "has_history": _has_history(),
         "name_form": forms.NameForm(formdata=None, obj=workflow),
         "test_form": test_run_views.blank_form(workflow),  # the "Test with a contact" panel below the editor
+        "test_link_minutes": test_run_views.TEST_LINK_MINUTES,
         "reveal_secret": session.pop(REVEAL, None),
         **overrides,
     }

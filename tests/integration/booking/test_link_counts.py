@@ -72,8 +72,9 @@ def book(client, link, contact, hour) -> Booking:
     return db.session.get(OneTimeLink, link.id).booking
 
 
-def stages(sent, opened, booked, showed) -> dict[str, int]:
-    return {"sent": sent, "opened": opened, "booked": booked, "showed": showed}
+def stages(sent, opened, booked, showed, marked=0) -> dict[str, int]:
+    """A workflow's counts; marked: links whose booking is marked showed or no-show."""
+    return {"sent": sent, "opened": opened, "booked": booked, "showed": showed, "marked": marked}
 
 
 def test_the_counts_follow_every_event_and_equal_a_recount(app, client, calendar, make_contact, clock):
@@ -120,21 +121,32 @@ def test_the_counts_follow_every_event_and_equal_a_recount(app, client, calendar
 
     b6 = book(client, link_of(p6, other), p6, 16)
     client.get(f"/book/{token(link_of(p7, other))}")
+    # Booked, none marked yet: no showed rate (not 0%: the meetings have not happened).
+    row = {row.workflow_id: row for row in dashboard.build().rows}[workflow.id]
+    assert (row.showed, row.marked, row.rate("showed")) == (0, 0, None)
     clock.shift(timedelta(days=2))  # the meetings are over: attendance can be marked
     mark = [(b0, "showed"), (b2, "showed"), (b2, "no_show"), (b3, "showed"), (b3, None), (b3, "showed"), (b6, "showed")]
     for booking, attendance in mark:
         bookings.set_attendance(db.session.get(Booking, booking.id), attendance)
+        assert_counts_equal_a_recount()  # after every change, the marked count too
     bookings.set_attendance(db.session.get(Booking, b0.id), "showed")  # again: no change
-    assert assert_counts_equal_a_recount() == {workflow.id: stages(6, 4, 4, 2), other.id: stages(2, 2, 1, 1)}
+    assert assert_counts_equal_a_recount() == {workflow.id: stages(6, 4, 4, 2, 3), other.id: stages(2, 2, 1, 1, 1)}
+    # Showed over the marked (b0 and b3 showed, b2 did not; b1 was cancelled, never marked): 2 of 3.
+    row = {row.workflow_id: row for row in dashboard.build().rows}[workflow.id]
+    assert row.rate("showed") == 67 and row.rate("booked") == 100
+    bookings.set_attendance(db.session.get(Booking, b2.id), None)  # unmarked again: 2 of 2
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(6, 4, 4, 2, 2)
+    assert {row.workflow_id: row for row in dashboard.build().rows}[workflow.id].rate("showed") == 100
+    bookings.set_attendance(db.session.get(Booking, b2.id), "no_show")
 
     # Contacts deleted (one with a test run, one with a workflow link): the counts are history.
     for person in (tester, p0):
         contacts.delete_contact(db.session.get(type(person), person.id))
-    assert assert_counts_equal_a_recount()[workflow.id] == stages(6, 4, 4, 2)
+    assert assert_counts_equal_a_recount()[workflow.id] == stages(6, 4, 4, 2, 3)
     # A workflow deleted: its row stays, as "Deleted workflow #N", and a recount keeps it.
     other_id = other.id
     editing.delete_workflow(other)
-    assert assert_counts_equal_a_recount()[other_id] == stages(2, 2, 1, 1)
+    assert assert_counts_equal_a_recount()[other_id] == stages(2, 2, 1, 1, 1)
     rows = {row.workflow_id: row for row in dashboard.build().rows}
     assert rows[other_id].name == f"Deleted workflow #{other_id}"
     assert (rows[workflow.id].sent, rows[workflow.id].showed) == (6, 2)

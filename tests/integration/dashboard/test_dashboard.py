@@ -8,11 +8,13 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.factories import add_link, workflow_rows
+from webapp.booking import counts as link_counts
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.clock import utcnow
 from webapp.dashboard import queries as dashboard
 from webapp.extensions import db
 from webapp.mail.models import OutboxMessage
+from webapp.workflows import editing, services
 from webapp.workflows.models import Enrolment, Workflow
 
 STAGES = dashboard.STAGES
@@ -46,7 +48,7 @@ def funnel_data(app, make_calendar, make_contact):
     for name in ("Welcome", "Re-engage", "Webinar follow-up"):
         workflow, version = workflow_rows(name)
         workflows.append(workflow)
-        counts = dict.fromkeys(STAGES, 0)
+        counts = dict.fromkeys((*STAGES, "marked"), 0)
         for _ in range(rng.randint(80, 140)):
             contact = rng.choice(contacts)
             enrolment = Enrolment(workflow_id=workflow.id, version_id=version.id, contact_id=contact.id)
@@ -72,6 +74,7 @@ def funnel_data(app, make_calendar, make_contact):
             counts["opened"] += opened or used
             counts["booked"] += used
             counts["showed"] += used and attendance == "showed"
+            counts["marked"] += used and attendance is not None
         expected[workflow.id] = counts
         # Left out: links older than the window, test runs, links made by hand.
         old = Enrolment(workflow_id=workflow.id, version_id=version.id, contact_id=contacts[0].id)
@@ -92,15 +95,18 @@ def funnel_data(app, make_calendar, make_contact):
 def test_the_funnel_counts_every_stage_exactly(funnel_data):
     workflows, expected = funnel_data
     board = dashboard.build()
-    got = {row.workflow_id: {stage: row.count(stage) for stage in STAGES} for row in board.rows}
+    got = {row.workflow_id: {stage: getattr(row, stage) for stage in (*STAGES, "marked")} for row in board.rows}
     assert got == expected
     # Busiest first, then by name.
     assert [(row.sent, row.name) for row in board.rows] == sorted(
         ((counts["sent"], next(w.name for w in workflows if w.id == wid)) for wid, counts in expected.items()),
         key=lambda pair: (-pair[0], pair[1].lower()),
     )
-    for stage in STAGES:
-        assert board.total.count(stage) == sum(counts[stage] for counts in expected.values())
+    for stage in (*STAGES, "marked"):
+        assert getattr(board.total, stage) == sum(counts[stage] for counts in expected.values())
+    # Showed is a share of the bookings marked (showed or no-show), not of all booked.
+    marked, showed = board.total.marked, board.total.showed
+    assert board.total.rate("showed") == round(100 * showed / marked) and marked < board.total.booked
     assert 240 <= board.total.sent <= 420
 
 
@@ -162,7 +168,26 @@ def test_with_the_demo_the_empty_state_opens_the_demo_workflow(login, runner):
     html = login.get("/").text
     assert "Welcome to OneSlot" in html
     assert f'href="/workflows/{workflow.id}"' in html and "Open the demo workflow" in html
-    assert "A calendar</strong>: done (1)" in html
+    assert 'class="badge badge-demo"' in login.get("/workflows/").text  # the list says which is the demo
+    assert 'class="badge badge-demo"' in login.get(f"/workflows/{workflow.id}").text
+    # The demo's calendar and workflow are not the admin's own: those steps are still to do.
+    assert "<strong>Create a calendar</strong>" in html and "<strong>Create a workflow</strong>" in html
+    assert "done (" not in html
+
+
+def test_the_checklist_completes_with_the_admins_own_calendar_and_workflow(login, runner, make_calendar):
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    make_calendar(name="My calls")
+    html = login.get("/").text
+    assert "A calendar</strong>: done (1)" in html and "<strong>Create a workflow</strong>" in html
+    services.create_workflow("My workflow", "manual")
+    html = login.get("/").text
+    assert "A calendar</strong>: done (1)" in html and "A workflow</strong>: done (1)" in html
+    assert "Open the demo workflow" in html  # the demo is still offered
+    # A copy of the demo workflow is the admin's own.
+    demo_workflow = db.session.scalar(select(Workflow).where(Workflow.is_demo.is_(True)))
+    editing.duplicate(demo_workflow)
+    assert "A workflow</strong>: done (2)" in login.get("/").text
 
 
 def test_the_home_page_needs_a_login(client):
@@ -289,3 +314,25 @@ def test_attention_counts_stop_at_the_cap_and_say_so(login, make_calendar, make_
     monkeypatch.setattr(dashboard, "COUNT_CAP", 1000)
     html = login.get("/").text
     assert "7 emails failed" in html and "7 links expired unused" in html
+
+
+def test_showed_is_a_dash_until_a_booking_is_marked(login, make_calendar, make_contact):
+    """Booked meetings not marked yet (still ahead) give no rate, not "0%"."""
+    calendar, contact = make_calendar(), make_contact()
+    workflow, _version = workflow_rows("Welcome")
+    now = utcnow()
+    booking = add_booking(calendar, contact, None)
+    add_link(
+        calendar, contact, created_at=now - timedelta(hours=2), workflow=workflow, used_at=now, booking_id=booking.id
+    )
+    db.session.commit()
+    html = login.get("/").text
+    footer = html[html.index("<tfoot>") : html.index("</tfoot>")]
+    assert " 0%" not in html and ">—</small>" in footer and 'title="— (none marked yet)"' in footer
+    assert "Showed: 0 (— (none marked yet))." in html
+    booking.attendance = "no_show"
+    db.session.commit()
+    link_counts.recount(select(Workflow.id))  # the attendance was set straight in the row
+    db.session.commit()
+    html = login.get("/").text
+    assert 'title="0% of 1 marked booking"' in html and "Showed: 0 (0% of 1 marked booking)." in html

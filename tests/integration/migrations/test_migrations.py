@@ -1,5 +1,7 @@
 """`flask db upgrade` builds exactly the schema the models describe."""
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -340,4 +342,87 @@ def test_upgrade_gives_each_booking_a_random_uid_and_its_link(tmp_path):
         downgrade(revision="f1e2d3c4b5a6")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM bookings")).scalar() == 2
+        downgrade(revision="base")
+
+
+def test_upgrade_counts_marked_bookings_and_marks_the_demo(tmp_path):
+    """b3d5f7a9c1e2: link_counts.marked counts the links whose booking is marked showed or no-show (test runs
+    left out), as a recount does; the demo's calendar and workflow are marked is_demo, nothing else is; an
+    unused test-run link gets the hour a test link has."""
+    from sqlalchemy import select, text
+
+    from webapp.booking import counts
+    from webapp.booking.models import OneTimeLink
+    from webapp.calendars.models import Calendar
+    from webapp.workflows.models import Workflow
+
+    now = "'2026-01-05 10:30:00'"
+    app = make_app(tmp_path)
+    with app.app_context():
+        empty_database_upgraded_to("f1e2d3c4b5a6")
+        with db.engine.begin() as conn:
+            for sql in (
+                "INSERT INTO calendars (id, name, slug, description, location, timezone, duration, buffer_before,"
+                " buffer_after, min_notice, window_days, seats, confirmation_message, is_active, created_at,"
+                f" updated_at, booking_seq, allow_other_email, change_cutoff_hours, notify_email) VALUES"
+                f" (1, 'Demo call', 'demo-call', '', '', 'UTC', 30, 0, 0, 0, 60, 1, '', true, {now}, {now}, 0, false,"
+                f" 0, ''), (2, 'Mine', 'mine', '', '', 'UTC', 30, 0, 0, 0, 60, 1, '', true, {now}, {now}, 0, false,"
+                " 0, '')",
+                "INSERT INTO contacts (id, first_name, last_name, email, email_key, phone, created_at, updated_at)"
+                f" VALUES (1, 'Ada', '', 'ada@example.com', 'ada@example.com', '', {now}, {now})",
+                "INSERT INTO workflows (id, name, status, trigger_type, trigger_config, steps, allow_reentry,"
+                " sender_name, created_at, updated_at) VALUES"
+                f" (1, 'Send a one-time booking link', 'published', 'tag_added', '{{\"tag\": \"book-me\"}}', '[]',"
+                f" false, '', {now}, {now}),"
+                f" (2, 'Send a one-time booking link', 'draft', 'manual', '{{}}', '[]', false, '', {now}, {now}),"
+                f" (3, 'Mine', 'draft', 'manual', '{{}}', '[]', false, '', {now}, {now})",
+            ):
+                conn.execute(text(sql))
+            for booking_id, attendance in ((1, "showed"), (2, "no_show"), (3, None), (4, "showed")):
+                conn.execute(
+                    text(
+                        "INSERT INTO bookings (id, calendar_id, start_at, end_at, name, email, timezone, notes,"
+                        " status, cancel_reason, cancelled_by, manage_salt, manage_digest, created_at, attendance)"
+                        " VALUES (:id, 2, '2026-01-06 10:00:00', '2026-01-06 10:30:00', 'Ada', 'ada@example.com',"
+                        f" 'UTC', '', 'confirmed', '', '', :salt, :salt, {now}, :attendance)"
+                    ),
+                    {"id": booking_id, "salt": f"m{booking_id}", "attendance": attendance},
+                )
+            for link_id, booking_id, test_run in ((1, 1, False), (2, 2, False), (3, 3, False), (4, 4, True)):
+                conn.execute(
+                    text(
+                        "INSERT INTO one_time_links (id, calendar_id, contact_id, salt, token_digest, source,"
+                        " metadata, created_by, created_at, used_at, booking_id, workflow_id, test_run) VALUES"
+                        f" (:id, 2, 1, :salt, :salt, 'workflow', '{{}}', 'system', {now}, {now}, :booking, 3, :test)"
+                    ),
+                    {"id": link_id, "salt": f"s{link_id}", "booking": booking_id, "test": test_run},
+                )
+            for link_id, used in ((5, "NULL"), (6, now)):  # test-run links, one never used: it gets its hour
+                conn.execute(
+                    text(
+                        "INSERT INTO one_time_links (id, calendar_id, contact_id, salt, token_digest, source,"
+                        " metadata, created_by, created_at, used_at, workflow_id, test_run) VALUES"
+                        f" (:id, 2, 1, :salt, :salt, 'workflow', '{{}}', 'system', {now}, {used}, 3, true)"
+                    ),
+                    {"id": link_id, "salt": f"s{link_id}"},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO link_counts (workflow_id, hour, sent, opened, booked, showed) VALUES"
+                    " (3, :hour, 3, 3, 3, 1)"
+                ),
+                {"hour": counts.hour_of(datetime(2026, 1, 5, 10, 30, tzinfo=UTC))},
+            )
+        upgrade()
+        kept = counts.totals()
+        assert kept == {3: {"sent": 3, "opened": 3, "booked": 3, "showed": 1, "marked": 2}}
+        counts.recount(select(Workflow.id))
+        assert counts.totals() == kept
+        db.session.rollback()
+        assert {c.slug: c.is_demo for c in db.session.scalars(select(Calendar))} == {"demo-call": True, "mine": False}
+        assert {w.id: w.is_demo for w in db.session.scalars(select(Workflow))} == {1: True, 2: False, 3: False}
+        expiries = {link.id: link.expires_at for link in db.session.scalars(select(OneTimeLink))}
+        assert expiries == {1: None, 2: None, 3: None, 4: None, 5: datetime(2026, 1, 5, 11, 30, tzinfo=UTC), 6: None}
+        db.session.remove()
+        downgrade(revision="f1e2d3c4b5a6")
         downgrade(revision="base")

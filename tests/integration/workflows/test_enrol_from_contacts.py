@@ -123,3 +123,17 @@ def workflow_enrolments(workflow):
 
     db.session.expire_all()
     return db.session.scalars(select(Enrolment).where(Enrolment.workflow_id == workflow.id)).all()
+
+
+def test_a_tag_added_on_the_contact_page_reloads_the_enrolments_card(login, people, calendar, hx):
+    ada = people[0]
+    vip = send_link_workflow(calendar)  # enrols on the tag "vip"
+    page = login.get(f"/contacts/{ada.id}").text
+    card = re.search(r'<div id="contact-enrolments"[^>]*>', page)[0]
+    # The card reloads on the event the tag form's answer sends.
+    assert "contact-tags-changed from:body" in card and f'hx-get="/contacts/{ada.id}/enrolments"' in card
+    response = login.post(f"/contacts/{ada.id}/tags", data={"names": "vip"}, headers=hx)
+    assert "contact-tags-changed" in response.headers["HX-Trigger"]
+    [enrolment] = workflow_enrolments(vip)
+    fragment = login.get(f"/contacts/{ada.id}/enrolments", headers=hx).text
+    assert f'href="/enrolments/{enrolment.id}">Send a link</a>' in fragment and "Not enrolled" not in fragment

@@ -284,3 +284,58 @@ def test_saving_a_link_step_refreshes_the_later_pickers(login, workflow, branche
         existing="reuse",
     )
     assert response.status_code == 422 and 'hx-swap-oob="innerHTML"' not in response.text
+
+
+def test_a_new_if_else_wait_or_goal_follows_the_only_link_step_above(login, workflow):
+    link = editing.add_step(workflow, "generate_link")
+    fork = editing.add_step(workflow, "if_else")
+    wait = editing.add_step(workflow, "wait", parent=fork["id"], branch="no")
+    goal = editing.add_step(workflow, "goal")
+    assert fork["config"]["conditions"] == [{"kind": "link_booked", "link_step": link["key"]}]
+    assert wait["config"]["link_step"] == link["key"] and goal["config"]["link_step"] == link["key"]
+    html = login.get(f"/workflows/{workflow.id}").text
+    assert f"If the link from “{link['key']}” was booked" in card(html, fork["id"])
+    assert f'<option selected value="{link["key"]}">' in card(html, fork["id"])
+
+
+def test_with_no_or_two_link_steps_above_nothing_is_preselected_and_the_summary_says_so(login, workflow):
+    first = editing.add_step(workflow, "if_else")  # no link step above
+    assert first["config"]["conditions"][0]["link_step"] == ""
+    editing.add_step(workflow, "generate_link")
+    editing.add_step(workflow, "generate_link")
+    second = editing.add_step(workflow, "if_else")  # two above: the admin chooses
+    assert second["config"]["conditions"][0]["link_step"] == ""
+    html = login.get(f"/workflows/{workflow.id}").text
+    for step in (first, second):
+        summary = card(html, step["id"])
+        assert "If the booking link was booked (choose a link step)" in summary
+        assert "“”" not in summary
+
+
+def test_an_added_condition_preselects_the_only_link_step(login, workflow):
+    link = editing.add_step(workflow, "generate_link")
+    fork = editing.add_step(workflow, "if_else")
+    response = save(
+        login,
+        workflow,
+        fork,
+        headers={"HX-Request": "true"},
+        action="add-condition",
+        match="all",
+        **{"conditions-0-kind": "has_tag", "conditions-0-tag": "vip"},
+    )
+    second = card(response.text, fork["id"]).split("Condition 2", 1)[1]
+    assert f'<option selected value="{link["key"]}">' in second
+
+
+def test_a_new_link_step_books_on_the_only_calendar(workflow, make_calendar):
+    only = make_calendar(name="Only one")
+    assert editing.add_step(workflow, "generate_link")["config"]["calendar_id"] == only.id
+    make_calendar(name="Another")
+    assert editing.add_step(workflow, "generate_link")["config"]["calendar_id"] is None  # two: the admin chooses
+
+
+def test_a_template_preselects_the_only_calendar(login, make_calendar):
+    make_calendar(name="Only one", slug="only-one")
+    html = login.get("/workflows/templates").text
+    assert '<option selected value="only-one">Only one</option>' in html

@@ -371,7 +371,8 @@ def test_the_templates_page_lists_each_with_its_outline_and_a_calendar_choice(lo
         "Offer a fresh link after a cancellation",
     ):
         assert f"<h2>{title}</h2>" in page.text
-    assert page.text.count('<option value="sales-call">Sales call</option>') == 3
+    # The only calendar is preselected in each template's form.
+    assert page.text.count('<option selected value="sales-call">Sales call</option>') == 3
     assert "Send Email: “Still keen to talk, [First name]?”" in page.text
     assert [t.slug for t in starters.all_templates()] == TEMPLATES
 

@@ -52,8 +52,8 @@ def test_history_lists_each_enrolment_with_its_link_state(login, history):
     for state in ("sent", "opened", "booked"):
         assert f'badge-linkstate-{state}">{state}</span>' in html
     assert "Cannot send to" in html  # the failed one says why
-    assert "2 of 2: Send Email" in html  # the failed one's current step
-    assert "1 of 2: Generate One-Time Booking Link" in html  # the test run, not started yet
+    assert "Step 2: Send Email" in html  # the failed one's current step
+    assert "Step 1: Generate One-Time Booking Link" in html  # the test run, not started yet
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_manual_enrolment_htmx_answers_with_the_report(login, manual, hx):
     assert response.status_code == 200 and "<html" not in response.text
     assert "1 contact enrolled." in response.text
     assert "Already enrolled" in response.text and "Ada" in response.text
-    assert "1 selected contact(s) no longer exist." in response.text
+    assert "1 selected contact no longer exists." in response.text
     assert "enrolments-changed" in response.headers["HX-Trigger"]
     assert enrolled(workflow) == {"ada@example.com", "cy@example.com"}
     mixed = login.post(f"/workflows/{workflow.id}/enrol", data={"tag": "trial", "email": "x@example.com"}, headers=hx)
@@ -253,3 +253,15 @@ def test_enrol_form_fragment_for_a_contact_page(app, calendar, make_contact):
     with app.test_request_context("/contacts/1"):
         html = render_template("enrolments/_enrol_form.html", enrol_workflow=workflow, enrol_contact=contact)
     assert f'name="contact_id" value="{contact.id}"' in html and 'name="email"' not in html
+
+
+def test_the_enrolments_button_opens_a_page_called_enrolments(login, history):
+    workflow, people = history
+    editor = login.get(f"/workflows/{workflow.id}").text
+    button = f'href="/workflows/{workflow.id}/enrolments" role="button" class="secondary outline">Enrolments</a>'
+    assert button in editor
+    page = login.get(f"/workflows/{workflow.id}/enrolments").text
+    assert f"<title>Enrolments · {workflow.name}" in page
+    assert "<li>Enrolments</li>" in page and "<h1>Enrolments" in page and "History" not in page
+    one = login.get(f"/enrolments/{enrolment_of(people['sent']).id}").text
+    assert ">Enrolments</a></li>" in one and "History" not in one

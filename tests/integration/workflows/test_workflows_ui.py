@@ -43,6 +43,11 @@ def test_empty_list_says_what_to_do(login):
     assert "No workflows yet" in html and "Create your first workflow" in html
 
 
+def test_the_new_workflow_page_has_breadcrumbs_like_its_neighbours(login):
+    html = login.get("/workflows/new").text
+    assert '<nav aria-label="breadcrumb"><ul><li><a href="/workflows/">Workflows</a></li><li>New workflow</li>' in html
+
+
 def test_create_rename_duplicate_delete(login, app):
     response = login.post("/workflows/new", data={"name": "Onboarding"})
     assert response.status_code == 303

@@ -121,8 +121,9 @@ class StepType:
         """One line about the configured step for the editor's card ("" for none)."""
         return ""
 
-    def new_config(self) -> dict:
-        """A new step's config."""
+    def new_config(self, earlier_steps=()) -> dict:
+        """A new step's config; `earlier_steps` are the steps that run before it (a step that follows a
+        link preselects the one link step above, when there is exactly one: linkref.only_key)."""
         return copy.deepcopy(dict(self.DEFAULTS))
 
     def new_secret(self) -> str:

@@ -1,4 +1,10 @@
-"""Generate One-Time Booking Link: a personal link on one calendar, owned by the enrolment that made it."""
+"""Generate One-Time Booking Link: a personal link on one calendar, owned by the enrolment that made it.
+
+A test run's link is its own (OneTimeLink.test_run): it never reuses or revokes the contact's real
+links (nor a real run a test link), and it stops working TEST_LINK_MINUTES after it is made, or
+sooner when the admin ends the test run (webapp/workflows/test_runs.py): long enough to open the
+test email and try the booking page, never a working link left behind.
+"""
 
 import re
 from datetime import datetime, timedelta
@@ -25,6 +31,8 @@ REARM_CHOICES = [
     SelectChoice("on", "Yes, the link books again"),
     SelectChoice("off", "No, the link stays used"),
 ]
+# How long a test run's link works (its steps run within seconds: waits are skipped).
+TEST_LINK_MINUTES = 60
 
 
 class GenerateLinkForm(StepForm):
@@ -85,6 +93,7 @@ def _active_links(
     return (
         OneTimeLink.contact_id == contact_id,
         OneTimeLink.calendar_id == calendar_id,
+        OneTimeLink.test_run.is_(False),
         OneTimeLink.used_at.is_(None),
         OneTimeLink.revoked_at.is_(None),
         or_(OneTimeLink.expires_at.is_(None), OneTimeLink.expires_at > now),
@@ -113,6 +122,11 @@ class GenerateLink(StepType):
     OUTPUTS = {"url": "One-Time Link", "calendar_name": "Calendar name", "expires_at": "Link expiry (UTC)"}
     SECRET_LINKS = {"url": (links.PURPOSE, "link_id")}
     FORM = GenerateLinkForm
+
+    def new_config(self, earlier_steps=()) -> dict:
+        """The defaults, on the only calendar when there is exactly one (not archived)."""
+        ids = db.session.scalars(select(Calendar.id).where(Calendar.archived_at.is_(None)).limit(2)).all()
+        return {**self.DEFAULTS, "calendar_id": ids[0] if len(ids) == 1 else None}
 
     def validate(self, config, earlier_steps, *, later_steps=(), trigger_type="") -> dict[str, str]:
         """Calendar required (and not archived); expiry a positive number of hours or days; reuse or revoke."""
@@ -151,8 +165,10 @@ class GenerateLink(StepType):
         if calendar is None:
             raise StepError("The link's calendar no longer exists.", permanent=True)
         params = {"contact_id": ctx.contact.id, "calendar_id": calendar.id, "now": ctx.now}
-        with db.session.no_autoflush:  # what is pending (other steps' records) cannot change the answer
-            existing = db.session.scalar(_LATEST_ACTIVE, params)
+        existing = None  # a test run leaves the contact's real links alone: it always makes its own
+        if not ctx.enrolment.is_test:
+            with db.session.no_autoflush:  # what is pending (other steps' records) cannot change the answer
+                existing = db.session.scalar(_LATEST_ACTIVE, params)
         if existing is not None and config.get("existing", "reuse") == "reuse":
             link, reused = existing, True
         else:
@@ -168,6 +184,9 @@ class GenerateLink(StepType):
             expires_at = None
             if config.get("expires_in"):
                 expires_at = ctx.now + timedelta(hours=config["expires_in"] * UNITS[config.get("expires_unit", "days")])
+            if ctx.enrolment.is_test:
+                cap = ctx.now + timedelta(minutes=TEST_LINK_MINUTES)
+                expires_at = min(expires_at, cap) if expires_at else cap
             # Which run made the link goes in its own columns; the metadata stays empty, the API client's own.
             link = links.issue(
                 calendar,

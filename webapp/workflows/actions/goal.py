@@ -13,6 +13,7 @@ class GoalForm(StepForm):
     link_step = SelectField("Reached when this link is booked", choices=[], validate_choice=False)
 
     def offer(self, earlier_steps):
+        self.link_step.data = self.link_step.data or linkref.only_key(earlier_steps)
         self.link_step.choices = link_choices(linkref.choices(earlier_steps), self.link_step.data or "")
         return self
 
@@ -33,8 +34,13 @@ class Goal(StepType):
             return {"link_step": problem}
         return {}
 
+    def new_config(self, earlier_steps=()) -> dict:
+        """The defaults, following the one link step above when there is exactly one."""
+        return {**self.DEFAULTS, "link_step": linkref.only_key(earlier_steps)}
+
     def describe(self, config) -> str:
-        return f"Goal: the link from “{config.get('link_step')}” is booked"
+        key = str(config.get("link_step") or "")
+        return f"Goal: {linkref.named(key)} is booked{linkref.unchosen(key)}"
 
     def run(self, ctx) -> dict:
         """Reached in order (not by a jump): record whether the link is booked by now."""

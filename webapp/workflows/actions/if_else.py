@@ -78,7 +78,10 @@ class IfElseForm(StepForm):
 
     def offer(self, earlier_steps):
         offered = linkref.choices(earlier_steps)
+        only = linkref.only_key(earlier_steps)
         for entry in self.conditions:
+            if only and not entry.form.link_step.data:
+                entry.form.link_step.data = only  # the one link step above: nothing else to choose
             entry.form.link_step.choices = link_choices(offered, entry.form.link_step.data or "")
             entry.form.tag.render_kw = {**(entry.form.tag.render_kw or {}), "list": self.tags_list}
         return self
@@ -136,10 +139,10 @@ def describe_condition(condition: dict) -> str:
     kind = condition.get("kind")
     if kind == "has_tag":
         return f"has the tag “{condition.get('tag')}”"
-    if kind == "link_booked":
-        return f"the link from “{condition.get('link_step')}” was booked"
-    if kind == "link_opened":
-        return f"the link from “{condition.get('link_step')}” was opened"
+    if kind in ("link_booked", "link_opened"):
+        key = str(condition.get("link_step") or "")
+        verb = "booked" if kind == "link_booked" else "opened"
+        return f"{linkref.named(key)} was {verb}{linkref.unchosen(key)}"
     field = FIELDS.get(condition.get("field") or "", condition.get("field"))
     return f"{field} {condition.get('op')} “{condition.get('value', '')}”"
 
@@ -186,6 +189,10 @@ class IfElse(StepType):
         if problems:
             errors["conditions"] = " ".join(problems)
         return errors
+
+    def new_config(self, earlier_steps=()) -> dict:
+        """A link condition on the one link step above, when there is exactly one."""
+        return {"match": "all", "conditions": [{"kind": "link_booked", "link_step": linkref.only_key(earlier_steps)}]}
 
     def describe(self, config) -> str:
         joiner = " and " if config.get("match", "all") == "all" else " or "

@@ -13,6 +13,7 @@ from wtforms import SelectField, StringField
 
 from webapp.calendars.availability import LAST_DAY
 from webapp.clock import utcnow
+from webapp.text import counted
 from webapp.workflows import linkref
 from webapp.workflows.actions.base import StepStop, StepType
 from webapp.workflows.formkit import StepForm, choices_of, int_or_none, link_choices, text
@@ -41,6 +42,7 @@ class WaitForm(StepForm):
     max_days = StringField("At most (days)", render_kw={"inputmode": "numeric", "size": 4})
 
     def offer(self, earlier_steps):
+        self.link_step.data = self.link_step.data or linkref.only_key(earlier_steps)
         self.link_step.choices = link_choices(linkref.choices(earlier_steps), self.link_step.data or "")
         return self
 
@@ -133,23 +135,31 @@ class Wait(StepType):
             errors["max_days"] = f"A whole number of days from 1 to {MAX_DAYS}."
         return errors
 
+    def new_config(self, earlier_steps=()) -> dict:
+        """The defaults, following the one link step above when there is exactly one."""
+        return {**self.DEFAULTS, "link_step": linkref.only_key(earlier_steps)}
+
     def describe(self, config) -> str:
         """One line for the editor and the history: "Wait 2 days", "Wait until 24 hours before the booking"."""
         mode = config.get("mode")
-        amount, unit = config.get("amount"), config.get("unit", "days")
+        # The unit is stored plural ("days"); "1 day", "2 days".
+        amount = counted(config.get("amount"), str(config.get("unit") or "days").removesuffix("s"))
         if mode == "duration":
-            return f"Wait {amount} {unit}"
+            return f"Wait {amount}"
         if mode == "until":
             return f"Wait until {str(config.get('at', '')).replace('T', ' ')} ({config.get('timezone')})"
+        key = str(config.get("link_step") or "")
         if mode == "before_booking":
-            return f"Wait until {amount} {unit} before the booking made with “{config.get('link_step')}”"
-        return f"Wait until “{config.get('link_step')}” is booked, at most {config.get('max_days')} days"
+            made_with = f"“{key}”" if key else "the booking link"
+            return f"Wait until {amount} before the booking made with {made_with}{linkref.unchosen(key)}"
+        booked = f"“{key}”" if key else "the booking link"
+        return f"Wait until {booked} is booked, at most {counted(config.get('max_days'), 'day')}{linkref.unchosen(key)}"
 
     def run(self, ctx) -> dict:
         """When the wait ends (for the modes that know it now); a test run does not wait."""
         config = ctx.config
         if ctx.enrolment.is_test:
-            return {"skipped": "test run: waits are skipped"}
+            return {"skipped": "a test run does not wait"}
         mode = config.get("mode")
         if mode == "duration":
             until = later(ctx.now, config["amount"], config["unit"], _calendar_zone(ctx))

@@ -170,7 +170,7 @@ class Webhook(StepType):
     new_secret = staticmethod(new_secret)
     reveal = staticmethod(reveal)
 
-    def new_config(self) -> dict:
+    def new_config(self, earlier_steps=()) -> dict:
         """A new step's config, with its own secret."""
         return {**self.DEFAULTS, "secret": new_secret()}
 
