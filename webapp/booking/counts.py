@@ -92,6 +92,15 @@ def bump(link, **deltas: int) -> None:
     _pending(db.session()).update({(link.workflow_id, hour, stage): n for stage, n in deltas.items()})
 
 
+def left_behind(booking_id: int | None) -> dict[str, int]:
+    """What a link's "showed" and "marked" lose when it moves on from this booking (a re-armed link that
+    books again counts its new booking's attendance, as a recount does)."""
+    if booking_id is None:
+        return {}
+    attendance = db.session.scalar(select(Booking.attendance).where(Booking.id == booking_id))
+    return {"showed": -int(attendance == "showed"), "marked": -int(attendance in ATTENDED)}
+
+
 def booking_attendance(booking: Booking, before: str | None, after: str | None) -> None:
     """A booking's attendance changed: its link's "showed" and "marked" follow."""
     showed = (after == "showed") - (before == "showed")

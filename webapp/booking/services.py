@@ -126,7 +126,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None 
             or_(OneTimeLink.expires_at.is_(None), OneTimeLink.expires_at > now),
         )
         .values(used_at=now)
-        .returning(OneTimeLink.opened_at, *counts.COLUMNS)
+        .returning(OneTimeLink.opened_at, OneTimeLink.booking_id, *counts.COLUMNS)
     ).first()
     if consumed is None:
         db.session.rollback()
@@ -159,7 +159,8 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None 
     db.session.flush()
     db.session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(booking_id=booking.id))
     # opened_at as the row is now: a racing first opening that committed already counted the link opened.
-    counts.bump(consumed, booked=1, opened=int(consumed.opened_at is None))
+    # booking_id as the row was: a re-armed link's previous booking, whose attendance it no longer counts.
+    counts.bump(consumed, booked=1, opened=int(consumed.opened_at is None), **counts.left_behind(consumed.booking_id))
     actor = by or Actor.invitee(invitee.name)
     history.record(booking, history.BOOKED, actor, to=booking.start_at, link_id=link_id)
     _notify(booking, "confirmed", actor)
