@@ -33,6 +33,8 @@ from flask import g, has_request_context, request
 from flask_babel import force_locale, get_locale, ngettext, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 __all__ = ["_", "_l", "ngettext"]  # what features mark their invitee strings with
 
@@ -88,9 +90,26 @@ def negotiate(choice: str | None, accepted: list[str], calendar_default: str | N
     return language
 
 
+def _value(values, key: str) -> str | None:
+    """values.get(key) without werkzeug's cost for a missing key (it builds an exception to catch)."""
+    return values[key] if key in values else None  # noqa: SIM401
+
+
+def _choices() -> tuple[str | None, str | None]:
+    """(language, clock) the invitee chose, from the query, else the cookie; read once per request."""
+    found = g.get("_i18n_choices")
+    if found is None:
+        args, cookies = request.args, request.cookies
+        chosen = []
+        for arg, cookie, allowed in (("lang", LANG_COOKIE, LANGUAGES), ("clock", CLOCK_COOKIE, CLOCKS)):
+            value = _value(args, arg) or _value(cookies, cookie)
+            chosen.append(value if value in allowed else None)
+        found = g._i18n_choices = (chosen[0], chosen[1])
+    return found
+
+
 def _chosen_language() -> str | None:
-    choice = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
-    return choice if choice in LANGUAGES else None
+    return _choices()[0]
 
 
 @lru_cache(maxsize=512)
@@ -106,14 +125,23 @@ def select_locale() -> Locale:
     """
     if not has_request_context() or not is_invitee_request():
         return _parsed(DEFAULT)
-    accepted = [tag for tag, _quality in request.accept_languages]
-    return _parsed(negotiate(_chosen_language(), accepted, g.get("calendar_language")))
+    header = request.headers.get("Accept-Language", "")
+    return _negotiated(_chosen_language(), header[:500], g.get("calendar_language"))
+
+
+@lru_cache(maxsize=1024)
+def _negotiated(choice: str | None, header: str, calendar_default: str | None) -> Locale:
+    """negotiate() for a raw Accept-Language header, remembered: browsers send a handful of them."""
+    accepted = [tag for tag, _quality in parse_accept_header(header, LanguageAccept)]
+    return _parsed(negotiate(choice, accepted, calendar_default))
 
 
 def use_calendar_default(language: str | None) -> None:
     """Tell the selector the page's calendar default language (step 3); call it before rendering."""
+    language = language or None  # "" (no default) as unset: no needless refresh on the hot path
     if language != g.get("calendar_language"):
         g.calendar_language = language
+        g.pop("_i18n_key", None)
         refresh()  # the locale may have been read already (an error message, a flash)
 
 
@@ -141,13 +169,21 @@ def _locale_clock(name: str) -> str:
     return "12" if "h" in pattern or "K" in pattern else "24"
 
 
+def _chosen_clock() -> str | None:
+    if has_request_context() and not g.get("_i18n_mail") and is_invitee_request():
+        return _choices()[1]
+    return None
+
+
+@lru_cache(maxsize=256)
+def _key(locale: Locale, chosen_clock: str | None) -> tuple[str, str]:
+    name = str(locale)  # not free: remembered per locale
+    return name, chosen_clock or _locale_clock(name)
+
+
 def clock() -> str:
     """'12' or '24': the invitee's choice on a page (query, then cookie), else the locale's habit."""
-    if has_request_context() and not g.get("_i18n_mail") and is_invitee_request():
-        chosen = request.args.get("clock") or request.cookies.get(CLOCK_COOKIE)
-        if chosen in CLOCKS:
-            return chosen
-    return _locale_clock(str(_locale()))
+    return _key(_locale(), _chosen_clock())[1]
 
 
 @contextmanager
@@ -244,8 +280,13 @@ def weekday_names() -> list[tuple[str, str]]:
 
 
 def cache_key() -> tuple[str, str]:
-    """What rendered invitee HTML depends on besides its data: the locale and the clock."""
-    return (str(_locale()), clock())
+    """What rendered invitee HTML depends on besides its data: the locale's name and the clock.
+
+    Once per request (a page asks for it twice): refresh() by use_calendar_default() forgets it."""
+    key = g.get("_i18n_key")
+    if key is None:
+        key = g._i18n_key = _key(_locale(), _chosen_clock())
+    return key
 
 
 # ---- the switcher and the toggle remember the choice ----
@@ -255,9 +296,10 @@ def remember_choice(response):
     """After an invitee page that carries ?lang= or ?clock=, keep the choice in a cookie (a year)."""
     if not has_request_context() or not is_invitee_request():
         return response
+    args, cookies = request.args, request.cookies
     for arg, cookie, allowed in (("lang", LANG_COOKIE, LANGUAGES), ("clock", CLOCK_COOKIE, CLOCKS)):
-        value = request.args.get(arg)
-        if value in allowed and request.cookies.get(cookie) != value:
+        value = _value(args, arg)
+        if value in allowed and _value(cookies, cookie) != value:
             response.set_cookie(cookie, value, max_age=COOKIE_AGE, samesite="Lax", secure=request.is_secure)
     return response
 
@@ -266,7 +308,8 @@ def fresh_request() -> None:
     """Each request selects its own locale: nothing of another request's (tests share one app context)."""
     if "_flask_babel" in g:
         refresh()
-    g.pop("calendar_language", None)
+    for name in ("calendar_language", "_i18n_choices", "_i18n_key"):
+        g.pop(name, None)
 
 
 def register(app) -> None:
