@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from webapp import events, tokens
+from webapp import events, i18n, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
 from webapp.booking import counts, history, ics, links
@@ -26,6 +26,7 @@ from webapp.calendars.services import slot_at, without_limits
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
+from webapp.i18n import _, _l, ngettext
 from webapp.mail.outbox import queue_email
 from webapp.text import one_line
 from webapp.zones import format_datetime
@@ -66,9 +67,9 @@ class InviteeInvalid(BookingError):
 
 
 GONE_MESSAGES = {
-    "used": "This booking link has already been used.",
-    "expired": "This booking link has expired.",
-    "revoked": "This booking link has been withdrawn.",
+    "used": _l("This booking link has already been used."),
+    "expired": _l("This booking link has expired."),
+    "revoked": _l("This booking link has been withdrawn."),
 }
 
 
@@ -80,6 +81,7 @@ class Invitee:
     email: str
     timezone: str
     notes: str = ""
+    locale: str = ""  # the booking page's ("de_DE"): their mail speaks it
 
 
 def email_mode(has_contact: bool, allow_other_email: bool) -> str:
@@ -93,7 +95,7 @@ def _booking_address(contact: Contact | None, calendar: Calendar, typed: str) ->
     """The address the booking is made with: the contact's, unless the calendar lets the invitee type another."""
     if contact is None:
         if not typed:
-            raise InviteeInvalid("We need your email to send the confirmation.")
+            raise InviteeInvalid(_("We need your email to send the confirmation."))
         return typed
     if typed and calendar.allow_other_email:
         return typed
@@ -132,7 +134,8 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None 
         db.session.rollback()
         db.session.refresh(link)
         status = link.status
-        raise LinkUnavailable(GONE_MESSAGES.get(status, "This booking link can no longer be used."), status)
+        message = GONE_MESSAGES.get(status) or _l("This booking link can no longer be used.")
+        raise LinkUnavailable(str(message), status)
     calendar = db.session.get_one(Calendar, calendar_id, populate_existing=True)
     contact = db.session.get(Contact, contact_id, populate_existing=True) if contact_id else None
     try:
@@ -143,7 +146,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None 
     slot = slot_at(calendar, start, now)
     if slot is None:
         db.session.rollback()
-        raise SlotUnavailable("Sorry, that time was just taken or is no longer available. Please pick another.")
+        raise SlotUnavailable(_("Sorry, that time was just taken or is no longer available. Please pick another."))
     booking = Booking(
         calendar_id=calendar_id,
         contact_id=contact_id,
@@ -154,6 +157,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None 
         timezone=invitee.timezone,
         notes=invitee.notes,
         link_id=link_id,
+        locale=i18n.valid_locale(invitee.locale) if invitee.locale else "",
     )
     db.session.add(booking)
     db.session.flush()
@@ -201,14 +205,17 @@ def why_unchangeable(booking: Booking, now: datetime | None = None) -> str | Non
     """None when the invitee may still change the booking; otherwise the reason, in words."""
     now = now or utcnow()
     if booking.status == "cancelled":
-        return "This booking has been cancelled."
+        return _("This booking has been cancelled.")
     if booking.start_at <= now:
-        return "This meeting has already started or taken place."
+        return _("This meeting has already started or taken place.")
     if now >= change_deadline(booking):
         hours = booking.calendar.change_cutoff_hours
-        return (
-            f"Changes are possible until {hours} hour{'s' if hours != 1 else ''} before the meeting. "
-            "Please reply to your confirmation email to reach the organiser."
+        return ngettext(
+            "Changes are possible until %(num)d hour before the meeting. "
+            "Please reply to your confirmation email to reach the organiser.",
+            "Changes are possible until %(num)d hours before the meeting. "
+            "Please reply to your confirmation email to reach the organiser.",
+            hours,
         )
     return None
 
@@ -232,7 +239,7 @@ def cancel(
     if actor.kind == history.INVITEE and (problem := why_unchangeable(booking)):
         raise ChangeNotAllowed(problem)
     if booking.status == "cancelled":
-        raise ChangeNotAllowed("This booking has already been cancelled.")
+        raise ChangeNotAllowed(_("This booking has already been cancelled."))
     reason = _check_reason(reason)
     contact = db.session.get(Contact, booking.contact_id) if booking.contact_id else None
     if fresh_link and contact is None:
@@ -299,7 +306,7 @@ def reschedule(
     calendar = db.session.get_one(Calendar, calendar_id, populate_existing=True)
     if booking.status != "confirmed":
         db.session.rollback()
-        raise ChangeNotAllowed("This booking has been cancelled.")
+        raise ChangeNotAllowed(_("This booking has been cancelled."))
     if start == booking.start_at:
         db.session.rollback()
         raise BookingError("The booking is already at that time; nothing was changed.")
@@ -307,7 +314,7 @@ def reschedule(
     slot = slot_at(calendar, start, exclude_booking_id=booking_id, rules=rules)
     if slot is None:
         db.session.rollback()
-        raise SlotUnavailable("Sorry, that time was just taken or is no longer available. Please pick another.")
+        raise SlotUnavailable(_("Sorry, that time was just taken or is no longer available. Please pick another."))
     previous = booking.start_at
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
@@ -437,12 +444,27 @@ SUBJECTS = {
     "cancelled": "Cancelled: {calendar} on {when}",
 }
 
+# The invitee's subjects, in their language (rendered under i18n.mail_locale()).
+INVITEE_SUBJECTS = {
+    "confirmed": _l("Confirmed: %(calendar)s on %(when)s"),
+    "resent": _l("Your booking: %(calendar)s on %(when)s"),
+    "rescheduled": _l("Moved: %(calendar)s is now on %(when)s"),
+    "cancelled": _l("Cancelled: %(calendar)s on %(when)s"),
+}
+
 
 def _subject(booking: Booking, event: str, zone: str) -> str:
     calendar = db.session.get_one(Calendar, booking.calendar_id)
     when = format_datetime(booking.start_at, zone, "%a %d %b %Y, %H:%M")
     # one_line: a name saved before names were checked must not make every booking on it fail.
     return SUBJECTS[event].format(calendar=one_line(calendar.name), when=when)
+
+
+def _invitee_subject(booking: Booking, event: str) -> str:
+    """The subject in the current (the invitee's) locale, the time in their zone and clock."""
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
+    when = i18n.format_datetime(booking.start_at, booking.timezone, "medium")
+    return str(INVITEE_SUBJECTS[event]) % {"calendar": one_line(calendar.name), "when": when}
 
 
 def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **extra) -> None:
@@ -456,37 +478,47 @@ def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **ex
             "content": ics.for_booking(booking, method).decode(),
         }
     ]
-    queue_email(
-        booking.email,
-        _subject(booking, event, booking.timezone),
-        "booking_invitee",
-        _context(booking, event, actor_label=actor.for_invitee() if actor else "", **extra),
-        attachments=attachments,
-        kind="booking_resent" if extra.get("resent") else f"booking_{event}",
-        booking_id=booking.id,
-    )
+    with i18n.mail_locale(booking.locale):
+        queue_email(
+            booking.email,
+            _invitee_subject(booking, event),
+            "booking_invitee",
+            _context(booking, event, actor_label=actor.for_invitee() if actor else "", **extra),
+            attachments=attachments,
+            kind="booking_resent" if extra.get("resent") else f"booking_{event}",
+            booking_id=booking.id,
+        )
 
 
 def _tell_contact(booking: Booking, contact: Contact) -> None:
     """Tell the contact a link made for them was used with another address (no manage link: not theirs)."""
     calendar = db.session.get_one(Calendar, booking.calendar_id)
-    when = format_datetime(booking.start_at, calendar.timezone, "%a %d %b %Y, %H:%M")
-    queue_email(
-        contact.email,
-        f"Your booking link was used: {one_line(calendar.name)} on {when}",
-        "booking_link_used",
-        {"booking": booking, "calendar": calendar, "contact": contact},
-        kind="booking_link_used",
-        booking_id=booking.id,
-    )
+    # The contact opened their link on the page the booking was made on: its locale is theirs too.
+    with i18n.mail_locale(booking.locale):
+        when = i18n.format_datetime(booking.start_at, calendar.timezone, "medium")
+        subject = _("Your booking link was used: %(calendar)s on %(when)s", calendar=one_line(calendar.name), when=when)
+        queue_email(
+            contact.email,
+            subject,
+            "booking_link_used",
+            {"booking": booking, "calendar": calendar, "contact": contact},
+            kind="booking_link_used",
+            booking_id=booking.id,
+        )
 
 
 def _notify(booking: Booking, event: str, actor: Actor, **extra) -> None:
     """Queue the invitee's message and the organisers' notification, in the caller's transaction."""
     _invitee_mail(booking, event, actor, **extra)
     calendar = db.session.get_one(Calendar, booking.calendar_id)
-    acting = db.session.get(User, actor.user_id) if actor.user_id else None
     extra.pop("rebook_url", None)  # the invitee's to use; organisers' copies never carry it
+    # Admins read English, whatever page the change was made on.
+    with i18n.mail_locale(None):
+        _notify_admins(booking, event, calendar, actor, **extra)
+
+
+def _notify_admins(booking: Booking, event: str, calendar: Calendar, actor: Actor, **extra) -> None:
+    acting = db.session.get(User, actor.user_id) if actor.user_id else None
     for address in _admin_addresses(calendar):
         is_you = acting is not None and normalize_email(address) == normalize_email(acting.email)
         queue_email(

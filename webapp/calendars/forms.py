@@ -11,9 +11,11 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
+    SelectField,
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -28,6 +30,8 @@ from wtforms.validators import (
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
+from webapp.i18n import DEFAULT as DEFAULT_LANGUAGE
+from webapp.i18n import LANGUAGES
 from webapp.text import SingleLine
 from webapp.zones import resolve, unknown
 
@@ -133,6 +137,11 @@ class CalendarForm(FlaskForm):
     allow_other_email = BooleanField("Invitees may book with another email")
     rearm_on_cancel = BooleanField("After a cancellation, the same link may book again")
     rearm_on_no_show = BooleanField("After a no-show, the same link may book again")
+    language = SelectField(
+        "Booking pages' language",
+        choices=[SelectChoice(code, label) for code, label in LANGUAGES.items()],
+        default=DEFAULT_LANGUAGE,
+    )
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
     tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
     wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
@@ -220,6 +229,7 @@ class CalendarForm(FlaskForm):
         data["allow_other_email"] = bool(data["allow_other_email"])
         data["rearm_on_cancel"] = bool(data["rearm_on_cancel"])
         data["rearm_on_no_show"] = bool(data["rearm_on_no_show"])
+        data["language"] = data["language"] or DEFAULT_LANGUAGE
         return data
 
     def load(self, calendar):

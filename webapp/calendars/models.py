@@ -62,6 +62,8 @@ class Calendar(db.Model):
     # when issued (webapp/booking/links.py).
     rearm_on_cancel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     rearm_on_no_show: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The booking pages' language when the invitee's browser asks for none we speak ("" = English).
+    language: Mapped[str] = mapped_column(String(8), default="")
     # Bumped by every booking change: the UPDATE's row lock serialises bookings of one calendar.
     booking_seq: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

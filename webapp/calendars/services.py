@@ -35,6 +35,7 @@ SETTINGS = (
     "allow_other_email",
     "rearm_on_cancel",
     "rearm_on_no_show",
+    "language",
 )
 
 Weekly = Mapping[int, Iterable[tuple[int, int]]]
