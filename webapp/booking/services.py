@@ -12,7 +12,9 @@ that follows sees every booking committed before it.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
+from flask import current_app
 from sqlalchemy import or_, select, update
 
 from webapp import events, tokens
@@ -314,6 +316,13 @@ def _subject(booking: Booking, event: str, zone: str) -> str:
     return SUBJECTS[event].format(calendar=one_line(calendar.name), when=when)
 
 
+def _invitee_extras(booking: Booking) -> dict:
+    """What only the invitee's mail shows: the add-to-Google-Calendar link and the organiser's name
+    (the sender's display name, as the .ics names the organiser)."""
+    name, _address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return {"google_url": ics.google_calendar_url(booking), "organiser": one_line(name)}
+
+
 def _invitee_mail(booking: Booking, event: str, **extra) -> None:
     attachments = []
     if event != "cancelled":
@@ -324,7 +333,7 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
         booking.email,
         _subject(booking, event, booking.timezone),
         "booking_invitee",
-        _context(booking, event, **extra),
+        _context(booking, event, **{**_invitee_extras(booking), **extra}),
         attachments=attachments,
         kind=f"booking_{event}",
         booking_id=booking.id,
@@ -339,7 +348,7 @@ def _tell_contact(booking: Booking, contact: Contact) -> None:
         contact.email,
         f"Your booking link was used: {one_line(calendar.name)} on {when}",
         "booking_link_used",
-        {"booking": booking, "calendar": calendar, "contact": contact},
+        {"booking": booking, "calendar": calendar, "contact": contact, **_invitee_extras(booking)},
         kind="booking_link_used",
         booking_id=booking.id,
     )
