@@ -9,7 +9,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/oneslot_test
 # pytest-xdist workers per run (`-n`); tests/README.md has the figures behind the default.
 WORKERS ?= 2
 
-.PHONY: run test test-fast test-pg test-setup browser screenshots lint format bench clean
+.PHONY: run test test-fast test-pg test-setup browser screenshots lint format bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,15 @@ test-setup: $(VENV)/.installed-dev browser
 
 screenshots: $(VENV)/.installed-dev browser  ## the main pages as PNGs in docs/screenshots/ (demo data, temporary database)
 	$(BIN)/python scripts/screenshots.py
+
+# Invitee pages and mail: extract the strings, merge them into each language's catalog, compile.
+# The compiled .mo files are committed (a fresh clone works); tests/unit/test_catalogs.py fails on
+# a string missing, untranslated or fuzzy in any catalog, and on a .mo that is older than its .po.
+translations: $(VENV)/.installed-dev  ## extract, update and compile the catalogs in translations/
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+		--project OneSlot --copyright-holder OneSlot -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d translations --statistics
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

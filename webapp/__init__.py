@@ -11,6 +11,7 @@ from webapp import (
     config,
     core,
     dashboard,
+    i18n,
     logredact,
     mail,
     models,  # noqa: F401  (the whole schema, for Alembic and create_all())
@@ -77,6 +78,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     ext.htmx.init_app(app)
     ext.mail.init_app(app)
     ext.limiter.init_app(app)
+    ext.babel.init_app(
+        app, default_translation_directories=str(ROOT / "translations"), locale_selector=i18n.select_locale
+    )
+    i18n.register(app)
 
     for feature in FEATURES:
         feature.init_app(app)

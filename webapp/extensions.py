@@ -2,6 +2,7 @@
 
 import sqlite3
 
+from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -52,6 +53,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
 mail = Mail()
+# Invitee pages and mail in their language; the locale selector and the filters are in webapp/i18n.py.
+babel = Babel()
 # Limits sit on the public endpoints; RATELIMIT_STORAGE_URI / RATELIMIT_ENABLED come from the config.
 limiter = Limiter(key_func=get_remote_address)
 

@@ -45,6 +45,9 @@ class Booking(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The locale of the page it was booked on ("de_DE", "en_US"; "" before there was one): the
+    # invitee's mail speaks it (webapp/i18n.py, mail_locale()).
+    locale: Mapped[str] = mapped_column(String(16), default="")
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
     attendance: Mapped[str | None] = mapped_column(String(20))  # showed / no_show, once past
     cancel_reason: Mapped[str] = mapped_column(Text, default="")

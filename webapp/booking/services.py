@@ -17,7 +17,7 @@ from email.utils import parseaddr
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from webapp import events, tokens
+from webapp import events, i18n, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
 from webapp.booking import counts, ics
@@ -80,6 +80,7 @@ class Invitee:
     email: str
     timezone: str
     notes: str = ""
+    locale: str = ""  # the booking page's ("de_DE"): their mail speaks it
 
 
 def email_mode(has_contact: bool, allow_other_email: bool) -> str:
@@ -153,6 +154,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
         email=email,
         timezone=invitee.timezone,
         notes=invitee.notes,
+        locale=i18n.valid_locale(invitee.locale) if invitee.locale else "",
     )
     db.session.add(booking)
     db.session.flush()
@@ -329,29 +331,32 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
         attachments.append(
             {"filename": "invite.ics", "mimetype": "text/calendar", "content": ics.for_booking(booking).decode()}
         )
-    queue_email(
-        booking.email,
-        _subject(booking, event, booking.timezone),
-        "booking_invitee",
-        _context(booking, event, **{**_invitee_extras(booking), **extra}),
-        attachments=attachments,
-        kind=f"booking_{event}",
-        booking_id=booking.id,
-    )
+    with i18n.mail_locale(booking.locale):
+        queue_email(
+            booking.email,
+            _subject(booking, event, booking.timezone),
+            "booking_invitee",
+            _context(booking, event, **{**_invitee_extras(booking), **extra}),
+            attachments=attachments,
+            kind=f"booking_{event}",
+            booking_id=booking.id,
+        )
 
 
 def _tell_contact(booking: Booking, contact: Contact) -> None:
     """Tell the contact a link made for them was used with another address (no manage link: not theirs)."""
     calendar = db.session.get_one(Calendar, booking.calendar_id)
     when = format_datetime(booking.start_at, calendar.timezone, "%a %d %b %Y, %H:%M")
-    queue_email(
-        contact.email,
-        f"Your booking link was used: {one_line(calendar.name)} on {when}",
-        "booking_link_used",
-        {"booking": booking, "calendar": calendar, "contact": contact, **_invitee_extras(booking)},
-        kind="booking_link_used",
-        booking_id=booking.id,
-    )
+    # The contact opened their link on the page the booking was made on: its locale is theirs too.
+    with i18n.mail_locale(booking.locale):
+        queue_email(
+            contact.email,
+            f"Your booking link was used: {one_line(calendar.name)} on {when}",
+            "booking_link_used",
+            {"booking": booking, "calendar": calendar, "contact": contact, **_invitee_extras(booking)},
+            kind="booking_link_used",
+            booking_id=booking.id,
+        )
 
 
 def _notify(booking: Booking, event: str, **extra) -> None:

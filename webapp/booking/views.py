@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_wtf.csrf import generate_csrf
 
-from webapp import htmx, params
+from webapp import htmx, i18n, params
 from webapp.booking import cache, ics, links, picker, prerender, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
@@ -147,7 +147,9 @@ def book(token):
         day = form.instant().date() if form.start.data and not form.start.errors else None
         return _book_page(token, link, form, status=422, day=day)
     # The email as typed (none on a contact's link): services.book() decides which address books.
-    invitee = services.Invitee(form.name.data.strip(), form.email.data, form.timezone.data, form.notes.data or "")
+    invitee = services.Invitee(
+        form.name.data.strip(), form.email.data, form.timezone.data, form.notes.data or "", i18n.locale_name()
+    )
     try:
         booking = services.book(link, form.instant(), invitee)
     except services.LinkUnavailable:

@@ -58,6 +58,8 @@ class Calendar(db.Model):
     notify_email: Mapped[str] = mapped_column(String(254), default="")
     # Off: a link made for a contact books with the contact's email, whatever the page posts.
     allow_other_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The booking pages' language when the invitee's browser asks for none we speak ("" = English).
+    language: Mapped[str] = mapped_column(String(8), default="")
     # Bumped by every booking change: the UPDATE's row lock serialises bookings of one calendar.
     booking_seq: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
