@@ -65,11 +65,12 @@ def received(app, smtp_server, calendar, ada):
 
 
 def html_of(message: EmailMessage) -> str:
-    return message.get_body(("html",)).get_content().replace("\r\n", "\n")
+    """The HTML part with plain line ends and spaces (Babel puts a narrow no-break one before AM/PM)."""
+    return message.get_body(("html",)).get_content().replace("\r\n", "\n").replace("\u202f", " ")
 
 
 def text_of(message: EmailMessage) -> str:
-    return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    return message.get_body(("plain",)).get_content().replace("\r\n", "\n").replace("\u202f", " ")
 
 
 def words(html: str) -> str:
@@ -103,24 +104,27 @@ def test_every_invitee_email_is_text_and_html_alternatives_with_the_ics(received
 def test_the_details_are_in_the_invitees_zone(received):
     _, mails = received
     confirmed, moved = words(html_of(mails["confirmed"])), words(html_of(mails["moved"]))
-    assert "When Friday 12 March 2027 09:00 – 09:30" in confirmed and "America/New York (EST)" in confirmed
-    assert "When Monday 15 March 2027 10:00 – 10:30" in moved and "America/New York (EDT)" in moved
-    assert "Was Friday 12 March 2027, 09:00" in moved
-    assert re.search(r"<s\b[^>]*>Friday 12 March 2027, 09:00</s>", html_of(mails["moved"]))  # struck through
+    # en_US, the page's locale: its dates and its 12-hour clock.
+    assert "When Friday, March 12, 2027 9:00 AM – 9:30 AM" in confirmed and "America/New York (EST)" in confirmed
+    assert "When Monday, March 15, 2027 10:00 AM – 10:30 AM" in moved and "America/New York (EDT)" in moved
+    assert "Was Friday, March 12, 2027, 9:00 AM" in moved
+    assert re.search(r"<s\b[^>]*>Friday, March 12, 2027, 9:00 AM</s>", html_of(mails["moved"]))  # struck
     for html in (confirmed, moved):
         assert "Discovery call" in html and "30 minutes" in html and "Room 4, 1 Main Street" in html
         assert "Sam Rivera" in html  # with whom: the organiser
     text = text_of(mails["moved"])
-    assert "When:      Monday 15 March 2027, 10:00 – 10:30" in text and "It was:    Friday 12 March 2027, 09:00" in text
+    assert (
+        "When: Monday, March 15, 2027, 10:00 AM – 10:30 AM" in text and "Was: Friday, March 12, 2027, 9:00 AM" in text
+    )
 
 
 def test_a_preheader_leads_each_email(received):
     _, mails = received
     expected = {
-        "confirmed": "Discovery call, Friday 12 March 2027, 09:00 with Sam Rivera.",
-        "moved": "New time: Monday 15 March 2027, 10:00.",
-        "resent": "Discovery call, Monday 15 March 2027, 10:00 with Sam Rivera.",
-        "cancelled": "Discovery call on Monday 15 March 2027, 10:00 is cancelled.",
+        "confirmed": "Discovery call, Friday, March 12, 2027, 9:00 AM with Sam Rivera.",
+        "moved": "New time: Monday, March 15, 2027, 10:00 AM.",
+        "resent": "Discovery call, Monday, March 15, 2027, 10:00 AM with Sam Rivera.",
+        "cancelled": "Discovery call on Monday, March 15, 2027, 10:00 AM is cancelled.",
     }
     for event, message in mails.items():
         hidden = re.search(r'<div style="display:none;[^"]*">([^<]*)', html_of(message))
@@ -205,7 +209,7 @@ def test_the_cancellation_says_who_why_and_what_next(app, calendar, ada, receive
     }
     html = render_template("email/booking_invitee.html", **context)
     text = render_template("email/booking_invitee.txt", **context)
-    assert "Cancelled by Sam &lt;Rivera&gt; (organiser) on Wednesday 10 March 2027, 07:00." in html
+    assert "Cancelled by Sam &lt;Rivera&gt; (organiser) on Wednesday, March 10, 2027, 7:00 AM." in html
     assert "Double-booked &amp; sorry.<br>Call me" in html and "Ill today" not in html
     assert '<a href="http://127.0.0.1:5000/book/again"' in html and ">Book a new time</a>" in html
     assert (
@@ -226,11 +230,23 @@ def test_the_link_used_notice_is_html_too_without_the_booking_links(app, smtp_se
     calendar.allow_other_email = True
     link = links.issue(calendar, ada)
     db.session.commit()
-    book(link, START, Invitee(name="Linus", email="linus@example.org", timezone="Europe/Berlin"))
+    book(link, START, Invitee(name="Linus", email="linus@example.org", timezone="Europe/Berlin", locale="de_DE"))
     drain(app)
     [notice] = [message for message in smtp_server.messages if message["To"] == "ada@example.com"]
     html, text = html_of(notice), text_of(notice)
     assert "Your booking link was used" in html and "linus@example.org" in html and "Hello Ada," in text
-    assert "Friday 12 March 2027 14:00 – 14:30" in words(html) and "Europe/London (GMT)" in html  # the calendar's zone
+    # In the calendar's zone (the contact's is unknown), in the locale of the page the booking was made on.
+    assert "Freitag, 12. März 2027 14:00 – 14:30" in words(html) and "Europe/London (GMT)" in html
     assert "/booking/" not in html and not ics_files(notice)
     assert [value for _tag, _attr, value in html_references(html)] == []
+
+
+def test_a_german_booking_gets_german_dates_and_a_24_hour_clock(app, smtp_server, calendar, ada):
+    smtp_server.configure(app)
+    booking_lifecycle(links.issue(calendar, ada), START, MOVED, zone="Europe/Berlin", locale="de_DE")
+    drain(app)
+    confirmed = next(message for message in smtp_server.messages if message["To"] == "ada@example.com")
+    html, text = html_of(confirmed), text_of(confirmed)
+    assert '<html lang="de"' in html
+    assert "Freitag, 12. März 2027 15:00 – 15:30" in words(html) and "Freitag, 12. März 2027, 15:00 – 15:30" in text
+    assert "AM" not in words(html) and "PM" not in words(html)
