@@ -202,7 +202,8 @@ def email_pages(browser, app) -> None:
         later = calendar_services.slots(booking.calendar, day, day + timedelta(days=14), booking.timezone)[3]
         booking_services.reschedule(booking, later.start)
         booking_services.cancel(booking, "Something came up at work, sorry for the short notice.", by="invitee")
-        query = select(OutboxMessage).where(OutboxMessage.booking_id == booking.id, OutboxMessage.to_addr == booking.email)
+        mine = (OutboxMessage.booking_id == booking.id, OutboxMessage.to_addr == booking.email)
+        query = select(OutboxMessage).where(*mine)
         html = {message.kind: build_message(message).html for message in db.session.scalars(query)}
     shots = [
         ("booking_confirmed", "email-confirmed", EMAIL, "light"),
