@@ -30,7 +30,11 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import match_skeleton
 from flask import g, has_request_context, request
-from flask_babel import force_locale, get_locale, refresh
+from flask_babel import force_locale, get_locale, ngettext, refresh
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+__all__ = ["_", "_l", "ngettext"]  # what features mark their invitee strings with
 
 # The languages invitee pages and mail speak, with the switcher's labels (each in its own language).
 LANGUAGES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español", "pt": "Português"}
@@ -87,12 +91,21 @@ def _chosen_language() -> str | None:
     return choice if choice in LANGUAGES else None
 
 
-def select_locale() -> str:
-    """Flask-Babel's locale selector: English but on invitee pages (module docstring)."""
+@lru_cache(maxsize=512)
+def _parsed(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+def select_locale() -> Locale:
+    """Flask-Babel's locale selector: English but on invitee pages (module docstring).
+
+    A Locale from a small cache: the booking page is the hot path, and parsing one costs a lookup
+    of the locale's data files.
+    """
     if not has_request_context() or not is_invitee_request():
-        return DEFAULT
+        return _parsed(DEFAULT)
     accepted = [tag for tag, _quality in request.accept_languages]
-    return negotiate(_chosen_language(), accepted, g.get("calendar_language"))
+    return _parsed(negotiate(_chosen_language(), accepted, g.get("calendar_language")))
 
 
 def use_calendar_default(language: str | None) -> None:
@@ -114,7 +127,7 @@ def locale_name() -> str:
 
 
 def _locale() -> Locale:
-    return get_locale() or Locale.parse(DEFAULT)
+    return get_locale() or _parsed(DEFAULT)
 
 
 # ---- the clock: 12 or 24 hours ----
@@ -247,6 +260,13 @@ def remember_choice(response):
     return response
 
 
+def fresh_request() -> None:
+    """Each request selects its own locale: nothing of another request's (tests share one app context)."""
+    if "_flask_babel" in g:
+        refresh()
+    g.pop("calendar_language", None)
+
+
 def register(app) -> None:
     """Filters and globals for templates; the cookie hook."""
     # {% trans %} blocks collapse their whitespace (babel.cfg extracts them so): a catalog's strings
@@ -260,4 +280,5 @@ def register(app) -> None:
     app.jinja_env.globals.update(
         languages=LANGUAGES, current_language=language, current_clock=clock, weekday_names=weekday_names
     )
+    app.before_request(fresh_request)
     app.after_request(remember_choice)

@@ -211,6 +211,7 @@ class LinkPage:
     location: str
     description: str
     allow_other_email: bool
+    language: str  # the calendar's default language for its pages ("" = none)
     has_contact: bool
     contact_name: str  # first and last name, never the email (the page may not show it)
     contact_email: str
@@ -229,6 +230,7 @@ LINK_PAGE_QUERY = (
         _calendars.c.location,
         _calendars.c.description,
         _calendars.c.allow_other_email,
+        _calendars.c.language,
         Contact.first_name,
         Contact.last_name,
         Contact.email,
@@ -263,6 +265,7 @@ def link_page(token: str) -> LinkPage | None:
         location=row.location,
         description=row.description,
         allow_other_email=bool(row.allow_other_email),
+        language=row.language or "",
         has_contact=has_contact,
         contact_name=contact[0],
         contact_email=contact[1],

@@ -14,6 +14,7 @@ from webapp.calendars.models import Calendar
 from webapp.contacts.models import Contact
 from webapp.contacts.services import find_by_email
 from webapp.extensions import db
+from webapp.i18n import _, _l
 from webapp.text import SingleLine
 
 
@@ -31,17 +32,26 @@ def parse_instant(text: str | None) -> datetime | None:
 class BookForm(FlaskForm):
     """The invitee's details; `email_mode` (services.BOUND, OTHER, FREE) says whether an email is asked for."""
 
-    start = HiddenField("Time", [DataRequired("Pick a time.")])
-    name = StringField("Your name", [DataRequired("Tell us your name."), Length(max=200), SingleLine("Your name")])
-    email = EmailField("Email", render_kw={"autocomplete": "email", "spellcheck": "false"})
-    notes = TextAreaField("Anything we should know? (optional)", [Length(max=2000)])
-    timezone = HiddenField("Time zone")
+    start = HiddenField(_l("Time"), [DataRequired(_l("Pick a time."))])
+    name = StringField(
+        _l("Your name"),
+        [
+            DataRequired(_l("Tell us your name.")),
+            Length(max=200, message=_l("A name is at most 200 characters.")),
+            SingleLine(),
+        ],
+    )
+    email = EmailField(_l("Email"), render_kw={"autocomplete": "email", "spellcheck": "false"})
+    notes = TextAreaField(
+        _l("Anything we should know? (optional)"), [Length(max=2000, message=_l("Notes are at most 2,000 characters."))]
+    )
+    timezone = HiddenField(_l("Time zone"))
 
     def __init__(self, *args, email_mode: str = FREE, **kwargs):
         super().__init__(*args, **kwargs)
         self.email_mode = email_mode
         if email_mode == OTHER:
-            self.email.label.text = "Email (optional)"
+            self.email.label.text = _l("Email (optional)")
 
     def validate_email(self, field):
         field.data = (field.data or "").strip()
@@ -50,14 +60,14 @@ class BookForm(FlaskForm):
             return
         if not field.data:
             if self.email_mode == FREE:
-                raise ValidationError("We need your email to send the confirmation.")
+                raise ValidationError(_("We need your email to send the confirmation."))
             return
-        Length(max=254, message="An email address is at most 254 characters.")(self, field)
-        Email("Enter a valid email address, like ada@example.com.")(self, field)
+        Length(max=254, message=_("An email address is at most 254 characters."))(self, field)
+        Email(_("Enter a valid email address, like ada@example.com."))(self, field)
 
     def validate_start(self, field):
         if parse_instant(field.data) is None:
-            raise ValidationError("Pick a time from the list.")
+            raise ValidationError(_("Pick a time from the list."))
 
     def validate_timezone(self, field):
         if field.data not in zone_names():
@@ -71,8 +81,8 @@ class BookForm(FlaskForm):
 
 
 class RescheduleForm(FlaskForm):
-    start = HiddenField("Time", [DataRequired("Pick a new time.")])
-    timezone = HiddenField("Time zone")
+    start = HiddenField(_l("Time"), [DataRequired(_l("Pick a new time."))])
+    timezone = HiddenField(_l("Time zone"))
 
     validate_start = BookForm.validate_start
     validate_timezone = BookForm.validate_timezone
@@ -80,7 +90,10 @@ class RescheduleForm(FlaskForm):
 
 
 class CancelForm(FlaskForm):
-    reason = TextAreaField("Reason (optional, shared with the organiser)", [Length(max=2000)])
+    reason = TextAreaField(
+        _l("Reason (optional, shared with the organiser)"),
+        [Length(max=2000, message=_l("A reason is at most 2,000 characters."))],
+    )
 
 
 def _id(value) -> int | None:

@@ -31,8 +31,9 @@ class Picker:
     seats: int = 1  # the calendar's: group calendars show the seats left
     # The earliest slot start the picker was derived from (None: no slot at all); see build().
     earliest: datetime | None = field(default=None, repr=False, compare=False)
-    # Its HTML with nothing chosen, in parts around a hole for the page URL (prerender.picker_parts).
-    html: list | None = field(default=None, repr=False, compare=False)
+    # Its HTML with nothing chosen, in parts around a hole for the page URL, per i18n.cache_key()
+    # (the locale and the clock): prerender.picker_parts.
+    html: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def day_slots(self) -> list[Slot]:

@@ -22,10 +22,11 @@ Invariants:
 - The filled page is what a live render writes: text() escapes as Jinja's autoescape does, and
   page.html reads the link only through the holes (its comment lists them).
 - Nothing is invalidated. The shell's cache key holds everything it is rendered from (SHOWN, the
-  email mode, whether the viewer chose a zone, the script root); the picker's parts live on their
-  cached Picker, whose key holds the calendar's state (settings, hours, booking_seq) and the minute
-  (picker.build()). A change leads to new keys; old entries fall out of the LRU (cache.MAX_ENTRIES,
-  one cache per worker process and app).
+  email mode, whether the viewer chose a zone, the script root, the locale and the 12/24-hour clock:
+  i18n.cache_key()); the picker's parts live on their cached Picker, one per locale and clock, whose
+  key holds the calendar's state (settings, hours, booking_seq) and the minute (picker.build()).
+  A change leads to new keys; old entries fall out of the LRU (cache.MAX_ENTRIES, one cache per
+  worker process and app).
 - Never pre-rendered: whatever belongs to one link, one person or one request. Besides the holes
   above: flashed messages (a page with flashes renders live), a chosen time, typed values and
   errors (picker_html() returns None and the picker renders live), the signed-in admin.
@@ -36,6 +37,7 @@ import re
 from flask import render_template, request
 from markupsafe import Markup, escape
 
+from webapp import i18n
 from webapp.booking import cache, picker
 from webapp.booking.forms import BookForm
 
@@ -67,17 +69,20 @@ def text(value) -> bytes:
 
 
 def picker_parts(view: picker.Picker) -> list:
-    """booking/_picker.html with nothing chosen, rendered once per (cached) picker.
+    """booking/_picker.html with nothing chosen, rendered once per (cached) picker, locale and clock.
 
-    Everything the template reads then comes from the picker, except the page URL, which is a
-    hole: the links of one calendar share the HTML.
+    Everything the template reads then comes from the picker, the locale and the clock
+    (i18n.cache_key()), except the page URL, which is a hole: the links of one calendar share the HTML.
     """
-    if view.html is None:
+    key = i18n.cache_key()
+    parts = view.html.get(key) if view.html else None
+    if parts is None:
         html = render_template(
             "booking/_picker.html", picker=view, form=BookForm(formdata=None), picker_url=hole("picker_url")
         )
-        view.html = split(html)
-    return view.html
+        parts = split(html)
+        view.html = {**(view.html or {}), key: parts}  # a new dict: other threads may be reading the old one
+    return parts
 
 
 def picker_html(view: picker.Picker, form, picker_url: str) -> Markup | None:
@@ -103,7 +108,7 @@ def shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
     if any(isinstance(value, str) and "\ue000" in value for value in shown):
         return None
     # _timezone.html marks a zone the viewer chose; base.html's static URLs follow the script root.
-    key = ("shell", shown, email_mode, bool(request.args.get("tz")), request.script_root)
+    key = ("shell", shown, email_mode, bool(request.args.get("tz")), request.script_root, i18n.cache_key())
     store = cache.store()
     parts = store.get(key)
     if parts is None:

@@ -27,6 +27,7 @@ from webapp.calendars.services import slot_at
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, normalize_email
 from webapp.extensions import db
+from webapp.i18n import _, _l, ngettext
 from webapp.mail.outbox import queue_email
 from webapp.text import one_line
 from webapp.zones import format_datetime
@@ -66,9 +67,9 @@ class InviteeInvalid(BookingError):
 
 
 GONE_MESSAGES = {
-    "used": "This booking link has already been used.",
-    "expired": "This booking link has expired.",
-    "revoked": "This booking link has been withdrawn.",
+    "used": _l("This booking link has already been used."),
+    "expired": _l("This booking link has expired."),
+    "revoked": _l("This booking link has been withdrawn."),
 }
 
 
@@ -94,7 +95,7 @@ def _booking_address(contact: Contact | None, calendar: Calendar, typed: str) ->
     """The address the booking is made with: the contact's, unless the calendar lets the invitee type another."""
     if contact is None:
         if not typed:
-            raise InviteeInvalid("We need your email to send the confirmation.")
+            raise InviteeInvalid(_("We need your email to send the confirmation."))
         return typed
     if typed and calendar.allow_other_email:
         return typed
@@ -133,7 +134,8 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
         db.session.rollback()
         db.session.refresh(link)
         status = link.status
-        raise LinkUnavailable(GONE_MESSAGES.get(status, "This booking link can no longer be used."), status)
+        message = GONE_MESSAGES.get(status) or _l("This booking link can no longer be used.")
+        raise LinkUnavailable(str(message), status)
     calendar = db.session.get_one(Calendar, calendar_id, populate_existing=True)
     contact = db.session.get(Contact, contact_id, populate_existing=True) if contact_id else None
     try:
@@ -144,7 +146,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee) -> Booking:
     slot = slot_at(calendar, start, now)
     if slot is None:
         db.session.rollback()
-        raise SlotUnavailable("Sorry, that time was just taken or is no longer available. Please pick another.")
+        raise SlotUnavailable(_("Sorry, that time was just taken or is no longer available. Please pick another."))
     booking = Booking(
         calendar_id=calendar_id,
         contact_id=contact_id,
@@ -199,14 +201,17 @@ def why_unchangeable(booking: Booking, now: datetime | None = None) -> str | Non
     """None when the invitee may still change the booking; otherwise the reason, in words."""
     now = now or utcnow()
     if booking.status == "cancelled":
-        return "This booking has been cancelled."
+        return _("This booking has been cancelled.")
     if booking.start_at <= now:
-        return "This meeting has already started or taken place."
+        return _("This meeting has already started or taken place.")
     if now >= change_deadline(booking):
         hours = booking.calendar.change_cutoff_hours
-        return (
-            f"Changes are possible until {hours} hour{'s' if hours != 1 else ''} before the meeting. "
-            "Please reply to your confirmation email to reach the organiser."
+        return ngettext(
+            "Changes are possible until %(num)d hour before the meeting. "
+            "Please reply to your confirmation email to reach the organiser.",
+            "Changes are possible until %(num)d hours before the meeting. "
+            "Please reply to your confirmation email to reach the organiser.",
+            hours,
         )
     return None
 
@@ -216,7 +221,7 @@ def cancel(booking: Booking, reason: str = "", by: str = "invitee") -> None:
     if by == "invitee" and (problem := why_unchangeable(booking)):
         raise ChangeNotAllowed(problem)
     if booking.status == "cancelled":
-        raise ChangeNotAllowed("This booking has already been cancelled.")
+        raise ChangeNotAllowed(_("This booking has already been cancelled."))
     # Bumps booking_seq like every booking change (the booking page's cache keys on it), taking
     # the calendar's lock first, in the same order as book() and reschedule().
     _lock_calendar(booking.calendar_id)
@@ -240,11 +245,11 @@ def reschedule(booking: Booking, start: datetime) -> None:
     calendar = db.session.get_one(Calendar, calendar_id, populate_existing=True)
     if booking.status != "confirmed":
         db.session.rollback()
-        raise ChangeNotAllowed("This booking has been cancelled.")
+        raise ChangeNotAllowed(_("This booking has been cancelled."))
     slot = slot_at(calendar, start, exclude_booking_id=booking_id)
     if slot is None:
         db.session.rollback()
-        raise SlotUnavailable("Sorry, that time was just taken or is no longer available. Please pick another.")
+        raise SlotUnavailable(_("Sorry, that time was just taken or is no longer available. Please pick another."))
     previous = booking.start_at
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
@@ -310,6 +315,14 @@ SUBJECTS = {
     "cancelled": "Cancelled: {calendar} on {when}",
 }
 
+# The invitee's subjects, in their language (rendered under i18n.mail_locale()).
+INVITEE_SUBJECTS = {
+    "confirmed": _l("Confirmed: %(calendar)s on %(when)s"),
+    "resent": _l("Your booking: %(calendar)s on %(when)s"),
+    "rescheduled": _l("Moved: %(calendar)s is now on %(when)s"),
+    "cancelled": _l("Cancelled: %(calendar)s on %(when)s"),
+}
+
 
 def _subject(booking: Booking, event: str, zone: str) -> str:
     calendar = db.session.get_one(Calendar, booking.calendar_id)
@@ -325,6 +338,13 @@ def _invitee_extras(booking: Booking) -> dict:
     return {"google_url": ics.google_calendar_url(booking), "organiser": one_line(name)}
 
 
+def _invitee_subject(booking: Booking, event: str) -> str:
+    """The subject in the current (the invitee's) locale, the time in their zone and clock."""
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
+    when = i18n.format_datetime(booking.start_at, booking.timezone, "medium")
+    return str(INVITEE_SUBJECTS[event]) % {"calendar": one_line(calendar.name), "when": when}
+
+
 def _invitee_mail(booking: Booking, event: str, **extra) -> None:
     attachments = []
     if event != "cancelled":
@@ -334,7 +354,7 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
     with i18n.mail_locale(booking.locale):
         queue_email(
             booking.email,
-            _subject(booking, event, booking.timezone),
+            _invitee_subject(booking, event),
             "booking_invitee",
             _context(booking, event, **{**_invitee_extras(booking), **extra}),
             attachments=attachments,
@@ -346,12 +366,13 @@ def _invitee_mail(booking: Booking, event: str, **extra) -> None:
 def _tell_contact(booking: Booking, contact: Contact) -> None:
     """Tell the contact a link made for them was used with another address (no manage link: not theirs)."""
     calendar = db.session.get_one(Calendar, booking.calendar_id)
-    when = format_datetime(booking.start_at, calendar.timezone, "%a %d %b %Y, %H:%M")
     # The contact opened their link on the page the booking was made on: its locale is theirs too.
     with i18n.mail_locale(booking.locale):
+        when = i18n.format_datetime(booking.start_at, calendar.timezone, "medium")
+        subject = _("Your booking link was used: %(calendar)s on %(when)s", calendar=one_line(calendar.name), when=when)
         queue_email(
             contact.email,
-            f"Your booking link was used: {one_line(calendar.name)} on {when}",
+            subject,
             "booking_link_used",
             {"booking": booking, "calendar": calendar, "contact": contact, **_invitee_extras(booking)},
             kind="booking_link_used",
@@ -363,6 +384,12 @@ def _notify(booking: Booking, event: str, **extra) -> None:
     """Queue the invitee's message and the organisers' notification, in the caller's transaction."""
     _invitee_mail(booking, event, **extra)
     calendar = db.session.get_one(Calendar, booking.calendar_id)
+    # Admins read English, whatever page the change was made on.
+    with i18n.mail_locale(None):
+        _notify_admins(booking, event, calendar, **extra)
+
+
+def _notify_admins(booking: Booking, event: str, calendar: Calendar, **extra) -> None:
     for address in _admin_addresses(calendar):
         queue_email(
             address,

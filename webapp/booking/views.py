@@ -19,6 +19,7 @@ from webapp.booking import cache, ics, links, picker, prerender, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db, limiter
+from webapp.i18n import _
 from webapp.zones import zone_options
 
 bp = Blueprint("booking", __name__)
@@ -34,7 +35,9 @@ def private_page_headers(response):
 
 
 def _link(token: str) -> OneTimeLink:
-    return links.find(token) or abort(404)
+    link = links.find(token) or abort(404)
+    i18n.use_calendar_default(link.calendar.language)
+    return link
 
 
 def _picker(calendar, exclude_booking_id=None, day=None, state=None) -> picker.Picker:
@@ -86,6 +89,7 @@ def _first_page(token: str, calendar, name: str, email_mode: str, masked_email: 
     request only these values are filled in: the output is what page.html renders.
     """
     csrf = generate_csrf()  # as BookForm() does: the session holds the token, also for a fragment
+    i18n.use_calendar_default(calendar.language)
     view = _picker(calendar, state=state)
     picker_url = prerender.text(url_for("booking.page", token=token))
     picker_html = prerender.fill(prerender.picker_parts(view), {"picker_url": picker_url})
@@ -110,8 +114,19 @@ def _first_page(token: str, calendar, name: str, email_mode: str, masked_email: 
     return _html_response(prerender.fill(parts, values))
 
 
+# The bookings made in this browser (ids, in the signed session): going back to a used link's page
+# after booking lands on the confirmation instead of "already used".
+BOOKED = "booked"
+
+
+def _remember_booking(booking: Booking) -> None:
+    session[BOOKED] = [*session.get(BOOKED, [])[-4:], booking.id]
+
+
 def _gone(token, link, status=410):
     booking = db.session.get(Booking, link.booking_id) if link.booking_id else None
+    if booking is not None and request.method == "GET" and booking.id in session.get(BOOKED, []):
+        return redirect(_manage_path(booking), 303)
     masked = services.mask_email(booking.email) if booking else None
     return render_template("booking/gone.html", token=token, link=link, booking=booking, masked=masked), status
 
@@ -163,7 +178,8 @@ def book(token):
         form = BookForm(email_mode=_email_mode(link))
         form.validate()
         return _book_page(token, link, form, status=422, day=form.instant().date())
-    flash("You're booked. A confirmation is on its way to your inbox.", "success")
+    _remember_booking(booking)
+    flash(_("You're booked. A confirmation is on its way to your inbox."), "success")
     return redirect(_manage_path(booking), 303)
 
 
@@ -179,13 +195,21 @@ def resend(token):
     return render_template("booking/resent.html", masked=services.mask_email(booking.email)), 200
 
 
+@bp.get("/book/<token>/resend")
+def resend_page(token):
+    """Back or reload after 'Email me my booking again': the link's page, not a 405."""
+    return redirect(url_for("booking.page", token=token), 303)
+
+
 def _manage_path(booking: Booking) -> str:
     token = services.manage_token(booking)
     return url_for("booking.manage", token=token) if token else abort(404)
 
 
 def _booking(token: str) -> Booking:
-    return services.find_by_manage_token(token) or abort(404)
+    booking = services.find_by_manage_token(token) or abort(404)
+    i18n.use_calendar_default(booking.calendar.language)
+    return booking
 
 
 @bp.get("/booking/<token>")
@@ -228,7 +252,13 @@ def cancel(token):
     except services.BookingError as exc:
         flash(str(exc), "error")
     else:
-        flash("Your booking is cancelled. We've emailed you a note.", "success")
+        flash(_("Your booking is cancelled. We've emailed you a note."), "success")
+    return redirect(url_for("booking.manage", token=token), 303)
+
+
+@bp.get("/booking/<token>/cancel")
+def cancel_page(token):
+    """Back or reload after cancelling: the confirmation page (which says it is cancelled), not a 405."""
     return redirect(url_for("booking.manage", token=token), 303)
 
 
@@ -252,7 +282,7 @@ def reschedule(token):
                 flash(str(exc), "error")
                 return redirect(url_for("booking.manage", token=token), 303)
             else:
-                flash("Your booking has moved. We've emailed you the new time.", "success")
+                flash(_("Your booking has moved. We've emailed you the new time."), "success")
                 return redirect(url_for("booking.manage", token=token), 303)
         else:
             status = 422

@@ -11,9 +11,11 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
+    SelectField,
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -28,6 +30,8 @@ from wtforms.validators import (
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
+from webapp.i18n import DEFAULT as DEFAULT_LANGUAGE
+from webapp.i18n import LANGUAGES
 from webapp.text import SingleLine
 from webapp.zones import zone_names
 
@@ -135,6 +139,11 @@ class CalendarForm(FlaskForm):
     )
     notify_email = EmailField("Notify this address of bookings", [Optional(), Email(), Length(max=254)])
     allow_other_email = BooleanField("Invitees may book with another email")
+    language = SelectField(
+        "Booking pages' language",
+        choices=[SelectChoice(code, label) for code, label in LANGUAGES.items()],
+        default=DEFAULT_LANGUAGE,
+    )
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
     tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
     wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
@@ -218,6 +227,7 @@ class CalendarForm(FlaskForm):
         data["confirmation_message"] = data["confirmation_message"] or ""
         data["notify_email"] = (data["notify_email"] or "").strip().lower()
         data["allow_other_email"] = bool(data["allow_other_email"])
+        data["language"] = data["language"] or DEFAULT_LANGUAGE
         return data
 
     def load(self, calendar):

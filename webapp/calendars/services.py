@@ -32,6 +32,7 @@ SETTINGS = (
     "change_cutoff_hours",
     "notify_email",
     "allow_other_email",
+    "language",
 )
 
 Weekly = Mapping[int, Iterable[tuple[int, int]]]

@@ -1,12 +1,13 @@
 """Friendly error pages and JSON errors; never a traceback."""
 
-from flask import current_app, jsonify, render_template
+from flask import current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp import params
+from webapp import i18n, params
 from webapp.core.security import wants_json
 from webapp.extensions import db
+from webapp.i18n import _l
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -19,9 +20,53 @@ MESSAGES = {
 }
 
 
+# What an invitee reads (webapp/i18n.py): a link that names nothing, a form sent back, a page that
+# only takes a form. No link to the admin's pages: an invitee has nowhere to sign in.
+INVITEE_PAGES = {
+    400: (_l("Something was missing"), _l("We could not read what was sent. Go back, reload the page and try again.")),
+    404: (
+        _l("This link doesn't work"),
+        _l(
+            "We couldn't find a booking page at this address. Check that you copied the whole link from your "
+            "email, or ask the organiser to send you a new one."
+        ),
+    ),
+    405: (
+        _l("This page can't be opened this way"),
+        _l("This address only takes a form from the booking page. Nothing was changed."),
+    ),
+    429: (_l("One moment, please"), _l("Too many requests came from here. Wait a minute and try again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("Something went wrong on our side and nothing was changed. Please try again in a moment."),
+    ),
+}
+INVITEE_CSRF = (
+    _l("This form has expired"),
+    _l("The page was open too long or was sent from elsewhere. Go back, reload the page and try again."),
+)
+
+
+def _invitee_page(status: int, title, message, headers=()):
+    """An invitee's error page: the link's own page to go back to, when the path names one."""
+    parts = request.path.split("/")
+    back_url = back_label = None
+    if len(parts) >= 3 and parts[1] in ("book", "booking") and parts[2] and status != 404:
+        back_url = f"{request.script_root}/{parts[1]}/{parts[2]}"
+        back_label = _l("Back to your booking") if parts[1] == "booking" else _l("Back to the booking page")
+    html = render_template(
+        "errors/invitee.html", status=status, title=title, message=message, back_url=back_url, back_label=back_label
+    )
+    return html, status, headers
+
+
 def _render(status: int, title: str, message: str, headers=()):
     if wants_json():
         return jsonify(error=message), status, headers
+    if i18n.is_invitee_request():
+        default = INVITEE_PAGES[500] if status >= 500 else INVITEE_PAGES[400]
+        invitee_title, invitee_message = INVITEE_PAGES.get(status, default)
+        return _invitee_page(status, invitee_title, invitee_message, headers)
     return render_template("errors/error.html", status=status, title=title, message=message), status, headers
 
 
@@ -37,6 +82,8 @@ def handle_http(exc: HTTPException):
 
 def handle_csrf(exc: CSRFError):
     """A form without a valid CSRF token: explain, change nothing."""
+    if i18n.is_invitee_request() and not wants_json():
+        return _invitee_page(400, *INVITEE_CSRF)
     return _render(
         400,
         "Form expired",

@@ -18,6 +18,8 @@ from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
+from webapp import i18n
+
 CONTACT_VALUES = {
     "first_name": "First name",
     "last_name": "Last name",
@@ -26,6 +28,15 @@ CONTACT_VALUES = {
     "phone": "Phone",
 }
 CALENDAR_VALUES = {"name": "Calendar name", "duration": "Meeting length (minutes)"}
+# The booking (of the enrolment's link, or the one that triggered it), written for the invitee: in
+# their language and time zone (booking_values()). Empty until there is a booking.
+BOOKING_VALUES = {
+    "start_local": "Booking: date and time",
+    "start_date": "Booking: date",
+    "start_time": "Booking: start time",
+    "end_time": "Booking: end time",
+    "timezone": "Booking: time zone",
+}
 WORKFLOW_VALUES = {"name": "Workflow name"}
 FILTERS = {"default", "upper", "lower", "title", "capitalize", "trim", "escape", "e"}
 # Node types a custom-value template may use; anything else (calls, loops, macros, imports…) is refused.
@@ -153,6 +164,9 @@ def check(
             return None
         if root == "calendar" and len(rest) == 1 and rest[0] in CALENDAR_VALUES:
             return None if calendar else f"{shown} needs a Generate One-Time Booking Link step before this one"
+        if root == "booking" and len(rest) == 1 and rest[0] in BOOKING_VALUES:
+            # Wherever a calendar is known a booking can be: its values are empty until it is made.
+            return None if calendar else f"{shown} needs a Generate One-Time Booking Link step before this one"
         if root == "steps" and len(rest) == 2:
             key, field = rest
             if key in earlier:
@@ -243,6 +257,43 @@ def contact_values(contact) -> dict:
 def calendar_values(calendar) -> dict:
     """A calendar as the plain dict templates see."""
     return {"name": calendar.name, "duration": calendar.duration} if calendar else {}
+
+
+class LazyValues(Mapping):
+    """A template's dict whose values are computed on first use: most steps never read them."""
+
+    def __init__(self, load: Callable[[], Mapping]):
+        self._load = load
+        self._values: Mapping | None = None
+
+    def _data(self) -> Mapping:
+        if self._values is None:
+            self._values = self._load()
+        return self._values
+
+    def __getitem__(self, key):
+        return self._data()[key]
+
+    def __iter__(self):
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+
+def booking_values(booking) -> dict:
+    """A booking as templates see it, written for the invitee: in the booking's locale (English when
+    unknown) and zone, 12- or 24-hour as that locale writes times. Empty strings without a booking."""
+    if booking is None:
+        return dict.fromkeys(BOOKING_VALUES, "")
+    with i18n.mail_locale(booking.locale):
+        return {
+            "start_local": i18n.format_datetime(booking.start_at, booking.timezone),
+            "start_date": i18n.format_date(booking.start_at, booking.timezone),
+            "start_time": i18n.format_time(booking.start_at, booking.timezone),
+            "end_time": i18n.format_time(booking.end_at, booking.timezone),
+            "timezone": booking.timezone.replace("_", " "),
+        }
 
 
 def has_calendar(steps_before: Iterable[Mapping], trigger_type: str = "") -> bool:

@@ -17,6 +17,14 @@ from webapp.workflows.models import Workflow
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
 # Fragments: one card, or one card plus the header (status, "unpublished changes") out of band.
+# What the preview shows for {{ booking.* }}: each contact's own booking, written for them.
+PREVIEW_BOOKING = {
+    "start_local": "(the booking's date and time, in the invitee's language and zone)",
+    "start_date": "(the booking's date)",
+    "start_time": "(its start time)",
+    "end_time": "(its end time)",
+    "timezone": "(the invitee's time zone)",
+}
 TRIGGER, STEP, SETTINGS = "workflows/_trigger.html", "workflows/_step.html", "workflows/_settings.html"
 WITH_HEAD = "workflows/_with_head.html"
 # A step's signing secret is shown in full once: on the next render after it was made (HTMX or not).
@@ -436,6 +444,7 @@ def _preview(workflow, step, config, contact) -> dict:
     values = {
         "contact": merge.contact_values(contact),
         "calendar": merge.calendar_values(calendar),
+        "booking": PREVIEW_BOOKING,
         "steps": steps,
         "workflow": {"name": workflow.name, "sender_name": workflow.sender_name or ""},
     }

@@ -91,8 +91,10 @@ def test_tagging_the_demo_contact_sends_a_working_one_time_link(app, client):
         "email": "alex.demo@example.com",
         "timezone": "Europe/London",
     }
-    assert client.post(path, data=data).status_code == 303
-    assert client.get(path).status_code == 410
+    booked = client.post(path, data=data)
+    assert booked.status_code == 303
+    assert client.get(path).location == booked.location  # the browser that booked: back to the confirmation
+    assert app.test_client().get(path).status_code == 410  # anyone else: the link was used
 
 
 def test_bootstrap_seeds_the_demo_on_an_empty_database(runner):

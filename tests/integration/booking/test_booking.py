@@ -101,8 +101,9 @@ def test_slots_fragment_for_a_chosen_day(client, make_link, hx):
 def test_viewer_time_zone_changes_the_times(client, make_link):
     _, token = make_link()
     day = tomorrow_at(0).date()
-    page = client.get(f"/book/{token}?date={day.isoformat()}&tz=Asia/Kolkata").text
-    # 10:00 UTC is 15:30 in Kolkata, and the value sent back stays the UTC instant.
+    british = {"Accept-Language": "en-GB"}
+    page = client.get(f"/book/{token}?date={day.isoformat()}&tz=Asia/Kolkata", headers=british).text
+    # 10:00 UTC is 15:30 in Kolkata (a 24-hour clock in British English), and the value sent back stays the UTC instant.
     assert f'value="{iso(tomorrow_at(10))}"' in page
     assert ">15:30<" in page
 
@@ -135,10 +136,13 @@ def test_booking_queues_confirmation_and_admin_notification(client, make_link, m
     assert "/booking/" not in confirmation.text_body
 
 
-def test_used_link_answers_410_and_offers_resend(client, make_link):
+def test_used_link_answers_410_and_offers_resend(client, make_link, app):
     _, token = make_link()
-    post_booking(client, token, tomorrow_at(10))
-    for response in (client.get(f"/book/{token}"), post_booking(client, token, tomorrow_at(11))):
+    booked = post_booking(client, token, tomorrow_at(10))
+    # The browser that booked goes back to the confirmation; anyone else opening the link learns it was used.
+    back = client.get(f"/book/{token}")
+    assert back.status_code == 303 and back.location == booked.location
+    for response in (app.test_client().get(f"/book/{token}"), post_booking(client, token, tomorrow_at(11))):
         assert response.status_code == 410
         assert "This link has already been used" in response.text
         assert "Email me my booking again" in response.text

@@ -26,8 +26,9 @@ def test_confirmation_page_in_the_invitees_zone(client, make_link):
     response = client.post(
         f"/book/{token}",
         data={"start": iso(tomorrow_at(10)), "name": "Ada", "email": "ada@example.com", "timezone": "Asia/Kolkata"},
+        headers={"Accept-Language": "en-GB"},  # a 24-hour clock
     )
-    page = client.get(response.location)
+    page = client.get(response.location, headers={"Accept-Language": "en-GB"})
     assert page.status_code == 200
     assert "15:30–16:00" in page.text and "Asia/Kolkata" in page.text  # 10:00 UTC
     assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
@@ -55,7 +56,7 @@ def test_google_calendar_link(client, make_link):
     assert "https://calendar.google.com/calendar/render?action=TEMPLATE" in page and start in page
 
 
-def test_cancel_frees_the_seat_and_the_link_stays_used(client, make_link, make_calendar, admin):
+def test_cancel_frees_the_seat_and_the_link_stays_used(client, make_link, make_calendar, admin, app):
     calendar = make_calendar(timezone="UTC", weekly={d: [(0, 1440)] for d in range(7)})
     booking, path, token = booked(client, make_link, calendar=calendar)
     response = client.post(path + "/cancel", data={"reason": "Something came up"})
@@ -63,7 +64,7 @@ def test_cancel_frees_the_seat_and_the_link_stays_used(client, make_link, make_c
     db.session.refresh(booking)
     assert booking.status == "cancelled" and booking.cancel_reason == "Something came up"
     assert "Booking cancelled" in client.get(path).text
-    assert client.get(f"/book/{token}").status_code == 410  # the one-time link is not revived
+    assert app.test_client().get(f"/book/{token}").status_code == 410  # the one-time link is not revived
     _, other = make_link(calendar=calendar)
     again = client.post(
         f"/book/{other}", data={"start": iso(tomorrow_at(10)), "name": "B", "email": "b@example.com", "timezone": "UTC"}
@@ -73,7 +74,7 @@ def test_cancel_frees_the_seat_and_the_link_stays_used(client, make_link, make_c
     assert "booking_cancelled" in kinds and "admin_cancelled" in kinds
 
 
-def test_reschedule_moves_the_booking_and_never_revives_the_link(client, make_link):
+def test_reschedule_moves_the_booking_and_never_revives_the_link(client, make_link, app):
     booking, path, token = booked(client, make_link)
     page = client.get(path + "/reschedule")
     assert page.status_code == 200 and "Pick another time" in page.text
@@ -83,7 +84,7 @@ def test_reschedule_moves_the_booking_and_never_revives_the_link(client, make_li
     assert booking.start_at == tomorrow_at(14) and booking.rescheduled_at is not None
     link = db.session.scalars(select(OneTimeLink)).one()
     assert link.status == "used" and link.booking_id == booking.id
-    assert client.get(f"/book/{token}").status_code == 410
+    assert app.test_client().get(f"/book/{token}").status_code == 410
     assert "booking_rescheduled" in db.session.scalars(select(OutboxMessage.kind)).all()
 
 

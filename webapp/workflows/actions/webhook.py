@@ -129,6 +129,7 @@ def sample_values(earlier_steps) -> dict:
         "calendar": {"name": SAMPLE, "duration": 30},
         "steps": steps,
         "workflow": dict.fromkeys(merge.WORKFLOW_VALUES, SAMPLE),
+        "booking": dict.fromkeys(merge.BOOKING_VALUES, SAMPLE),
     }
 
 
