@@ -195,6 +195,8 @@ def test_the_cancellation_says_who_why_and_what_next(app, calendar, ada, receive
     assert "Your booking is cancelled" in html and "/reschedule" not in html and "Cancel booking" not in html
     assert "Ill today.<br>Sorry &amp; &lt;i&gt;thanks&lt;/i&gt;" in html and "Ill today.\nSorry & <i>thanks</i>" in text
     assert "get in touch with Sam Rivera" in html and "get in touch with Sam Rivera" in text
+    said = "You cancelled this booking on Wednesday, March 10, 2027, 7:00 AM."
+    assert said in html and f"It will not take place.\n{said}\n" in text
     # What the manage and ics features pass in: who acted, their reason, a link to book again.
     context = {
         "booking": booking,
@@ -216,6 +218,30 @@ def test_the_cancellation_says_who_why_and_what_next(app, calendar, ada, receive
         "Cancelled by Sam <Rivera> (organiser)" in text and "Book a new time: http://127.0.0.1:5000/book/again" in text
     )
     assert "get in touch" not in html
+
+
+def test_a_move_says_who_moved_it(app, calendar, ada, received):
+    booking, _ = received
+    booking.status = "confirmed"
+    context = {"booking": booking, "calendar": calendar, "event": "rescheduled", "manage_url": "u", "subject": "s"}
+    for template in ("email/booking_invitee.html", "email/booking_invitee.txt"):
+        assert "Moved by" not in render_template(template, **context)
+        moved = render_template(template, **context, actor_label="Sam <b>Rivera</b> (organiser)")
+        assert (
+            "Moved by Sam &lt;b&gt;Rivera&lt;/b&gt; (organiser)."
+            if template.endswith("html")
+            else "Moved by Sam <b>Rivera</b> (organiser)."
+        ) in moved
+
+
+def test_the_organisers_cancel_says_so_and_where_to_write(app, calendar, ada, received):
+    booking, _ = received
+    booking.cancelled_by = "admin"
+    context = {"booking": booking, "calendar": calendar, "event": "cancelled", "manage_url": "u", "subject": "s"}
+    for template in ("email/booking_invitee.html", "email/booking_invitee.txt"):
+        said = render_template(template, **context, organiser_email="sam@example.com")
+        assert "The organiser cancelled this booking on Wednesday, March 10, 2027, 7:00 AM." in said
+        assert "Write to sam@example.com." in said
 
 
 def test_a_resend_of_a_cancelled_booking_says_cancelled(app, calendar, ada, received):
