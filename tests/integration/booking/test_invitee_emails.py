@@ -277,3 +277,13 @@ def test_a_german_booking_gets_german_dates_and_a_24_hour_clock(app, smtp_server
     assert '<html lang="de"' in html
     assert "Freitag, 12. März 2027 15:00 – 15:30" in words(html) and "Freitag, 12. März 2027, 15:00 – 15:30" in text
     assert "AM" not in words(html) and "PM" not in words(html)
+
+
+def test_the_change_deadline_is_stated_in_hours(app, calendar, ada, received):
+    booking, _ = received
+    booking.status = "confirmed"
+    context = {"booking": booking, "calendar": calendar, "event": "confirmed", "manage_url": "u", "subject": "s"}
+    for hours, said in ((0, "until the meeting starts."), (1, "up to 1 hour before"), (24, "up to 24 hours before")):
+        calendar.change_cutoff_hours = hours
+        for template in ("email/booking_invitee.html", "email/booking_invitee.txt"):
+            assert said in render_template(template, **context), (hours, template)
