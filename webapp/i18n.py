@@ -82,8 +82,10 @@ def negotiate(choice: str | None, accepted: list[str], calendar_default: str | N
     language = language or next((lang for lang, _ in tags if lang in LANGUAGES), None)
     if language is None:
         language = calendar_default if calendar_default in LANGUAGES else DEFAULT
-    region = next((region for lang, region in tags if lang == language and region), None)
-    return _locale_name(language, region)
+    for lang, region in tags:  # the first region Babel knows for that language
+        if lang == language and region and (name := _locale_name(language, region)) != language:
+            return name
+    return language
 
 
 def _chosen_language() -> str | None:

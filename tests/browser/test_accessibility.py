@@ -88,9 +88,15 @@ def test_booking_pages(browser, live_server, link_url):
     page.get_by_text("Cancel booking…").click()
     expect(page.get_by_label("Reason")).to_be_visible()
     check("manage page, cancel form open")
+    context.close()
+    context = browser.new_context(bypass_csp=True, timezone_id="America/New_York")  # another browser
+    page = context.new_page()
     page.goto(link_url)
     expect(page.get_by_role("heading", name="This link has already been used")).to_be_visible()
     check("used link (410)")
+    page.goto(link_url.rsplit("/", 1)[0] + "/no-such-link")
+    expect(page.get_by_role("heading", name="This link doesn't work")).to_be_visible()
+    check("unknown link (404)")
     context.close()
     assert not report, "\n".join(report)
 

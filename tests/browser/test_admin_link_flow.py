@@ -43,5 +43,8 @@ def test_generate_link_book_and_see_the_confirmation_in_sent_mail(admin_page, br
     page.goto(f"{live_server}/links/calendar/{calendar_id}")
     expect(page.locator(".links-table .badge").first).to_have_text("used")
 
-    invitee.goto(link_url)
-    expect(invitee.get_by_role("heading", name="This link has already been used")).to_be_visible()
+    invitee.goto(link_url)  # the invitee's own browser: back to their booking
+    expect(invitee.get_by_role("heading", name="You're booked")).to_be_visible()
+    stranger = browser.new_page(timezone_id="UTC")
+    stranger.goto(link_url)
+    expect(stranger.get_by_role("heading", name="This link has already been used")).to_be_visible()

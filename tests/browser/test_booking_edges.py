@@ -42,7 +42,7 @@ def test_two_tabs_submit_one_link_one_booking_wins(browser, live_server, link_ur
 
 def test_an_invitee_in_tokyo_sees_tokyo_times_and_books_the_right_instant(browser, live_server, link_url):
     """Tokyo is 13–14 hours ahead: a New York day's 09:00–17:00 spans two Tokyo days."""
-    context = browser.new_context(timezone_id="Asia/Tokyo", locale="ja-JP")
+    context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")  # British English: a 24-hour clock
     page = context.new_page()
     page.goto(link_url)
     wait_for_zone(page, "Asia/Tokyo")
@@ -97,6 +97,9 @@ def test_a_phone_books_without_scrolling_sideways(browser, live_server, link_url
     expect(page.get_by_role("heading", name=BOOKED)).to_be_visible()
     no_horizontal_scroll(page)
     assert len(bookings(live_server)) == 1
+    context.close()
+    context = browser.new_context(viewport=viewport, is_mobile=True, has_touch=True, timezone_id="America/New_York")
+    page = context.new_page()  # another phone: the link was used
     page.goto(link_url)
     expect(page.get_by_role("heading", name=USED)).to_be_visible()
     no_horizontal_scroll(page)
@@ -104,7 +107,7 @@ def test_a_phone_books_without_scrolling_sideways(browser, live_server, link_url
 
 
 def test_reschedule_then_cancel_through_the_manage_link(browser, live_server, new_york_calendar, link_url):
-    context = browser.new_context(timezone_id="America/New_York")
+    context = browser.new_context(timezone_id="America/New_York", locale="en-GB")  # a 24-hour clock
     page = context.new_page()
     page.goto(link_url)
     wait_for_zone(page, "America/New_York")

@@ -76,6 +76,9 @@ def handle_http(exc: HTTPException):
     # The error's own headers stay (a 405's Allow, which RFC 9110 requires); the body is ours.
     headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
     if isinstance(exc, params.BadParam):
+        if i18n.is_invitee_request() and not wants_json():
+            # Which value was wrong, in the words params gives (English); the title in theirs.
+            return _invitee_page(status, INVITEE_PAGES[400][0], exc.description, headers)
         return _render(status, exc.name, exc.description, headers)
     return _render(status, exc.name, MESSAGES.get(status, exc.description or exc.name), headers)
 

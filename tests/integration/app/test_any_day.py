@@ -89,6 +89,7 @@ def previous_month(html: str) -> str | None:
 
 
 def test_booking_pages_month_slots_navigation_booking_and_reschedule(client, make_calendar, make_link):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB"  # "Monday 1 February", a 24-hour clock
     calendar = make_calendar(name="Weekdays", timezone="America/New_York", weekly=WEEKDAYS_9_TO_5)
     _, token = make_link(calendar=calendar)
     for viewer in (NEW_YORK, LONDON):
@@ -136,7 +137,7 @@ def test_booking_pages_month_slots_navigation_booking_and_reschedule(client, mak
     booking = db.session.scalars(select(Booking).where(Booking.start_at == ahead[1])).one()
     manage = client.get(response.location).text
     start, end = ahead[1], ahead[1] + timedelta(minutes=30)
-    assert f"{start:%A %d %B %Y}" in manage and f"{start:%H:%M}–{end:%H:%M}" in manage
+    assert f"{start:%A}, {start.day} {start:%B %Y}" in manage and f"{start:%H:%M}–{end:%H:%M}" in manage
     page = client.get(response.location + "/reschedule?tz=America/New_York").text
     assert f'<h2 id="month-title">{start.astimezone(NEW_YORK):%B %Y}</h2>' in page
     assert iso(start) in radio_values(page) and iso(first) not in radio_values(page)  # its own time, not a taken one
@@ -148,6 +149,7 @@ def test_booking_pages_month_slots_navigation_booking_and_reschedule(client, mak
 
 def test_availability_has_every_real_hour_of_today_and_the_week(client, make_calendar, make_link):
     """All-day calendars in London and New York: 23 hourly slots on a spring-forward day, 25 on a fall-back."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB"  # a 24-hour clock
     for zone in (LONDON, NEW_YORK):
         calendar = make_calendar(name=zone.key, timezone=zone.key, duration=60, weekly=ALL_WEEK)
         today = utcnow().astimezone(zone).date()
