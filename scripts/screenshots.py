@@ -1,8 +1,10 @@
 """`make screenshots`: the main pages as PNGs in docs/screenshots/, for the README.
 
 The app runs on a temporary SQLite database with the demo data (`flask db upgrade`, `flask seed-demo`),
-plus a day off on the demo calendar, a few contacts, a draft workflow and two one-time links; Playwright
-drives Debian's Chromium through it. Viewport screenshots (not full pages) keep each PNG small.
+plus a day off, a location and a confirmation message on the demo calendar, a few contacts, a draft
+workflow and two one-time links; Playwright drives Debian's Chromium through it. Viewport screenshots
+(not full pages) keep each PNG small. The invitee's emails (email-*.png) are the booking made on the
+booking page, then moved and cancelled, rendered offline as a mail client shows them.
 """
 
 import logging
@@ -21,6 +23,10 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = secrets.token_urlsafe(12)
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+EMAIL = {"width": 760, "height": 400}  # an email client's reading pane; the page grows to the email
+LOCATION = "Video call (the link is in the invite)"
+CONFIRMATION = "Thanks for booking! Have a look at our pricing page before we talk.\nAny questions? Just reply."
+SENDER = "Sam Rivera <sam@example.com>"  # the organiser the emails name
 CONTACTS = [
     ("Grace", "Hopper", "grace@example.com", ["customer", "vip"]),
     ("Ada", "Lovelace", "ada@example.com", ["book-me"]),
@@ -55,7 +61,11 @@ def add_demo_extras(app) -> dict:
         create_admin("admin@example.com", PASSWORD)
         report = demo.seed()  # finds what `flask seed-demo` made
         calendar = report.calendar
-        calendars.update_calendar(calendar, {}, overrides=[(date.today() + timedelta(days=12), None, None)])
+        calendars.update_calendar(
+            calendar,
+            {"location": LOCATION, "confirmation_message": CONFIRMATION},
+            overrides=[(date.today() + timedelta(days=12), None, None)],
+        )
         for first, last, email, tags in CONTACTS:
             contacts.create_contact({"first_name": first, "last_name": last, "email": email}, tags)
         workflows.create_workflow("Follow up after a no-show", "tag_added", {"tag": "no-show"})
@@ -173,6 +183,44 @@ def booking_pages(browser, base: str, ids: dict) -> None:
     shoot(page, "confirmation")
 
 
+def email_pages(browser, app) -> None:
+    """The booking made on the booking page: its confirmation, then moved and cancelled, each email
+    rendered as Chromium shows it with the network refused (as tests/browser/test_emails.py does)."""
+    from sqlalchemy import select
+
+    from tests.browser.helpers import show_email
+    from webapp.booking import services as booking_services
+    from webapp.booking.models import Booking
+    from webapp.calendars import services as calendar_services
+    from webapp.extensions import db
+    from webapp.mail.models import OutboxMessage
+    from webapp.mail.sender import build_message
+
+    with app.app_context():
+        booking = db.session.scalars(select(Booking).order_by(Booking.id.desc())).first()
+        day = booking.start_at.date() + timedelta(days=1)
+        later = calendar_services.slots(booking.calendar, day, day + timedelta(days=14), booking.timezone)[3]
+        booking_services.reschedule(booking, later.start)
+        booking_services.cancel(booking, "Something came up at work, sorry for the short notice.", by="invitee")
+        mine = (OutboxMessage.booking_id == booking.id, OutboxMessage.to_addr == booking.email)
+        query = select(OutboxMessage).where(*mine)
+        html = {message.kind: build_message(message).html for message in db.session.scalars(query)}
+    shots = [
+        ("booking_confirmed", "email-confirmed", EMAIL, "light"),
+        ("booking_confirmed", "email-confirmed-phone", PHONE, "dark"),
+        ("booking_rescheduled", "email-moved", EMAIL, "light"),
+        ("booking_cancelled", "email-cancelled", EMAIL, "light"),
+    ]
+    for kind, name, viewport, scheme in shots:
+        context = browser.new_context(viewport={**viewport, "height": 400}, color_scheme=scheme, device_scale_factor=1)
+        page = context.new_page()
+        assert show_email(page, html[kind]) == [], name
+        path = OUT / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KB")
+        context.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -183,6 +231,7 @@ def main() -> None:
             SECRET_KEY=secrets.token_hex(32),
             RATELIMIT_ENABLED="false",
             MAIL_SERVER="",
+            MAIL_DEFAULT_SENDER=SENDER,
         )
         flask("db", "upgrade")
         flask("seed-demo")
@@ -197,6 +246,7 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             admin_pages(browser, base, ids)
             booking_pages(browser, base, ids)
+            email_pages(browser, app)
             browser.close()
 
 

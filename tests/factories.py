@@ -124,3 +124,14 @@ def tag(contact, name="vip") -> None:
 def book_link(link, start):
     """Book `link` at `start` through the booking service, as its contact."""
     return booking.book(link, start, Invitee(name="Ada", email=link.contact.email, timezone="UTC"))
+
+
+def booking_lifecycle(link, start, moved_to, zone="America/New_York", reason="", locale="en_US"):
+    """Book `link` at `start` as Ada, move it to `moved_to`, resend its confirmation, then cancel it
+    (as the invitee, with `reason`): every invitee email a booking can get. Returns the booking."""
+    invitee = Invitee(name="Ada Lovelace", email=link.contact.email, timezone=zone, locale=locale)
+    made = booking.book(link, start, invitee)
+    booking.reschedule(made, moved_to)
+    booking.resend_confirmation(made)
+    booking.cancel(made, reason, by="invitee")
+    return made

@@ -2,6 +2,7 @@
 an API client, the calendar form, a booking posted, a pager's links, a database at a migration."""
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -133,3 +134,21 @@ def empty_database_upgraded_to(revision: str = "head") -> None:
     with db.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     upgrade(revision=revision)
+
+
+class _Resources(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src", "srcset", "background", "poster", "data") and value is not None:
+                self.found.append((tag, name, value))
+
+
+def html_references(html: str) -> list[tuple[str, str, str]]:
+    """Every URL-bearing attribute of an HTML document, as (tag, attribute, value), in order."""
+    parser = _Resources()
+    parser.feed(html)
+    return parser.found

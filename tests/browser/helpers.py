@@ -116,3 +116,20 @@ def shot(page, name: str) -> None:
     if SHOTS:
         # caret="initial": hiding the caret leaves style="" on inputs, which htmx's settle then trips the CSP on.
         page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True, caret="initial")
+
+
+def show_email(page, html: str) -> list[str]:
+    """Load an email's HTML into the page as a mail client shows it, refusing every network request;
+    returns the URLs the email tried to fetch (none, for a well-made email)."""
+    tried: list[str] = []
+
+    def refuse(route):
+        tried.append(route.request.url)
+        route.abort()
+
+    page.route("**/*", refuse)
+    try:
+        page.set_content(html, wait_until="load")
+    finally:
+        page.unroute("**/*")
+    return tried

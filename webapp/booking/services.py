@@ -12,7 +12,9 @@ that follows sees every booking committed before it.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
+from flask import current_app
 from sqlalchemy import or_, select, update
 
 from webapp import events, i18n, tokens
@@ -460,6 +462,13 @@ def _subject(booking: Booking, event: str, zone: str) -> str:
     return SUBJECTS[event].format(calendar=one_line(calendar.name), when=when)
 
 
+def _invitee_extras(booking: Booking) -> dict:
+    """What only the invitee's mail shows: the add-to-Google-Calendar link and the organiser's name
+    (the sender's display name, as the .ics names the organiser)."""
+    name, _address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return {"google_url": ics.google_calendar_url(booking), "organiser": one_line(name)}
+
+
 def _invitee_subject(booking: Booking, event: str) -> str:
     """The subject in the current (the invitee's) locale, the time in their zone and clock."""
     calendar = db.session.get_one(Calendar, booking.calendar_id)
@@ -483,7 +492,12 @@ def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **ex
             booking.email,
             _invitee_subject(booking, event),
             "booking_invitee",
-            _context(booking, event, actor_label=actor.for_invitee() if actor else "", **extra),
+            _context(
+                booking,
+                event,
+                actor_label=actor.for_invitee() if actor else "",
+                **{**_invitee_extras(booking), **extra},
+            ),
             attachments=attachments,
             kind="booking_resent" if extra.get("resent") else f"booking_{event}",
             booking_id=booking.id,
@@ -501,7 +515,7 @@ def _tell_contact(booking: Booking, contact: Contact) -> None:
             contact.email,
             subject,
             "booking_link_used",
-            {"booking": booking, "calendar": calendar, "contact": contact},
+            {"booking": booking, "calendar": calendar, "contact": contact, **_invitee_extras(booking)},
             kind="booking_link_used",
             booking_id=booking.id,
         )
