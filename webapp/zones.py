@@ -53,6 +53,17 @@ def _digest(name: str) -> str | None:
     return hashlib.sha256(data).hexdigest()
 
 
+POSIX_LINKS = {
+    "EST5EDT": "America/New_York",
+    "CST6CDT": "America/Chicago",
+    "MST7MDT": "America/Denver",
+    "PST8PDT": "America/Los_Angeles",
+    "EST": "America/Panama",
+    "MST": "America/Phoenix",
+    "HST": "Pacific/Honolulu",
+}
+
+
 @cache
 def _aliases() -> dict[str, str]:
     """Every other IANA name -> the offered zone it stands for.
@@ -80,6 +91,11 @@ def _aliases() -> dict[str, str]:
     for name in zoneinfo.available_timezones():
         if name.removeprefix("Etc/") in UTC_NAMES:
             aliases.setdefault(name, "UTC")
+    # The POSIX-style names tzdata 2024b made links in its "backward" file; CLDR (Babel 2.19) no longer
+    # lists them, and a compiled copy may differ from its target's in a header byte.
+    for name, target in POSIX_LINKS.items():
+        if target in offered:
+            aliases.setdefault(name, target)
     aliases.pop("UTC", None)
     return aliases
 

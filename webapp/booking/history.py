@@ -8,6 +8,7 @@ The actor also names who acted in the mails: "cancelled by Sam Rivera (organiser
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from webapp.booking.models import Booking, BookingChange
@@ -64,10 +65,10 @@ class Actor:
     def for_invitee(self) -> str:
         """Who acted, as the invitee reads it: "you", "Sam Rivera (organiser)", "the organiser"."""
         if self.kind == INVITEE:
-            return "you"
+            return gettext("you")
         if self.kind == ADMIN and self.name:
-            return f"{self.name} (organiser)"
-        return "the organiser"
+            return gettext("%(name)s (organiser)", name=self.name)
+        return gettext("the organiser")
 
     def for_admin(self, is_you: bool = False) -> str:
         """Who acted, as an admin reads it: "you" for the admin who acted, else a name and a role."""

@@ -403,9 +403,9 @@ def cancelled_by_words(booking: Booking) -> str:
 
 
 def cancellation_note(booking: Booking) -> str:
-    """ "This booking was cancelled on <date> by <you / the organiser>.", in the invitee's zone."""
-    when = format_datetime(booking.cancelled_at or utcnow(), booking.timezone, "%a %d %b %Y, %H:%M")
-    return f"This booking was cancelled on {when} by {cancelled_by_words(booking)}."
+    """ "This booking was cancelled on <date> by <you / the organiser>.", in the invitee's zone and language."""
+    when = i18n.format_datetime(booking.cancelled_at or utcnow(), booking.timezone, "medium")
+    return _("This booking was cancelled on %(when)s by %(who)s.", when=when, who=cancelled_by_words(booking))
 
 
 def rebook_url(booking: Booking) -> str | None:
@@ -495,7 +495,8 @@ def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **ex
             _context(
                 booking,
                 event,
-                actor_label=actor.for_invitee() if actor else "",
+                # The invitee's own change reads "You cancelled …" in the mail itself, not "by you".
+                actor_label=actor.for_invitee() if actor and actor.kind != history.INVITEE else "",
                 **{**_invitee_extras(booking), **extra},
             ),
             attachments=attachments,

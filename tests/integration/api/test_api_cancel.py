@@ -31,7 +31,7 @@ def test_the_api_cancels_with_a_reason_and_is_named_in_the_history(api, booking)
     change = history.changes_of(booking.id)[0]
     assert (change.kind, change.actor_kind, change.actor_name) == ("cancelled", "api", "API key tests")
     invitee = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "booking_cancelled"))
-    assert "Reason: Moved to next week" in invitee.text_body and "cancelled by the organiser" in invitee.text_body
+    assert "Reason:\nMoved to next week" in invitee.text_body and "Cancelled by the organiser" in invitee.text_body
 
 
 def test_no_body_is_a_cancel_without_a_reason(api, booking):

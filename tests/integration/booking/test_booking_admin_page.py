@@ -106,8 +106,8 @@ def test_the_invitee_reads_who_cancelled_and_why_the_acting_admin_reads_you(sam,
     other = admins.create_admin("jo@example.com", PASSWORD)
     services.cancel(booking, "The room is flooded", by=Actor.admin(sam))
     invitee = mails(booking.id, "booking_cancelled")[0]
-    assert "cancelled by Sam Rivera (organiser)" in invitee.text_body
-    assert "Reason: The room is flooded" in invitee.text_body and "The room is flooded" in invitee.html_body
+    assert "Cancelled by Sam Rivera (organiser) on" in invitee.text_body
+    assert "Reason:\nThe room is flooded" in invitee.text_body and "The room is flooded" in invitee.html_body
     notices = {m.to_addr: m for m in mails(booking.id, "admin_cancelled")}
     assert "was cancelled by you." in notices[sam.email].text_body
     assert "was cancelled by Sam Rivera (organiser)." in notices[other.email].text_body
@@ -117,14 +117,14 @@ def test_the_invitee_reads_who_cancelled_and_why_the_acting_admin_reads_you(sam,
 def test_an_invitee_cancel_is_named_as_theirs(admin, booking):
     services.cancel(booking, "Ill")
     assert "was cancelled by Alex Demo (invitee)." in mails(booking.id, "admin_cancelled")[0].text_body
-    assert "is cancelled by you." in mails(booking.id, "booking_cancelled")[0].text_body
+    assert "You cancelled this booking on" in mails(booking.id, "booking_cancelled")[0].text_body
 
 
 def test_the_invitee_reads_who_moved_their_booking(sam, booking):
     services.reschedule(booking, TUESDAY_10 + timedelta(hours=2), by=Actor.admin(sam))
     moved = mails(booking.id, "booking_rescheduled")[0]
     assert (
-        "moved by Sam Rivera (organiser)" in moved.text_body and "Moved by Sam Rivera (organiser)." in moved.html_body
+        "Moved by Sam Rivera (organiser)." in moved.text_body and "Moved by Sam Rivera (organiser)." in moved.html_body
     )
     assert "was moved to" in mails(booking.id, "admin_rescheduled")[0].text_body
 
@@ -137,7 +137,7 @@ def test_an_api_key_is_named_to_admins_and_is_the_organiser_to_the_invitee(admin
     change = changes(booking.id)[-1]
     assert (change.actor_kind, change.actor_name, change.actor_key_id) == ("api", "API key Zapier", 7)
     assert "cancelled by API key Zapier" in mails(booking.id, "admin_cancelled")[0].text_body
-    assert "cancelled by the organiser." in mails(booking.id, "booking_cancelled")[0].text_body
+    assert "Cancelled by the organiser on" in mails(booking.id, "booking_cancelled")[0].text_body
 
 
 def test_a_fresh_link_is_issued_and_resolved_only_when_the_mail_is_sent(sam, booking):
