@@ -162,8 +162,9 @@ def test_add_reorder_and_delete_inside_a_branch_with_the_keyboard(admin_page, li
     page = admin_page
     from webapp.workflows.services import new_step
 
-    fork = {**new_step("if_else"), "branches": {"yes": [], "no": []}}
-    workflow_id = saved_draft(live_server.app, [new_step("generate_link", "booking_link"), fork])
+    with live_server.app.app_context():  # a new link step looks for the only calendar
+        steps = [new_step("generate_link", "booking_link"), {**new_step("if_else"), "branches": {"yes": [], "no": []}}]
+    workflow_id = saved_draft(live_server.app, steps)
     page.goto(f"{live_server}/workflows/{workflow_id}")
 
     for position, (search, title) in enumerate([("send", "Send Email"), ("tag add", "Add tag")], 1):
@@ -196,11 +197,13 @@ def test_add_reorder_and_delete_inside_a_branch_with_the_keyboard(admin_page, li
 def test_the_editor_with_branches_has_no_serious_accessibility_violation(browser, live_server):
     from webapp.workflows.services import new_step
 
-    fork = {
-        **new_step("if_else"),
-        "branches": {"yes": [new_step("wait"), new_step("send_email")], "no": [new_step("goal")]},
-    }
-    workflow_id = saved_draft(live_server.app, [new_step("generate_link", "booking_link"), fork])
+    with live_server.app.app_context():  # a new link step looks for the only calendar
+        fork = {
+            **new_step("if_else"),
+            "branches": {"yes": [new_step("wait"), new_step("send_email")], "no": [new_step("goal")]},
+        }
+        link_step = new_step("generate_link", "booking_link")
+    workflow_id = saved_draft(live_server.app, [link_step, fork])
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
     page.goto(f"{live_server}/login")

@@ -12,6 +12,8 @@ def test_template_export_and_import_in_the_browser(admin_page, tmp_path):
     page, base = admin_page, admin_page.base_url
     with base.app.app_context():
         calendars.create_calendar({"name": "Sales call", "slug": "sales-call", "timezone": "UTC", "duration": 30})
+        # Two calendars: with only one, the template would take it without asking.
+        calendars.create_calendar({"name": "Onboarding", "slug": "onboarding", "timezone": "UTC", "duration": 30})
         db.session.remove()
     page.goto(f"{base}/workflows/")
     page.get_by_role("button", name="From a template", exact=True).click()

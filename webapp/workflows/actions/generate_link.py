@@ -27,7 +27,7 @@ MAX_HOURS = 366 * 24
 # Re-arm (the link books again after a cancellation / a no-show): the calendar's choice, or on, or off.
 REARM = {"calendar": None, "on": True, "off": False}
 REARM_CHOICES = [
-    SelectChoice("calendar", "As the calendar says"),
+    SelectChoice("calendar", "Default (as set where the link is made)"),
     SelectChoice("on", "Yes, the link books again"),
     SelectChoice("off", "No, the link stays used"),
 ]
