@@ -19,7 +19,10 @@ def test_the_card_offers_as_the_calendar_says_on_and_off(login, workflow, calend
     [step] = reload(workflow).steps
     assert "rearm_cancel" not in step["config"] and "rearm_no_show" not in step["config"]  # as the calendar says
     html = login.get(f"/workflows/{workflow.id}").text
-    assert "After a cancellation, the same link may book again" in html and "Default (as set where the link is made)" in html
+    assert (
+        "After a cancellation, the same link may book again" in html
+        and "Default (as set where the link is made)" in html
+    )
     fields = {"calendar_id": str(calendar.id), "key": "booking_link", "existing": "reuse", "expires_unit": "days"}
     response = save(login, workflow, step, hx, **fields, rearm_cancel="sometimes", rearm_no_show="off")
     assert response.status_code == 422 and "Choose as the calendar says, yes or no." in response.text
