@@ -56,11 +56,11 @@ def slug_taken(slug: str, exclude_id: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-def unique_slug(name: str) -> str:
-    """A free slug derived from the name (intro-call, intro-call-2, …)."""
+def unique_slug(name: str, exclude_id: int | None = None) -> str:
+    """A free slug derived from the name (intro-call, intro-call-2, …); `exclude_id`: the calendar's own."""
     base = slugify(name)
     slug, n = base, 1
-    while slug_taken(slug):
+    while slug_taken(slug, exclude_id):
         n += 1
         slug = f"{base[:76]}-{n}"
     return slug
@@ -68,10 +68,12 @@ def unique_slug(name: str) -> str:
 
 def _apply(calendar: Calendar, data: Mapping, weekly: Weekly | None, overrides: Overrides | None) -> None:
     for key in SETTINGS:
-        if key in data:
+        if key in data and not (key == "slug" and not data[key]):
             setattr(calendar, key, data[key])
-    if not calendar.slug:
-        calendar.slug = unique_slug(calendar.name)
+    if "slug" in data and not data["slug"] or not calendar.slug:
+        # Left empty, it is made from the name (the calendar's own slug does not count as taken).
+        with db.session.no_autoflush:
+            calendar.slug = unique_slug(calendar.name or "", calendar.id)
     if weekly is not None:
         calendar.ranges = [
             AvailabilityRange(weekday=day, start_minute=start, end_minute=end)

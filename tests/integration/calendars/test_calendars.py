@@ -105,6 +105,18 @@ def test_slug_from_name_is_made_unique(login, make_calendar):
     assert slugs == ["intro-call", "intro-call-2"]
 
 
+def test_a_slug_cleared_on_edit_is_made_from_the_name_again(login, make_calendar):
+    make_calendar(name="Other", slug="sales-call")
+    calendar = make_calendar(name="Intro call", slug="custom")
+    response = login.post(f"/calendars/{calendar.id}", data=calendar_form(name="Sales call", slug=""))
+    assert response.status_code in (302, 303)  # not a 500: the empty slug never reaches the database
+    db.session.expire_all()
+    assert db.session.get(Calendar, calendar.id).slug == "sales-call-2"
+    response = login.post(f"/calendars/{calendar.id}", data=calendar_form(name="Sales call", slug=""))
+    db.session.expire_all()
+    assert db.session.get(Calendar, calendar.id).slug == "sales-call-2"  # its own slug is not "taken"
+
+
 def test_add_range_row_inline_with_htmx_keeps_typed_values(login, hx):
     response = login.post("/calendars/new", data=calendar_form(name="Typed name", action="add-mon"), headers=hx)
     assert response.status_code == 200
