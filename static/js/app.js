@@ -176,8 +176,8 @@
     const search = document.createElement("input");
     search.type = "search";
     search.className = "zone-search";
-    search.placeholder = "City or country…";
-    search.setAttribute("aria-label", "Search zones by city, country or abbreviation");
+    search.placeholder = select.dataset.searchPlaceholder || "City or country…";
+    search.setAttribute("aria-label", select.dataset.searchLabel || "Search zones by city, country or abbreviation");
     search.setAttribute("aria-controls", select.id);
     search.autocomplete = "off";
     select.parentNode.insertBefore(search, select);  // outside the <label>: it names the select alone

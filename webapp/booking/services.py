@@ -360,7 +360,7 @@ def resend_confirmation(booking: Booking, by: Actor | str | None = None) -> None
     """Queue what is true now, to the address on file (never one typed on the page): the booking as it
     stands, or that it was cancelled (with the CANCEL), never a confirmation of a cancelled meeting."""
     actor = Actor.of(by, booking)
-    history.record(booking, history.RESENT, actor)
+    history.record(booking, history.RESENT, actor, cancelled=booking.status == "cancelled" or None)
     if booking.status == "cancelled":
         # Who acted is who cancelled (cancellation_note names them), not who asked for the copy.
         _invitee_mail(booking, "cancelled", _canceller(booking), resent=True, reason=booking.cancel_reason)

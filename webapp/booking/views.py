@@ -104,7 +104,7 @@ def _first_page(token: str, calendar, name: str, email_mode: str, masked_email: 
     values = {
         "csrf": prerender.text(csrf),
         "picker": picker_html,
-        "zones": prerender.text(zone_options(view.timezone)),
+        "zones": prerender.text(zone_options(view.timezone, i18n.locale_name())),
         # WTForms writes a value as escape(field._value()); name is never None here.
         "name": prerender.text(name),
         "masked_email": prerender.text(masked_email),

@@ -182,6 +182,19 @@ def test_the_booking_page_shows_who_when_link_history_and_mail(signed_in, bookin
     assert f'action="/bookings/{booking.id}/cancel"' in text and f"/bookings/{booking.id}/move" in text
 
 
+def test_the_page_says_what_a_cancel_does_to_the_link_and_what_a_resend_sent(signed_in, booking):
+    assert "The one-time link they booked with stays used." in signed_in.get(f"/bookings/{booking.id}").text
+    link = db.session.get(OneTimeLink, booking.link_id)
+    link.rearm_on_cancel = True
+    db.session.commit()
+    assert "The one-time link they booked with can book again" in signed_in.get(f"/bookings/{booking.id}").text
+    services.resend_confirmation(booking)
+    services.cancel(booking, "")
+    services.resend_confirmation(db.session.get(Booking, booking.id))
+    text = signed_in.get(f"/bookings/{booking.id}").text
+    assert "Confirmation emailed again" in text and "Cancellation emailed again" in text
+
+
 def test_the_page_names_the_workflow_and_enrolment_that_made_the_link(signed_in, make_calendar, make_contact):
     from webapp.workflows import engine
 

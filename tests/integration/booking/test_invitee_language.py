@@ -94,6 +94,14 @@ def test_an_american_browser_gets_12_hour_times_on_the_page_and_in_the_mail(clie
     assert "When: Monday, December 7, 2026, 2:00 PM – 2:30 PM" in mail.text_body
 
 
+def test_the_zone_picker_speaks_the_invitees_language(client, make_link, berlin):
+    _, token = make_link(calendar=berlin)
+    for _ in range(2):  # the first opening and the pre-rendered page alike
+        page = client.get(f"/book/{token}", headers=GERMAN).text
+        assert "Berlin — Deutschland" in page and "Vereinigte Staaten" in page and "United States" not in page
+        assert 'data-search-placeholder="Stadt oder Land…"' in page
+
+
 def test_a_british_browser_reads_english_with_a_24_hour_clock(client, make_link, berlin):
     _, token = make_link(calendar=berlin)
     page = client.get(f"/book/{token}", headers={"Accept-Language": "en-GB"}).text
