@@ -70,7 +70,14 @@ def test_an_invitee_in_tokyo_sees_tokyo_times_and_books_the_right_instant(browse
 
 def no_horizontal_scroll(page) -> None:
     widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert widths[0] <= widths[1], f"{page.url} scrolls sideways: {widths[0]}px of content in {widths[1]}px"
+    # The elements that reach past the viewport, to say which one when it fails.
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' +
+                         Math.round(e.getBoundingClientRect().right))"""
+    )
+    assert widths[0] <= widths[1], f"{page.url} scrolls sideways: {widths[0]}px of content in {widths[1]}px: {wide}"
 
 
 @pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}])
