@@ -142,6 +142,26 @@ def make_calendar(app):
 
 
 @pytest.fixture
+def make_host(app):
+    """make_host(name="Sam Rivera", email=…, timezone="UTC", calendars=(cal, …)): a host who does not sign in,
+    made a host of each calendar given (added after its current hosts)."""
+    from webapp.calendars import services as calendar_services
+    from webapp.hosts import services
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(name=None, email=None, timezone="UTC", calendars=()):
+        n = next(counter)
+        host = services.create_host(name or f"Host {n}", email or f"host{n}@example.com", timezone)
+        for cal in calendars:
+            calendar_services.set_hosts(cal, [h.id for h in cal.hosts] + [host.id])
+        db.session.commit()
+        return host
+
+    return make
+
+
+@pytest.fixture
 def make_contact(app):
     from webapp.contacts.models import Contact, normalize_email
 

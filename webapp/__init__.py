@@ -11,6 +11,7 @@ from webapp import (
     config,
     core,
     dashboard,
+    hosts,
     i18n,
     logredact,
     mail,
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FEATURES = (
     core,
     auth,
+    hosts,
     dashboard,
     calendar_views,
     contact_views,

@@ -20,10 +20,11 @@ link_expired                the OneTimeLink   none; sent once, when an unused, u
 booking_made                the Booking       link_id: the one-time link it was booked with
 booking_rescheduled         the Booking       none
 booking_cancelled           the Booking       none
+admin_created               the User          none; sent when an admin is added (hosts makes them a host)
 booking_attendance_marked   the Booking       attendance: "showed" or "no_show" (sent when it changes to
                                               one of them; clearing it sends nothing)
 
-Receivers are connected at start-up by the feature that owns them (workflows.init_app).
+Receivers are connected at start-up by the feature that owns them (workflows.init_app, hosts.init_app).
 """
 
 from blinker import Namespace
@@ -49,3 +50,4 @@ booking_cancelled = _signals.signal("booking-cancelled", doc="A booking was canc
 booking_attendance_marked = _signals.signal(
     "booking-attendance-marked", doc="A past booking was marked showed or no_show (sender: the Booking; attendance)."
 )
+admin_created = _signals.signal("admin-created", doc="An admin was added (sender: the User).")

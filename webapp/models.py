@@ -2,9 +2,10 @@
 
 from webapp.api.models import ApiKey  # noqa: F401  (API keys: part of the schema)
 from webapp.auth.models import User
-from webapp.booking.models import Booking, LinkCount, OneTimeLink
+from webapp.booking.models import Booking, BookingHost, LinkCount, OneTimeLink
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
+from webapp.hosts.models import CalendarHost, Host, HostHours, HostTimeOff
 from webapp.mail.models import OutboxMessage
 from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion  # noqa: F401
 
@@ -13,6 +14,11 @@ __all__ = [
     "LinkCount",
     "OneTimeLink",
     "Booking",
+    "BookingHost",
+    "CalendarHost",
+    "Host",
+    "HostHours",
+    "HostTimeOff",
     "Calendar",
     "Contact",
     "DateOverride",

@@ -6,6 +6,7 @@ import secrets
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
+from webapp import events
 from webapp.audit import audit
 from webapp.auth import models, sessions
 from webapp.auth.models import MIN_PASSWORD_LENGTH, NAME_MAX, AdminSession, User, name_from_email
@@ -58,6 +59,8 @@ def create_admin(email: str, password: str) -> User:
     user = User(email=email, name=name_from_email(email))
     user.set_password(password)
     db.session.add(user)
+    db.session.flush()
+    events.admin_created.send(user)
     db.session.commit()
     audit("admin.create", user_id=user.id)
     return user

@@ -12,6 +12,7 @@ from webapp.clock import utcnow
 from webapp.columns import UTCDateTime
 from webapp.contacts.models import Contact
 from webapp.extensions import db
+from webapp.hosts.models import Host
 
 STATUSES = ("active", "opened", "used", "expired", "revoked")
 
@@ -78,6 +79,20 @@ class Booking(db.Model):
     )
 
     calendar: Mapped[Calendar] = relationship()
+    # Whom the meeting is with (BookingHost rows; the first is the assigned host).
+    host_rows: Mapped[list["BookingHost"]] = relationship(
+        cascade="all, delete-orphan", order_by="BookingHost.host_id", viewonly=False
+    )
+
+    @property
+    def hosts(self) -> list[Host]:
+        """The hosts on the booking."""
+        return [row.host for row in self.host_rows]
+
+    @property
+    def host(self) -> Host | None:
+        """The host the booking is with (the first, for a collective booking), or None."""
+        return self.host_rows[0].host if self.host_rows else None
 
     @property
     def display_status(self) -> str:
@@ -112,6 +127,31 @@ class BookingChange(db.Model):
 
     def __repr__(self) -> str:
         return f"<BookingChange {self.booking_id} {self.kind} by {self.actor_kind}>"
+
+
+class BookingHost(db.Model):
+    """A host on a booking (one for single and round robin, every host for collective), with the time the
+    booking keeps them busy: its start and end widened by its calendar's buffers. `active` while the
+    booking is confirmed; kept after a cancellation, so a booking still says whom it was with.
+
+    The host's busy time on every calendar they host reads these rows (host_id, active, busy_end), and
+    round robin counts a calendar's recent bookings per host (calendar_id, host_id, created_at)."""
+
+    __tablename__ = "booking_hosts"
+    __table_args__ = (
+        Index("ix_booking_hosts_busy", "host_id", "active", "busy_end"),
+        Index("ix_booking_hosts_calendar_host", "calendar_id", "host_id", "created_at"),
+    )
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"), primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"))
+    busy_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    busy_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    host: Mapped[Host] = relationship(lazy="joined")
 
 
 def _busy(calendar_id: int, start: datetime, end: datetime, exclude_booking_id: int | None):

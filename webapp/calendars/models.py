@@ -10,6 +10,7 @@ from webapp.calendars.availability import Busy, Rules
 from webapp.clock import utcnow
 from webapp.columns import UTCDateTime
 from webapp.extensions import db
+from webapp.hosts.models import SINGLE, CalendarHost
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -64,6 +65,8 @@ class Calendar(db.Model):
     rearm_on_no_show: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The booking pages' language when the invitee's browser asks for none we speak ("" = English).
     language: Mapped[str] = mapped_column(String(8), default="")
+    # How bookings go to the hosts (webapp/hosts/models.py): single, round_robin or collective.
+    assignment: Mapped[str] = mapped_column(String(20), default=SINGLE, server_default=SINGLE)
     # Bumped by every booking change: the UPDATE's row lock serialises bookings of one calendar.
     booking_seq: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -77,6 +80,10 @@ class Calendar(db.Model):
         back_populates="calendar",
         cascade="all, delete-orphan",
         order_by="(AvailabilityRange.weekday, AvailabilityRange.start_minute)",
+    )
+    # Its hosts, in the admin's order (CalendarHost.position).
+    host_links: Mapped[list[CalendarHost]] = relationship(
+        cascade="all, delete-orphan", order_by="(CalendarHost.position, CalendarHost.host_id)"
     )
     overrides: Mapped[list["DateOverride"]] = relationship(
         back_populates="calendar",
@@ -122,6 +129,11 @@ class Calendar(db.Model):
             max_per_day=self.max_per_day,
             seats=self.seats,
         )
+
+    @property
+    def hosts(self) -> list:
+        """Its hosts (Host rows), in the admin's order."""
+        return [link.host for link in self.host_links]
 
     def busy(self, start: datetime, end: datetime, exclude_booking_id: int | None = None) -> list[Busy]:
         """What keeps slots in [start, end) from being offered, for the availability engine: every

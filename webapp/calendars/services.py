@@ -2,7 +2,7 @@
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from webapp.calendars.availability import FIRST_DAY, LAST_DAY, Rules, Slot, open
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.hosts.models import ASSIGNMENTS, CalendarHost
 
 SETTINGS = (
     "name",
@@ -184,3 +185,19 @@ def preview(calendar: Calendar, days: int = 7, now: datetime | None = None) -> l
     last = today + timedelta(days=days - 1)
     grouped = slots_by_day(slots(calendar, today, last, calendar.timezone, now), calendar.timezone)
     return [(today + timedelta(days=i), grouped.get(today + timedelta(days=i), [])) for i in range(days)]
+
+
+def set_hosts(calendar: Calendar, host_ids: Sequence[int], assignment: str | None = None, priorities=None) -> None:
+    """Make `host_ids` the calendar's hosts, in that order, and `assignment` its mode (single needs exactly
+    one host). `priorities`: {host_id: priority} for round robin. The caller commits."""
+    if assignment is not None:
+        if assignment not in ASSIGNMENTS:
+            raise ValueError(f"unknown assignment {assignment!r}")
+        calendar.assignment = assignment
+    priorities = priorities or {}
+    calendar.host_links = [
+        CalendarHost(host_id=host_id, position=n, priority=priorities.get(host_id, 0))
+        for n, host_id in enumerate(dict.fromkeys(host_ids))
+    ]
+    db.session.flush()
+

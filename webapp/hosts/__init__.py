@@ -1,0 +1,11 @@
+"""Hosts: the team members meetings are with, their working hours and time off, and which calendars
+they host (`models.py`). Every admin is a host (`services.host_for_admin`, on `events.admin_created`);
+hosts who never sign in can be added too."""
+
+from webapp import events
+from webapp.hosts import services
+
+
+def init_app(app) -> None:
+    """Every new admin becomes a host, in the transaction that adds the admin."""
+    events.admin_created.connect(services.on_admin_created)
