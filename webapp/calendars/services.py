@@ -200,4 +200,3 @@ def set_hosts(calendar: Calendar, host_ids: Sequence[int], assignment: str | Non
         for n, host_id in enumerate(dict.fromkeys(host_ids))
     ]
     db.session.flush()
-
