@@ -5,7 +5,7 @@ from webapp.auth.models import User
 from webapp.booking.models import Booking, BookingHost, LinkCount, OneTimeLink
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
-from webapp.hosts.models import CalendarHost, Host, HostHours, HostTimeOff
+from webapp.hosts.models import BusyBlock, CalendarHost, Connection, Host, HostHours, HostTimeOff
 from webapp.mail.models import OutboxMessage
 from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion  # noqa: F401
 
@@ -15,7 +15,9 @@ __all__ = [
     "OneTimeLink",
     "Booking",
     "BookingHost",
+    "BusyBlock",
     "CalendarHost",
+    "Connection",
     "Host",
     "HostHours",
     "HostTimeOff",

@@ -1,5 +1,6 @@
 """hosts: team members (hosts, host_hours, host_time_off), the calendars they host (calendar_hosts,
-calendars.assignment) and whom each booking is with (booking_hosts). Every admin becomes a host; every
+calendars.assignment), whom each booking is with (booking_hosts), connected calendars (host_connections,
+host_busy_blocks). Every admin becomes a host; every
 calendar becomes a single-host calendar of the first admin, and its bookings that admin's.
 
 Revision ID: c4d6e8f0a2b4
@@ -96,6 +97,44 @@ def upgrade():
     )
     op.create_index("ix_booking_hosts_busy", "booking_hosts", ["host_id", "active", "busy_end"])
     op.create_index("ix_booking_hosts_calendar_host", "booking_hosts", ["calendar_id", "host_id", "created_at"])
+    op.create_table(
+        "host_connections",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("username", sa.String(length=254), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("read_urls", sa.JSON(), nullable=False),
+        sa.Column("write_url", sa.String(length=2000), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("stale_policy", sa.String(length=10), nullable=False),
+        sa.Column("last_attempt_at", UTCDateTime(), nullable=True),
+        sa.Column("last_success_at", UTCDateTime(), nullable=True),
+        sa.Column("next_sync_at", UTCDateTime(), nullable=False),
+        sa.Column("locked_until", UTCDateTime(), nullable=True),
+        sa.Column("locked_by", sa.String(length=100), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_host_connections_host_id", "host_connections", ["host_id"])
+    op.create_index("ix_host_connections_next_sync", "host_connections", ["next_sync_at"])
+    op.create_table(
+        "host_busy_blocks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("connection_id", sa.Integer(), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("start_at", UTCDateTime(), nullable=False),
+        sa.Column("end_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["host_connections.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_host_busy_blocks_connection_id", "host_busy_blocks", ["connection_id"])
+    op.create_index("ix_host_busy_blocks_host_end", "host_busy_blocks", ["host_id", "end_at"])
     with op.batch_alter_table("calendars", schema=None) as batch_op:
         batch_op.add_column(sa.Column("assignment", sa.String(length=20), nullable=False, server_default="single"))
 
@@ -206,6 +245,8 @@ def _make_hosts():
 def downgrade():
     with op.batch_alter_table("calendars", schema=None) as batch_op:
         batch_op.drop_column("assignment")
+    op.drop_table("host_busy_blocks")
+    op.drop_table("host_connections")
     op.drop_index("ix_booking_hosts_calendar_host", table_name="booking_hosts")
     op.drop_index("ix_booking_hosts_busy", table_name="booking_hosts")
     op.drop_table("booking_hosts")

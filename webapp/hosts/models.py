@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, false, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, false, text
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from webapp.clock import utcnow
@@ -98,3 +98,55 @@ class CalendarHost(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     host: Mapped[Host] = relationship(lazy="joined")
+
+
+# A connected calendar's kinds, and what to do with its busy time once it is stale.
+CALDAV, ICS = "caldav", "ics"
+KINDS = (CALDAV, ICS)
+STALE_BUSY, STALE_IGNORE = "busy", "ignore"  # stale: the whole time counts as busy / its events are ignored
+
+
+class Connection(db.Model):
+    """A host's connected calendar: a CalDAV account (read busy time, write bookings) or an ICS feed (read).
+
+    `secret` is the CalDAV password sealed by webapp/secretbox.py (never shown again, never logged); an
+    ICS feed's URL is itself a secret (Google's "secret address") and is sealed the same way, in `secret`,
+    with `url` holding only its host for display. The worker refreshes busy time when `next_sync_at` is due
+    (claimed with a lease: locked_until, locked_by)."""
+
+    __tablename__ = "host_connections"
+    __table_args__ = (Index("ix_host_connections_next_sync", "next_sync_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    username: Mapped[str] = mapped_column(String(254), default="")
+    secret: Mapped[str] = mapped_column(Text, default="")
+    # CalDAV: the calendars busy time is read from ([] until chosen: every calendar found) and the one
+    # bookings are written into ("" until chosen: the first found).
+    read_urls: Mapped[list] = mapped_column(JSON, default=list)
+    write_url: Mapped[str] = mapped_column(String(2000), default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, ok, error
+    error: Mapped[str] = mapped_column(Text, default="")
+    stale_policy: Mapped[str] = mapped_column(String(10), default=STALE_BUSY)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_sync_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BusyBlock(db.Model):
+    """One busy interval read from a connected calendar (UTC), replaced as a whole at every good sync."""
+
+    __tablename__ = "host_busy_blocks"
+    __table_args__ = (Index("ix_host_busy_blocks_host_end", "host_id", "end_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("host_connections.id", ondelete="CASCADE"), index=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
