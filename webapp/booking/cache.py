@@ -11,16 +11,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import String, bindparam, cast, func, select
+from sqlalchemy import String, bindparam, case, cast, func, select
 
 from webapp import tokens
 from webapp.booking import links
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.availability import Busy, Rules
+from webapp.calendars.hosted import HostSettings, settings
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
+from webapp.calendars.services import since_for
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact
 from webapp.extensions import db
+from webapp.hosts.models import ROUND_ROBIN, CalendarHost, Host, HostHours, HostTimeOff
 
 MAX_ENTRIES = 256
 
@@ -92,8 +95,20 @@ class CalendarState:
     window_days: int | None
     max_per_day: int | None
     seats: int
+    assignment: str
     ranges: tuple[tuple[int, int, int], ...]  # (weekday, start_minute, end_minute)
     overrides: tuple[tuple[date, int | None, int | None], ...]  # (day, start_minute, end_minute)
+    # Its hosts (id, busy_seq, zone, own hours, time off from `since` on): busy_seq stands for their
+    # busy time on every calendar and connected calendar, as booking_seq does for this calendar's.
+    hosts: tuple[HostSettings, ...] = ()
+
+    @property
+    def round_robin(self) -> bool:
+        return self.assignment == ROUND_ROBIN
+
+    def host_settings(self, since: date) -> tuple[HostSettings, ...]:
+        """Calendar.host_settings() of this snapshot (read with the time off ending from 2 days ago on)."""
+        return self.hosts
 
     def rules(self) -> Rules:
         """Calendar.rules() of this snapshot."""
@@ -119,6 +134,7 @@ SETTINGS = (
     "window_days",
     "max_per_day",
     "seats",
+    "assignment",
 )
 
 
@@ -163,12 +179,98 @@ def _hours(calendar_id):
     return ranges.label("ranges"), overrides.label("overrides")
 
 
+def _hosts(calendar_id):
+    """A calendar's hosts, their own hours and their time off from :since on, each as one string
+    (scalar subqueries, like _hours): 'id,busy_seq,own_hours,zone;…', 'id,weekday,start,end;…' (hosts
+    with own hours only) and 'id,first_day,last_day;…'."""
+    linked = select(CalendarHost.host_id).where(CalendarHost.calendar_id == calendar_id)
+    hosts = (
+        select(
+            func.aggregate_strings(
+                _text(Host.id)
+                + ","
+                + _text(Host.busy_seq)
+                + ","
+                + case((Host.own_hours, "1"), else_="0")
+                + ","
+                + Host.timezone,
+                ";",
+            )
+        )
+        .where(Host.id.in_(linked))
+        .scalar_subquery()
+    )
+    hours = (
+        select(
+            func.aggregate_strings(
+                _text(HostHours.host_id)
+                + ","
+                + _text(HostHours.weekday)
+                + ","
+                + _text(HostHours.start_minute)
+                + ","
+                + _text(HostHours.end_minute),
+                ";",
+            )
+        )
+        .join(Host, Host.id == HostHours.host_id)
+        .where(HostHours.host_id.in_(linked), Host.own_hours)
+        .scalar_subquery()
+    )
+    time_off = (
+        select(
+            func.aggregate_strings(
+                _text(HostTimeOff.host_id) + "," + _text(HostTimeOff.first_day) + "," + _text(HostTimeOff.last_day),
+                ";",
+            )
+        )
+        .where(HostTimeOff.host_id.in_(linked), HostTimeOff.last_day >= bindparam("since"))
+        .scalar_subquery()
+    )
+    # The order: the calendar's (position), which no aggregate keeps; a separate small string.
+    order = (
+        select(func.aggregate_strings(_text(CalendarHost.host_id) + ":" + _text(CalendarHost.position), ";"))
+        .where(CalendarHost.calendar_id == calendar_id)
+        .scalar_subquery()
+    )
+    return hosts.label("hosts"), hours.label("host_hours"), time_off.label("time_off"), order.label("host_order")
+
+
+def _host_state(hosts_text, hours_text, off_text, order_text) -> tuple[HostSettings, ...]:
+    if not hosts_text:
+        return ()
+    hours: dict[int, list] = {}
+    for part in hours_text.split(";") if hours_text else ():
+        host_id, weekday, start, end = (int(n) for n in part.split(","))
+        hours.setdefault(host_id, []).append((weekday, start, end))
+    off: dict[int, list] = {}
+    for part in off_text.split(";") if off_text else ():
+        host_id, first, last = part.split(",")
+        off.setdefault(int(host_id), []).append((_day(first), _day(last)))
+    position = {}
+    for part in order_text.split(";") if order_text else ():
+        host_id, at = part.split(":")
+        position[int(host_id)] = (int(at), int(host_id))
+    found = []
+    for part in hosts_text.split(";"):
+        host_id, seq, own, zone = part.split(",", 3)
+        found.append(
+            settings(int(host_id), int(seq), zone, own == "1", hours.get(int(host_id), ()), off.get(int(host_id), ()))
+        )
+    found.sort(key=lambda host: position.get(host.id, (0, host.id)))
+    return tuple(found)
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text[:10])  # a DATE cast to text; SQLite may keep a time part
+
+
 def _minute(text: str) -> int | None:
     return int(text) if text else None
 
 
 def _state(row) -> CalendarState:
-    """A CalendarState from a row that starts with the SETTINGS columns and the two _hours() strings."""
+    """A CalendarState from a row that starts with the SETTINGS columns, the two _hours() and four _hosts() strings."""
     n = len(SETTINGS)
     range_text, override_text = row[n], row[n + 1]
     ranges = sorted(tuple(int(m) for m in part.split(",")) for part in range_text.split(";")) if range_text else []
@@ -178,11 +280,12 @@ def _state(row) -> CalendarState:
         overrides.append((date.fromisoformat(day), _minute(start), _minute(end)))
     # Ordered as the relationships are, (weekday, start) and (day, start), a closed day first.
     overrides.sort(key=lambda o: (o[0], o[1] is not None, o[1] or 0))
-    return CalendarState(*row[:n], ranges=tuple(ranges), overrides=tuple(overrides))  # type: ignore[misc, arg-type]  # row[:n]: the columns before ranges
+    hosts = _host_state(*row[n + 2 : n + 6])
+    return CalendarState(*row[:n], ranges=tuple(ranges), overrides=tuple(overrides), hosts=hosts)  # type: ignore[misc, arg-type]  # row[:n]: the columns before ranges
 
 
 _calendars = Calendar.__table__
-_STATE_COLUMNS = (*(_calendars.c[name] for name in SETTINGS), *_hours(_calendars.c.id))
+_STATE_COLUMNS = (*(_calendars.c[name] for name in SETTINGS), *_hours(_calendars.c.id), *_hosts(_calendars.c.id))
 STATE_QUERY = select(*_STATE_COLUMNS).where(_calendars.c.id == bindparam("calendar_id"))
 
 
@@ -193,9 +296,14 @@ def _execute(statement, params):
     return db.session.connection().execute(statement, params)
 
 
+def _since() -> date:
+    """Time off that ended before this day cannot touch a slot from now on (services.since_for)."""
+    return since_for(utcnow())
+
+
 def read_state(calendar_id: int) -> CalendarState | None:
     """The calendar's state, fresh from the database, in one query."""
-    row = _execute(STATE_QUERY, {"calendar_id": calendar_id}).first()
+    row = _execute(STATE_QUERY, {"calendar_id": calendar_id, "since": _since()}).first()
     return _state(row) if row else None
 
 
@@ -250,7 +358,7 @@ def link_page(token: str) -> LinkPage | None:
     digest = tokens.lookup_digest(token or "")
     if digest is None:
         return None
-    row = _execute(LINK_PAGE_QUERY, {"digest": digest}).first()
+    row = _execute(LINK_PAGE_QUERY, {"digest": digest, "since": _since()}).first()
     if row is None or not tokens.verify(links.PURPOSE, token, row.salt):
         return None
     status = OneTimeLink.status_at(row, utcnow())

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp import tokens
+from webapp.calendars.hosted import add_host_busy_source
 from webapp.calendars.models import Calendar, add_busy_source, add_usage_check
 from webapp.clock import utcnow
 from webapp.columns import UTCDateTime
@@ -167,12 +168,47 @@ def _busy(calendar_id: int, start: datetime, end: datetime, exclude_booking_id: 
     return db.session.execute(query).tuples()
 
 
+def _host_busy(calendar_id: int, host_ids, start: datetime, end: datetime, exclude_booking_id: int | None, own: bool):
+    """The hosts' bookings for calendars.hosted: on other calendars their buffered busy time (index
+    ix_booking_hosts_busy); with `own`, this calendar's confirmed bookings by host (None: without one)."""
+    if not host_ids:
+        return []
+    query = select(BookingHost.host_id, BookingHost.busy_start, BookingHost.busy_end).where(
+        BookingHost.host_id.in_(host_ids),
+        BookingHost.active.is_(True),
+        BookingHost.busy_end > start,
+        BookingHost.busy_start < end,
+        BookingHost.calendar_id != calendar_id,
+    )
+    if exclude_booking_id is not None:
+        query = query.where(BookingHost.booking_id != exclude_booking_id)
+    rows = [(host_id, s, e, False) for host_id, s, e in db.session.execute(query)]
+    if own:
+        # This calendar's bookings (its index on bookings), each with its host(s), or None without one.
+        query = (
+            select(BookingHost.host_id, Booking.start_at, Booking.end_at)
+            .select_from(Booking)
+            .outerjoin(BookingHost, BookingHost.booking_id == Booking.id)
+            .where(
+                Booking.calendar_id == calendar_id,
+                Booking.status == "confirmed",
+                Booking.end_at > start,
+                Booking.start_at < end,
+            )
+        )
+        if exclude_booking_id is not None:
+            query = query.where(Booking.id != exclude_booking_id)
+        rows.extend((host_id, s, e, True) for host_id, s, e in db.session.execute(query))
+    return rows
+
+
 def _has_bookings(calendar_id: int) -> bool:
     return db.session.scalar(select(Booking.id).where(Booking.calendar_id == calendar_id).limit(1)) is not None
 
 
 # Here rather than in an init_app: wherever the bookings table exists, its seats are busy time.
 add_busy_source(_busy)
+add_host_busy_source(_host_busy)
 add_usage_check(_has_bookings)
 
 

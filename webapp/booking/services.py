@@ -7,7 +7,9 @@ that their link was used and by which address. Only a link whose contact was del
 Consuming a link is one conditional UPDATE whose row count decides, in the same transaction that
 inserts the booking. Before it, the transaction bumps the calendar's `booking_seq`: that row lock
 (PostgreSQL) or write lock (SQLite) makes bookings of one calendar take turns, so the seat check
-that follows sees every booking committed before it.
+that follows sees every booking committed before it. Then it bumps the `busy_seq` of every host it
+may touch, in ascending id order (assign.py): bookings of calendars that share a host take turns too,
+and the slot is checked, with every host's busy time, only after those locks.
 """
 
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from sqlalchemy import or_, select, update
 from webapp import events, i18n, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
-from webapp.booking import counts, history, ics, links
+from webapp.booking import assign, counts, history, ics, links
 from webapp.booking.history import Actor
 from webapp.booking.models import Booking, BookingChange, OneTimeLink
 from webapp.calendars.models import Calendar
@@ -109,16 +111,20 @@ def _lock_calendar(calendar_id: int) -> None:
     db.session.execute(update(Calendar).where(Calendar.id == calendar_id).values(booking_seq=Calendar.booking_seq + 1))
 
 
-def _start_transaction(calendar_id: int) -> None:
+def _start_transaction(calendar_id: int, booking_id: int | None = None) -> None:
     # Whatever the session did before (reads) is closed, so the lock opens a fresh transaction
-    # and everything read after it is current.
+    # and everything read after it is current. The hosts' locks come after the calendar's, always:
+    # the calendar's hosts and (a move) the booking's own.
     db.session.commit()
     _lock_calendar(calendar_id)
+    own = assign.booking_host_ids(booking_id) if booking_id is not None else []
+    assign.lock({*own, *assign.calendar_host_ids(calendar_id)})
 
 
 def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None = None) -> Booking:
     """Book `start` with the link: exactly once, only while the slot has a seat left, with the contact's email."""
     link_id, calendar_id, contact_id = link.id, link.calendar_id, link.contact_id
+    assign.refresh(assign.calendar_host_ids(calendar_id))
     _start_transaction(calendar_id)
     now = utcnow()
     consumed = db.session.execute(
@@ -163,6 +169,7 @@ def book(link: OneTimeLink, start: datetime, invitee: Invitee, by: Actor | None 
     )
     db.session.add(booking)
     db.session.flush()
+    assign.attach(booking, calendar, assign.choose(calendar, slot), now)
     db.session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(booking_id=booking.id))
     # opened_at as the row is now: a racing first opening that committed already counted the link opened.
     # booking_id as the row was: a re-armed link's previous booking, whose attendance it no longer counts.
@@ -249,6 +256,7 @@ def cancel(
     # Bumps booking_seq like every booking change (the booking page's cache keys on it), taking
     # the calendar's lock first, in the same order as book() and reschedule().
     _lock_calendar(booking.calendar_id)
+    assign.lock(assign.booking_host_ids(booking.id))
     new_link = None
     if fresh_link:
         try:
@@ -260,6 +268,7 @@ def cancel(
     booking.cancelled_at = utcnow()
     booking.cancel_reason = reason
     booking.cancelled_by = actor.kind
+    assign.release(booking.id)
     booking.sequence += 1
     links.rearm(booking, links.CANCELLED)
     history.record(booking, history.CANCELLED, actor, reason=reason, fresh_link_id=new_link and new_link.id)
@@ -303,7 +312,8 @@ def reschedule(
     if problem:
         raise ChangeNotAllowed(problem)
     booking_id, calendar_id = booking.id, booking.calendar_id
-    _start_transaction(calendar_id)
+    assign.refresh(assign.calendar_host_ids(calendar_id))
+    _start_transaction(calendar_id, booking_id)
     booking = db.session.get_one(Booking, booking_id, populate_existing=True)
     calendar = db.session.get_one(Calendar, calendar_id, populate_existing=True)
     if booking.status != "confirmed":
@@ -318,6 +328,7 @@ def reschedule(
         db.session.rollback()
         raise SlotUnavailable(_("Sorry, that time was just taken or is no longer available. Please pick another."))
     previous = booking.start_at
+    assign.move(booking, calendar, slot, utcnow())
     booking.start_at, booking.end_at = slot.start, slot.end
     booking.rescheduled_at = utcnow()
     booking.sequence += 1

@@ -27,6 +27,22 @@ Semantics
 * viewer_tz only selects which slots are returned: those whose start, read in viewer_tz, falls on
   first_day..last_day. Results are sorted by start, in UTC.
 * Naive datetimes (now, bookings) are taken to be UTC.
+
+Hosts (optional; none: everything above, unchanged)
+---------------------------------------------------
+* Each HostTime brings a host's `busy` intervals (their bookings on other calendars, already widened by
+  those calendars' buffers, and their connected calendars' events): a slot widened by this calendar's
+  buffers, [s - before, e + after), that overlaps one is not the host's. `time_off` (host-local days,
+  inclusive) and, when `hours` is given, the time outside the host's own weekly hours (minutes in the
+  host's zone, converted as the calendar's ranges are) bound the slot itself, as the calendar's hours do:
+  a host whose day ends at 17:00 takes a 16:30-17:00 slot even with a buffer after it. Rules.host_limits
+  False (an organiser's move) sets hours and time off aside; busy time still counts.
+* Not round robin (single, collective): a slot is open when it is open for the calendar (the seats
+  logic above over `bookings`) and every host is free; Slot.host_ids lists them all.
+* Round robin: the calendar's seats are per host. Each host's `bookings` (this calendar's bookings
+  assigned to them) and the `bookings` passed as `unassigned` (this calendar's without a host) run the
+  seats logic for that host; a slot is open when at least one host is free, Slot.host_ids lists the free
+  hosts and seats_left is the sum of their seats left. `bookings` still count for max_per_day.
 * Days outside FIRST_DAY..LAST_DAY have no slots: date arithmetic near year 1 or 9999 would overflow.
 """
 
@@ -61,6 +77,7 @@ class Rules:
     window_days: int | None = 60
     max_per_day: int | None = None
     seats: int = 1
+    host_limits: bool = True  # False: hosts' own hours and time off set aside (an organiser's move)
 
     def __post_init__(self) -> None:
         # Only the checks that would otherwise loop forever or give nonsense; zones are the caller's job.
@@ -86,11 +103,25 @@ class Busy:
 
 @dataclass(frozen=True)
 class Slot:
-    """A bookable slot; start and end are aware UTC datetimes."""
+    """A bookable slot; start and end are aware UTC datetimes; host_ids: the hosts free for it (in the
+    order given; empty for a calendar without hosts)."""
 
     start: datetime
     end: datetime
     seats_left: int
+    host_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostTime:
+    """One host's time, as a calendar's slots depend on it (see the module's docstring)."""
+
+    id: int
+    timezone: str = "UTC"
+    busy: Sequence[tuple[datetime, datetime]] = ()
+    time_off: Sequence[tuple[date, date]] = ()
+    hours: Mapping[int, Sequence[tuple[int, int]]] | None = None  # None: the calendar's hours alone
+    bookings: Sequence[Busy] = ()  # round robin: this calendar's bookings assigned to the host
 
 
 def open_slots(
@@ -100,8 +131,13 @@ def open_slots(
     first_day: date,
     last_day: date,
     viewer_tz: str,
+    hosts: Sequence[HostTime] = (),
+    round_robin: bool = False,
+    unassigned: Iterable[Busy] = (),
 ) -> list[Slot]:
-    """Open slots whose start, read in viewer_tz, falls on first_day..last_day (inclusive), sorted by start."""
+    """Open slots whose start, read in viewer_tz, falls on first_day..last_day (inclusive), sorted by start.
+
+    `hosts`, `round_robin`, `unassigned`: see the module's docstring."""
     zone = ZoneInfo(rules.timezone)
     viewer = ZoneInfo(viewer_tz)
     first_day, last_day = max(first_day, FIRST_DAY), min(last_day, LAST_DAY)
@@ -130,6 +166,10 @@ def open_slots(
     duration = timedelta(minutes=rules.duration)
     step = timedelta(minutes=rules.interval or rules.duration)
     pad = timedelta(minutes=rules.buffer_before + rules.buffer_after)
+    before, after = timedelta(minutes=rules.buffer_before), timedelta(minutes=rules.buffer_after)
+    shared = list(unassigned) if round_robin else []
+    people = [_Host(h, rules, shared, lowest, highest) for h in hosts]
+    pooled = round_robin and bool(people)
 
     found: list[Slot] = []
     day = first
@@ -148,15 +188,108 @@ def open_slots(
                     # Padding both intervals by before+after is the same as padding the slot on both
                     # sides by their sum. Bookings ending by s - pad all start before e + pad, so
                     # the overlapping ones are counted with one bisect on each sorted list.
+                    if pooled:
+                        free, left = [], 0
+                        for person in people:
+                            seats = person.seats_left(t, slot_end, before, after, pad)
+                            if seats:
+                                free.append(person.id)
+                                left += seats
+                        if free:
+                            found.append(Slot(t, slot_end, left, tuple(free)))
+                        t += step
+                        continue
                     overlapping = bisect_left(starts, slot_end + pad) - bisect_right(ends, t - pad)
                     taken = same[(t, slot_end)] if overlapping and same is not None else 0
                     # Open only when every overlapping booking is a seat taken on this very slot.
-                    if overlapping == taken and taken < rules.seats:
-                        found.append(Slot(t, slot_end, rules.seats - taken))
+                    if (
+                        overlapping == taken
+                        and taken < rules.seats
+                        and all(person.free(t, slot_end, before, after) for person in people)
+                    ):
+                        found.append(Slot(t, slot_end, rules.seats - taken, tuple(p.id for p in people)))
                     t += step
         day += ONE_DAY
 
     return found
+
+
+class _Host:
+    """A HostTime made ready for many questions: merged, sorted intervals, each answered with a bisect."""
+
+    def __init__(self, host: HostTime, rules: Rules, unassigned: list[Busy], lowest: datetime, highest: datetime):
+        self.id = host.id
+        self.busy = _Intervals((_as_utc(s), _as_utc(e)) for s, e in host.busy)
+        off: list[tuple[datetime, datetime]] = []
+        if rules.host_limits:
+            zone = ZoneInfo(host.timezone)
+            for first, last in host.time_off:
+                first, last = max(first, FIRST_DAY), min(last, LAST_DAY)
+                if first <= last:
+                    off.append((_to_utc(first, 0, zone, end=False), _to_utc(last + ONE_DAY, 0, zone, end=False)))
+            if host.hours is not None:
+                off.extend(_outside(host.hours, zone, lowest, highest))
+        self.off = _Intervals(off)
+        self.seats = rules.seats
+        mine = [(s, e) for b in (*host.bookings, *unassigned) if (s := _as_utc(b.start)) < (e := _as_utc(b.end))]
+        self.starts = sorted(s for s, _ in mine)
+        self.ends = sorted(e for _, e in mine)
+        self.same = Counter(mine) if rules.seats > 1 else None
+
+    def free(self, start: datetime, end: datetime, before: timedelta, after: timedelta) -> bool:
+        """True when neither busy time (around the buffered slot) nor time off or hours (the slot) keep the host."""
+        return not self.off.overlaps(start, end) and not self.busy.overlaps(start - before, end + after)
+
+    def seats_left(self, start: datetime, end: datetime, before: timedelta, after: timedelta, pad: timedelta) -> int:
+        """Round robin: the host's seats left on the slot (0: not free), their own bookings as seats."""
+        if not self.free(start, end, before, after):
+            return 0
+        overlapping = bisect_left(self.starts, end + pad) - bisect_right(self.ends, start - pad)
+        taken = self.same[(start, end)] if overlapping and self.same is not None else 0
+        return self.seats - taken if overlapping == taken and taken < self.seats else 0
+
+
+class _Intervals:
+    """Intervals merged into sorted, disjoint ones: does [start, end) overlap any? One bisect."""
+
+    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]):
+        merged: list[list[datetime]] = []
+        for start, end in sorted(i for i in intervals if i[0] < i[1]):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self.starts = [start for start, _ in merged]
+        self.ends = [end for _, end in merged]
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        # The last interval starting before `end` is the only one that can reach past `start`.
+        i = bisect_left(self.starts, end) - 1
+        return i >= 0 and self.ends[i] > start
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+_ALWAYS = datetime.max.replace(tzinfo=UTC)
+
+
+def _outside(
+    weekly: Mapping[int, Sequence[tuple[int, int]]], zone: ZoneInfo, lowest: datetime, highest: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The time outside weekly hours (in zone) around [lowest, highest): before, between and after the spans."""
+    first = max(lowest.astimezone(zone).date() - ONE_DAY, FIRST_DAY)
+    last = min(highest.astimezone(zone).date() + ONE_DAY, LAST_DAY)
+    spans: list[tuple[datetime, datetime]] = []
+    day = first
+    while day <= last:
+        spans.extend(_spans(day, weekly.get(day.weekday(), ()), zone))
+        day += ONE_DAY
+    outside, since = [], _NEVER
+    for span_start, span_end in spans:  # days in order, each's spans sorted and within the day
+        if span_start > since:
+            outside.append((since, span_start))
+        since = max(since, span_end)
+    outside.append((since, _ALWAYS))
+    return outside
 
 
 def range_errors(ranges: Sequence[tuple[int, int]]) -> list[str]:

@@ -7,10 +7,11 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.calendars.availability import Busy, Rules
+from webapp.calendars.hosted import HostSettings, read_settings
 from webapp.clock import utcnow
 from webapp.columns import UTCDateTime
 from webapp.extensions import db
-from webapp.hosts.models import SINGLE, CalendarHost
+from webapp.hosts.models import ROUND_ROBIN, SINGLE, CalendarHost
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -134,6 +135,15 @@ class Calendar(db.Model):
     def hosts(self) -> list:
         """Its hosts (Host rows), in the admin's order."""
         return [link.host for link in self.host_links]
+
+    @property
+    def round_robin(self) -> bool:
+        """True when a booking goes to one free host among several (assignment round_robin)."""
+        return self.assignment == ROUND_ROBIN
+
+    def host_settings(self, since: date) -> tuple[HostSettings, ...]:
+        """Its hosts as the slot engine reads them (time off ending before `since` left out), fresh."""
+        return read_settings(self.id, since)
 
     def busy(self, start: datetime, end: datetime, exclude_booking_id: int | None = None) -> list[Busy]:
         """What keeps slots in [start, end) from being offered, for the availability engine: every

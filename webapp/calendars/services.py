@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from webapp.audit import audit
 from webapp.calendars.availability import FIRST_DAY, LAST_DAY, Rules, Slot, open_slots, slots_by_day
+from webapp.calendars.hosted import host_times
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -151,12 +152,24 @@ def slots(
     start = datetime.combine(first_day - timedelta(days=2), datetime.min.time(), zone)
     end = datetime.combine(last_day + timedelta(days=3), datetime.min.time(), zone)
     busy = calendar.busy(start, end, exclude_booking_id)
-    return open_slots(rules or calendar.rules(), busy, now, first_day, last_day, viewer_tz)
+    hosts = calendar.host_settings(since_for(now))
+    if not hosts:
+        return open_slots(rules or calendar.rules(), busy, now, first_day, last_day, viewer_tz)
+    times, unassigned = host_times(calendar.id, hosts, start, end, exclude_booking_id, calendar.round_robin, now)
+    return open_slots(
+        rules or calendar.rules(), busy, now, first_day, last_day, viewer_tz, times, calendar.round_robin, unassigned
+    )
+
+
+def since_for(now: datetime) -> date:
+    """The first day whose time off can still matter at `now` (a day's end in any zone is within 2 days)."""
+    return (now.astimezone(UTC) - timedelta(days=2)).date()
 
 
 def without_limits(rules: Rules) -> Rules:
     """An organiser's rules: every start on the slot grid of every day, from now on, with no notice,
-    window or daily cap; the duration, interval, buffers and seats (other bookings) still apply."""
+    window, daily cap, hosts' own hours or time off; the duration, interval, buffers and seats (other
+    bookings, hosts' busy time) still apply."""
     return replace(
         rules,
         weekly={weekday: ((0, 1440),) for weekday in range(7)},
@@ -164,6 +177,7 @@ def without_limits(rules: Rules) -> Rules:
         min_notice=0,
         window_days=None,
         max_per_day=None,
+        host_limits=False,
     )
 
 
