@@ -304,4 +304,5 @@ def booking_json(booking: Booking, link: OneTimeLink | None) -> dict:
         "cancelled_at": instant(booking.cancelled_at),
         "one_time_link_id": link.id if link else None,
         "metadata": (link.meta or {}) if link else None,
+        "host_ids": [row.host_id for row in booking.host_rows],
     }

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp import paging
 from webapp.api import keys
@@ -275,7 +276,7 @@ def bookings_list():
         errors["offset"] = "Give after or offset, not both."
     if errors:
         raise invalid(errors)
-    query = select(Booking)
+    query = select(Booking).options(selectinload(Booking.host_rows))  # host_ids: one query per page
     if calendar_id is not None:
         _get(Calendar, calendar_id, "calendar", "calendar_id")
         query = query.where(Booking.calendar_id == calendar_id)
