@@ -210,6 +210,12 @@ SCHEMAS = {
             "cancelled_at": MAYBE_INSTANT,
             "one_time_link_id": _nullable(ID),
             "metadata": _nullable(METADATA),
+            "host_ids": {
+                "type": "array",
+                "items": ID,
+                "description": "The hosts the meeting is with (one, or every host of a collective calendar); "
+                "empty for a calendar without hosts.",
+            },
         }
     ),
     "CancelInput": _object(

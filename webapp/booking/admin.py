@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from webapp import htmx, paging, params
@@ -186,7 +186,7 @@ def bookings_page(view: str, calendar: Calendar | None, now, args) -> paging.Pag
         select(Booking).where(Booking.calendar_id == calendar.id)
         if calendar
         else select(Booking).options(joinedload(Booking.calendar))
-    )
+    ).options(selectinload(Booking.host_rows))  # the hosts' names: one more statement per page
     if view == "upcoming":
         query = query.where(
             Booking.status == "confirmed", Booking.end_at > now, Booking.start_at > now - LONGEST_BOOKING

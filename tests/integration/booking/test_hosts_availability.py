@@ -403,3 +403,16 @@ def test_the_api_gives_bookings_host_ids_and_slots_without_busy_hosts(api, cal, 
     body = api.get(f"/api/v1/calendars/{second.id}/slots?start=2027-03-02&end=2027-03-02&timezone=UTC").get_json()
     assert "2027-03-02T10:00:00Z" not in [s["start"] for s in body["slots"]]
     assert "2027-03-02T10:30:00Z" in [s["start"] for s in body["slots"]]
+
+
+# --- the admin's pages ---------------------------------------------------------------------------
+
+
+def test_the_admins_bookings_list_and_booking_page_name_the_host(login, cal, make_host, book):
+    calendar = cal(name="Calls")
+    make_host(name="Sam <b>Rivera</b>", calendars=[calendar])
+    booking = book(calendar, at(10))
+    escaped = "Sam &lt;b&gt;Rivera&lt;/b&gt;"
+    assert f"with {escaped}" in login.get("/bookings/?view=all").text
+    page = login.get(f"/bookings/{booking.id}").text
+    assert ">Host</th>" in page and escaped in page
