@@ -175,16 +175,14 @@ def calendars_create():
     return jsonify(calendar_json(calendar)), 201
 
 
-@bp.get("/calendars/<int:calendar_id>")
-def calendars_show(calendar_id):
-    """One calendar."""
-    return jsonify(calendar_json(_get(Calendar, calendar_id, "calendar")))
-
-
-@bp.patch("/calendars/<int:calendar_id>")
-def calendars_update(calendar_id):
-    """Change the settings, hours, hosts or assignment a body sends; the rest stays."""
+# One rule for both methods: with two, werkzeug answers a PATCH to an id past MAX_ID with 405 (the GET
+# rule's path matched before the id converter refused it) instead of the 404 any unknown id gets.
+@bp.route("/calendars/<int:calendar_id>", methods=["GET", "PATCH"])
+def calendars_one(calendar_id):
+    """GET: one calendar. PATCH: change the settings, hours, hosts or assignment a body sends; the rest stays."""
     calendar = _get(Calendar, calendar_id, "calendar")
+    if request.method == "GET":
+        return jsonify(calendar_json(calendar))
     data = body(CALENDAR_BODY)
     form = calendar_form(data, calendar)
     chosen = calendar_hosts(data, calendar)
@@ -237,16 +235,12 @@ def hosts_create():
     return jsonify(host_json(host)), 201
 
 
-@bp.get("/hosts/<int:host_id>")
-def hosts_show(host_id):
-    """One host."""
-    return jsonify(host_json(_get(Host, host_id, "host")))
-
-
-@bp.patch("/hosts/<int:host_id>")
-def hosts_update(host_id):
-    """Change a host's name, email, timezone or is_active (false: no calendar offers them any more)."""
+@bp.route("/hosts/<int:host_id>", methods=["GET", "PATCH"])
+def hosts_one(host_id):
+    """GET: one host. PATCH: change their name, email, timezone or is_active (false: no calendar offers them)."""
     host = _get(Host, host_id, "host")
+    if request.method == "GET":
+        return jsonify(host_json(host))
     changes = host_input(body({"name", "email", "timezone", "is_active"}), host)
     try:
         hosts.update_host(host, changes)

@@ -12,7 +12,6 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
-    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -138,8 +137,6 @@ class CalendarForm(FlaskForm):
         choices=[SelectChoice(key, label) for key, label in services.ASSIGNMENT_LABELS.items()],
         default=SINGLE,
     )
-    # Posted by the page's "Hosts" section; without it (the API, an old form) the hosts are not changed.
-    hosts_section = HiddenField()
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
     tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
     wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
@@ -156,6 +153,8 @@ class CalendarForm(FlaskForm):
         self.host_rows: list[HostRow] = []
         self.host_error: str | None = None
         self._own_host_ids: list[int] = []
+        # The page's "Hosts" section posts hosts_section=1; without it (the API, an old form) hosts stay.
+        self.hosts_posted = False
 
     # --- hosts ---------------------------------------------------------------------------------
 
@@ -178,6 +177,7 @@ class CalendarForm(FlaskForm):
         order = [int(v) for v in formdata.getlist("host_order") if v.isdigit() and int(v) in by_id]
         order = list(dict.fromkeys(order)) + [host_id for host_id in by_id if host_id not in order]
         ticked = {int(v) for v in formdata.getlist("host_ids") if v.isdigit()}
+        self.hosts_posted = formdata.get("hosts_section") == "1"
         self.host_rows = []
         for host_id in order:
             host = by_id[host_id]
@@ -199,7 +199,7 @@ class CalendarForm(FlaskForm):
 
     def host_settings(self):
         """(host ids in order, assignment, priorities) for the service; None when the hosts were not posted."""
-        if self.hosts_section.data != "1":
+        if not self.hosts_posted:
             return None
         chosen = [row for row in self.host_rows if row.checked]
         assignment = self.assignment.data or SINGLE

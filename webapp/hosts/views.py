@@ -61,6 +61,14 @@ def list_hosts():
     return render_template("hosts/list.html", page=page, calendars=calendars_of(h.id for h in page))
 
 
+@bp.get("/me")
+def mine():
+    """The signed-in admin's own host page (linked from Settings)."""
+    host = services.host_for_admin(current_user)
+    db.session.commit()  # an admin from before hosts gets theirs now
+    return redirect(url_for("hosts.edit", host_id=host.id), 303)
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def create():
     """Add a host who does not sign in (a team member meetings are with)."""

@@ -306,3 +306,9 @@ def test_pages_need_sign_in(client, make_host):
     for path in ("/hosts/", "/hosts/new", f"/hosts/{host.id}", f"/hosts/{host.id}/delete"):
         assert client.get(path).status_code == 302, path
     assert client.post(f"/hosts/{host.id}/photo/remove").status_code == 302
+
+
+def test_settings_links_to_the_admins_own_host(login, admin):
+    assert 'href="/hosts/me"' in login.get("/settings").text
+    host = db.session.scalar(select(Host).where(Host.user_id == admin.id))
+    assert login.get("/hosts/me").location == f"/hosts/{host.id}"
