@@ -91,6 +91,9 @@ class Api:
     def post(self, url, json=None, **kwargs):
         return self.client.post(url, headers=self.headers, json=json, **kwargs)
 
+    def patch(self, url, json=None, **kwargs):
+        return self.client.patch(url, headers=self.headers, json=json, **kwargs)
+
 
 def post_booking(client, token, start, **fields):
     """The booking page's form posted for `start`; `fields` replace the invitee's (None leaves one out)."""

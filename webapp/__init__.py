@@ -26,13 +26,14 @@ from webapp.booking import admin as booking_admin
 from webapp.booking import views as booking_views
 from webapp.calendars import views as calendar_views
 from webapp.contacts import views as contact_views
+from webapp.hosts import views as host_views
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Each registers its blueprints, hooks, task sources and commands through init_app(app), in this
 # order: core's guard and headers first, then auth's admin loader; retention after the outbox (mail)
 # and the enrolments (workflows), so that pruning runs last in each round of the worker.
-# calendars, contacts and booking register through their views modules: their packages are imported
+# calendars, hosts, contacts and booking register through their views modules: their packages are imported
 # by the other features' models, so they stay free of views.
 FEATURES = (
     core,
@@ -40,6 +41,7 @@ FEATURES = (
     hosts,
     dashboard,
     calendar_views,
+    host_views,
     contact_views,
     booking_views,
     booking_admin,

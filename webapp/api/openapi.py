@@ -13,6 +13,7 @@ from webapp.calendars.availability import FIRST_DAY, LAST_DAY
 from webapp.calendars.forms import DAY_KEYS
 from webapp.contacts import services as contacts
 from webapp.extensions import MAX_ID
+from webapp.hosts.models import ASSIGNMENTS, NAME_MAX
 from webapp.paging import MAX_CURSOR
 
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -102,6 +103,21 @@ AVAILABILITY = {
     "additionalProperties": False,
 }
 
+HOST_IDS = {
+    "type": "array",
+    "items": ID,
+    "description": "The calendar's hosts, in order: exactly one for single, at least one otherwise; active hosts.",
+}
+ASSIGNMENT = {
+    "enum": list(ASSIGNMENTS),
+    "description": "single: one host; round_robin: one available host per booking; collective: every host attends.",
+}
+HOST_SETTINGS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX, **SINGLE_LINE},
+    "email": {"type": "string", "maxLength": 254, "format": "email", "description": "Unique among hosts (any case)."},
+    "timezone": _ref("TimeZone"),
+}
+
 SCHEMAS = {
     # Not an enum of the ~600 zones: it would slow every client that validates against this document.
     "TimeZone": {"type": "string", "description": "An IANA time zone, e.g. Europe/London.", "examples": ["UTC"]},
@@ -143,6 +159,8 @@ SCHEMAS = {
             "slug": {"type": "string"},
             "availability": AVAILABILITY,
             "status": {"enum": ["active", "inactive", "archived"]},
+            "assignment": ASSIGNMENT,
+            "host_ids": {"type": "array", "items": ID},
             "created_at": INSTANT,
         }
     ),
@@ -151,8 +169,53 @@ SCHEMAS = {
         {
             **{name: schema if name == "name" else _nullable(schema) for name, schema in CALENDAR_SETTINGS.items()},
             "availability": _nullable(AVAILABILITY),
+            "host_ids": _nullable(HOST_IDS),
+            "assignment": _nullable(ASSIGNMENT),
         },
         required=["name"],
+    ),
+    # PATCH: what is not sent stays; null puts a setting back to its default, as in CalendarInput.
+    "CalendarUpdate": _object(
+        {
+            **{name: _nullable(schema) for name, schema in CALENDAR_SETTINGS.items()},
+            "availability": _nullable(AVAILABILITY),
+            "host_ids": _nullable(HOST_IDS),
+            "assignment": _nullable(ASSIGNMENT),
+        },
+        required=[],
+    ),
+    "Host": _object(
+        {
+            "id": ID,
+            "name": {"type": "string"},
+            "email": {"type": "string"},
+            "timezone": {"type": "string"},
+            "is_active": {"type": "boolean"},
+            "is_admin": {"type": "boolean", "description": "The host is an admin (every admin is a host)."},
+            "photo_url": _nullable({"type": "string", "description": "Public; a new photo gets a new URL."}),
+            "own_hours": {"type": "boolean"},
+            "created_at": INSTANT,
+            "updated_at": INSTANT,
+        }
+    ),
+    "HostInput": _object(
+        {**HOST_SETTINGS, "timezone": _nullable(_ref("TimeZone"))},
+        required=["name", "email"],
+    ),
+    "HostUpdate": _object(
+        {
+            **{name: _nullable(schema) for name, schema in HOST_SETTINGS.items()},
+            "is_active": {"type": "boolean", "description": "false: no calendar offers the host any more."},
+        },
+        required=[],
+    ),
+    "HostList": _object(
+        {
+            "hosts": {"type": "array", "items": _ref("Host")},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            "offset": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            "next": _nullable({"type": "string", "maxLength": MAX_CURSOR}),
+        }
     ),
     "CalendarList": _object({"calendars": {"type": "array", "items": _ref("Calendar")}}),
     "Slots": _object(
@@ -301,6 +364,58 @@ PATHS = {
             "summary": "A new calendar, checked as the calendar page checks it.",
             "requestBody": _body("CalendarInput"),
             "responses": {"201": _answer("Created.", _ref("Calendar")), **_errors("400", "413", "422")},
+        },
+    },
+    "/calendars/{calendar_id}": {
+        "get": {
+            "operationId": "calendars_show",
+            "summary": "One calendar.",
+            "parameters": [_path_id("calendar_id")],
+            "responses": {"200": _answer("The calendar.", _ref("Calendar")), **_errors("404")},
+        },
+        "patch": {
+            "operationId": "calendars_update",
+            "summary": "Change what the body sends (settings, availability, host_ids, assignment); the rest stays.",
+            "parameters": [_path_id("calendar_id")],
+            "requestBody": _body("CalendarUpdate"),
+            "responses": {"200": _answer("The calendar.", _ref("Calendar")), **_errors("400", "404", "413", "422")},
+        },
+    },
+    "/hosts": {
+        "get": {
+            "operationId": "hosts_list",
+            "summary": "Hosts by name, a page at a time.",
+            "parameters": [
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}),
+                _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_ID, "default": 0}),
+                _query(
+                    "after",
+                    {"type": "string", "maxLength": MAX_CURSOR},
+                    description="The previous page's next: the page after it (not with offset).",
+                ),
+            ],
+            "responses": {"200": _answer("One page of hosts.", _ref("HostList")), **_errors("422")},
+        },
+        "post": {
+            "operationId": "hosts_create",
+            "summary": "A new host (a team member who does not sign in).",
+            "requestBody": _body("HostInput"),
+            "responses": {"201": _answer("Created.", _ref("Host")), **_errors("400", "413", "422")},
+        },
+    },
+    "/hosts/{host_id}": {
+        "get": {
+            "operationId": "hosts_show",
+            "summary": "One host.",
+            "parameters": [_path_id("host_id")],
+            "responses": {"200": _answer("The host.", _ref("Host")), **_errors("404")},
+        },
+        "patch": {
+            "operationId": "hosts_update",
+            "summary": "Change a host's name, email, timezone or is_active; the rest stays.",
+            "parameters": [_path_id("host_id")],
+            "requestBody": _body("HostUpdate"),
+            "responses": {"200": _answer("The host.", _ref("Host")), **_errors("400", "404", "413", "422")},
         },
     },
     "/calendars/{calendar_id}/slots": {

@@ -8,17 +8,20 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
-from flask import request
+from flask import request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from webapp import params
 from webapp.booking import links
 from webapp.booking.models import Booking, OneTimeLink
+from webapp.calendars import services as calendars
 from webapp.calendars.forms import DAY_KEYS, CalendarForm, hhmm
 from webapp.calendars.models import Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, normalize_tag
+from webapp.hosts.forms import HostForm
+from webapp.hosts.models import ASSIGNMENTS, SINGLE, Host
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Limits of the API's own (webapp/api/openapi.py states them in the document).
@@ -167,12 +170,22 @@ def contact_input(data: Mapping) -> tuple[dict, list[str]]:
     return fields, tags
 
 
-def calendar_form(data: Mapping) -> CalendarForm:
-    """The calendar page's own form filled from a request body and validated; 422 with its messages."""
+def calendar_form(data: Mapping, calendar: Calendar | None = None) -> CalendarForm:
+    """The calendar page's own form filled from a request body and validated; 422 with its messages.
+    With `calendar` (PATCH): what the body leaves out stays as the calendar has it."""
     errors: dict[str, str] = {}
     formdata: MultiDict[str, str] = MultiDict()
-    for name, value in {**CALENDAR_DEFAULTS, **data}.items():
-        if name == "availability" or value is None:
+    start = CALENDAR_DEFAULTS
+    if calendar is not None:
+        current = calendar_json(calendar)
+        start = {name: current[name] for name in CALENDAR_FIELDS}
+        start["availability"] = current["availability"]
+    for name, value in {**start, **data}.items():
+        if name in ("availability", "host_ids", "assignment"):
+            continue
+        if value is None:
+            if calendar is not None and name not in data:
+                formdata[CALENDAR_FIELDS[name]] = ""  # a setting the calendar has cleared stays cleared
             continue
         if name in CALENDAR_INTEGERS and not integer(value):
             errors[name] = "Must be a whole number."
@@ -187,7 +200,8 @@ def calendar_form(data: Mapping) -> CalendarForm:
             formdata[CALENDAR_FIELDS[name]] = str(value)
     # null is the default, as for every other field; [] or "" is a mistake, not "no hours" ({} is).
     availability = data.get("availability")
-    availability = DEFAULT_AVAILABILITY if availability is None else availability
+    if availability is None:
+        availability = DEFAULT_AVAILABILITY if calendar is None else start["availability"]
     if not isinstance(availability, dict):
         errors["availability"] = 'Must be an object like {"mon": [["09:00", "17:00"]]}.'
         availability = {}
@@ -200,11 +214,62 @@ def calendar_form(data: Mapping) -> CalendarForm:
         else:
             for i, (start, end) in enumerate(ranges):
                 formdata[f"{key}-{i}-start"], formdata[f"{key}-{i}-end"] = start, end
-    form = CalendarForm(formdata=formdata, meta={"csrf": False})
+    form = CalendarForm(formdata=formdata, meta={"csrf": False}, calendar_id=calendar.id if calendar else None)
     if not form.validate() or errors:
         # Every problem at once; a field of the wrong type keeps its own message.
         raise invalid({**_form_errors(form), **errors})
     return form
+
+
+def calendar_hosts(data: Mapping, calendar: Calendar | None = None):
+    """(host ids, assignment, priorities) from a body's host_ids / assignment, or None when it sends neither;
+    what it leaves out stays as the calendar has it. 422 for anything the calendar page would refuse."""
+    host_ids, assignment = data.get("host_ids"), data.get("assignment")
+    if host_ids is None and assignment is None:
+        return None
+    errors: dict[str, str] = {}
+    if host_ids is None:
+        host_ids = [link.host_id for link in calendar.host_links] if calendar is not None else []
+    elif not isinstance(host_ids, list) or not all(integer(i) and 0 < i < 2**31 for i in host_ids):
+        errors["host_ids"] = "Must be a list of host ids."
+    if assignment is None:
+        assignment = calendar.assignment if calendar is not None else SINGLE
+    elif not isinstance(assignment, str) or assignment not in ASSIGNMENTS:
+        errors["assignment"] = f"One of {', '.join(ASSIGNMENTS)}."
+    if errors:
+        raise invalid(errors)
+    own = [link.host_id for link in calendar.host_links] if calendar is not None else []
+    if message := calendars.host_errors(host_ids, assignment, allowed=own):
+        raise invalid({"host_ids": message})
+    priorities = {link.host_id: link.priority for link in calendar.host_links} if calendar is not None else {}
+    return host_ids, assignment, priorities
+
+
+def host_input(data: Mapping, host: Host | None = None) -> dict:
+    """A host's name / email / timezone (and is_active on update) from a body, checked by the host page's
+    form; 422 with every problem. With `host` (PATCH): only what the body sends changes."""
+    errors: dict[str, str] = {}
+    formdata: MultiDict[str, str] = MultiDict()
+    for name in ("name", "email", "timezone"):
+        value = data.get(name)
+        if value is None:
+            if host is not None:
+                formdata[name] = getattr(host, name)
+            elif name == "timezone":
+                formdata[name] = "UTC"
+        elif not isinstance(value, str):
+            errors[name] = "Must be a string."
+        else:
+            formdata[name] = value
+    if "is_active" in data and not isinstance(data["is_active"], bool):
+        errors["is_active"] = "Must be true or false."
+    form = HostForm(formdata=formdata, meta={"csrf": False}, host_id=host.id if host else None)
+    if not form.validate() or errors:
+        raise invalid({**{name: " ".join(messages) for name, messages in form.errors.items()}, **errors})
+    changes = {name: value for name, value in form.changes().items() if host is None or name in data}
+    if "is_active" in data:
+        changes["is_active"] = data["is_active"]
+    return changes
 
 
 def _is_range(value) -> bool:
@@ -263,9 +328,28 @@ def calendar_json(calendar: Calendar) -> dict:
         id=calendar.id,
         status=calendar.status,
         availability=weekly,
+        assignment=calendar.assignment,
+        host_ids=[link.host_id for link in calendar.host_links],
         created_at=instant(calendar.created_at),
     )
     return result
+
+
+def host_json(host: Host) -> dict:
+    """A host: who they are, whether they are an admin, and their photo's public URL (null without one)."""
+    photo = url_for("hosts.photo", host_id=host.id, version=host.photo_version, _external=True)
+    return {
+        "id": host.id,
+        "name": host.name,
+        "email": host.email,
+        "timezone": host.timezone,
+        "is_active": host.is_active,
+        "is_admin": host.user_id is not None,
+        "photo_url": photo if host.photo_type else None,
+        "own_hours": host.own_hours,
+        "created_at": instant(host.created_at),
+        "updated_at": instant(host.updated_at),
+    }
 
 
 def link_json(link: OneTimeLink) -> dict:

@@ -1,4 +1,4 @@
-"""JSON API v1: contacts, calendars and their slots, one-time links, bookings. Every call needs an API key."""
+"""JSON API v1: contacts, calendars and their slots, hosts, one-time links, bookings. Every call needs an API key."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -20,10 +20,13 @@ from webapp.api.schemas import (
     body,
     booking_json,
     calendar_form,
+    calendar_hosts,
     calendar_json,
     contact_input,
     contact_json,
     day,
+    host_input,
+    host_json,
     instant,
     integer,
     invalid,
@@ -40,6 +43,8 @@ from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import MAX_ID, db
+from webapp.hosts import services as hosts
+from webapp.hosts.models import Host
 from webapp.zones import resolve
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -150,17 +155,100 @@ def contacts_find():
 @bp.get("/calendars")
 def calendars_list():
     """Every calendar, archived ones last."""
-    query = select(Calendar).order_by(Calendar.archived_at.is_not(None), Calendar.name, Calendar.id)
+    query = select(Calendar).options(selectinload(Calendar.host_links))
+    query = query.order_by(Calendar.archived_at.is_not(None), Calendar.name, Calendar.id)
     return jsonify(calendars=[calendar_json(c) for c in db.session.scalars(query)])
+
+
+CALENDAR_BODY = {"availability", "host_ids", "assignment", *CALENDAR_FIELDS}
 
 
 @bp.post("/calendars")
 def calendars_create():
-    """A new calendar, checked by the same form as the calendar page."""
-    form = calendar_form(body({"availability", *CALENDAR_FIELDS}))
-    calendar = calendars.create_calendar(form.settings(), form.weekly(), form.override_rows())
+    """A new calendar, checked by the same form as the calendar page; without host_ids, single with the
+    first active admin's host (or no host when there is none)."""
+    data = body(CALENDAR_BODY)
+    form = calendar_form(data)
+    chosen = calendar_hosts(data) or calendars.default_hosts()
+    calendar = calendars.create_calendar(form.settings(), form.weekly(), form.override_rows(), chosen)
     _audit("calendar.create", calendar_id=calendar.id)
     return jsonify(calendar_json(calendar)), 201
+
+
+# One rule for both methods: with two, werkzeug answers a PATCH to an id past MAX_ID with 405 (the GET
+# rule's path matched before the id converter refused it) instead of the 404 any unknown id gets.
+@bp.route("/calendars/<int:calendar_id>", methods=["GET", "PATCH"])
+def calendars_one(calendar_id):
+    """GET: one calendar. PATCH: change the settings, hours, hosts or assignment a body sends; the rest stays."""
+    calendar = _get(Calendar, calendar_id, "calendar")
+    if request.method == "GET":
+        return jsonify(calendar_json(calendar))
+    data = body(CALENDAR_BODY)
+    form = calendar_form(data, calendar)
+    chosen = calendar_hosts(data, calendar)
+    weekly = form.weekly() if "availability" in data else None
+    calendars.update_calendar(calendar, form.settings(), weekly, None, chosen)
+    _audit("calendar.update", calendar_id=calendar.id)
+    return jsonify(calendar_json(calendar))
+
+
+# --- hosts ---------------------------------------------------------------------------------------
+
+
+HOST_ORDER = paging.oldest_first(Host.name, Host.id)
+
+
+@bp.get("/hosts")
+def hosts_list():
+    """Hosts by name, paged by limit and offset or by ?after=<the last page's "next">."""
+    errors: dict[str, str] = {}
+    limit = _int_arg("limit", 100, 1, MAX_PAGE, errors)
+    offset = _int_arg("offset", 0, 0, None, errors)
+    after = request.args.get("after", "")
+    if after and paging.decode(after, HOST_ORDER) is None:
+        errors["after"] = "Not a cursor this list gave: pass the last page's next as it came."
+    elif after and offset:
+        errors["offset"] = "Give after or offset, not both."
+    if errors:
+        raise invalid(errors)
+    if after:
+        page = paging.page_of(select(Host), HOST_ORDER, after=after, per_page=limit, restart=False)
+        found, next_cursor = page.items, page.older
+    else:
+        query = select(Host).order_by(*(key.ordered() for key in HOST_ORDER)).limit(limit + 1).offset(offset)
+        found = list(db.session.scalars(query))
+        more, found = len(found) > limit, found[:limit]
+        next_cursor = paging.encode([found[-1].name, found[-1].id]) if more else None
+    return jsonify(hosts=[host_json(h) for h in found], limit=limit, offset=offset, next=next_cursor)
+
+
+@bp.post("/hosts")
+def hosts_create():
+    """A new host (someone who does not sign in): name, email (unique, any case), timezone."""
+    changes = host_input(body({"name", "email", "timezone"}))
+    try:
+        host = hosts.add_host(**changes)
+    except IntegrityError:
+        db.session.rollback()  # the same email added by another request a moment ago
+        raise invalid({"email": "Another host already has this email."}) from None
+    _audit("host.create", host_id=host.id)
+    return jsonify(host_json(host)), 201
+
+
+@bp.route("/hosts/<int:host_id>", methods=["GET", "PATCH"])
+def hosts_one(host_id):
+    """GET: one host. PATCH: change their name, email, timezone or is_active (false: no calendar offers them)."""
+    host = _get(Host, host_id, "host")
+    if request.method == "GET":
+        return jsonify(host_json(host))
+    changes = host_input(body({"name", "email", "timezone", "is_active"}), host)
+    try:
+        hosts.update_host(host, changes)
+    except IntegrityError:
+        db.session.rollback()
+        raise invalid({"email": "Another host already has this email."}) from None
+    _audit("host.update", host_id=host.id)
+    return jsonify(host_json(host))
 
 
 @bp.get("/calendars/<int:calendar_id>/slots")

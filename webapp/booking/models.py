@@ -14,6 +14,7 @@ from webapp.columns import UTCDateTime
 from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.hosts.models import Host
+from webapp.hosts.models import add_usage_check as add_host_usage_check
 
 STATUSES = ("active", "opened", "used", "expired", "revoked")
 
@@ -153,6 +154,14 @@ class BookingHost(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     host: Mapped[Host] = relationship(lazy="joined")
+
+
+def _host_has_bookings(host_id: int) -> bool:
+    return db.session.scalar(select(BookingHost.booking_id).where(BookingHost.host_id == host_id).limit(1)) is not None
+
+
+# A host named on a booking is deactivated rather than deleted (hosts.services.delete_or_deactivate).
+add_host_usage_check(_host_has_bookings)
 
 
 def _busy(calendar_id: int, start: datetime, end: datetime, exclude_booking_id: int | None):

@@ -1,8 +1,10 @@
 """The calendar settings form, with weekly ranges and date overrides as repeatable rows."""
 
 import re
+from dataclasses import dataclass
 
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
@@ -11,6 +13,7 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -30,51 +33,13 @@ from wtforms.validators import (
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
+from webapp.extensions import db
+from webapp.hosts.models import ROUND_ROBIN, SINGLE, Host
+from webapp.hours import DAY_KEYS, RangeForm, TimeText, day_problems, hhmm, parse_minutes, valid_time
 from webapp.i18n import DEFAULT as DEFAULT_LANGUAGE
 from webapp.i18n import LANGUAGES
 from webapp.text import SingleLine
 from webapp.zones import resolve, unknown
-
-DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def parse_minutes(value: str | None, is_end: bool = False) -> int | None:
-    """'09:30' -> 570; an end of '00:00' means midnight at the end of the day (1440)."""
-    match = TIME_RE.match((value or "").strip())
-    if not match:
-        return None
-    minutes = int(match[1]) * 60 + int(match[2])
-    return 1440 if is_end and minutes == 0 else minutes
-
-
-def hhmm(minutes: int | None) -> str:
-    """570 -> '09:30'; 1440 -> '00:00' (an end at midnight)."""
-    if minutes is None:
-        return ""
-    minutes %= 1440
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-class TimeText(StringField):
-    """A HH:MM field rendered as a native time picker."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"type": "time", "step": 300})
-        super().__init__(label, validators, **kwargs)
-
-
-def valid_time(form, field):
-    if field.data and not TIME_RE.match(field.data.strip()):
-        raise ValidationError("Use a time like 09:30.")
-
-
-class RangeForm(Form):
-    start = TimeText("From", [DataRequired("Enter a start time."), valid_time])
-    end = TimeText("Until", [DataRequired("Enter an end time."), valid_time])
-
-    def minutes(self) -> tuple[int | None, int | None]:
-        return parse_minutes(self.start.data), parse_minutes(self.end.data, is_end=True)
 
 
 class OverrideForm(Form):
@@ -85,6 +50,30 @@ class OverrideForm(Form):
 
     def minutes(self) -> tuple[int | None, int | None]:
         return parse_minutes(self.start.data), parse_minutes(self.end.data, is_end=True)
+
+
+# Round robin's tie-break between hosts with as many recent bookings: higher first.
+PRIORITIES = {1: "High", 0: "Medium", -1: "Low"}
+HOST_CHOICES_MAX = 200  # hosts offered in the editor (active ones by name, plus the calendar's own)
+
+
+@dataclass
+class HostRow:
+    """One host in the calendar editor's "Hosts" list, as shown or as posted."""
+
+    id: int
+    name: str
+    email: str
+    is_active: bool
+    checked: bool = False
+    priority: int = 0
+
+
+def _host_choices(calendar) -> list[Host]:
+    """The hosts the editor offers: the calendar's own (even inactive), then active ones by name."""
+    own = list(calendar.hosts) if calendar is not None else []
+    query = select(Host).where(Host.is_active.is_(True)).order_by(Host.name, Host.id).limit(HOST_CHOICES_MAX)
+    return own + [host for host in db.session.scalars(query) if host not in own]
 
 
 def _optional_int(label, minimum, maximum, message, default=None):
@@ -142,6 +131,12 @@ class CalendarForm(FlaskForm):
         choices=[SelectChoice(code, label) for code, label in LANGUAGES.items()],
         default=DEFAULT_LANGUAGE,
     )
+    assignment = RadioField(
+        "Who the meeting is with",
+        [Optional()],
+        choices=[SelectChoice(key, label) for key, label in services.ASSIGNMENT_LABELS.items()],
+        default=SINGLE,
+    )
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
     tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
     wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
@@ -155,6 +150,61 @@ class CalendarForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.calendar_id = calendar_id
         self.day_errors: dict[str, list[str]] = {}
+        self.host_rows: list[HostRow] = []
+        self.host_error: str | None = None
+        self._own_host_ids: list[int] = []
+        # The page's "Hosts" section posts hosts_section=1; without it (the API, an old form) hosts stay.
+        self.hosts_posted = False
+
+    # --- hosts ---------------------------------------------------------------------------------
+
+    def load_hosts(self, calendar=None, default_host_id: int | None = None) -> None:
+        """GET: the calendar's hosts ticked in their order (a new calendar: the default host), then the others."""
+        priorities = {link.host_id: link.priority for link in calendar.host_links} if calendar is not None else {}
+        ticked = set(priorities) if calendar is not None else {default_host_id}
+        self._own_host_ids = list(priorities)
+        self.host_rows = [
+            HostRow(h.id, h.name, h.email, h.is_active, h.id in ticked, max(-1, min(1, priorities.get(h.id, 0))))
+            for h in _host_choices(calendar)
+        ]
+        if calendar is not None:
+            self.assignment.data = calendar.assignment
+
+    def read_hosts(self, formdata, calendar=None) -> None:
+        """POST: the rows in the order posted, with their ticks and priorities, so nothing typed is lost."""
+        self._own_host_ids = [link.host_id for link in calendar.host_links] if calendar is not None else []
+        by_id = {host.id: host for host in _host_choices(calendar)}
+        order = [int(v) for v in formdata.getlist("host_order") if v.isdigit() and int(v) in by_id]
+        order = list(dict.fromkeys(order)) + [host_id for host_id in by_id if host_id not in order]
+        ticked = {int(v) for v in formdata.getlist("host_ids") if v.isdigit()}
+        self.hosts_posted = formdata.get("hosts_section") == "1"
+        self.host_rows = []
+        for host_id in order:
+            host = by_id[host_id]
+            raw = formdata.get(f"priority-{host_id}", "0")
+            priority = int(raw) if raw in ("1", "0", "-1") else 0
+            self.host_rows.append(HostRow(host.id, host.name, host.email, host.is_active, host_id in ticked, priority))
+
+    def move_host(self, action: str | None) -> bool:
+        """Apply a 'host-up-3' / 'host-down-3' button; True when one was applied."""
+        match = re.fullmatch(r"host-(up|down)-(\d+)", action or "")
+        if not match:
+            return False
+        index = next((i for i, row in enumerate(self.host_rows) if row.id == int(match[2])), None)
+        other = None if index is None else index + (-1 if match[1] == "up" else 1)
+        if index is not None and other is not None and 0 <= other < len(self.host_rows):
+            rows = self.host_rows
+            rows[index], rows[other] = rows[other], rows[index]
+        return True
+
+    def host_settings(self):
+        """(host ids in order, assignment, priorities) for the service; None when the hosts were not posted."""
+        if not self.hosts_posted:
+            return None
+        chosen = [row for row in self.host_rows if row.checked]
+        assignment = self.assignment.data or SINGLE
+        priorities = {row.id: row.priority for row in chosen} if assignment == ROUND_ROBIN else {}
+        return [row.id for row in chosen], assignment, priorities
 
     def days(self):
         """(key, label, field list) for the seven weekdays."""
@@ -173,8 +223,11 @@ class CalendarForm(FlaskForm):
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
+        if (hosts := self.host_settings()) is not None:
+            self.host_error = services.host_errors(hosts[0], hosts[1], allowed=self._own_host_ids)
+            ok = ok and self.host_error is None
         for key, _label, rows in self.days():
-            if problems := self._day_problems([row.form.minutes() for row in rows]):
+            if problems := day_problems([row.form.minutes() for row in rows]):
                 self.day_errors[key] = problems
                 ok = False
         by_date: dict = {}
@@ -194,12 +247,6 @@ class CalendarForm(FlaskForm):
                 self.day_errors[f"override-{day.isoformat()}"] = problems
                 ok = False
         return ok
-
-    @staticmethod
-    def _day_problems(ranges):
-        if any(start is None or end is None for start, end in ranges):
-            return []  # the row itself already says what is wrong
-        return range_errors(ranges)
 
     def weekly(self) -> dict[int, list[tuple[int, int]]]:
         """Validated weekly ranges for the service."""

@@ -15,7 +15,8 @@ from webapp.calendars.hosted import host_times
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.hosts.models import ASSIGNMENTS, CalendarHost
+from webapp.hosts import services as hosts
+from webapp.hosts.models import ASSIGNMENTS, COLLECTIVE, ROUND_ROBIN, SINGLE, CalendarHost, Host
 
 SETTINGS = (
     "name",
@@ -42,6 +43,13 @@ SETTINGS = (
 
 Weekly = Mapping[int, Iterable[tuple[int, int]]]
 Overrides = Iterable[tuple[date, int | None, int | None]]
+# A calendar's hosts as the page and the API give them: (host ids in order, assignment, {host_id: priority}).
+HostChoice = tuple[Sequence[int], str, Mapping[int, int]]
+ASSIGNMENT_LABELS = {
+    SINGLE: "Single host",
+    ROUND_ROBIN: "Round robin: one available host per booking",
+    COLLECTIVE: "Collective: every host attends",
+}
 
 
 def slugify(text: str) -> str:
@@ -88,21 +96,74 @@ def _apply(calendar: Calendar, data: Mapping, weekly: Weekly | None, overrides: 
         ]
 
 
-def create_calendar(data: Mapping, weekly: Weekly | None = None, overrides: Overrides | None = None) -> Calendar:
-    """Add a calendar from validated settings."""
+def create_calendar(
+    data: Mapping, weekly: Weekly | None = None, overrides: Overrides | None = None, hosts: HostChoice | None = None
+) -> Calendar:
+    """Add a calendar from validated settings (and hosts, checked with host_errors)."""
     calendar = Calendar()
     _apply(calendar, data, weekly or {}, overrides or [])
     db.session.add(calendar)
+    if hosts is not None:
+        set_hosts(calendar, hosts[0], hosts[1], hosts[2])
     db.session.commit()
     audit("calendar.create", calendar_id=calendar.id)
     return calendar
 
 
-def update_calendar(calendar: Calendar, data: Mapping, weekly: Weekly | None = None, overrides=None) -> None:
-    """Save validated settings; weekly/overrides replace the old ones when given."""
+def update_calendar(
+    calendar: Calendar, data: Mapping, weekly: Weekly | None = None, overrides=None, hosts: HostChoice | None = None
+) -> None:
+    """Save validated settings; weekly/overrides/hosts replace the old ones when given."""
     _apply(calendar, data, weekly, overrides)
+    if hosts is not None:
+        set_hosts(calendar, hosts[0], hosts[1], hosts[2])
     db.session.commit()
     audit("calendar.update", calendar_id=calendar.id)
+
+
+def default_hosts(user_id: int | None = None) -> HostChoice | None:
+    """What a new calendar starts with when no hosts are given: single, with the signed-in admin's host
+    (else the first active admin's); None when there is no such host (the calendar has none)."""
+    host_id = hosts.default_host_id(user_id)
+    return ([host_id], SINGLE, {}) if host_id is not None else None
+
+
+def host_errors(host_ids: Sequence[int], assignment: str, allowed: Iterable[int] = ()) -> str | None:
+    """What is wrong with these hosts for this assignment, or None. `allowed`: hosts the calendar has
+    already (an inactive one may stay); any other must be an active host."""
+    if assignment not in ASSIGNMENTS:
+        return "Choose single, round robin or collective."
+    if len(set(host_ids)) != len(host_ids):
+        return "A host is listed twice."
+    known = set(
+        db.session.scalars(
+            select(Host.id).where(Host.id.in_(host_ids), Host.is_active.is_(True) | Host.id.in_(list(allowed)))
+        )
+    )
+    if missing := [str(host_id) for host_id in host_ids if host_id not in known]:
+        return f"No active host with id {', '.join(missing[:5])}."
+    if assignment == SINGLE and len(host_ids) != 1:
+        return "A single-host calendar needs exactly one host." if host_ids else "Choose the calendar's host."
+    if not host_ids:
+        return "Choose at least one host."
+    return None
+
+
+def calendars_of_hosts(host_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """{host_id: [(calendar_id, name), …]}: the calendars (not archived) each host hosts, by name."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    host_ids = list(host_ids)
+    if not host_ids:
+        return found
+    rows = db.session.execute(
+        select(CalendarHost.host_id, Calendar.id, Calendar.name)
+        .join(Calendar, Calendar.id == CalendarHost.calendar_id)
+        .where(CalendarHost.host_id.in_(host_ids), Calendar.archived_at.is_(None))
+        .order_by(Calendar.name, Calendar.id)
+    )
+    for host_id, calendar_id, name in rows:
+        found.setdefault(host_id, []).append((calendar_id, name))
+    return found
 
 
 def set_active(calendar: Calendar, active: bool) -> None:

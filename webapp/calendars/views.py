@@ -1,13 +1,17 @@
 """Calendar pages: list, create, edit with live slot preview, deactivate, delete."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from webapp import htmx
 from webapp.calendars import services
 from webapp.calendars.forms import CalendarForm
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
+from webapp.hosts import views as host_views
+from webapp.hosts.services import default_host_id
 
 bp = Blueprint("calendars", __name__, url_prefix="/calendars")
 
@@ -27,8 +31,9 @@ def _form_page(template, form, calendar=None, status=200, saved=False):
 @bp.get("/")
 def list():
     """Every calendar, active ones first."""
-    calendars = db.session.scalars(select(Calendar).order_by(Calendar.archived_at.is_not(None), Calendar.name)).all()
-    return render_template("calendars/list.html", calendars=calendars)
+    query = select(Calendar).options(selectinload(Calendar.host_links))
+    calendars = db.session.scalars(query.order_by(Calendar.archived_at.is_not(None), Calendar.name)).all()
+    return render_template("calendars/list.html", calendars=calendars, assignments=services.ASSIGNMENT_LABELS)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -38,14 +43,18 @@ def create():
     if request.method == "GET":
         for key in ("mon", "tue", "wed", "thu", "fri"):
             form[key].append_entry({"start": "09:00", "end": "17:00"})
-    elif form.edit_rows(request.form.get("action")):
+        form.load_hosts(default_host_id=default_host_id(current_user.id))
         return _form_page("calendars/new.html", form)
-    elif form.validate_on_submit():
-        calendar = services.create_calendar(form.settings(), form.weekly(), form.override_rows())
+    form.read_hosts(request.form)
+    action = request.form.get("action")
+    if form.edit_rows(action) or form.move_host(action):
+        return _form_page("calendars/new.html", form)
+    if form.validate_on_submit():
+        hosts = form.host_settings() or services.default_hosts(current_user.id)
+        calendar = services.create_calendar(form.settings(), form.weekly(), form.override_rows(), hosts)
         flash(f"Calendar “{calendar.name}” created. Check its preview below.", "success")
         return htmx.redirect_to(url_for("calendars.edit", calendar_id=calendar.id))
-    status = 422 if form.errors or form.day_errors else 200
-    return _form_page("calendars/new.html", form, status=status)
+    return _form_page("calendars/new.html", form, status=422)
 
 
 @bp.route("/<int:calendar_id>", methods=["GET", "POST"])
@@ -55,18 +64,22 @@ def edit(calendar_id):
     if request.method == "GET":
         form = CalendarForm(obj=calendar, calendar_id=calendar.id)
         form.load(calendar)
+        form.load_hosts(calendar)
         return _form_page("calendars/edit.html", form, calendar)
     form = CalendarForm(calendar_id=calendar.id)
-    if form.edit_rows(request.form.get("action")):
+    form.read_hosts(request.form, calendar)
+    action = request.form.get("action")
+    if form.edit_rows(action) or form.move_host(action):
         return _form_page("calendars/edit.html", form, calendar)
     if not form.validate_on_submit():
         return _form_page("calendars/edit.html", form, calendar, status=422)
-    services.update_calendar(calendar, form.settings(), form.weekly(), form.override_rows())
+    services.update_calendar(calendar, form.settings(), form.weekly(), form.override_rows(), form.host_settings())
     if not htmx.is_htmx():
         flash("Changes saved.", "success")
         return redirect(url_for("calendars.edit", calendar_id=calendar.id), 303)
     form = CalendarForm(obj=calendar, calendar_id=calendar.id, formdata=None)
     form.load(calendar)
+    form.load_hosts(calendar)
     response = _form_page("calendars/edit.html", form, calendar, saved=True)
     return htmx.trigger(htmx.trigger(response, "calendar-saved"), "form-saved")
 
@@ -112,5 +125,6 @@ def delete(calendar_id):
 
 
 def init_app(app):
-    """Register the calendar pages."""
+    """Register the calendar pages, and tell the host pages which calendars each host hosts."""
     app.register_blueprint(bp)
+    host_views.add_calendar_names(services.calendars_of_hosts)

@@ -1,5 +1,6 @@
 """Hosts (the people a meeting is with), their own hours and time off, and the calendars they host."""
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, false, text
@@ -14,11 +15,23 @@ NAME_MAX = 120
 SINGLE, ROUND_ROBIN, COLLECTIVE = "single", "round_robin", "collective"
 ASSIGNMENTS = (SINGLE, ROUND_ROBIN, COLLECTIVE)
 
+# Whether anything above hosts (a booking, even cancelled) names a host decides between deleting and
+# deactivating it: booking registers its check where its tables are defined (hosts may not import booking).
+usage_checks: list[Callable[[int], bool]] = []
+
+
+def add_usage_check(check: Callable[[int], bool]) -> None:
+    """Make check(host_id) one of the things that keep a host from being deleted."""
+    if check not in usage_checks:
+        usage_checks.append(check)
+
 
 class Host(db.Model):
     """A team member meetings are with: an admin (user_id) or someone who never signs in."""
 
     __tablename__ = "hosts"
+    # The hosts page lists them by name, a page at a time.
+    __table_args__ = (Index("ix_hosts_name_id", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
