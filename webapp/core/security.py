@@ -7,7 +7,7 @@ from flask_login import current_user
 from webapp.htmx import is_htmx
 
 # Everything else needs a signed-in admin: a new page is private unless listed here.
-PUBLIC_ENDPOINTS = {"static", "core.healthz", "auth.login"}
+PUBLIC_ENDPOINTS = {"static", "core.healthz", "auth.login", "branding.logo", "branding.theme"}
 # "api" answers to API keys, not to the admin's session: it checks them itself (webapp/api/views.py).
 PUBLIC_BLUEPRINTS = {"booking", "hooks", "api"}
 
