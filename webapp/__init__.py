@@ -7,6 +7,7 @@ from flask import Flask
 from webapp import (
     api,
     auth,
+    branding,
     cli,
     config,
     core,
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FEATURES = (
     core,
     auth,
+    branding,
     hosts,
     dashboard,
     calendar_views,

@@ -3,6 +3,7 @@
 from webapp.api.models import ApiKey  # noqa: F401  (API keys: part of the schema)
 from webapp.auth.models import User
 from webapp.booking.models import Booking, BookingHost, LinkCount, OneTimeLink
+from webapp.branding.models import Branding
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
 from webapp.hosts.models import BusyBlock, CalendarHost, Connection, Host, HostHours, HostTimeOff
@@ -15,6 +16,7 @@ __all__ = [
     "OneTimeLink",
     "Booking",
     "BookingHost",
+    "Branding",
     "BusyBlock",
     "CalendarHost",
     "Connection",

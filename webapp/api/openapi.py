@@ -77,6 +77,18 @@ CALENDAR_SETTINGS = {
     "change_cutoff_hours": _int(0, 2160),
     "confirmation_message": {"type": "string", "maxLength": 5000},
     "notify_email": {"type": "string", "maxLength": 254},
+    "sender_name": {
+        "type": "string",
+        "maxLength": 100,
+        **SINGLE_LINE,
+        "description": "Whom this calendar's mail is from; empty: the branding's sender name, else the server's.",
+    },
+    "sender_email": {
+        "type": "string",
+        "maxLength": 254,
+        "description": "The address this calendar's mail is from (one your mail server may send as); empty: the"
+        " branding's, else MAIL_DEFAULT_SENDER's.",
+    },
     "allow_other_email": {
         "type": "boolean",
         "description": "Invitees may book a contact's link with another email (the contact is then told).",

@@ -47,6 +47,8 @@ CALENDAR_FIELDS = {
     "confirmation_message": "confirmation_message",
     "change_cutoff_hours": "change_cutoff_hours",
     "notify_email": "notify_email",
+    "sender_name": "sender_name",
+    "sender_email": "sender_email",
     "allow_other_email": "allow_other_email",
     "rearm_on_cancel": "rearm_on_cancel",
     "rearm_on_no_show": "rearm_on_no_show",

@@ -7,14 +7,13 @@ calendar apps update or remove the one event they added. The .ics download is ME
 to import, no invitation), with the same UID and SEQUENCE.
 """
 
-from email.utils import parseaddr
 from urllib.parse import urlencode
 
-from flask import current_app
 from icalendar import Calendar as ICalendar
 from icalendar import Event, vCalAddress, vText
 
 from webapp.booking.models import Booking
+from webapp.branding import services as branding
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -25,10 +24,11 @@ REQUEST, CANCEL, PUBLISH = "REQUEST", "CANCEL", "PUBLISH"
 def organizer(calendar: Calendar) -> tuple[str, str]:
     """The meeting's organiser as calendar apps show it: (name, address).
 
-    The calendar's notify address when set (a person who reads it), else the mail sender's address;
-    the name is the sender's display name. The one place to change when calendars get hosts.
+    The calendar's notify address when set (a person who reads it), else the address its mail is from
+    (the calendar's sender, the branding's, MAIL_DEFAULT_SENDER's); the name is that sender's display
+    name. The one place to change when calendars get hosts.
     """
-    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    name, address = branding.sender(calendar.sender_name, calendar.sender_email)
     return (name or "OneSlot"), (calendar.notify_email or address)
 
 

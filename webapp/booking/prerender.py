@@ -24,9 +24,10 @@ Invariants:
 - The filled page is what a live render writes: text() escapes as Jinja's autoescape does, and
   page.html reads the link only through the holes (its comment lists them).
 - Nothing is invalidated. The shell's cache key holds everything it is rendered from (SHOWN, the
-  email mode, whether the viewer chose a zone, the script root, the locale and the 12/24-hour clock:
-  i18n.cache_key()); the picker's parts live on their cached Picker, one per locale and clock, whose
-  key holds the calendar's state (settings, hours, booking_seq) and the minute (picker.build()).
+  branding (its name is typed text too, checked like SHOWN), the email mode, whether the viewer
+  chose a zone, the script root, the locale and the 12/24-hour clock: i18n.cache_key()); the
+  picker's parts live on their cached Picker, one per locale and clock, whose key holds the
+  calendar's state (settings, hours, booking_seq) and the minute (picker.build()).
   A change leads to new keys; old entries fall out of the LRU (cache.MAX_ENTRIES, one cache per
   worker process and app).
 - Never pre-rendered: whatever belongs to one link, one person or one request. Besides the holes
@@ -42,6 +43,7 @@ from markupsafe import Markup, escape
 from webapp import i18n
 from webapp.booking import cache, picker
 from webapp.booking.forms import BookForm
+from webapp.branding import services as branding
 
 # A hole: \ue000name\ue001, the name between two private-use characters.
 HOLE = re.compile("\ue000([a-z_]+)\ue001")
@@ -107,10 +109,11 @@ def shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
     hold a hole's characters: the page then renders live.
     """
     shown = tuple(getattr(calendar, name) for name in SHOWN)
-    if any(isinstance(value, str) and "\ue000" in value for value in shown):
+    brand = branding.current()  # public.html's header and theme
+    if any(isinstance(value, str) and "\ue000" in value for value in (*shown, brand.business_name)):
         return None
     # _timezone.html marks a zone the viewer chose; base.html's static URLs follow the script root.
-    key = ("shell", shown, email_mode, bool(request.args.get("tz")), request.script_root, i18n.cache_key())
+    key = ("shell", shown, email_mode, bool(request.args.get("tz")), request.script_root, i18n.cache_key(), brand)
     store = cache.store()
     parts = store.get(key)
     if parts is None:

@@ -14,9 +14,7 @@ and the slot is checked, with every host's busy time, only after those locks.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 
 from webapp import events, i18n, tokens
@@ -475,9 +473,15 @@ def _subject(booking: Booking, event: str, zone: str) -> str:
 
 def _invitee_extras(booking: Booking) -> dict:
     """What only the invitee's mail shows: the add-to-Google-Calendar link and the organiser's name
-    (the sender's display name, as the .ics names the organiser)."""
-    name, _address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    (the sender's display name, as the .ics names the organiser: ics.organizer)."""
+    name, _address = ics.organizer(db.session.get_one(Calendar, booking.calendar_id))
     return {"google_url": ics.google_calendar_url(booking), "organiser": one_line(name)}
+
+
+def _sender(booking: Booking) -> dict:
+    """The calendar's own sender for queue_email (empty parts fall back on the branding's, then the default)."""
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
+    return {"from_name": one_line(calendar.sender_name), "from_addr": calendar.sender_email}
 
 
 def _invitee_subject(booking: Booking, event: str) -> str:
@@ -513,6 +517,7 @@ def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **ex
             attachments=attachments,
             kind="booking_resent" if extra.get("resent") else f"booking_{event}",
             booking_id=booking.id,
+            **_sender(booking),
         )
 
 
@@ -530,6 +535,7 @@ def _tell_contact(booking: Booking, contact: Contact) -> None:
             {"booking": booking, "calendar": calendar, "contact": contact, **_invitee_extras(booking)},
             kind="booking_link_used",
             booking_id=booking.id,
+            **_sender(booking),
         )
 
 
@@ -554,6 +560,7 @@ def _notify_admins(booking: Booking, event: str, calendar: Calendar, actor: Acto
             _context(booking, event, actor_label=actor.for_admin(is_you), **extra),
             kind=f"admin_{event}",
             booking_id=booking.id,
+            **_sender(booking),
         )
 
 

@@ -30,6 +30,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from webapp.branding.forms import SenderAddress
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
 from webapp.calendars.models import WEEKDAYS
@@ -123,6 +124,12 @@ class CalendarForm(FlaskForm):
         default=0,
     )
     notify_email = EmailField("Notify this address of bookings", [Optional(), Email(), Length(max=254)])
+    sender_name = StringField("Sender name", [Length(max=100, message="At most 100 characters."), SingleLine()])
+    sender_email = StringField(
+        "Sender address",
+        [Length(max=254, message="At most 254 characters."), SenderAddress()],
+        render_kw={"inputmode": "email", "spellcheck": "false"},
+    )
     allow_other_email = BooleanField("Invitees may book with another email")
     rearm_on_cancel = BooleanField("After a cancellation, the same link may book again")
     rearm_on_no_show = BooleanField("After a no-show, the same link may book again")
@@ -273,6 +280,8 @@ class CalendarForm(FlaskForm):
         data["location"] = (data["location"] or "").strip()
         data["confirmation_message"] = data["confirmation_message"] or ""
         data["notify_email"] = (data["notify_email"] or "").strip().lower()
+        data["sender_name"] = (data["sender_name"] or "").strip()
+        data["sender_email"] = (data["sender_email"] or "").strip()
         data["allow_other_email"] = bool(data["allow_other_email"])
         data["rearm_on_cancel"] = bool(data["rearm_on_cancel"])
         data["rearm_on_no_show"] = bool(data["rearm_on_no_show"])

@@ -58,6 +58,9 @@ class Calendar(db.Model):
     confirmation_message: Mapped[str] = mapped_column(Text, default="")
     change_cutoff_hours: Mapped[int] = mapped_column(Integer, default=0)
     notify_email: Mapped[str] = mapped_column(String(254), default="")
+    # Whom this calendar's mail is from, before the branding's default sender ("" = the branding's).
+    sender_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    sender_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     # Off: a link made for a contact books with the contact's email, whatever the page posts.
     allow_other_email: Mapped[bool] = mapped_column(Boolean, default=False)
     # Re-arm: after a cancellation / a no-show, the same one-time link may book again. Links copy these

@@ -35,6 +35,8 @@ SETTINGS = (
     "confirmation_message",
     "change_cutoff_hours",
     "notify_email",
+    "sender_name",
+    "sender_email",
     "allow_other_email",
     "rearm_on_cancel",
     "rearm_on_no_show",

@@ -30,6 +30,8 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), default="")
     from_name: Mapped[str] = mapped_column(String(100), default="")  # display name before the sender address
+    # The sender address ("" = MAIL_DEFAULT_SENDER's when sent): a calendar's or the branding's.
+    from_addr: Mapped[str] = mapped_column(String(254), default="", server_default="")
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(500))
     text_body: Mapped[str] = mapped_column(Text, default="")

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import claims, paging, tokens
 from webapp.audit import audit
+from webapp.branding import services as branding
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import STATUSES, OutboxMessage
@@ -67,6 +68,7 @@ def queue_email(
     kind: str = "",
     booking_id: int | None = None,
     from_name: str = "",
+    from_addr: str = "",
     minter: tokens.Minter | None = None,
 ) -> OutboxMessage:
     """Render templates/email/<template>.txt/.html now and add the message to the session, uncommitted.
@@ -75,6 +77,8 @@ def queue_email(
     enrolment step), so a request can never succeed while its email is lost. Secret links go in as
     tokens.LinkRef values in `context` (or as markers of `minter`, the message's own, when the caller
     rendered text with it already): they become URLs only when the worker sends the message.
+    From: `from_name` and `from_addr` (a workflow's or a calendar's), else the branding's default
+    sender, else (when sent) MAIL_DEFAULT_SENDER's; branding.sender() decides.
     """
     minter = minter or tokens.Minter()
     context = minter.fill(context)
@@ -84,9 +88,11 @@ def queue_email(
         raise ValueError(f"{to!r} is not an email address")
     if len(to) > TO_MAX:  # a long display name (two 100-character names, encoded) is dropped, not the mail
         to = parseaddr(to)[1]
+    brand = branding.current()
     message = OutboxMessage(
         kind=kind or template,
-        from_name=_one_line("sender name", from_name),
+        from_name=_one_line("sender name", from_name or brand.sender_name),
+        from_addr=_one_line("sender address", from_addr or brand.sender_email),
         to_addr=to,
         subject=subject,
         text_body=render_template(f"email/{template}.txt", **{"subject": subject, **context}),

@@ -11,6 +11,8 @@ from contextlib import contextmanager, suppress
 from email import policy
 from email.charset import QP, Charset
 from email.generator import BytesGenerator
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, parseaddr
 from io import BytesIO
@@ -19,6 +21,7 @@ from flask import current_app
 from flask_mail import Connection, Message
 
 from webapp import tokens
+from webapp.branding import services as branding
 from webapp.extensions import mail
 from webapp.mail.models import OutboxMessage
 
@@ -114,12 +117,14 @@ def content_type(mimetype: str) -> str:
     return mimetype
 
 
-def _from_address(from_name: str) -> str:
-    """MAIL_DEFAULT_SENDER, with a workflow's sender name in place of its display name when set."""
+def _from_address(from_name: str, from_addr: str = "") -> str:
+    """The message's sender name and address (queued: a workflow's, a calendar's or the branding's),
+    each in place of MAIL_DEFAULT_SENDER's when set."""
     default = current_app.config["MAIL_DEFAULT_SENDER"]
-    if not from_name:
+    if not from_name and not from_addr:
         return default
-    return formataddr((from_name, parseaddr(default)[1]))
+    name, address = parseaddr(default)
+    return formataddr((from_name or name, from_addr or address))
 
 
 class _SMTPWriting(policy.Compat32):
@@ -190,6 +195,11 @@ class OutgoingMessage(Message):
 
     itip: tuple[str, str] | None = None  # (method, iCalendar text)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Images the HTML shows by Content-ID (the branding's logo): (cid, mimetype, bytes).
+        self.related: list[tuple[str, str, bytes]] = []
+
     def set_invitation(self, method: str, content: str, filename: str) -> None:
         self.itip = (method, content)
         self.alts["calendar"] = content
@@ -205,6 +215,26 @@ class OutgoingMessage(Message):
         if text and any(len(line.encode()) > MAX_LINE_OCTETS for line in text.splitlines()):
             return MIMEText(text, _subtype=subtype, _charset=_QUOTED_PRINTABLE)
         return super()._mimetext(text, subtype)
+
+    def _message(self):
+        """Flask-Mail's message; with inline images, its HTML part becomes a multipart/related of the
+        HTML and the images, as mail clients expect for `cid:` references."""
+        message = super()._message()
+        if self.related and self.html:
+            alternative = message.get_payload()[0]  # multipart/mixed: the alternative comes first
+            parts = alternative.get_payload()
+            for index, part in enumerate(parts):
+                if part.get_content_type() == "text/html":
+                    related = MIMEMultipart("related")
+                    related.attach(part)
+                    for cid, mimetype, data in self.related:
+                        image = MIMEImage(data, _subtype=mimetype.partition("/")[2])
+                        image.add_header("Content-ID", f"<{cid}>")
+                        image.add_header("Content-Disposition", "inline", filename="logo." + mimetype.partition("/")[2])
+                        related.attach(image)
+                    parts[index] = related
+                    break
+        return message
 
     def as_bytes(self) -> bytes:
         out = BytesIO()
@@ -223,9 +253,15 @@ def build_message(message: OutboxMessage, urls: dict | None = None) -> Message:
         recipients=[message.to_addr],
         body=minter.resolve(message.text_body, urls),
         html=minter.resolve(message.html_body, urls) if message.html_body else None,
-        sender=_from_address(message.from_name),
+        sender=_from_address(message.from_name, message.from_addr),
     )
     sent.msgId = message.message_id
+    if sent.html and f'src="cid:{branding.LOGO_CID}"' in sent.html:
+        brand = branding.current()
+        # Today's logo (one query per version and process); a logo removed since leaves the alt text.
+        logo = branding.logo_bytes(brand.version) if brand.has_logo else None
+        if logo is not None:
+            sent.related.append((branding.LOGO_CID, logo[1], logo[0]))
     for item in message.attachments or []:
         content = minter.resolve(item["content"], urls)
         method = itip_method(item["mimetype"])
