@@ -22,12 +22,16 @@ from webapp.extensions import db
 REQUEST, CANCEL, PUBLISH = "REQUEST", "CANCEL", "PUBLISH"
 
 
-def organizer(calendar: Calendar) -> tuple[str, str]:
+def organizer(calendar: Calendar, booking: Booking | None = None) -> tuple[str, str]:
     """The meeting's organiser as calendar apps show it: (name, address).
 
-    The calendar's notify address when set (a person who reads it), else the mail sender's address;
-    the name is the sender's display name. The one place to change when calendars get hosts.
+    The booking's host (the first, for a collective booking) when it has one; else the calendar's
+    notify address when set (a person who reads it), else the mail sender's address, the name being
+    the sender's display name.
     """
+    host = booking.host if booking is not None else None
+    if host is not None:
+        return host.name, host.email
     name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     return (name or "OneSlot"), (calendar.notify_email or address)
 
@@ -66,8 +70,11 @@ def for_booking(booking: Booking, method: str | None = None) -> bytes:
         event.add("description", calendar.description)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if method != PUBLISH:
-        name, address = organizer(calendar)
+        name, address = organizer(calendar, booking)
         event.add("organizer", _address(address, name))
+        # A collective booking's other hosts are attendees too (the first organises).
+        for host in booking.hosts[1:]:
+            event.add("attendee", _address(host.email, host.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED"))
         attendee = _address(booking.email, booking.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", RSVP="FALSE")
         event.add("attendee", attendee)
     cal.add_component(event)

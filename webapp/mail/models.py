@@ -31,6 +31,8 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(50), default="")
     from_name: Mapped[str] = mapped_column(String(100), default="")  # display name before the sender address
     to_addr: Mapped[str] = mapped_column(String(254))
+    # Where replies go ("": the sender): an invitee's mail answers to the booking's host.
+    reply_to: Mapped[str] = mapped_column(String(254), default="", server_default="")
     subject: Mapped[str] = mapped_column(String(500))
     text_body: Mapped[str] = mapped_column(Text, default="")
     html_body: Mapped[str] = mapped_column(Text, default="")

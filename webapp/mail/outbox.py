@@ -68,6 +68,7 @@ def queue_email(
     booking_id: int | None = None,
     from_name: str = "",
     minter: tokens.Minter | None = None,
+    reply_to: str = "",
 ) -> OutboxMessage:
     """Render templates/email/<template>.txt/.html now and add the message to the session, uncommitted.
 
@@ -84,10 +85,16 @@ def queue_email(
         raise ValueError(f"{to!r} is not an email address")
     if len(to) > TO_MAX:  # a long display name (two 100-character names, encoded) is dropped, not the mail
         to = parseaddr(to)[1]
+    reply_to = _one_line("reply-to", reply_to)
+    if reply_to and "@" not in parseaddr(reply_to)[1]:
+        reply_to = ""  # a host's address is checked when saved: an odd one loses the header, not the mail
+    if len(reply_to) > TO_MAX:
+        reply_to = parseaddr(reply_to)[1]
     message = OutboxMessage(
         kind=kind or template,
         from_name=_one_line("sender name", from_name),
         to_addr=to,
+        reply_to=reply_to,
         subject=subject,
         text_body=render_template(f"email/{template}.txt", **{"subject": subject, **context}),
         html_body=render_template(f"email/{template}.html", **{"subject": subject, **context}),

@@ -224,6 +224,7 @@ def build_message(message: OutboxMessage, urls: dict | None = None) -> Message:
         body=minter.resolve(message.text_body, urls),
         html=minter.resolve(message.html_body, urls) if message.html_body else None,
         sender=_from_address(message.from_name),
+        reply_to=message.reply_to or None,
     )
     sent.msgId = message.message_id
     for item in message.attachments or []:
