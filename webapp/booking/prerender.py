@@ -25,7 +25,8 @@ Invariants:
 - The filled page is what a live render writes: text() escapes as Jinja's autoescape does, and
   page.html reads the link only through the holes (its comment lists them).
 - Nothing is invalidated. The shell's cache key holds everything it is rendered from (SHOWN, the
-  calendar's Team: its assignment and its hosts' ids, names and photo versions, the email mode, whether the viewer chose a zone, the script root, the locale and the 12/24-hour clock:
+  calendar's Team: its assignment and its hosts' ids, names and photo versions, the email mode,
+  whether the viewer chose a zone, the script root, the locale and the 12/24-hour clock:
   i18n.cache_key()); the picker's parts live on their cached Picker, one per locale and clock, whose
   key holds the calendar's state (settings, hours, booking_seq) and the minute (picker.build()).
   A change leads to new keys; old entries fall out of the LRU (cache.MAX_ENTRIES, one cache per

@@ -15,7 +15,7 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 
 from webapp import htmx, i18n, params
-from webapp.booking import cache, ics, links, picker, prerender, services, team
+from webapp.booking import cache, feed, ics, links, picker, prerender, services, team
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db, limiter
@@ -313,5 +313,6 @@ def reschedule(token):
 
 
 def init_app(app):
-    """Register the public booking pages."""
+    """Register the public booking pages and the hosts' bookings feeds."""
     app.register_blueprint(bp)
+    app.register_blueprint(feed.bp)

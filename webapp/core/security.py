@@ -9,7 +9,7 @@ from webapp.htmx import is_htmx
 # Everything else needs a signed-in admin: a new page is private unless listed here.
 PUBLIC_ENDPOINTS = {"static", "core.healthz", "auth.login"}
 # "api" answers to API keys, not to the admin's session: it checks them itself (webapp/api/views.py).
-PUBLIC_BLUEPRINTS = {"booking", "hooks", "api"}
+PUBLIC_BLUEPRINTS = {"booking", "hooks", "api", "feeds"}
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
