@@ -71,3 +71,31 @@ def test_single_host_calendar_shows_name_and_photo(browser, live_server, new_yor
     page.reload()
     expect(page.get_by_test_id("hosts").locator(".host-initials")).to_have_text("SR")
     shot(page, "booking-page-single-host-initials")
+
+
+def test_feed_section_creates_replaces_and_turns_off(admin_page, live_server):
+    from urllib.request import urlopen
+
+    from webapp.hosts.models import Host
+
+    with live_server.app.app_context():
+        host_id = db.session.scalar(db.select(Host.id).where(Host.email_key == "admin@example.com"))
+        db.session.remove()
+    page = admin_page
+    page.goto(f"{live_server}/hosts/{host_id}/feed")
+    page.get_by_role("button", name="Create feed link").click()
+    address = page.get_by_label("Feed address")
+    expect(address).to_be_visible()
+    first = address.input_value()
+    assert first.endswith(".ics") and "/feeds/hosts/" in first
+    local = live_server + "/feeds/" + first.split("/feeds/", 1)[1]
+    with urlopen(local) as response:  # the live server on loopback
+        assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    shot(page, "host-feed-created")
+
+    page.get_by_role("button", name="Replace link").click()
+    expect(page.get_by_label("Feed address")).not_to_have_value(first)
+    page.get_by_role("button", name="Turn off").click()
+    expect(page.get_by_text("The feed is off; its link no longer works.")).to_be_visible()
+    expect(page.get_by_role("button", name="Create feed link")).to_be_visible()
+    shot(page, "host-feed-off")
