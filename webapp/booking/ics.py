@@ -14,10 +14,12 @@ from flask import current_app
 from icalendar import Calendar as ICalendar
 from icalendar import Event, vCalAddress, vText
 
+from webapp.booking import team
 from webapp.booking.models import Booking
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.text import one_line
 
 REQUEST, CANCEL, PUBLISH = "REQUEST", "CANCEL", "PUBLISH"
 
@@ -30,8 +32,8 @@ def organizer(calendar: Calendar, booking: Booking | None = None) -> tuple[str, 
     the sender's display name.
     """
     host = booking.host if booking is not None else None
-    if host is not None:
-        return host.name, host.email
+    if host is not None and team.mailable(host):
+        return one_line(host.name), host.email
     name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     return (name or "OneSlot"), (calendar.notify_email or address)
 
@@ -73,7 +75,7 @@ def for_booking(booking: Booking, method: str | None = None) -> bytes:
         name, address = organizer(calendar, booking)
         event.add("organizer", _address(address, name))
         # A collective booking's other hosts are attendees too (the first organises).
-        for host in booking.hosts[1:]:
+        for host in [h for h in booking.hosts[1:] if team.mailable(h)]:
             event.add("attendee", _address(host.email, host.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED"))
         attendee = _address(booking.email, booking.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", RSVP="FALSE")
         event.add("attendee", attendee)

@@ -386,7 +386,7 @@ def _admin_addresses(calendar: Calendar, booking: Booking | None = None) -> list
     else:
         addresses = list(db.session.scalars(select(User.email).order_by(User.id)))
     if booking is not None:
-        addresses += [host.email for host in booking.hosts]
+        addresses += [host.email for host in booking.hosts if team.mailable(host)]
     seen: set[str] = set()
     unique = []
     for address in addresses:
@@ -487,7 +487,7 @@ def _invitee_extras(booking: Booking) -> dict:
 def _reply_to(booking: Booking) -> str:
     """The invitee's replies go to the booking's host (the first, for a collective booking); "" for none."""
     host = booking.host
-    return formataddr((one_line(host.name), host.email)) if host is not None else ""
+    return formataddr((one_line(host.name), host.email)) if host is not None and team.mailable(host) else ""
 
 
 def _invitee_subject(booking: Booking, event: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from webapp import i18n
 from webapp.extensions import db
 from webapp.hosts.models import COLLECTIVE, ROUND_ROBIN, CalendarHost, Host
+from webapp.text import one_line
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ def read(calendar_id: int, assignment: str) -> Team:
         .order_by(CalendarHost.position, CalendarHost.host_id)
     ).all()
     return Team(assignment, tuple(Member(row.id, row.name, row.photo_version or 0) for row in rows))
+
+
+def mailable(host: Host | None) -> bool:
+    """Whether the host's stored address can go in a header or an .ics as it is (checked when saved;
+    one stored otherwise is left out, never the mail or the booking)."""
+    email = host.email if host is not None else ""
+    return "@" in email and one_line(email) == email and " " not in email
 
 
 def booking_hosts(booking) -> list[Host]:

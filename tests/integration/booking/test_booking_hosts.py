@@ -165,3 +165,15 @@ def test_invitee_mail_in_the_invitee_language(client, make_link, make_calendar, 
     services.resend_confirmation(booking)
     message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
     assert words in message.text_body
+
+
+def test_a_host_with_an_odd_stored_address_never_stops_the_mail(client, make_link, make_calendar, make_host):
+    calendar = make_calendar()
+    odd = make_host(name="Odd\nHost", email="odd@example.com\r\nBcc: x@example.com", calendars=[calendar])
+    _, token = make_link(calendar=calendar)
+    booking, _ = book(client, token)
+    assign(booking, odd)
+    services.resend_confirmation(booking)
+    services.cancel(booking, by="admin")
+    messages = db.session.scalars(select(OutboxMessage)).all()
+    assert messages and all(m.reply_to == "" and "\n" not in m.to_addr for m in messages)
