@@ -1,4 +1,5 @@
-"""No working secret URL in any log line: `/book/…`, `/booking/…` and `/hooks/<id>/…` lose their secret part.
+"""No working secret URL in any log line: `/book/…`, `/booking/…`, `/feeds/hosts/…` and `/hooks/<id>/…` lose
+their secret part.
 
 One function, `redact()`, rewrites a log message; `install()` runs it on every log record the process
 creates (through the log record factory), so the request log of `flask serve` (werkzeug), gunicorn's
@@ -16,13 +17,14 @@ from gunicorn.glogging import Logger as _GunicornLogger
 MASK = "[redacted]"
 _STOP = r"\s\"'<>\\"  # where a path ends inside a log line
 _SECRET_PATH = re.compile(
-    rf"(?P<prefix>/(?:book|booking)/|/hooks/[^/?#{_STOP}]+/)"
+    rf"(?P<prefix>/(?:book|booking|feeds/hosts)/|/hooks/[^/?#{_STOP}]+/)"
     rf"(?P<secret>[^/?#{_STOP}]+)"
     rf"(?P<rest>[^?#{_STOP}]*)"
     rf"(?P<query>\?[^#{_STOP}]*)?"
 )
 _ENCODED_SECRET_PATH = re.compile(
-    r"(?P<prefix>%2F(?:book|booking)%2F|%2Fhooks%2F[^%/?#&\s]+%2F)(?P<secret>[^%/?#&\s\"'<>\\]+)", re.IGNORECASE
+    r"(?P<prefix>%2F(?:book|booking|feeds%2Fhosts)%2F|%2Fhooks%2F[^%/?#&\s]+%2F)(?P<secret>[^%/?#&\s\"'<>\\]+)",
+    re.IGNORECASE,
 )
 
 

@@ -320,6 +320,7 @@ class LinkPage:
     description: str
     allow_other_email: bool
     language: str  # the calendar's default language for its pages ("" = none)
+    assignment: str  # how the calendar gives bookings to its hosts (team.py reads the hosts)
     has_contact: bool
     contact_name: str  # first and last name, never the email (the page may not show it)
     contact_email: str
@@ -339,6 +340,7 @@ LINK_PAGE_QUERY = (
         _calendars.c.description,
         _calendars.c.allow_other_email,
         _calendars.c.language,
+        _calendars.c.assignment,
         Contact.first_name,
         Contact.last_name,
         Contact.email,
@@ -374,6 +376,7 @@ def link_page(token: str) -> LinkPage | None:
         description=row.description,
         allow_other_email=bool(row.allow_other_email),
         language=row.language or "",
+        assignment=row.assignment,
         has_contact=has_contact,
         contact_name=contact[0],
         contact_email=contact[1],

@@ -12,22 +12,28 @@ from urllib.parse import urlencode
 from icalendar import Calendar as ICalendar
 from icalendar import Event, vCalAddress, vText
 
+from webapp.booking import team
 from webapp.booking.models import Booking
 from webapp.branding import services as branding
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.text import one_line
 
 REQUEST, CANCEL, PUBLISH = "REQUEST", "CANCEL", "PUBLISH"
 
 
-def organizer(calendar: Calendar) -> tuple[str, str]:
+def organizer(calendar: Calendar, booking: Booking | None = None) -> tuple[str, str]:
     """The meeting's organiser as calendar apps show it: (name, address).
 
-    The calendar's notify address when set (a person who reads it), else the address its mail is from
-    (the calendar's sender, the branding's, MAIL_DEFAULT_SENDER's); the name is that sender's display
-    name. The one place to change when calendars get hosts.
+    The booking's host (the first, for a collective booking) when it has one; else the calendar's
+    notify address when set (a person who reads it), else the address its mail is from (the
+    calendar's sender, the branding's, MAIL_DEFAULT_SENDER's), the name being that sender's display
+    name.
     """
+    host = booking.host if booking is not None else None
+    if host is not None and team.mailable(host):
+        return one_line(host.name), host.email
     name, address = branding.sender(calendar.sender_name, calendar.sender_email)
     return (name or "OneSlot"), (calendar.notify_email or address)
 
@@ -66,8 +72,11 @@ def for_booking(booking: Booking, method: str | None = None) -> bytes:
         event.add("description", calendar.description)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if method != PUBLISH:
-        name, address = organizer(calendar)
+        name, address = organizer(calendar, booking)
         event.add("organizer", _address(address, name))
+        # A collective booking's other hosts are attendees too (the first organises).
+        for host in [h for h in booking.hosts[1:] if team.mailable(h)]:
+            event.add("attendee", _address(host.email, host.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED"))
         attendee = _address(booking.email, booking.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", RSVP="FALSE")
         event.add("attendee", attendee)
     cal.add_component(event)

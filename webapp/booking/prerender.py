@@ -15,8 +15,9 @@ Invariants:
   write contains them, but people can type them, so no typed text is ever part of HTML that is split:
   - the picker holds no typed text (dates, times, zone names and counts from the slot engine) and
     one hole, the page's URL;
-  - the shell (page.html) shows the calendar's texts (SHOWN), typed by an admin: a calendar whose
-    texts hold U+E000 is never pre-rendered (shell_parts() returns None, the page renders live);
+  - the shell (page.html) shows the calendar's texts (SHOWN) and its hosts' names (team.py), typed by
+    an admin: a calendar whose texts or hosts' names hold U+E000 is never pre-rendered (shell_parts()
+    returns None, the page renders live);
   - per-request values (the token and its URLs, the CSRF token, the zone options, the contact's
     name and masked email) go in after the split, so whatever they hold is never read as a hole.
     The zone options are themselves cached HTML (zones.zone_options: per locale, hour and chosen
@@ -24,10 +25,11 @@ Invariants:
 - The filled page is what a live render writes: text() escapes as Jinja's autoescape does, and
   page.html reads the link only through the holes (its comment lists them).
 - Nothing is invalidated. The shell's cache key holds everything it is rendered from (SHOWN, the
-  branding (its name is typed text too, checked like SHOWN), the email mode, whether the viewer
-  chose a zone, the script root, the locale and the 12/24-hour clock: i18n.cache_key()); the
-  picker's parts live on their cached Picker, one per locale and clock, whose key holds the
-  calendar's state (settings, hours, booking_seq) and the minute (picker.build()).
+  branding (its name is typed text too, checked like SHOWN), the calendar's Team (its assignment and
+  its hosts' ids, names and photo versions), the email mode, whether the viewer chose a zone, the
+  script root, the locale and the 12/24-hour clock: i18n.cache_key()); the picker's parts live on
+  their cached Picker, one per locale and clock, whose key holds the calendar's state (settings,
+  hours, booking_seq) and the minute (picker.build()).
   A change leads to new keys; old entries fall out of the LRU (cache.MAX_ENTRIES, one cache per
   worker process and app).
 - Never pre-rendered: whatever belongs to one link, one person or one request. Besides the holes
@@ -41,7 +43,7 @@ from flask import render_template, request
 from markupsafe import Markup, escape
 
 from webapp import i18n
-from webapp.booking import cache, picker
+from webapp.booking import cache, picker, team
 from webapp.booking.forms import BookForm
 from webapp.branding import services as branding
 
@@ -100,7 +102,7 @@ def picker_html(view: picker.Picker, form, picker_url: str) -> Markup | None:
 SHOWN = ("name", "duration", "location", "description")
 
 
-def shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
+def shell_parts(calendar, view: picker.Picker, email_mode: str, hosts: team.Team) -> list | None:
     """booking/page.html as first opened, with holes for the token and its URLs, the CSRF token, the
     picker, the zone options, the contact's name and masked email: shared by the calendar's links
     that ask for the email the same way (email_mode).
@@ -112,8 +114,19 @@ def shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
     brand = branding.current()  # public.html's header and theme
     if any(isinstance(value, str) and "\ue000" in value for value in (*shown, brand.business_name)):
         return None
+    if any("\ue000" in member.name for member in hosts.members):
+        return None
     # _timezone.html marks a zone the viewer chose; base.html's static URLs follow the script root.
-    key = ("shell", shown, email_mode, bool(request.args.get("tz")), request.script_root, i18n.cache_key(), brand)
+    key = (
+        "shell",
+        shown,
+        hosts,
+        email_mode,
+        bool(request.args.get("tz")),
+        request.script_root,
+        i18n.cache_key(),
+        brand,
+    )
     store = cache.store()
     parts = store.get(key)
     if parts is None:
@@ -121,6 +134,7 @@ def shell_parts(calendar, view: picker.Picker, email_mode: str) -> list | None:
             "booking/page.html",
             token=hole("token"),
             calendar=dict(zip(SHOWN, shown)),
+            team=hosts,
             form=BookForm(formdata=None, name=hole("name"), email_mode=email_mode),
             masked_email=hole("masked_email"),
             picker=view,

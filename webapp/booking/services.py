@@ -14,13 +14,14 @@ and the slot is checked, with every host's busy time, only after those locks.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formataddr, parseaddr
 
 from sqlalchemy import or_, select, update
 
 from webapp import events, i18n, tokens
 from webapp.audit import audit
 from webapp.auth.models import User
-from webapp.booking import assign, counts, history, ics, links
+from webapp.booking import assign, counts, history, ics, links, team
 from webapp.booking.history import Actor
 from webapp.booking.models import Booking, BookingChange, OneTimeLink
 from webapp.calendars.models import Calendar
@@ -387,10 +388,23 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{masked_domain}"
 
 
-def _admin_addresses(calendar: Calendar) -> list[str]:
+def _admin_addresses(calendar: Calendar, booking: Booking | None = None) -> list[str]:
+    """Who hears of a booking: the calendar's notify address (else every admin), and the booking's hosts;
+    each address once."""
     if calendar.notify_email:
-        return [calendar.notify_email]
-    return list(db.session.scalars(select(User.email).order_by(User.id)))
+        addresses = [calendar.notify_email]
+    else:
+        addresses = list(db.session.scalars(select(User.email).order_by(User.id)))
+    if booking is not None:
+        addresses += [host.email for host in booking.hosts if team.mailable(host)]
+    seen: set[str] = set()
+    unique = []
+    for address in addresses:
+        key = normalize_email(parseaddr(address)[1] or address)
+        if key not in seen:
+            seen.add(key)
+            unique.append(address)
+    return unique
 
 
 def _canceller(booking: Booking) -> Actor:
@@ -436,6 +450,8 @@ def _context(booking: Booking, event: str, **extra) -> dict:
         "reason": "",
         "rebook_url": None,
         "resent": False,
+        # Whom the meeting is with ("Sam Rivera and Ada Lovelace"; "" for a booking without hosts).
+        "hosts_label": team.booking_names(booking),
         **extra,
     }
     if booking.status == "cancelled":
@@ -444,7 +460,7 @@ def _context(booking: Booking, event: str, **extra) -> dict:
         link = links.rebook_link(booking) if context["rebook_url"] is None else None
         if link is not None:
             context["rebook_url"] = tokens.LinkRef(links.PURPOSE, link.id)
-        context["organiser_email"] = ics.organizer(context["calendar"])[1]
+        context["organiser_email"] = ics.organizer(context["calendar"], booking)[1]
     return context
 
 
@@ -484,6 +500,12 @@ def _sender(booking: Booking) -> dict:
     return {"from_name": one_line(calendar.sender_name), "from_addr": calendar.sender_email}
 
 
+def _reply_to(booking: Booking) -> str:
+    """The invitee's replies go to the booking's host (the first, for a collective booking); "" for none."""
+    host = booking.host
+    return formataddr((one_line(host.name), host.email)) if host is not None and team.mailable(host) else ""
+
+
 def _invitee_subject(booking: Booking, event: str) -> str:
     """The subject in the current (the invitee's) locale, the time in their zone and clock."""
     calendar = db.session.get_one(Calendar, booking.calendar_id)
@@ -518,6 +540,7 @@ def _invitee_mail(booking: Booking, event: str, actor: Actor | None = None, **ex
             kind="booking_resent" if extra.get("resent") else f"booking_{event}",
             booking_id=booking.id,
             **_sender(booking),
+            reply_to=_reply_to(booking),
         )
 
 
@@ -551,7 +574,7 @@ def _notify(booking: Booking, event: str, actor: Actor, **extra) -> None:
 
 def _notify_admins(booking: Booking, event: str, calendar: Calendar, actor: Actor, **extra) -> None:
     acting = db.session.get(User, actor.user_id) if actor.user_id else None
-    for address in _admin_addresses(calendar):
+    for address in _admin_addresses(calendar, booking):
         is_you = acting is not None and normalize_email(address) == normalize_email(acting.email)
         queue_email(
             address,

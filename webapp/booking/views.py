@@ -15,7 +15,7 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 
 from webapp import htmx, i18n, params
-from webapp.booking import cache, ics, links, picker, prerender, services
+from webapp.booking import cache, feed, ics, links, picker, prerender, services, team
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db, limiter
@@ -71,7 +71,7 @@ def _book_page(token, link, form, status=200, error=None, day=None):
         return _html_response(picker_html, status)
     context = {"token": token, "link": link, "calendar": link.calendar, "form": form, "picker": view, "error": error}
     context.update(picker_url=picker_url, picker_html=picker_html, book_url=url_for("booking.book", token=token))
-    context.update(masked_email=_masked(link))
+    context.update(masked_email=_masked(link), team=team.read(link.calendar.id, link.calendar.assignment))
     return htmx.render("booking/page.html", "booking/_picker.html", status=status, **context)
 
 
@@ -97,7 +97,9 @@ def _first_page(token: str, calendar, name: str, email_mode: str, masked_email: 
     if htmx.is_htmx():
         return _html_response(picker_html)
     # Flashed messages are shown (and taken) by a live render.
-    parts = None if "_flashes" in session else prerender.shell_parts(calendar, view, email_mode)
+    calendar_id = calendar.calendar.id if isinstance(calendar, cache.LinkPage) else calendar.id
+    hosts = team.read(calendar_id, calendar.assignment)
+    parts = None if "_flashes" in session else prerender.shell_parts(calendar, view, email_mode, hosts)
     if parts is None:
         return _book_page(token, _link(token), BookForm(formdata=None, name=name, email_mode=email_mode))
     current_app.update_template_context({})  # the context processors' side effects (current_user)
@@ -230,7 +232,8 @@ def manage(token):
         cancel_form=CancelForm(),
         rebook_url=services.rebook_url(booking),
         cancellation_note=services.cancellation_note(booking) if booking.status == "cancelled" else "",
-        organiser_email=ics.organizer(booking.calendar)[1],
+        organiser_email=ics.organizer(booking.calendar, booking)[1],
+        hosts_label=team.booking_names(booking),
     )
 
 
@@ -310,5 +313,6 @@ def reschedule(token):
 
 
 def init_app(app):
-    """Register the public booking pages."""
+    """Register the public booking pages and the hosts' bookings feeds."""
     app.register_blueprint(bp)
+    app.register_blueprint(feed.bp)

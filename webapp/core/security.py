@@ -11,7 +11,7 @@ from webapp.htmx import is_htmx
 # business's logo and theme.
 PUBLIC_ENDPOINTS = {"static", "core.healthz", "auth.login", "hosts.photo", "branding.logo", "branding.theme"}
 # "api" answers to API keys, not to the admin's session: it checks them itself (webapp/api/views.py).
-PUBLIC_BLUEPRINTS = {"booking", "hooks", "api"}
+PUBLIC_BLUEPRINTS = {"booking", "hooks", "api", "feeds"}
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

@@ -5,9 +5,10 @@ Every admin is a host (`services.host_for_admin`, on `events.admin_created`); ho
 can be added too."""
 
 from webapp import events
-from webapp.hosts import services
+from webapp.hosts import feed_views, services
 
 
 def init_app(app) -> None:
-    """Every new admin becomes a host, in the transaction that adds the admin."""
+    """Every new admin becomes a host, in the transaction that adds the admin; the feed's admin page."""
     events.admin_created.connect(services.on_admin_created)
+    app.register_blueprint(feed_views.bp)

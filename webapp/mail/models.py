@@ -33,6 +33,8 @@ class OutboxMessage(db.Model):
     # The sender address ("" = MAIL_DEFAULT_SENDER's when sent): a calendar's or the branding's.
     from_addr: Mapped[str] = mapped_column(String(254), default="", server_default="")
     to_addr: Mapped[str] = mapped_column(String(254))
+    # Where replies go ("": the sender): an invitee's mail answers to the booking's host.
+    reply_to: Mapped[str] = mapped_column(String(254), default="", server_default="")
     subject: Mapped[str] = mapped_column(String(500))
     text_body: Mapped[str] = mapped_column(Text, default="")
     html_body: Mapped[str] = mapped_column(Text, default="")

@@ -70,6 +70,7 @@ def queue_email(
     from_name: str = "",
     from_addr: str = "",
     minter: tokens.Minter | None = None,
+    reply_to: str = "",
 ) -> OutboxMessage:
     """Render templates/email/<template>.txt/.html now and add the message to the session, uncommitted.
 
@@ -89,11 +90,17 @@ def queue_email(
     if len(to) > TO_MAX:  # a long display name (two 100-character names, encoded) is dropped, not the mail
         to = parseaddr(to)[1]
     brand = branding.current()
+    reply_to = _one_line("reply-to", reply_to)
+    if reply_to and "@" not in parseaddr(reply_to)[1]:
+        reply_to = ""  # a host's address is checked when saved: an odd one loses the header, not the mail
+    if len(reply_to) > TO_MAX:
+        reply_to = parseaddr(reply_to)[1]
     message = OutboxMessage(
         kind=kind or template,
         from_name=_one_line("sender name", from_name or brand.sender_name),
         from_addr=_one_line("sender address", from_addr or brand.sender_email),
         to_addr=to,
+        reply_to=reply_to,
         subject=subject,
         text_body=render_template(f"email/{template}.txt", **{"subject": subject, **context}),
         html_body=render_template(f"email/{template}.html", **{"subject": subject, **context}),

@@ -254,6 +254,7 @@ def build_message(message: OutboxMessage, urls: dict | None = None) -> Message:
         body=minter.resolve(message.text_body, urls),
         html=minter.resolve(message.html_body, urls) if message.html_body else None,
         sender=_from_address(message.from_name, message.from_addr),
+        reply_to=message.reply_to or None,
     )
     sent.msgId = message.message_id
     if sent.html and f'src="cid:{branding.LOGO_CID}"' in sent.html:

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select, update
 
 from webapp import claims, tokens
 from webapp.audit import audit
-from webapp.booking.models import Booking, OneTimeLink
+from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact
@@ -661,7 +661,7 @@ def context(enrolment: Enrolment, step: Mapping, now: datetime, runs: dict | Non
     values = {
         "contact": merge.contact_values(enrolment.contact),
         "calendar": merge.calendar_values(calendar),
-        "booking": merge.LazyValues(lambda: merge.booking_values(_booking_of(enrolment, outputs))),
+        "booking": merge.LazyValues(lambda: merge.booking_values(merge.booking_of(enrolment, outputs))),
         "steps": outputs,
         "workflow": {"name": workflow_name, "sender_name": settings.get("sender_name", "")},
     }
@@ -678,25 +678,6 @@ def context(enrolment: Enrolment, step: Mapping, now: datetime, runs: dict | Non
         calendar=calendar,
         runs={run.step_id: run for run in done},
     )
-
-
-def _booking_of(enrolment: Enrolment, outputs: Mapping[str, Mapping]) -> Booking | None:
-    """The booking a template's {{ booking.* }} speaks of: the one that triggered the enrolment, else the
-    latest made with a link an earlier step generated (None before it is booked)."""
-    booking_id = (enrolment.event or {}).get("booking_id")
-    if booking_id:
-        return db.session.get(Booking, booking_id)
-    link_ids = [output["link_id"] for output in outputs.values() if isinstance(output.get("link_id"), int)]
-    if not link_ids:
-        return None
-    query = (
-        select(Booking)
-        .join(OneTimeLink, OneTimeLink.booking_id == Booking.id)
-        .where(OneTimeLink.id.in_(link_ids))
-        .order_by(Booking.id.desc())
-        .limit(1)
-    )
-    return db.session.scalars(query).first()
 
 
 # --- bookings reaching back into enrolments --------------------------------------------------------

@@ -1,7 +1,8 @@
 """A workflow as a JSON file ("oneslot.workflow" version 1): export, and import with a message per problem.
 
 The format is documented in docs/workflows.md. Calendars travel by slug (`"calendar": "sales-call"`)
-instead of database ids, secrets never leave the app, and an import is checked with the same rules
+and hosts by email (`"host": "sam@example.com"`: a booking trigger's host filter, an If/else's "assigned
+host is" condition) instead of database ids, secrets never leave the app, and an import is checked with the same rules
 as publishing (services.validate and each step type's validate) before anything is written.
 """
 
@@ -15,6 +16,8 @@ from sqlalchemy import select
 from webapp.audit import audit
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
+from webapp.hosts.models import Host
+from webapp.hosts.services import email_key
 from webapp.text import single_line_error
 from webapp.workflows import actions, services
 from webapp.workflows.models import Workflow
@@ -25,7 +28,7 @@ MAX_BYTES = 1024 * 1024  # a workflow is a few KB; this leaves room for long ema
 STEP_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 BRANCHES = {"yes": "‘yes’", "no": "‘no’"}
 # Field names as the file spells them, when the app's differ (a calendar travels by slug).
-FIELD_NAMES = {"calendar_id": "calendar"}
+FIELD_NAMES = {"calendar_id": "calendar", "host_id": "host"}
 
 
 class ImportRefused(ValueError):
@@ -44,14 +47,23 @@ def _slug(calendar_id) -> str | None:
     return calendar.slug if calendar else None
 
 
+def _host_email(host_id) -> str | None:
+    host = db.session.get(Host, host_id) if isinstance(host_id, int) and not isinstance(host_id, bool) else None
+    return host.email if host else None
+
+
 def _export_config(config: Mapping) -> dict:
-    """A config as the file holds it: calendar ids become slugs, secrets are dropped."""
-    out = {}
+    """A config as the file holds it: calendar ids become slugs, host ids emails, secrets are dropped."""
+    out: dict = {}
     for name, value in (config or {}).items():
         if name == "secret":
             continue
         if name == "calendar_id":
             out["calendar"] = _slug(value)
+        elif name == "host_id":
+            out["host"] = _host_email(value)
+        elif name == "conditions" and isinstance(value, list):
+            out[name] = [_export_config(c) if isinstance(c, Mapping) else c for c in value]
         else:
             out[name] = value
     return out
@@ -190,12 +202,34 @@ def _calendar_id(slug, where: str, errors: list[str]):
     return calendar.id
 
 
+def _host_id(email, where: str, errors: list[str]):
+    """The id of the host with this email; None for null; reports one who is not a host here."""
+    if email is None:
+        return None
+    host = db.session.scalar(select(Host).where(Host.email_key == email_key(str(email)))) if email else None
+    if host is None:
+        errors.append(
+            f"{where}: host “{email}” is not a team member here; add them first, or change the file."
+            if email
+            else f"{where}: choose a host."
+        )
+        return None
+    return host.id
+
+
 def _import_config(config: Mapping, kind, where: str, errors: list[str]) -> dict:
-    """A config as the app holds it: defaults for what the file leaves out, slugs become ids."""
+    """A config as the app holds it: defaults for what the file leaves out, slugs and emails become ids."""
     out = dict(kind.DEFAULTS) if kind else {}
     for name, value in config.items():
         if name == "calendar":
             out["calendar_id"] = _calendar_id(value, where, errors)
+        elif name == "host":
+            out["host_id"] = _host_id(value, where, errors)
+        elif name == "conditions" and isinstance(value, list):
+            out[name] = [
+                _import_config(c, None, f"{where}, condition {n}", errors) if isinstance(c, Mapping) else c
+                for n, c in enumerate(value, 1)
+            ]
         elif name != "secret":
             out[name] = value
     if kind is not None and "secret" in out:

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.calendars.models import Calendar
 from webapp.extensions import db
+from webapp.hosts.models import Host
 
 
 class Form(FlaskForm):
@@ -62,6 +63,14 @@ def calendar_choices(blank: str) -> list[SelectChoice]:
     """Every calendar that is not archived, for a select; `blank` labels the empty choice."""
     calendars = db.session.scalars(select(Calendar).where(Calendar.archived_at.is_(None)).order_by(Calendar.name))
     return [SelectChoice("", blank)] + [SelectChoice(str(c.id), c.name) for c in calendars]
+
+
+def host_choices(blank: str) -> list[SelectChoice]:
+    """The active hosts (team members), by name, for a select; `blank` labels the empty choice."""
+    hosts = db.session.execute(
+        select(Host.id, Host.name, Host.email).where(Host.is_active.is_(True)).order_by(Host.name)
+    )
+    return [SelectChoice("", blank)] + [SelectChoice(str(h.id), f"{h.name} ({h.email})") for h in hosts]
 
 
 def int_or_none(value):

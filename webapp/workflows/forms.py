@@ -10,7 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from webapp.contacts.models import normalize_tag
 from webapp.text import SingleLine
 from webapp.workflows import actions
-from webapp.workflows.formkit import Form, calendar_choices, choices_of
+from webapp.workflows.formkit import Form, calendar_choices, choices_of, host_choices
 from webapp.workflows.formkit import int_or_none as _int_or_none
 from webapp.workflows.services import BOOKING_EVENTS, TRIGGER_TYPES
 
@@ -31,10 +31,12 @@ class TriggerForm(Form):
     tag = StringField("Tag", render_kw={"list": "known-tags", "autocomplete": "off", "spellcheck": "false"})
     events = MultiCheckbox("Booking events", choices=choices_of(BOOKING_EVENTS), validate_choice=False)
     calendar_id = SelectField("Calendar", choices=[], validate_choice=False)
+    host_id = SelectField("Only for bookings with host", choices=[], validate_choice=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.calendar_id.choices = calendar_choices("Any calendar")
+        self.host_id.choices = host_choices("Any host")
 
     def load(self, workflow):
         """Fill from the saved trigger (for GET)."""
@@ -43,6 +45,7 @@ class TriggerForm(Form):
         self.tag.data = config.get("tag", "")
         self.events.data = list(config.get("events") or ["made"])
         self.calendar_id.data = str(config.get("calendar_id") or "")
+        self.host_id.data = str(config.get("host_id") or "")
         return self
 
     def config(self) -> dict:
@@ -51,7 +54,10 @@ class TriggerForm(Form):
         if kind == "tag_added":
             return {"tag": normalize_tag(self.tag.data or "")}
         if kind == "booking_event":
-            return {"events": list(self.events.data or []), "calendar_id": _int_or_none(self.calendar_id.data)}
+            config = {"events": list(self.events.data or []), "calendar_id": _int_or_none(self.calendar_id.data)}
+            if host_id := _int_or_none(self.host_id.data):
+                config["host_id"] = host_id
+            return config
         if kind in ("link_opened", "link_expired"):  # like booking_event, without events
             return {"calendar_id": _int_or_none(self.calendar_id.data)}
         return {}

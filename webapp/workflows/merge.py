@@ -17,8 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from webapp import i18n
+from webapp.booking.models import Booking, OneTimeLink
+from webapp.extensions import db
 
 CONTACT_VALUES = {
     "first_name": "First name",
@@ -37,6 +40,9 @@ BOOKING_VALUES = {
     "end_time": "Booking: end time",
     "timezone": "Booking: time zone",
 }
+# Whom the booking is with: {{ booking.host.name }}, {{ booking.host.email }} (the first host of a
+# collective booking; empty for a booking without hosts).
+HOST_VALUES = {"name": "Booking: host's name", "email": "Booking: host's email"}
 WORKFLOW_VALUES = {"name": "Workflow name"}
 FILTERS = {"default", "upper", "lower", "title", "capitalize", "trim", "escape", "e"}
 # Node types a custom-value template may use; anything else (calls, loops, macros, imports…) is refused.
@@ -164,7 +170,8 @@ def check(
             return None
         if root == "calendar" and len(rest) == 1 and rest[0] in CALENDAR_VALUES:
             return None if calendar else f"{shown} needs a Generate One-Time Booking Link step before this one"
-        if root == "booking" and len(rest) == 1 and rest[0] in BOOKING_VALUES:
+        is_host_value = len(rest) == 2 and rest[0] == "host" and rest[1] in HOST_VALUES
+        if root == "booking" and ((len(rest) == 1 and rest[0] in BOOKING_VALUES) or is_host_value):
             # Wherever a calendar is known a booking can be: its values are empty until it is made.
             return None if calendar else f"{shown} needs a Generate One-Time Booking Link step before this one"
         if root == "steps" and len(rest) == 2:
@@ -281,13 +288,34 @@ class LazyValues(Mapping):
         return len(self._data())
 
 
+def booking_of(enrolment, outputs: Mapping[str, Mapping]) -> Booking | None:
+    """The booking a template's {{ booking.* }} speaks of: the one that triggered the enrolment, else the
+    latest made with a link an earlier step generated (None before it is booked)."""
+    booking_id = (enrolment.event or {}).get("booking_id")
+    if booking_id:
+        return db.session.get(Booking, booking_id)
+    link_ids = [output["link_id"] for output in outputs.values() if isinstance(output.get("link_id"), int)]
+    if not link_ids:
+        return None
+    query = (
+        select(Booking)
+        .join(OneTimeLink, OneTimeLink.booking_id == Booking.id)
+        .where(OneTimeLink.id.in_(link_ids))
+        .order_by(Booking.id.desc())
+        .limit(1)
+    )
+    return db.session.scalars(query).first()
+
+
 def booking_values(booking) -> dict:
     """A booking as templates see it, written for the invitee: in the booking's locale (English when
     unknown) and zone, 12- or 24-hour as that locale writes times. Empty strings without a booking."""
     if booking is None:
-        return dict.fromkeys(BOOKING_VALUES, "")
+        return {**dict.fromkeys(BOOKING_VALUES, ""), "host": dict.fromkeys(HOST_VALUES, "")}
+    host = booking.host
     with i18n.mail_locale(booking.locale):
         return {
+            "host": {"name": host.name, "email": host.email} if host else dict.fromkeys(HOST_VALUES, ""),
             "start_local": i18n.format_datetime(booking.start_at, booking.timezone),
             "start_date": i18n.format_date(booking.start_at, booking.timezone),
             "start_time": i18n.format_time(booking.start_at, booking.timezone),

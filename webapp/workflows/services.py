@@ -15,6 +15,7 @@ from webapp.calendars.models import Calendar
 from webapp.clock import utcnow
 from webapp.contacts.models import Contact, Tag, normalize_tag
 from webapp.extensions import db
+from webapp.hosts.models import Host
 from webapp.workflows import actions, program
 from webapp.workflows.models import Enrolment, Workflow, WorkflowVersion, new_secret, secret_digest
 
@@ -86,6 +87,11 @@ def validate_trigger(trigger_type: str, config: Mapping) -> dict[str, str]:
         events = config.get("events") or []
         if not events or not isinstance(events, list) or any(e not in BOOKING_EVENTS for e in events):
             errors["events"] = "Choose at least one booking event (made, rescheduled, cancelled, showed, no-show)."
+        host_id = config.get("host_id")
+        if host_id is not None and (
+            not isinstance(host_id, int) or isinstance(host_id, bool) or db.session.get(Host, host_id) is None
+        ):
+            errors["host_id"] = "That team member no longer exists; choose another, or any host."
     if trigger_type in CALENDAR_TRIGGERS:
         calendar_id = config.get("calendar_id")
         if calendar_id is not None and db.session.get(Calendar, calendar_id) is None:
@@ -101,6 +107,8 @@ def describe_trigger(trigger_type: str, config: Mapping, calendar_names: Mapping
     if trigger_type in CALENDAR_TRIGGERS:
         calendar_id = config.get("calendar_id")
         text += " · " + (calendar_names.get(calendar_id, "a deleted calendar") if calendar_id else "any calendar")
+    if trigger_type == "booking_event" and config.get("host_id"):
+        text += " · one host's bookings"
     return text
 
 

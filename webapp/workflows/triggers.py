@@ -42,6 +42,10 @@ def matches(trigger_type: str, config: dict, event_type: str, data: dict) -> boo
         return normalize_tag(str(config.get("tag") or "")) == normalize_tag(str(data.get("tag") or ""))
     if trigger_type == "booking_event" and event_type.removeprefix("booking_") not in (config.get("events") or []):
         return False
+    # "Only for bookings with host": the event lists the booking's hosts (every one of a collective booking).
+    if trigger_type == "booking_event" and config.get("host_id") is not None:  # noqa: SIM102  (reads as the rule)
+        if config["host_id"] not in (data.get("host_ids") or ()):
+            return False
     if trigger_type in CALENDAR_TRIGGERS:
         calendar_id = config.get("calendar_id")
         return calendar_id is None or calendar_id == data.get("calendar_id")
@@ -110,7 +114,11 @@ def booking_event(kind: str, booking, link_id: int | None = None) -> list[Enrolm
         link_id = db.session.scalar(select(OneTimeLink.id).where(OneTimeLink.booking_id == booking.id).limit(1))
     if kind in ("made", "rescheduled", "cancelled"):
         on_link_event(kind, link_id)
-    return fire(f"booking_{kind}", contact, calendar_id=booking.calendar_id, booking_id=booking.id, link_id=link_id)
+    # The booking's hosts, for a trigger's host filter (none: a calendar without hosts).
+    hosts = {"host_ids": [row.host_id for row in booking.host_rows]} if booking.host_rows else {}
+    return fire(
+        f"booking_{kind}", contact, calendar_id=booking.calendar_id, booking_id=booking.id, link_id=link_id, **hosts
+    )
 
 
 def link_event(kind: str, link: OneTimeLink) -> list[Enrolment]:

@@ -70,7 +70,7 @@ def test_booking_values_are_english_for_a_booking_without_a_locale_and_empty_wit
     values = merge.booking_values(booking)
     assert values["start_local"] == "Tuesday, December 8, 2026, 3:00 PM"
     assert values["timezone"] == "Europe/London"
-    assert merge.booking_values(None) == dict.fromkeys(merge.BOOKING_VALUES, "")
+    assert merge.booking_values(None) == {**dict.fromkeys(merge.BOOKING_VALUES, ""), "host": {"name": "", "email": ""}}
 
 
 def test_the_editor_offers_the_booking_values_where_a_calendar_is_known(app, make_calendar):

@@ -30,7 +30,7 @@ from webapp.workflows.actions.base import (
     register,
     resolve,
 )
-from webapp.workflows.merge import BOOKING_VALUES, CALENDAR_VALUES, CONTACT_VALUES, has_calendar
+from webapp.workflows.merge import BOOKING_VALUES, CALENDAR_VALUES, CONTACT_VALUES, HOST_VALUES, has_calendar
 
 __all__ = [
     "_REGISTRY",
@@ -55,7 +55,9 @@ def available(steps_before, trigger_type: str = "") -> list[tuple[str, list[tupl
     steps_before = list(steps_before)
     if has_calendar(steps_before, trigger_type):
         groups.append(("Calendar", [(label, f"{{{{ calendar.{f} }}}}") for f, label in CALENDAR_VALUES.items()]))
-        groups.append(("Booking", [(label, f"{{{{ booking.{f} }}}}") for f, label in BOOKING_VALUES.items()]))
+        booking = [(label, f"{{{{ booking.{f} }}}}") for f, label in BOOKING_VALUES.items()]
+        booking += [(label, f"{{{{ booking.host.{f} }}}}") for f, label in HOST_VALUES.items()]
+        groups.append(("Booking", booking))
     for step in steps_before:
         step_type = get(step.get("type", ""))
         if step_type and (values := step_type.custom_values(step)):

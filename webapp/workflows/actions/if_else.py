@@ -7,20 +7,24 @@ from wtforms import FieldList, FormField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from webapp.contacts.models import normalize_tag
+from webapp.extensions import db
+from webapp.hosts.models import Host
 from webapp.workflows import linkref, merge
 from webapp.workflows.actions.base import StepType
-from webapp.workflows.formkit import Form, StepForm, choices_of, link_choices, text
+from webapp.workflows.formkit import Form, StepForm, choices_of, host_choices, int_or_none, link_choices, text
 
 KINDS = {
     "has_tag": "The contact has the tag",
     "link_booked": "The link was booked",
     "link_opened": "The link was opened",
     "field": "A contact field",
+    "host": "The assigned host",
 }
 OPS = {"equals": "equals", "contains": "contains"}
+HOST_OPS = {"is": "is", "is_not": "is not"}
 FIELDS = merge.CONTACT_VALUES
 MAX_CONDITIONS = 10
-CONDITION_FIELDS = ("kind", "tag", "link_step", "field", "op", "value")
+CONDITION_FIELDS = ("kind", "tag", "link_step", "field", "op", "value", "host_op", "host_id")
 
 
 class ConditionForm(Form):
@@ -32,6 +36,8 @@ class ConditionForm(Form):
     field = SelectField("Contact field", choices=choices_of(FIELDS), validate_choice=False)
     op = SelectField("Comparison", choices=choices_of(OPS), validate_choice=False)
     value = StringField("Value")
+    host_op = SelectField("Host", choices=choices_of(HOST_OPS), validate_choice=False)
+    host_id = SelectField("Team member", choices=[], validate_choice=False)
 
 
 class IfElseForm(StepForm):
@@ -78,12 +84,14 @@ class IfElseForm(StepForm):
 
     def offer(self, earlier_steps):
         offered = linkref.choices(earlier_steps)
+        hosts = host_choices("Choose a team member…")
         only = linkref.only_key(earlier_steps)
         for entry in self.conditions:
             if only and not entry.form.link_step.data:
                 entry.form.link_step.data = only  # the one link step above: nothing else to choose
             entry.form.link_step.choices = link_choices(offered, entry.form.link_step.data or "")
             entry.form.tag.render_kw = {**(entry.form.tag.render_kw or {}), "list": self.tags_list}
+            entry.form.host_id.choices = hosts
         return self
 
     def condition_messages(self) -> tuple[dict[int, str], list[str]]:
@@ -112,6 +120,8 @@ def _condition(form) -> dict:
         return {"kind": kind, "link_step": form.link_step.data or ""}
     if kind == "field":
         return {"kind": kind, "field": form.field.data or "", "op": form.op.data or "", "value": form.value.data or ""}
+    if kind == "host":
+        return {"kind": kind, "host_op": form.host_op.data or "is", "host_id": int_or_none(form.host_id.data)}
     return {"kind": kind}
 
 
@@ -131,6 +141,14 @@ def _problem(condition: dict, earlier_steps) -> str | None:
             return "choose “equals” or “contains”."
         if not isinstance(condition.get("value", ""), str):
             return "the value is text."
+    if kind == "host":
+        if condition.get("host_op") not in HOST_OPS:
+            return "choose “is” or “is not”."
+        host_id = condition.get("host_id")
+        if not isinstance(host_id, int) or isinstance(host_id, bool):
+            return "choose the team member."
+        if db.session.get(Host, host_id) is None:
+            return "that team member no longer exists; choose another."
     return None
 
 
@@ -143,6 +161,11 @@ def describe_condition(condition: dict) -> str:
         key = str(condition.get("link_step") or "")
         verb = "booked" if kind == "link_booked" else "opened"
         return f"{linkref.named(key)} was {verb}{linkref.unchosen(key)}"
+    if kind == "host":
+        host_id = condition.get("host_id")
+        host = db.session.get(Host, host_id) if isinstance(host_id, int) else None
+        name = host.name if host else "a team member who no longer exists"
+        return f"the assigned host {HOST_OPS.get(condition.get('host_op') or '', 'is')} {name}"
     field = FIELDS.get(condition.get("field") or "", condition.get("field"))
     return f"{field} {condition.get('op')} “{condition.get('value', '')}”"
 
@@ -158,6 +181,11 @@ def check(ctx, condition: dict) -> bool:
         if link is None:
             return False
         return link.used_at is not None if kind == "link_booked" else link.opened_at is not None
+    if kind == "host":
+        # The booking the enrolment's {{ booking.* }} speaks of; a collective booking is with each host.
+        booking = merge.booking_of(ctx.enrolment, ctx.outputs)
+        with_host = booking is not None and any(row.host_id == condition.get("host_id") for row in booking.host_rows)
+        return with_host if condition.get("host_op", "is") == "is" else not with_host
     actual = str(merge.contact_values(ctx.contact).get(condition.get("field"), "")).strip().casefold()
     expected = str(condition.get("value", "")).strip().casefold()
     return actual == expected if condition.get("op") == "equals" else expected in actual

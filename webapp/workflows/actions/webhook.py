@@ -129,7 +129,7 @@ def sample_values(earlier_steps) -> dict:
         "calendar": {"name": SAMPLE, "duration": 30},
         "steps": steps,
         "workflow": dict.fromkeys(merge.WORKFLOW_VALUES, SAMPLE),
-        "booking": dict.fromkeys(merge.BOOKING_VALUES, SAMPLE),
+        "booking": {**dict.fromkeys(merge.BOOKING_VALUES, SAMPLE), "host": dict.fromkeys(merge.HOST_VALUES, SAMPLE)},
     }
 
 
