@@ -2,6 +2,7 @@
 
 from webapp.api.models import ApiKey  # noqa: F401  (API keys: part of the schema)
 from webapp.auth.models import User
+from webapp.booking.calendar_copies import CalendarEventCopy
 from webapp.booking.models import Booking, BookingHost, LinkCount, OneTimeLink
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
@@ -16,6 +17,7 @@ __all__ = [
     "Booking",
     "BookingHost",
     "BusyBlock",
+    "CalendarEventCopy",
     "CalendarHost",
     "Connection",
     "Host",

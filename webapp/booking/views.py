@@ -15,11 +15,12 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 
 from webapp import htmx, i18n, params
-from webapp.booking import cache, ics, links, picker, prerender, services
+from webapp.booking import cache, calendar_copies, ics, links, picker, prerender, services
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db, limiter
 from webapp.i18n import _
+from webapp.worker import register_task_source
 from webapp.zones import zone_options
 
 bp = Blueprint("booking", __name__)
@@ -310,5 +311,7 @@ def reschedule(token):
 
 
 def init_app(app):
-    """Register the public booking pages."""
+    """Register the public booking pages, and the copies of bookings in hosts' calendars (events, worker)."""
     app.register_blueprint(bp)
+    calendar_copies.connect()
+    register_task_source("calendar_writes", calendar_copies.write_due)
