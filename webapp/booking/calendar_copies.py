@@ -38,6 +38,9 @@ PUT, DELETE = "put", "delete"  # the event should be there / should be gone
 DEFAULT_RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 60 * 60, 6 * 60 * 60)
 DEFAULT_LEASE_SECONDS = 5 * 60
 ERROR_MAX = 500
+# Copies written per batch: each is a few requests to a server that may be slow (caldav_write.TIMEOUT),
+# and a stop request waits for the batch.
+BATCH = 10
 
 
 class CalendarEventCopy(db.Model):  # type: ignore[name-defined]  # see pyproject: webapp.*.models
@@ -199,6 +202,10 @@ def _write_one(copy_id: int, worker: str) -> None:
     except caldav_write.WriteError as exc:
         outcome = _failed(copy, exc)
         logger.info("calendar write failed copy_id=%s attempts=%s error=%s", copy_id, outcome["attempts"], exc)
+    except Exception as exc:  # a bug (building the event, the library): recorded and retried, the worker goes on
+        logger.exception("calendar write broke copy_id=%s", copy_id)
+        outcome = _failed(copy, caldav_write.WriteError(f"an unexpected error ({type(exc).__name__})"))
+        db.session.rollback()  # if the database was what failed, the bookkeeping below starts afresh
     else:
         outcome = {**done, "attempts": 0, "last_error": "", "state": DONE, "next_attempt_at": None}
         logger.info("calendar write done copy_id=%s booking_id=%s action=%s", copy_id, booking.id, copy.action)
@@ -219,8 +226,9 @@ def _write_one(copy_id: int, worker: str) -> None:
     db.session.commit()
 
 
-def write_due(limit: int = 20) -> int:
+def write_due(limit: int = BATCH) -> int:
     """The worker source "calendar_writes": claim up to `limit` due copies and write them; returns how many."""
+    limit = min(limit, BATCH)
     worker = worker_id()
     now = utcnow()
     order = (CalendarEventCopy.next_attempt_at, CalendarEventCopy.id)

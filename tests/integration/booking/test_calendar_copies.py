@@ -15,7 +15,7 @@ from tests.helpers import reload
 from tests.radicale import events, free_port, make_calendar, radicale_server
 from webapp import outbound
 from webapp.booking import calendar_copies, services
-from webapp.booking.calendar_copies import DELETE, DONE, PENDING, PUT, CalendarEventCopy
+from webapp.booking.calendar_copies import DELETE, DONE, ERROR, PENDING, PUT, CalendarEventCopy
 from webapp.booking.models import BookingHost
 from webapp.calendars import services as calendar_services
 from webapp.clock import utcnow
@@ -245,3 +245,40 @@ def test_no_hosts_or_no_caldav_connection_makes_no_rows(app, make_calendar, make
     services.cancel(booking, by="admin")
     assert copies() == []
     assert write_all() == 0
+
+
+def test_an_address_the_policy_refuses_is_not_retried(app, make_calendar, make_host, make_link, login):
+    """Without OUTBOUND_ALLOWED_NETWORKS, a loopback server is refused before any connection; trying
+    again cannot help, so the copy gives up at once and the booking's page says why."""
+    calendar = make_calendar(weekly=ALL_DAY)
+    sam = make_host(name="Sam Rivera", calendars=[calendar])
+    connect(sam, ("http://127.0.0.1:9/", "sam", "pw"), write_url="http://127.0.0.1:9/sam/work/")
+    booking = book_link(make_link(calendar=calendar)[0], tomorrow_at(10))
+    assert write_all() == 1
+    [copy] = copies()
+    copy = reload(copy)
+    assert (copy.state, copy.next_attempt_at) == (ERROR, None)
+    assert copy.last_error == "not allowed: 127.0.0.1 is a loopback address"
+    page = login.get(f"/bookings/{booking.id}").text
+    assert "Couldn&#39;t add to Sam Rivera&#39;s calendar: not allowed: 127.0.0.1 is a loopback address</small>" in page
+    # A move queues it again: the admin may have fixed the connection since.
+    services.reschedule(booking, tomorrow_at(12), by="admin")
+    assert reload(copy).state == PENDING
+
+
+def test_a_write_that_breaks_is_recorded_and_retried(radicale, make_calendar, make_host, make_link, monkeypatch):
+    calendar = make_calendar(weekly=ALL_DAY)
+    sam = make_host(calendars=[calendar])
+    calendar_url = make_calendar_on(radicale)
+    connect(sam, radicale, write_url=calendar_url)
+    book_link(make_link(calendar=calendar)[0], tomorrow_at(10))
+
+    def broken(*_args):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(calendar_copies.ics, "for_host_calendar", broken)
+    assert write_all() == 1
+    copy = reload(copies()[0])
+    assert (copy.state, copy.attempts, copy.last_error) == (PENDING, 1, "an unexpected error (KeyError)")
+    assert copy.locked_by is None
+    assert events(radicale[0], calendar_url) == []
