@@ -84,7 +84,7 @@ def radicale_server(tmp_path: Path, port: int | None = None) -> Iterator[tuple[s
 
 def client(url: str, username: str = USERNAME, password: str = PASSWORD) -> DAVClient:
     """A caldav client for the server (for the tests' own reads and setup)."""
-    return DAVClient(url=url, username=username, password=password, enable_rfc6764=False)
+    return DAVClient(url=url, username=username, password=password)
 
 
 def make_calendar(url: str, username: str = USERNAME, password: str = PASSWORD, name: str = "Work") -> str:

@@ -116,9 +116,9 @@ def write_calendar(connection: Connection) -> str:
         username=connection.username,
         password=_password(connection),
         timeout=TIMEOUT,
-        enable_rfc6764=False,
     )
     client.session.max_redirects = 0  # a redirect could lead past the address policy: not followed
+    client.session.trust_env = False  # no proxy or .netrc from the environment: the address checked is the one reached
     try:
         with client:
             calendars = client.principal().calendars()
