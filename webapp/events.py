@@ -24,7 +24,8 @@ admin_created               the User          none; sent when an admin is added 
 booking_attendance_marked   the Booking       attendance: "showed" or "no_show" (sent when it changes to
                                               one of them; clearing it sends nothing)
 
-Receivers are connected at start-up by the feature that owns them (workflows.init_app, hosts.init_app).
+Receivers are connected at start-up by the feature that owns them (workflows.init_app, hosts.init_app,
+booking.views.init_app: the copies of bookings in hosts' calendars).
 """
 
 from blinker import Namespace

@@ -2,6 +2,7 @@
 
 from webapp.api.models import ApiKey  # noqa: F401  (API keys: part of the schema)
 from webapp.auth.models import User
+from webapp.booking.calendar_copies import CalendarEventCopy
 from webapp.booking.models import Booking, BookingHost, LinkCount, OneTimeLink
 from webapp.branding.models import Branding
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
@@ -18,6 +19,7 @@ __all__ = [
     "BookingHost",
     "Branding",
     "BusyBlock",
+    "CalendarEventCopy",
     "CalendarHost",
     "Connection",
     "Host",

@@ -87,10 +87,12 @@ class Unreachable(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    """What an HTTP receiver answered: its status and the part of its body that may be shown."""
+    """What an HTTP receiver answered: its status, the part of its body that may be shown, and its
+    ETag header ("" when none; a calendar connection keeps it for its next conditional write)."""
 
     status: int
     text: str
+    etag: str = ""
 
 
 # --- settings --------------------------------------------------------------------------------------
@@ -360,7 +362,7 @@ def request(method: str, url: str, *, body: bytes = b"", headers: dict | None = 
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
-        return Response(response.status, _shown(response))
+        return Response(response.status, _shown(response), response.getheader("ETag") or "")
     except TimeoutError:
         raise Unreachable(f"timed out: no answer within {timeout:g} s") from None
     except ConnectionRefusedError:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from webapp import htmx, paging, params
-from webapp.booking import history, links, picker, services
+from webapp.booking import calendar_copies, history, links, picker, services
 from webapp.booking.forms import AdminCancelForm, AdminMoveForm, LinkForm
 from webapp.booking.history import Actor
 from webapp.booking.models import Booking, OneTimeLink
@@ -282,6 +282,8 @@ def booking_page_context(booking: Booking, cancel_form=None) -> dict:
         "workflow": None,
         "enrolment": None,
         "actor_label": _actor_label,
+        "calendar_copies": calendar_copies.copies_of(booking),
+        "describe_copy": calendar_copies.describe,
     }
     for fn in _page_values:
         context.update(fn(booking, link))

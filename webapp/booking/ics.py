@@ -50,27 +50,32 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
-def for_booking(booking: Booking, method: str | None = None) -> bytes:
-    """A one-event calendar: by default the iTIP message for the booking as it stands (method_for)."""
-    calendar = db.session.get_one(Calendar, booking.calendar_id)
-    method = method or method_for(booking)
-    cancelled = booking.status == "cancelled"
-    cal = ICalendar()
-    cal.add("prodid", "-//OneSlot//Booking//EN")
-    cal.add("version", "2.0")
-    cal.add("method", method)
+def _event(booking: Booking, calendar: Calendar, summary: str, description: str) -> Event:
+    """The booking as one VEVENT: its UID and SEQUENCE, when, where and its status."""
     event = Event()
     event.add("uid", booking.uid)
     event.add("sequence", booking.sequence)
     event.add("dtstamp", utcnow())
     event.add("dtstart", booking.start_at)
     event.add("dtend", booking.end_at)
-    event.add("summary", calendar.name)
+    event.add("summary", summary)
     if calendar.location:
         event.add("location", calendar.location)
-    if calendar.description:
-        event.add("description", calendar.description)
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if description:
+        event.add("description", description)
+    event.add("status", "CANCELLED" if booking.status == "cancelled" else "CONFIRMED")
+    return event
+
+
+def for_booking(booking: Booking, method: str | None = None) -> bytes:
+    """A one-event calendar: by default the iTIP message for the booking as it stands (method_for)."""
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
+    method = method or method_for(booking)
+    cal = ICalendar()
+    cal.add("prodid", "-//OneSlot//Booking//EN")
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    event = _event(booking, calendar, calendar.name, calendar.description)
     if method != PUBLISH:
         name, address = organizer(calendar, booking)
         event.add("organizer", _address(address, name))
@@ -79,6 +84,26 @@ def for_booking(booking: Booking, method: str | None = None) -> bytes:
             event.add("attendee", _address(host.email, host.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED"))
         attendee = _address(booking.email, booking.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", RSVP="FALSE")
         event.add("attendee", attendee)
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+def for_host_calendar(booking: Booking, description: str) -> bytes:
+    """The event written into a host's own calendar (no METHOD: a stored object, not a message).
+
+    Named for the host's eye ("<calendar>: <invitee>"), with the invitee as an attendee. SCHEDULE-AGENT=CLIENT
+    tells a server that schedules by itself (RFC 6638) that OneSlot has invited the invitee already, so
+    it sends them no second invitation."""
+    calendar = db.session.get_one(Calendar, booking.calendar_id)
+    cal = ICalendar()
+    cal.add("prodid", "-//OneSlot//Booking//EN")
+    cal.add("version", "2.0")
+    event = _event(booking, calendar, f"{calendar.name}: {booking.name}", description)
+    name, address = organizer(calendar)
+    event.add("organizer", _address(address, name, **{"SCHEDULE-AGENT": "CLIENT"}))
+    attendee = _address(booking.email, booking.name, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", RSVP="FALSE")
+    attendee.params["SCHEDULE-AGENT"] = "CLIENT"
+    event.add("attendee", attendee)
     cal.add_component(event)
     return cal.to_ical()
 

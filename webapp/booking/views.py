@@ -15,11 +15,12 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 
 from webapp import htmx, i18n, params
-from webapp.booking import cache, feed, ics, links, picker, prerender, services, team
+from webapp.booking import cache, calendar_copies, feed, ics, links, picker, prerender, services, team
 from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db, limiter
 from webapp.i18n import _
+from webapp.worker import register_task_source
 from webapp.zones import zone_options
 
 bp = Blueprint("booking", __name__)
@@ -313,6 +314,9 @@ def reschedule(token):
 
 
 def init_app(app):
-    """Register the public booking pages and the hosts' bookings feeds."""
+    """Register the public booking pages, the hosts' bookings feeds, and the copies of bookings in hosts'
+    calendars (events, worker)."""
     app.register_blueprint(bp)
     app.register_blueprint(feed.bp)
+    calendar_copies.connect()
+    register_task_source("calendar_writes", calendar_copies.write_due)
