@@ -3,9 +3,15 @@ they host (`models.py`). Every admin is a host (`services.host_for_admin`, on `e
 hosts who never sign in can be added too."""
 
 from webapp import events
-from webapp.hosts import services
+from webapp.hosts import busy, services, sync
+from webapp.hosts.connection_views import bp as connections_bp
+from webapp.worker import register_task_source
 
 
 def init_app(app) -> None:
-    """Every new admin becomes a host, in the transaction that adds the admin."""
+    """Every new admin becomes a host, in the transaction that adds the admin; connected calendars' pages,
+    their worker source and the refresher a booking calls."""
     events.admin_created.connect(services.on_admin_created)
+    app.register_blueprint(connections_bp)
+    register_task_source("calendar_sync", sync.calendar_sync)
+    busy.add_refresher(sync.refresh)
