@@ -77,6 +77,7 @@ def radicale_server(folder: Path) -> Iterator[RadicaleServer]:
         "type = htpasswd\n"
         f"htpasswd_filename = {folder / 'users'}\n"
         "htpasswd_encryption = plain\n"
+        "delay = 0\n"  # no pause after a failed login: the tests log in wrongly on purpose
         "[rights]\n"
         "type = owner_only\n"
         "[storage]\n"
