@@ -356,7 +356,7 @@ def connections_list(host_id):
 
 @bp.post("/hosts/<int:host_id>/connections")
 def connections_create(host_id):
-    """Connect a CalDAV account or subscribe to an ICS feed, then read it once: 201 with its status."""
+    """Connect a CalDAV account or subscribe to an ICS feed: 201, status "pending" until its first read."""
     host = _get(Host, host_id, "host")
     data = body(CONNECTION_FIELDS)
     kind = data.get("kind")
@@ -365,10 +365,10 @@ def connections_create(host_id):
         raise invalid({"kind": 'Use "caldav" or "ics".'})
     errors = {name: "Unknown field for this kind." for name in sorted(set(data) - allowed)}
     for name in allowed - {"calendar_urls"}:
-        if name in data and data[name] is not None and not isinstance(data[name], str):
+        if name in data and not isinstance(data[name], str):
             errors[name] = "Must be a string."
     urls = data.get("calendar_urls")
-    if urls is not None and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+    if "calendar_urls" in data and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
         errors["calendar_urls"] = "Must be a list of calendar URLs."
     if errors:
         raise invalid(errors)
@@ -391,9 +391,9 @@ def connections_create(host_id):
     except host_connections.Invalid as exc:
         raise invalid(exc.fields) from None
     _audit("connection.create", host_id=host.id, connection_id=connection.id)
-    result = host_sync.sync_one(connection.id)
-    db.session.refresh(connection)
-    return jsonify(connection_json(connection, result.blocks if result else None)), 201
+    # Read by the worker within moments (status "pending" until then), or at once with POST …/sync: a
+    # request that only saves never makes this process call out.
+    return jsonify(connection_json(connection)), 201
 
 
 @bp.delete("/hosts/<int:host_id>/connections/<int:connection_id>")

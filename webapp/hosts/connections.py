@@ -43,11 +43,11 @@ def check_address(url: str, field: str = "url", feed: bool = False) -> str:
     """The address as it will be used (webcal:// read as https:// for a feed); Invalid when it may not be.
 
     No network traffic: a literal address or localhost is judged by the policy now, a name at each sync."""
+    if len(url or "") > URL_MAX:
+        raise Invalid({field: f"The address is longer than {URL_MAX} characters."})
     url = feed_url(url) if feed else (url or "").strip()
     if not url:
         raise Invalid({field: "Enter the address."})
-    if len(url) > URL_MAX:
-        raise Invalid({field: f"The address is longer than {URL_MAX} characters."})
     try:
         _scheme, host, port, _path = outbound.split(url)
     except ValueError:
@@ -66,10 +66,9 @@ def check_address(url: str, field: str = "url", feed: bool = False) -> str:
 
 
 def _label(label: str, default: str) -> str:
-    label = " ".join((label or "").split())
-    if len(label) > LABEL_MAX:
+    if len(label or "") > LABEL_MAX:
         raise Invalid({"label": f"Keep the name under {LABEL_MAX} characters."})
-    return label or default
+    return " ".join((label or "").split()) or default[:LABEL_MAX]
 
 
 def _policy(policy: str | None) -> str:
@@ -113,13 +112,17 @@ def add_caldav(
         url = check_address(url)
     except Invalid as exc:
         errors.update(exc.fields)
-    username = (username or "").strip()
-    if not username or len(username) > USERNAME_MAX:
+    if len(username or "") > USERNAME_MAX:
+        errors["username"] = f"The username is longer than {USERNAME_MAX} characters."
+    elif not (username or "").strip():
         errors["username"] = "Enter the username you sign in to the calendar server with."
-    if not password or len(password) > PASSWORD_MAX:
+    username = (username or "").strip()
+    if not password:
         errors["password"] = "Enter the password (an app password where the server offers them)."
+    elif len(password) > PASSWORD_MAX:
+        errors["password"] = f"The password is longer than {PASSWORD_MAX} characters."
     try:
-        label = _label(label, urlsplit(url).hostname or "CalDAV")
+        label = _label(label, "CalDAV" if errors else urlsplit(url).hostname or "CalDAV")
         stale_policy = _policy(stale_policy)
         if "url" not in errors:
             reads, write = _calendar_urls(url, calendar_urls, write_calendar_url)

@@ -27,7 +27,10 @@ def account(radicale):
     home = radicale.make_calendar("Home")
     radicale.put_event(work, event(f"w-{work[-13:-1]}", "20261005T150000Z", "20261005T160000Z", "Client call"))
     radicale.put_event(
-        home, event(f"h-{home[-13:-1]}", "20261006T090000Z", "20261006T100000Z", "School run", "RRULE:FREQ=DAILY;COUNT=3\r\n")
+        home,
+        event(
+            f"h-{home[-13:-1]}", "20261006T090000Z", "20261006T100000Z", "School run", "RRULE:FREQ=DAILY;COUNT=3\r\n"
+        ),
     )
     return work, home
 
@@ -128,7 +131,13 @@ def test_an_empty_password_on_edit_keeps_the_saved_one(app, login, host, radical
 
     response = login.post(
         f"/hosts/{host.id}/connections/{connection.id}/edit",
-        data={"url": radicale.url, "username": radicale.user, "password": "", "label": "Mine", "stale_policy": "ignore"},
+        data={
+            "url": radicale.url,
+            "username": radicale.user,
+            "password": "",
+            "label": "Mine",
+            "stale_policy": "ignore",
+        },
     )
 
     assert response.status_code == 303
