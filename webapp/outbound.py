@@ -263,8 +263,8 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
 # --- connecting ------------------------------------------------------------------------------------
 
 
-def _connect(addresses: list[tuple[int, tuple]], timeout: float) -> socket.socket:
-    """A TCP connection to the first of the checked addresses that answers."""
+def connect(addresses: list[tuple[int, tuple]], timeout: float | None) -> socket.socket:
+    """A TCP connection to the first of the checked addresses (from resolve()) that answers."""
     last: OSError | None = None
     for family, sockaddr in addresses:
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -287,7 +287,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self.checked = addresses
 
     def connect(self):
-        self.sock = _connect(self.checked, self.timeout)
+        self.sock = connect(self.checked, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -299,7 +299,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.checked = addresses
 
     def connect(self):
-        sock = _connect(self.checked, self.timeout)
+        sock = connect(self.checked, self.timeout)
         try:
             self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
         except BaseException:
