@@ -451,7 +451,7 @@ PATHS = {
             "operationId": "connections_delete",
             "summary": "Remove a connection and the busy time read from it.",
             "parameters": [_path_id("host_id"), _path_id("connection_id")],
-            "responses": {"204": {"description": "Removed."}, **_errors("404")},
+            "responses": {"200": _answer("Removed; the connection as it was.", _ref("Connection")), **_errors("404")},
         },
     },
     "/hosts/{host_id}/connections/{connection_id}/sync": {

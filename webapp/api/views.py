@@ -347,17 +347,19 @@ def _connection(host_id: int, connection_id: int) -> Connection:
     return connection
 
 
-@bp.get("/hosts/<int:host_id>/connections")
-def connections_list(host_id):
-    """A host's connected calendars (a handful per host)."""
+# One rule for GET and POST: with two, werkzeug answers a POST to an id out of range with a 405 (the GET
+# rule's method list) where every other id is a 404.
+@bp.route("/hosts/<int:host_id>/connections", methods=["GET", "POST"])
+def connections(host_id):
+    """GET: a host's connected calendars (a handful per host). POST: add one (connections_create)."""
     host = _get(Host, host_id, "host")
+    if request.method == "POST":
+        return connections_create(host)
     return jsonify(connections=[connection_json(c) for c in host_connections.for_host(host.id)])
 
 
-@bp.post("/hosts/<int:host_id>/connections")
-def connections_create(host_id):
+def connections_create(host: Host):
     """Connect a CalDAV account or subscribe to an ICS feed: 201, status "pending" until its first read."""
-    host = _get(Host, host_id, "host")
     data = body(CONNECTION_FIELDS)
     kind = data.get("kind")
     allowed = CONNECTION_FIELDS if kind == CALDAV else {"kind", "url", "label", "stale_policy"}
@@ -398,11 +400,12 @@ def connections_create(host_id):
 
 @bp.delete("/hosts/<int:host_id>/connections/<int:connection_id>")
 def connections_delete(host_id, connection_id):
-    """Remove a connection and the busy time read from it: 204."""
+    """Remove a connection and the busy time read from it: 200 with the connection as it was."""
     connection = _connection(host_id, connection_id)
+    removed = connection_json(connection)
     host_connections.remove(connection)
     _audit("connection.delete", host_id=host_id, connection_id=connection_id)
-    return "", 204
+    return jsonify(removed)
 
 
 @bp.post("/hosts/<int:host_id>/connections/<int:connection_id>/sync")

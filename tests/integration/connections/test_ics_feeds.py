@@ -133,3 +133,42 @@ def test_the_address_is_checked_again_at_every_read(app, host, feed_server):
 
     assert result.status == "error" and "127.0.0.1 is a loopback address" in result.error
     assert feed_server.requests == []
+
+
+def test_sync_now_and_a_new_feed_address_on_the_pages(app, login, host, feed_server):
+    feed_server.files["/old.ics"] = FEED.encode()
+    feed_server.files["/new.ics"] = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n"
+    connection = connections.add_ics(host, url=feed_server.url("/old.ics"))
+
+    response = login.post(f"/hosts/{host.id}/connections/{connection.id}/sync")
+    assert response.status_code == 303
+    assert f"{len(FEED_BUSY)} busy time block(s)" in login.get(response.location).text
+
+    kept = login.post(
+        f"/hosts/{host.id}/connections/{connection.id}/edit",
+        data={"url": "", "label": "Google", "stale_policy": "busy"},
+    )
+    assert kept.status_code == 303
+    assert connections.feed_address(db.session.get(Connection, connection.id)) == feed_server.url("/old.ics")
+
+    refused = login.post(
+        f"/hosts/{host.id}/connections/{connection.id}/edit",
+        data={"url": "http://169.254.169.254/x.ics", "label": "Google", "stale_policy": "busy"},
+    )
+    assert refused.status_code == 422 and "link-local" in refused.text
+    login.post(
+        f"/hosts/{host.id}/connections/{connection.id}/edit",
+        data={"url": feed_server.url("/new.ics"), "label": "Google", "stale_policy": "busy"},
+    )
+    login.post(f"/hosts/{host.id}/connections/{connection.id}/sync")
+    assert blocks_of(connection.id) == []
+    assert feed_server.requests[-1] == "/new.ics"
+
+
+def test_pages_of_unknown_hosts_and_connections_are_404(app, login, host, make_host, feed_server):
+    other = make_host()
+    connection = connections.add_ics(host, url=feed_server.url("/f.ics"))
+    assert login.get("/hosts/999/connections/").status_code == 404
+    assert login.get(f"/hosts/{other.id}/connections/{connection.id}/edit").status_code == 404
+    assert login.post(f"/hosts/{other.id}/connections/{connection.id}/remove").status_code == 404
+    assert db.session.get(Connection, connection.id) is not None
