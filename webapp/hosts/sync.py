@@ -28,6 +28,7 @@ logger = logging.getLogger("oneslot.calendar_sync")
 
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
+BATCH = 5  # connections read per round of the worker
 REFRESH_TIMEOUT = 5.0  # seconds: a booking waits at most this long per connection
 
 
@@ -148,10 +149,14 @@ def _due(now: datetime):
 
 
 def calendar_sync(limit: int) -> int:
-    """The worker's task source: claim due connections with a lease, read each; returns how many."""
+    """The worker's task source: claim due connections with a lease, read each; returns how many.
+
+    At most BATCH per round: a read may wait CALENDAR_TIMEOUT for a slow server, and the other sources
+    (mail first) must not wait for a whole batch of those."""
     now = utcnow()
     lease = {"locked_until": now + LEASE, "locked_by": worker_id()}
-    ids = claims.claim(Connection, _due(now), (Connection.next_sync_at, Connection.id), limit, lease)
+    due_first = (Connection.next_sync_at, Connection.id)
+    ids = claims.claim(Connection, _due(now), due_first, min(limit, BATCH), lease)
     for connection_id in ids:
         sync_one(connection_id)
     return len(ids)

@@ -128,3 +128,11 @@ def test_a_radicale_event_leaves_the_booking_page_after_a_sync(
     assert f'value="{iso(datetime(2026, 10, 5, 14, tzinfo=UTC))}"' in page
     assert f'value="{iso(datetime(2026, 10, 5, 15, tzinfo=UTC))}"' not in page
     assert f'value="{iso(datetime(2026, 10, 5, 15, 30, tzinfo=UTC))}"' not in page
+
+
+def test_a_round_of_the_worker_reads_a_few_connections_so_mail_never_waits_long(app, host, feed_server):
+    for n in range(sync.BATCH + 2):
+        connections.add_ics(host, url=feed_server.url(f"/{n}.ics"))
+
+    assert sync.calendar_sync(50) == sync.BATCH
+    assert sync.calendar_sync(50) == 2
