@@ -1,52 +1,82 @@
-"""A real CalDAV server for the tests: Radicale (from PyPI) in its own process on 127.0.0.1, storage in
-the test's tmp_path, htpasswd authentication. Only loopback traffic: the app under test must be told
-OUTBOUND_ALLOWED_NETWORKS=127.0.0.0/8 to reach it.
+"""A real CalDAV server for the tests: Radicale (PyPI `radicale`) in a subprocess on 127.0.0.1, storage in a
+temporary folder, htpasswd (plain) authentication.
 
-    with radicale_server(tmp_path) as (url, username, password):
-        calendar_url = make_calendar(url, username, password, "Work")
+    with radicale_server(tmp_path) as server:
+        url = server.make_calendar("Work")
+        server.put_event(url, ICS_TEXT)
+        server.events(url)  # what is in it now
 
-Stopping and starting again on the same `port` and folder keeps the calendars (a server that was down)."""
+`server.url`, `server.user`, `server.password` are what a connection is made with; `server.stop()` ends
+the process early (a failing server)."""
 
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from caldav.davclient import DAVClient
+import caldav
 
-USERNAME, PASSWORD = "sam", "radicale-test-password"
+USER = "ada"
+PASSWORD = "radicale-test-password-Z9"
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on now, on 127.0.0.1."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _wait_for(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"radicale exited with {process.returncode}: {process.stderr and process.stderr.read()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"radicale did not listen on 127.0.0.1:{port} within {timeout} s")
+@dataclass
+class RadicaleServer:
+    """A running Radicale: its address, a user's login, and helpers to fill it with calendars and events."""
+
+    url: str
+    user: str
+    password: str
+    process: subprocess.Popen = field(repr=False)
+
+    def client(self) -> caldav.DAVClient:
+        return caldav.DAVClient(url=self.url, username=self.user, password=self.password, enable_rfc6764=False)
+
+    def make_calendar(self, name: str) -> str:
+        """A new calendar of the user; returns its URL."""
+        with self.client() as client:
+            calendar = client.principal().make_calendar(name=name, cal_id=uuid.uuid4().hex[:12])
+            return str(calendar.url)
+
+    def put_event(self, calendar_url: str, ics: str) -> None:
+        """Store one VCALENDAR (one event, with its overrides) in the calendar."""
+        with self.client() as client:
+            client.calendar(url=calendar_url).save_event(ics)
+
+    def events(self, calendar_url: str) -> list:
+        """Every event in the calendar, as icalendar VEVENT components."""
+        with self.client() as client:
+            return [item.icalendar_component for item in client.calendar(url=calendar_url).events()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
 
 @contextmanager
-def radicale_server(tmp_path: Path, port: int | None = None) -> Iterator[tuple[str, str, str]]:
-    """Run Radicale until the block ends; yields (its URL, a username, that user's password)."""
+def radicale_server(folder: Path, port: int | None = None) -> Iterator[RadicaleServer]:
+    """Start Radicale with its storage and config in `folder` (on `port`, default a free one); stops it on exit.
+
+    Started again on the same folder and port, it serves the same calendars (a server that was down)."""
+    folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    folder = tmp_path / "radicale"
-    folder.mkdir(exist_ok=True)
-    (folder / "users").write_text(f"{USERNAME}:{PASSWORD}\n")
+    (folder / "users").write_text(f"{USER}:{PASSWORD}\n")
     config = folder / "config"
     config.write_text(
         "[server]\n"
@@ -55,6 +85,7 @@ def radicale_server(tmp_path: Path, port: int | None = None) -> Iterator[tuple[s
         "type = htpasswd\n"
         f"htpasswd_filename = {folder / 'users'}\n"
         "htpasswd_encryption = plain\n"
+        "delay = 0\n"  # no pause after a failed login: the tests log in wrongly on purpose
         "[rights]\n"
         "type = owner_only\n"
         "[storage]\n"
@@ -62,39 +93,24 @@ def radicale_server(tmp_path: Path, port: int | None = None) -> Iterator[tuple[s
         "[logging]\n"
         "level = warning\n"
     )
+    log = (folder / "radicale.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "radicale", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "radicale", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT
     )
+    server = RadicaleServer(f"http://127.0.0.1:{port}/", USER, PASSWORD, process)
     try:
-        _wait_for(port, process)
-        yield f"http://127.0.0.1:{port}/", USERNAME, PASSWORD
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"Radicale exited: {(folder / 'radicale.log').read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Radicale did not start within 20 s") from None
+                time.sleep(0.1)
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
-
-
-def client(url: str, username: str = USERNAME, password: str = PASSWORD) -> DAVClient:
-    """A caldav client for the server (for the tests' own reads and setup)."""
-    return DAVClient(url=url, username=username, password=password)
-
-
-def make_calendar(url: str, username: str = USERNAME, password: str = PASSWORD, name: str = "Work") -> str:
-    """A new calendar in the user's account; returns its URL."""
-    with client(url, username, password) as dav:
-        return str(dav.principal().make_calendar(name=name).url)
-
-
-def events(url: str, calendar_url: str, username: str = USERNAME, password: str = PASSWORD) -> list:
-    """Every event in the calendar, as icalendar VEVENT components (the library's parsed objects)."""
-    with client(url, username, password) as dav:
-        calendar = dav.calendar(url=calendar_url)
-        return [item.icalendar_component for item in calendar.events()]
+        server.stop()
+        log.close()

@@ -177,4 +177,10 @@ def load(env=None, instance_path=".") -> dict:
         "RETENTION_DAYS": _int(env, "RETENTION_DAYS", 90, minimum=1),
         # Internal networks an admin lets outgoing requests reach on purpose (see webapp/outbound.py).
         "OUTBOUND_ALLOWED_NETWORKS": _networks(env, "OUTBOUND_ALLOWED_NETWORKS"),
+        # Connected calendars (webapp/hosts/sync.py): how often the worker reads them, how many days ahead,
+        # when unread busy time counts as stale, and how long one read may take (seconds).
+        "CALENDAR_SYNC_MINUTES": _int(env, "CALENDAR_SYNC_MINUTES", 5, minimum=1),
+        "CALENDAR_SYNC_DAYS": _int(env, "CALENDAR_SYNC_DAYS", 90, minimum=1),
+        "CALENDAR_STALE_AFTER_MINUTES": _int(env, "CALENDAR_STALE_AFTER_MINUTES", 360, minimum=1),
+        "CALENDAR_TIMEOUT": _int(env, "CALENDAR_TIMEOUT", 20, minimum=1),
     }

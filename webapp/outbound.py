@@ -23,6 +23,8 @@ import http.client
 import ipaddress
 import socket
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -263,8 +265,8 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple]]:
 # --- connecting ------------------------------------------------------------------------------------
 
 
-def _connect(addresses: list[tuple[int, tuple]], timeout: float) -> socket.socket:
-    """A TCP connection to the first of the checked addresses that answers."""
+def connect(addresses: list[tuple[int, tuple]], timeout: float | None) -> socket.socket:
+    """A TCP connection to the first of the checked addresses (from resolve()) that answers."""
     last: OSError | None = None
     for family, sockaddr in addresses:
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -287,7 +289,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self.checked = addresses
 
     def connect(self):
-        self.sock = _connect(self.checked, self.timeout)
+        self.sock = connect(self.checked, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -299,7 +301,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.checked = addresses
 
     def connect(self):
-        sock = _connect(self.checked, self.timeout)
+        sock = connect(self.checked, self.timeout)
         try:
             self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
         except BaseException:
@@ -360,9 +362,44 @@ def request(method: str, url: str, *, body: bytes = b"", headers: dict | None = 
     conn = connection(url, timeout)
     _scheme, _host, _port, path = split(url)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return Response(response.status, _shown(response), response.getheader("ETag") or "")
+        with _in_our_words(timeout):
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return Response(response.status, _shown(response), response.getheader("ETag") or "")
+    finally:
+        conn.close()
+
+
+class TooLarge(Unreachable):
+    """The answer's body is longer than the caller takes."""
+
+
+def fetch(url: str, *, max_bytes: int, headers: dict | None = None, timeout: float = 10) -> tuple[int, bytes]:
+    """GET a URL under the policy and return (status, body), the body at most `max_bytes` long (else TooLarge).
+
+    For a document OneSlot reads (an ICS feed); Refused and Unreachable as request()."""
+    conn = connection(url, timeout)
+    _scheme, _host, _port, path = split(url)
+    try:
+        with _in_our_words(timeout):
+            conn.request("GET", path, headers=headers or {})
+            response = conn.getresponse()
+            length = response.getheader("Content-Length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise TooLarge(f"the answer is larger than {max_bytes // (1024 * 1024) or 1} MB")
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise TooLarge(f"the answer is larger than {max_bytes // (1024 * 1024) or 1} MB")
+            return response.status, data
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _in_our_words(timeout: float) -> Iterator[None]:
+    """Network and protocol errors as Unreachable, in our words (never bytes from the other side)."""
+    try:
+        yield
     except TimeoutError:
         raise Unreachable(f"timed out: no answer within {timeout:g} s") from None
     except ConnectionRefusedError:
@@ -378,8 +415,8 @@ def request(method: str, url: str, *, body: bytes = b"", headers: dict | None = 
         raise Unreachable(f"its TLS certificate was not accepted ({exc.verify_message})") from None
     except ssl.SSLError as exc:
         raise Unreachable(f"the TLS handshake failed ({exc.reason or 'unknown reason'})") from None
+    except Unreachable:
+        raise
     except OSError as exc:
         # The operating system's words for the error (never bytes from the other side).
         raise Unreachable(exc.strerror or type(exc).__name__) from None
-    finally:
-        conn.close()

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.axe import describe, violations
 from tests.browser.helpers import shot
-from tests.radicale import events, make_calendar, radicale_server
+from tests.radicale import radicale_server
 from webapp import outbound
 from webapp.extensions import db
 
@@ -41,8 +41,9 @@ def _connection(host, url, username, password, write_url):
 
 
 def test_the_booking_page_names_the_hosts_calendars(live_server, admin_page, tmp_path):
-    with time_machine.travel(MONDAY, tick=True), radicale_server(tmp_path) as (url, username, password):
-        calendar_url = make_calendar(url, username, password, "Work")
+    with time_machine.travel(MONDAY, tick=True), radicale_server(tmp_path) as server:
+        url, username, password = server.url, server.user, server.password
+        calendar_url = server.make_calendar("Work")
         with live_server.app.app_context():
             from webapp.booking import calendar_copies, links, services
             from webapp.calendars import services as calendars
@@ -69,7 +70,7 @@ def test_the_booking_page_names_the_hosts_calendars(live_server, admin_page, tmp
             booking_id, uid = booking.id, booking.uid
             assert calendar_copies.write_due() == 2
             db.session.remove()
-        assert [str(event["uid"]) for event in events(url, calendar_url)] == [uid]
+        assert [str(event["uid"]) for event in server.events(calendar_url)] == [uid]
 
     # Back on the real clock, which the admin signed in at (a 2027 request would find the session stale).
     page = admin_page

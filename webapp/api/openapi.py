@@ -13,6 +13,7 @@ from webapp.calendars.availability import FIRST_DAY, LAST_DAY
 from webapp.calendars.forms import DAY_KEYS
 from webapp.contacts import services as contacts
 from webapp.extensions import MAX_ID
+from webapp.hosts.connections import LABEL_MAX, PASSWORD_MAX, URL_MAX, USERNAME_MAX
 from webapp.hosts.models import ASSIGNMENTS, NAME_MAX
 from webapp.paging import MAX_CURSOR
 
@@ -293,6 +294,71 @@ SCHEMAS = {
             },
         }
     ),
+    "Connection": _object(
+        {
+            "id": ID,
+            "host_id": ID,
+            "kind": {"enum": ["caldav", "ics"]},
+            "label": {"type": "string"},
+            "server": {"type": "string", "description": "CalDAV: the server's address; ICS: only the feed's host."},
+            "status": {"enum": ["pending", "ok", "error"]},
+            "error": _nullable({"type": "string"}),
+            "stale_policy": {"enum": ["busy", "ignore"]},
+            "last_success_at": MAYBE_INSTANT,
+            "next_sync_at": MAYBE_INSTANT,
+            "username": {"type": "string"},
+            "calendars": {
+                "type": "array",
+                "items": _object({"url": {"type": "string"}, "name": {"type": "string"}, "read": {"type": "boolean"}}),
+            },
+            "calendar_urls": {"type": "array", "items": {"type": "string"}},
+            "write_calendar_url": _nullable({"type": "string"}),
+            "blocks": {"type": "integer", "minimum": 0, "description": "After a sync: the busy blocks it holds."},
+        },
+        required=[
+            "id",
+            "host_id",
+            "kind",
+            "label",
+            "server",
+            "status",
+            "error",
+            "stale_policy",
+            "last_success_at",
+            "next_sync_at",
+        ],
+    ),
+    "ConnectionInput": _object(
+        {
+            "kind": {"enum": ["caldav", "ics"]},
+            "url": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": URL_MAX,
+                "description": "CalDAV: the server's address; ICS: the feed's (secret) address, webcal:// accepted.",
+            },
+            "username": {"type": "string", "minLength": 1, "maxLength": USERNAME_MAX, "description": "CalDAV only."},
+            "password": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": PASSWORD_MAX,
+                "description": "CalDAV only; stored encrypted, never shown again.",
+            },
+            "calendar_urls": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "CalDAV only: the calendars to read busy time from (default: all the account's).",
+            },
+            "write_calendar_url": {
+                "type": "string",
+                "description": "CalDAV only: the calendar bookings are added to (default: the first found).",
+            },
+            "label": {"type": "string", "maxLength": LABEL_MAX},
+            "stale_policy": {"enum": ["busy", "ignore"], "description": "When it can't be read for a while."},
+        },
+        required=["kind", "url"],
+    ),
+    "ConnectionList": _object({"connections": {"type": "array", "items": _ref("Connection")}}),
     "CancelInput": _object(
         {"reason": {"type": "string", "maxLength": REASON_MAX, "description": "Sent to the invitee."}},
         required=[],
@@ -493,6 +559,40 @@ PATHS = {
                 "200": _answer("The cancelled booking.", _ref("Booking")),
                 **_errors("400", "404", "409", "413", "422"),
             },
+        },
+    },
+    "/hosts/{host_id}/connections": {
+        "get": {
+            "operationId": "connections_list",
+            "summary": "A host's connected calendars (CalDAV accounts, ICS feeds).",
+            "parameters": [_path_id("host_id")],
+            "responses": {"200": _answer("The connections.", _ref("ConnectionList")), **_errors("404")},
+        },
+        "post": {
+            "operationId": "connections_create",
+            "summary": "Connect a CalDAV account or subscribe to an ICS feed; the worker reads it within moments.",
+            "parameters": [_path_id("host_id")],
+            "requestBody": _body("ConnectionInput"),
+            "responses": {
+                "201": _answer("Saved, status pending.", _ref("Connection")),
+                **_errors("400", "404", "413", "422"),
+            },
+        },
+    },
+    "/hosts/{host_id}/connections/{connection_id}": {
+        "delete": {
+            "operationId": "connections_delete",
+            "summary": "Remove a connection and the busy time read from it.",
+            "parameters": [_path_id("host_id"), _path_id("connection_id")],
+            "responses": {"200": _answer("Removed; the connection as it was.", _ref("Connection")), **_errors("404")},
+        },
+    },
+    "/hosts/{host_id}/connections/{connection_id}/sync": {
+        "post": {
+            "operationId": "connections_sync",
+            "summary": "Read the connection now: its status, the error in words, and the busy blocks it holds.",
+            "parameters": [_path_id("host_id"), _path_id("connection_id")],
+            "responses": {"200": _answer("The connection after the read.", _ref("Connection")), **_errors("404")},
         },
     },
     "/openapi.json": {

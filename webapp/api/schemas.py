@@ -21,7 +21,7 @@ from webapp.calendars.models import Calendar
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact, normalize_tag
 from webapp.hosts.forms import HostForm
-from webapp.hosts.models import ASSIGNMENTS, SINGLE, Host
+from webapp.hosts.models import ASSIGNMENTS, CALDAV, SINGLE, Connection, Host
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Limits of the API's own (webapp/api/openapi.py states them in the document).
@@ -392,3 +392,50 @@ def booking_json(booking: Booking, link: OneTimeLink | None) -> dict:
         "metadata": (link.meta or {}) if link else None,
         "host_ids": [row.host_id for row in booking.host_rows],
     }
+
+
+# --- connected calendars -------------------------------------------------------------------------
+
+CONNECTION_FIELDS = {
+    "kind",
+    "url",
+    "username",
+    "password",
+    "calendar_urls",
+    "write_calendar_url",
+    "label",
+    "stale_policy",
+}
+
+
+def connection_json(connection: Connection, blocks: int | None = None) -> dict:
+    """A connected calendar as the API shows it: never its password, and for a feed only the URL's host."""
+    result = {
+        "id": connection.id,
+        "host_id": connection.host_id,
+        "kind": connection.kind,
+        "label": connection.label,
+        "server": connection.url,
+        "status": connection.status,
+        "error": connection.error or None,
+        "stale_policy": connection.stale_policy,
+        "last_success_at": instant(connection.last_success_at) if connection.last_success_at else None,
+        "next_sync_at": instant(connection.next_sync_at) if connection.next_sync_at else None,
+    }
+    if connection.kind == CALDAV:
+        result.update(
+            username=connection.username,
+            calendars=[
+                {
+                    "url": c["url"],
+                    "name": c["name"],
+                    "read": not connection.read_urls or c["url"] in connection.read_urls,
+                }
+                for c in connection.found_calendars or []
+            ],
+            calendar_urls=list(connection.read_urls or []),
+            write_calendar_url=connection.write_url or None,
+        )
+    if blocks is not None:
+        result["blocks"] = blocks
+    return result

@@ -13,6 +13,7 @@ from webapp.api import keys
 from webapp.api.openapi import document as openapi_document
 from webapp.api.schemas import (
     CALENDAR_FIELDS,
+    CONNECTION_FIELDS,
     MAX_EXPIRY_HOURS,
     MAX_PAGE,
     MAX_SLOT_DAYS,
@@ -22,6 +23,7 @@ from webapp.api.schemas import (
     calendar_form,
     calendar_hosts,
     calendar_json,
+    connection_json,
     contact_input,
     contact_json,
     day,
@@ -43,8 +45,10 @@ from webapp.clock import utcnow
 from webapp.contacts import services as contacts
 from webapp.contacts.models import Contact
 from webapp.extensions import MAX_ID, db
+from webapp.hosts import connections as host_connections
 from webapp.hosts import services as hosts
-from webapp.hosts.models import Host
+from webapp.hosts import sync as host_sync
+from webapp.hosts.models import CALDAV, ICS, Connection, Host
 from webapp.zones import resolve
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -418,3 +422,84 @@ def bookings_cancel(booking_id):
     _audit("booking.cancel", booking_id=booking.id)
     link = db.session.get(OneTimeLink, booking.link_id) if booking.link_id else None
     return jsonify(booking_json(booking, link))
+
+
+# --- hosts' connected calendars ------------------------------------------------------------------
+
+
+def _connection(host_id: int, connection_id: int) -> Connection:
+    _get(Host, host_id, "host")
+    connection = _get(Connection, connection_id, "connection")
+    if connection.host_id != host_id:
+        _not_found("connection", connection_id)
+    return connection
+
+
+# One rule for GET and POST: with two, werkzeug answers a POST to an id out of range with a 405 (the GET
+# rule's method list) where every other id is a 404.
+@bp.route("/hosts/<int:host_id>/connections", methods=["GET", "POST"])
+def connections(host_id):
+    """GET: a host's connected calendars (a handful per host). POST: add one (connections_create)."""
+    host = _get(Host, host_id, "host")
+    if request.method == "POST":
+        return connections_create(host)
+    return jsonify(connections=[connection_json(c) for c in host_connections.for_host(host.id)])
+
+
+def connections_create(host: Host):
+    """Connect a CalDAV account or subscribe to an ICS feed: 201, status "pending" until its first read."""
+    data = body(CONNECTION_FIELDS)
+    kind = data.get("kind")
+    allowed = CONNECTION_FIELDS if kind == CALDAV else {"kind", "url", "label", "stale_policy"}
+    if kind not in (CALDAV, ICS):
+        raise invalid({"kind": 'Use "caldav" or "ics".'})
+    errors = {name: "Unknown field for this kind." for name in sorted(set(data) - allowed)}
+    for name in allowed - {"calendar_urls"}:
+        if name in data and not isinstance(data[name], str):
+            errors[name] = "Must be a string."
+    urls = data.get("calendar_urls")
+    if "calendar_urls" in data and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+        errors["calendar_urls"] = "Must be a list of calendar URLs."
+    if errors:
+        raise invalid(errors)
+    try:
+        if kind == CALDAV:
+            connection = host_connections.add_caldav(
+                host,
+                url=data.get("url") or "",
+                username=data.get("username") or "",
+                password=data.get("password") or "",
+                label=data.get("label") or "",
+                stale_policy=data.get("stale_policy"),
+                calendar_urls=urls,
+                write_calendar_url=data.get("write_calendar_url"),
+            )
+        else:
+            connection = host_connections.add_ics(
+                host, url=data.get("url") or "", label=data.get("label") or "", stale_policy=data.get("stale_policy")
+            )
+    except host_connections.Invalid as exc:
+        raise invalid(exc.fields) from None
+    _audit("connection.create", host_id=host.id, connection_id=connection.id)
+    # Read by the worker within moments (status "pending" until then), or at once with POST …/sync: a
+    # request that only saves never makes this process call out.
+    return jsonify(connection_json(connection)), 201
+
+
+@bp.delete("/hosts/<int:host_id>/connections/<int:connection_id>")
+def connections_delete(host_id, connection_id):
+    """Remove a connection and the busy time read from it: 200 with the connection as it was."""
+    connection = _connection(host_id, connection_id)
+    removed = connection_json(connection)
+    host_connections.remove(connection)
+    _audit("connection.delete", host_id=host_id, connection_id=connection_id)
+    return jsonify(removed)
+
+
+@bp.post("/hosts/<int:host_id>/connections/<int:connection_id>/sync")
+def connections_sync(host_id, connection_id):
+    """Read the connection now: its status, the error in words, and how many busy blocks it holds."""
+    connection = _connection(host_id, connection_id)
+    result = host_sync.sync_one(connection.id)
+    db.session.refresh(connection)
+    return jsonify(connection_json(connection, result.blocks if result else None))

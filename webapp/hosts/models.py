@@ -141,6 +141,10 @@ class Connection(db.Model):
     # bookings are written into ("" until chosen: the first found).
     read_urls: Mapped[list] = mapped_column(JSON, default=list)
     write_url: Mapped[str] = mapped_column(String(2000), default="")
+    # CalDAV: the calendars the account held at the last good sync, [{"url", "name"}], for the admin to choose.
+    found_calendars: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Failed syncs in a row: the back-off before the next attempt doubles with each (webapp/hosts/sync.py).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, ok, error
     error: Mapped[str] = mapped_column(Text, default="")
     stale_policy: Mapped[str] = mapped_column(String(10), default=STALE_BUSY)

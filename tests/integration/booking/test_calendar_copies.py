@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import tomorrow_at
 from tests.factories import book_link
 from tests.helpers import reload
-from tests.radicale import events, free_port, make_calendar, radicale_server
+from tests.radicale import free_port, radicale_server
 from webapp import outbound
 from webapp.booking import calendar_copies, services
 from webapp.booking.calendar_copies import DELETE, DONE, ERROR, PENDING, PUT, CalendarEventCopy
@@ -48,7 +48,7 @@ def radicale(loopback, tmp_path):
 
 def connect(host, server, write_url="", kind=CALDAV, label=""):
     """A connected calendar of `host`, as the connections feature saves one (the password sealed)."""
-    url, username, password = server
+    url, username, password = server.url, server.user, server.password
     connection = Connection(
         host_id=host.id,
         kind=kind,
@@ -90,9 +90,9 @@ def test_a_booking_is_written_moved_in_place_and_removed(radicale, make_calendar
 
     [copy] = copies()
     assert (copy.booking_id, copy.host_id, copy.state, copy.action) == (booking.id, sam.id, PENDING, PUT)
-    assert events(radicale[0], calendar_url) == []  # written by the worker, not in the request
+    assert radicale.events(calendar_url) == []  # written by the worker, not in the request
     assert write_all() == 1
-    [event] = events(radicale[0], calendar_url)
+    [event] = radicale.events(calendar_url)
     assert str(event["uid"]) == booking.uid
     assert event_times(event) == (start, start + timedelta(minutes=30))
     assert int(event["sequence"]) == 0
@@ -108,7 +108,7 @@ def test_a_booking_is_written_moved_in_place_and_removed(radicale, make_calendar
     services.reschedule(booking, start + timedelta(hours=3), by="admin")
     assert reload(copy).state == PENDING
     assert write_all() == 1
-    [moved] = events(radicale[0], calendar_url)
+    [moved] = radicale.events(calendar_url)
     assert str(moved["uid"]) == booking.uid
     assert event_times(moved) == (start + timedelta(hours=3), start + timedelta(hours=3, minutes=30))
     assert int(moved["sequence"]) == 1
@@ -116,15 +116,14 @@ def test_a_booking_is_written_moved_in_place_and_removed(radicale, make_calendar
 
     services.cancel(booking, by="admin")
     assert write_all() == 1
-    assert events(radicale[0], calendar_url) == []
+    assert radicale.events(calendar_url) == []
     copy = reload(copy)
     assert (copy.state, copy.action, copy.href) == (DONE, DELETE, "")
     assert write_all() == 0  # nothing left to do
 
 
 def make_calendar_on(server, name="Work"):
-    url, username, password = server
-    return make_calendar(url, username, password, name)
+    return server.make_calendar(name)
 
 
 def test_the_first_calendar_found_when_none_is_chosen(radicale, make_calendar, make_host, make_link):
@@ -134,7 +133,7 @@ def test_the_first_calendar_found_when_none_is_chosen(radicale, make_calendar, m
     connect(sam, radicale)  # no write_url: discovered
     booking = book_link(make_link(calendar=calendar)[0], tomorrow_at(11))
     assert write_all() == 1
-    [event] = events(radicale[0], calendar_url)
+    [event] = radicale.events(calendar_url)
     assert str(event["uid"]) == booking.uid
     assert reload(copies()[0]).calendar_url == calendar_url
 
@@ -151,7 +150,7 @@ def test_a_retry_after_a_lost_result_writes_the_event_once(radicale, make_calend
     copy.state, copy.href, copy.etag, copy.next_attempt_at = PENDING, "", "", utcnow()
     db.session.commit()
     assert write_all() == 1
-    assert len(events(radicale[0], calendar_url)) == 1
+    assert len(radicale.events(calendar_url)) == 1
     assert reload(copy).state == DONE
 
 
@@ -176,10 +175,10 @@ def test_a_server_that_is_down_is_retried_and_written_once_up(
     assert "Couldn&#39;t add to Sam Rivera&#39;s calendar: the connection was refused, retrying" in page
     assert write_all() == 0  # not due yet
 
-    with radicale_server(tmp_path, port=port):
+    with radicale_server(tmp_path, port=port) as again:
         clock.shift(timedelta(minutes=2))
         assert write_all() == 1
-        assert [str(e["uid"]) for e in events(server[0], calendar_url)] == [booking.uid]
+        assert [str(e["uid"]) for e in again.events(calendar_url)] == [booking.uid]
     copy = reload(copy)
     assert (copy.state, copy.last_error) == (DONE, "")
     assert "Added to Sam Rivera&#39;s calendar" in login.get(f"/bookings/{booking.id}").text
@@ -198,12 +197,12 @@ def test_a_collective_booking_goes_into_each_hosts_calendar(radicale, make_calen
 
     assert {copy.host_id for copy in copies()} == {sam.id, kim.id}
     assert write_all() == 2
-    assert [str(e["uid"]) for e in events(radicale[0], sams)] == [booking.uid]
-    assert [str(e["uid"]) for e in events(radicale[0], kims)] == [booking.uid]
+    assert [str(e["uid"]) for e in radicale.events(sams)] == [booking.uid]
+    assert [str(e["uid"]) for e in radicale.events(kims)] == [booking.uid]
 
     services.cancel(booking, by="admin")
     assert write_all() == 2
-    assert events(radicale[0], sams) == [] and events(radicale[0], kims) == []
+    assert radicale.events(sams) == [] and radicale.events(kims) == []
 
 
 def test_the_bookings_hosts_decide_not_the_calendars(app, make_calendar, make_host, make_link):
@@ -281,4 +280,4 @@ def test_a_write_that_breaks_is_recorded_and_retried(radicale, make_calendar, ma
     copy = reload(copies()[0])
     assert (copy.state, copy.attempts, copy.last_error) == (PENDING, 1, "an unexpected error (KeyError)")
     assert copy.locked_by is None
-    assert events(radicale[0], calendar_url) == []
+    assert radicale.events(calendar_url) == []
