@@ -1,7 +1,7 @@
 """outbox_messages.reply_to: where a reply goes (an invitee's mail: the booking's host), "" for the sender.
 
 Revision ID: 19c38d7e7f49
-Revises: c4d6e8f0a2b4
+Revises: e82e180f44e6
 Create Date: 2026-12-07 15:00:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "19c38d7e7f49"
-down_revision = "c4d6e8f0a2b4"
+down_revision = "e82e180f44e6"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """calendar_event_copies: bookings written into their hosts' CalDAV calendars (the worker's queue).
 
 Revision ID: 1eb543bf23d8
-Revises: c4d6e8f0a2b4
+Revises: 19c38d7e7f49
 Create Date: 2026-12-07 15:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from webapp.columns import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = "1eb543bf23d8"
-down_revision = "c4d6e8f0a2b4"
+down_revision = "19c38d7e7f49"
 branch_labels = None
 depends_on = None
 

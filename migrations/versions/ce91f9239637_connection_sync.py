@@ -2,7 +2,7 @@
 row (failures, for the back-off).
 
 Revision ID: ce91f9239637
-Revises: c4d6e8f0a2b4
+Revises: 1eb543bf23d8
 Create Date: 2026-12-07 14:50:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "ce91f9239637"
-down_revision = "c4d6e8f0a2b4"
+down_revision = "1eb543bf23d8"
 branch_labels = None
 depends_on = None
 

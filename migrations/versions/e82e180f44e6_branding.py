@@ -3,7 +3,7 @@ a calendar's own sender (calendars.sender_name, sender_email), and the sender ad
 was queued with (outbox_messages.from_addr). No branding row is the same as today's defaults.
 
 Revision ID: e82e180f44e6
-Revises: c4d6e8f0a2b4
+Revises: 7bda2cad7434
 Create Date: 2026-12-07 14:55:00.000000
 
 """
@@ -15,7 +15,7 @@ from webapp.columns import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = "e82e180f44e6"
-down_revision = "c4d6e8f0a2b4"
+down_revision = "7bda2cad7434"
 branch_labels = None
 depends_on = None
 
