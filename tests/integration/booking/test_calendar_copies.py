@@ -47,8 +47,9 @@ def radicale(loopback, tmp_path):
 
 
 def connect(host, server, write_url="", kind=CALDAV, label=""):
-    """A connected calendar of `host`, as the connections feature saves one (the password sealed)."""
-    url, username, password = server.url, server.user, server.password
+    """A connected calendar of `host`, as the connections feature saves one (the password sealed);
+    `server`: the Radicale server, or (url, username, password) of one that is not there."""
+    url, username, password = server if isinstance(server, tuple) else (server.url, server.user, server.password)
     connection = Connection(
         host_id=host.id,
         kind=kind,

@@ -109,7 +109,6 @@ def test_a_radicale_event_is_the_hosts_busy_time_after_a_sync(app, make_calendar
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the engine part: the booking page does not read BusyBlock yet")
 def test_a_radicale_event_leaves_the_booking_page_after_a_sync(
     app, client, hx, make_calendar, make_host, make_link, radicale, radicale_event
 ):
