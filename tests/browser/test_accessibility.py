@@ -40,6 +40,9 @@ def test_admin_pages(admin_page, live_server, demo):
     for path, ready in [
         ("/calendars/", "Calendars"),
         (f"/calendars/{demo['calendar']}", "Demo call"),
+        ("/hosts/", "Hosts"),
+        ("/hosts/new", "Add host"),
+        ("/hosts/me", "Working hours"),
         ("/contacts/", "Contacts"),
         ("/workflows/", "Workflows"),
         (f"/workflows/{demo['workflow']}", "Generate One-Time Booking Link"),

@@ -47,6 +47,10 @@ class PhotoForm(FlaskForm):
     photo = FileField("Photo")
 
 
+class ActionForm(FlaskForm):
+    """A bare POST button (remove, deactivate, delete): only its CSRF token is checked."""
+
+
 class HoursForm(FlaskForm):
     own_hours = BooleanField("Use this host's own working hours")
     mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])

@@ -11,7 +11,7 @@ from webapp import paging
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.hosts import photos, services
-from webapp.hosts.forms import HostForm, HoursForm, PhotoForm, TimeOffForm
+from webapp.hosts.forms import ActionForm, HostForm, HoursForm, PhotoForm, TimeOffForm
 from webapp.hosts.models import Host, HostTimeOff
 from webapp.zones import zone_info
 
@@ -145,7 +145,7 @@ def upload_photo(host_id):
 def remove_photo(host_id):
     """Remove the host's photo (their initials show instead)."""
     host = _get(host_id)
-    if PhotoForm().validate_on_submit():
+    if ActionForm().validate_on_submit():
         photos.remove_photo(host)
         flash("Photo removed.", "success")
     return redirect(url_for("hosts.edit", host_id=host.id), 303)
@@ -198,7 +198,7 @@ def add_time_off(host_id):
 def remove_time_off(host_id, time_off_id):
     """Remove one time-off entry."""
     host = _get(host_id)
-    if PhotoForm().validate_on_submit() and services.remove_time_off(host, time_off_id):
+    if ActionForm().validate_on_submit() and services.remove_time_off(host, time_off_id):
         flash("Time off removed.", "success")
     return redirect(url_for("hosts.edit", host_id=host.id, _anchor="time-off"), 303)
 
@@ -207,7 +207,7 @@ def remove_time_off(host_id, time_off_id):
 def set_active(host_id):
     """Deactivate a host (not offered on calendars any more, kept on old bookings) or activate them again."""
     host = _get(host_id)
-    if PhotoForm().validate_on_submit():
+    if ActionForm().validate_on_submit():
         active = request.form.get("active") == "1"
         services.update_host(host, {"is_active": active})
         flash(f"“{host.name}” is {'active' if active else 'inactive: no calendar offers them any more'}.", "success")
@@ -221,7 +221,7 @@ def delete(host_id):
     if request.method == "GET":
         return render_template("hosts/delete.html", host=host, in_use=services.in_use(host))
     name = host.name
-    if not PhotoForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         abort(400)
     if services.delete_or_deactivate(host) == "deactivated":
         flash(f"“{name}” has bookings or is an admin, so they were deactivated instead of deleted.", "warning")

@@ -10,7 +10,7 @@ from tests.helpers import ROOT
 from webapp import config
 
 # api.openapi: the API's description holds no data, so tools read it without a key.
-PUBLIC = {"static", "core.healthz", "auth.login", "api.openapi", "branding.logo", "branding.theme"}
+PUBLIC = {"static", "core.healthz", "auth.login", "api.openapi", "branding.logo", "branding.theme", "hosts.photo"}
 
 
 def test_healthz_ok(client):
