@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import iso, tomorrow_at
 from webapp.booking import ics, services
-from webapp.booking.models import Booking, BookingHost
+from webapp.booking.models import Booking
 from webapp.calendars import services as calendar_services
 from webapp.extensions import db
 from webapp.hosts.models import COLLECTIVE, ROUND_ROBIN
@@ -18,17 +18,9 @@ from webapp.mail.sender import build_message
 
 
 def assign(booking, *hosts):
-    """What the booking assignment does (another part of the work): the booking's hosts as rows."""
-    for host in hosts:
-        db.session.add(
-            BookingHost(
-                booking_id=booking.id,
-                host_id=host.id,
-                calendar_id=booking.calendar_id,
-                busy_start=booking.start_at,
-                busy_end=booking.end_at,
-            )
-        )
+    """The booking's hosts, as the booking assignment (booking/assign.py) made them: checked."""
+    db.session.expire(booking)
+    assert sorted(row.host_id for row in booking.host_rows) == sorted(host.id for host in hosts)
     db.session.commit()
     db.session.expire(booking)
 

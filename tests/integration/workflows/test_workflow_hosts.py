@@ -11,9 +11,11 @@ from sqlalchemy import select
 from tests.conftest import iso
 from tests.factories import email_step, if_else_step, make_workflow, step
 from webapp.booking import services as booking_services
-from webapp.booking.models import Booking, BookingHost
+from webapp.booking.models import Booking
+from webapp.calendars import services as calendar_services
 from webapp.contacts.models import Contact
 from webapp.extensions import db
+from webapp.hosts.models import ROUND_ROBIN
 from webapp.mail.models import OutboxMessage
 from webapp.worker import drain
 from webapp.workflows import actions, exchange, merge, services
@@ -32,25 +34,22 @@ HOURS = itertools.count()  # each booking its own hour (a calendar seats one)
 
 
 def booked(client, make_link, calendar, *hosts) -> Booking:
-    """A booking made on the page, then given its hosts as the booking assignment (another part) will."""
+    """A booking made on the page; its hosts (booking/assign.py) are `hosts`."""
     _, token = make_link(calendar=calendar)
     start = datetime(2026, 12, 7, 9 + next(HOURS) % 14, 0, tzinfo=UTC)
     data = {"start": iso(start), "name": "Ada", "timezone": "UTC"}
     assert client.post(f"/book/{token}", data=data).status_code == 303
     booking = db.session.scalars(select(Booking).order_by(Booking.id.desc())).first()
-    for host in hosts:
-        db.session.add(
-            BookingHost(
-                booking_id=booking.id,
-                host_id=host.id,
-                calendar_id=calendar.id,
-                busy_start=booking.start_at,
-                busy_end=booking.end_at,
-            )
-        )
+    db.session.expire(booking)
+    assert sorted(row.host_id for row in booking.host_rows) == sorted(host.id for host in hosts)
     db.session.commit()
     db.session.expire(booking)
     return booking
+
+
+def round_robin(calendar) -> None:
+    calendar_services.set_hosts(calendar, [host.id for host in calendar.hosts], assignment=ROUND_ROBIN)
+    db.session.commit()
 
 
 def tags_of(booking) -> set[str]:
@@ -91,6 +90,7 @@ def test_if_else_assigned_host(app, client, make_calendar, make_link, make_host,
     calendar = make_calendar(weekly={d: [(0, 1440)] for d in range(7)})
     sam = make_host(name="Sam Rivera", calendars=[calendar])
     ada = make_host(name="Ada Lovelace", calendars=[calendar])
+    round_robin(calendar)  # the first booking goes to Sam, the next to Ada
     condition = {"kind": "host", "host_op": op, "host_id": sam.id}
     fork = if_else_step(
         "s-if", [condition], yes=[step("s-y", "add_tag", tag="yes")], no=[step("s-n", "add_tag", tag="no")]
@@ -133,6 +133,7 @@ def test_trigger_host_filter_fires_for_that_hosts_bookings(app, client, make_cal
     calendar = make_calendar(weekly={d: [(0, 1440)] for d in range(7)})
     sam = make_host(name="Sam Rivera", calendars=[calendar])
     ada = make_host(name="Ada Lovelace", calendars=[calendar])
+    round_robin(calendar)  # the first booking goes to Sam, the next to Ada
     workflow = make_workflow(
         "booking_event",
         {"events": ["cancelled"], "host_id": sam.id},
