@@ -88,27 +88,17 @@ def pick(calendar_id: int, candidates: Sequence[int], now: datetime | None = Non
 
 
 def attach(booking: Booking, calendar: Calendar, host_ids: Sequence[int], now: datetime) -> None:
-    """Put the hosts on a new booking, busy for its time widened by the calendar's buffers."""
+    """Put the hosts on a new booking, busy for its time widened by the calendar's buffers. Through the
+    relationship, so whatever reads booking.hosts before the commit (its mail, event receivers) sees them."""
     start, end = widened(calendar, booking.start_at, booking.end_at)
     for host_id in host_ids:
-        db.session.add(
-            BookingHost(
-                booking_id=booking.id,
-                host_id=host_id,
-                calendar_id=calendar.id,
-                busy_start=start,
-                busy_end=end,
-                active=True,
-                created_at=now,
-            )
-        )
+        booking.host_rows.append(_row(calendar, host_id, start, end, now))
 
 
 def move(booking: Booking, calendar: Calendar, slot: Slot, now: datetime) -> None:
     """A moved booking's hosts: the same ones while they are free at the new time (and still the calendar's
     choice), else (round robin) another free host by the same rule; their busy time follows the booking."""
-    rows = db.session.scalars(select(BookingHost).where(BookingHost.booking_id == booking.id)).all()
-    current = sorted(row.host_id for row in rows)
+    current = sorted(row.host_id for row in booking.host_rows)
     if not slot.host_ids:
         keep = current  # a calendar without hosts (now): the booking keeps whom it was with
     elif calendar.round_robin:
@@ -117,29 +107,26 @@ def move(booking: Booking, calendar: Calendar, slot: Slot, now: datetime) -> Non
     else:
         keep = sorted(slot.host_ids)
     start, end = widened(calendar, slot.start, slot.end)
-    for row in rows:
+    for row in list(booking.host_rows):
         if row.host_id in keep:
             row.busy_start, row.busy_end = start, end
         else:
-            db.session.delete(row)
+            booking.host_rows.remove(row)  # delete-orphan: the row goes
     for host_id in keep:
         if host_id not in current:
-            db.session.add(
-                BookingHost(
-                    booking_id=booking.id,
-                    host_id=host_id,
-                    calendar_id=calendar.id,
-                    busy_start=start,
-                    busy_end=end,
-                    active=True,
-                    created_at=now,
-                )
-            )
+            booking.host_rows.append(_row(calendar, host_id, start, end, now))
 
 
-def release(booking_id: int) -> None:
+def release(booking: Booking) -> None:
     """A cancelled booking keeps its hosts on record but no longer keeps them busy."""
-    db.session.execute(update(BookingHost).where(BookingHost.booking_id == booking_id).values(active=False))
+    for row in booking.host_rows:
+        row.active = False
+
+
+def _row(calendar: Calendar, host_id: int, start: datetime, end: datetime, now: datetime) -> BookingHost:
+    return BookingHost(
+        host_id=host_id, calendar_id=calendar.id, busy_start=start, busy_end=end, active=True, created_at=now
+    )
 
 
 def widened(calendar: Calendar, start: datetime, end: datetime) -> tuple[datetime, datetime]:

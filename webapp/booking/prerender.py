@@ -29,7 +29,7 @@ Invariants:
   its hosts' ids, names and photo versions), the email mode, whether the viewer chose a zone, the
   script root, the locale and the 12/24-hour clock: i18n.cache_key()); the picker's parts live on
   their cached Picker, one per locale and clock, whose key holds the calendar's state (settings,
-  hours, booking_seq) and the minute (picker.build()).
+  hours, booking_seq, its hosts' busy_seq and settings) and the minute (picker.build()).
   A change leads to new keys; old entries fall out of the LRU (cache.MAX_ENTRIES, one cache per
   worker process and app).
 - Never pre-rendered: whatever belongs to one link, one person or one request. Besides the holes

@@ -267,7 +267,7 @@ def cancel(
     booking.cancelled_at = utcnow()
     booking.cancel_reason = reason
     booking.cancelled_by = actor.kind
-    assign.release(booking.id)
+    assign.release(booking)
     booking.sequence += 1
     links.rearm(booking, links.CANCELLED)
     history.record(booking, history.CANCELLED, actor, reason=reason, fresh_link_id=new_link and new_link.id)
