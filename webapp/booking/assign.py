@@ -124,8 +124,15 @@ def release(booking: Booking) -> None:
 
 
 def _row(calendar: Calendar, host_id: int, start: datetime, end: datetime, now: datetime) -> BookingHost:
+    # The host itself, not only its id: the booking's mail, written before the flush, names it.
     return BookingHost(
-        host_id=host_id, calendar_id=calendar.id, busy_start=start, busy_end=end, active=True, created_at=now
+        host_id=host_id,
+        host=db.session.get_one(Host, host_id),
+        calendar_id=calendar.id,
+        busy_start=start,
+        busy_end=end,
+        active=True,
+        created_at=now,
     )
 
 
