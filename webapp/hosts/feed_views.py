@@ -1,7 +1,7 @@
 """The host's bookings feed, for admins: create the secret URL (shown once), replace it, turn it off.
 
-templates/hosts/_feed.html is the section; it goes into the host's page (`host_sections`) and stands
-on its own page here (/hosts/<id>/feed) meanwhile. Create and Replace answer with the URL in the page
+templates/hosts/_feed.html is the section; it ends the host's page (hosts/edit.html) and stands
+on its own page here (/hosts/<id>/feed). Create and Replace answer with the URL in the page
 itself (not Post/Redirect/Get: carrying it to a GET would put the secret in the session cookie)."""
 
 from flask import Blueprint, abort, flash, redirect, url_for

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from webapp import paging
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.hosts import photos, services
+from webapp.hosts import connections, photos, services
 from webapp.hosts.forms import ActionForm, HostForm, HoursForm, PhotoForm, TimeOffForm
 from webapp.hosts.models import Host, HostTimeOff
 from webapp.zones import zone_info
@@ -105,6 +105,11 @@ def _page(host: Host, status: int = 200, **forms):
         "today": today,
         "calendars": calendars_of([host.id])[host.id],
         "in_use": services.in_use(host),
+        # The page's last sections: the connected calendars (hosts/_connections.html) and the bookings
+        # feed (hosts/_feed.html), each also a page of its own.
+        "connections": connections.for_host(host.id),
+        "policies": connections.STALE_POLICIES,
+        "feed_form": ActionForm(formdata=None),
         **forms,
     }
     return render_template("hosts/edit.html", **context), status

@@ -312,3 +312,10 @@ def test_settings_links_to_the_admins_own_host(login, admin):
     assert 'href="/hosts/me"' in login.get("/settings").text
     host = db.session.scalar(select(Host).where(Host.user_id == admin.id))
     assert login.get("/hosts/me").location == f"/hosts/{host.id}"
+
+
+def test_a_hosts_page_ends_with_their_connected_calendars_and_bookings_feed(app, login, make_host):
+    host = make_host(name="Sam Rivera")
+    html = login.get(f"/hosts/{host.id}").text
+    assert 'id="connections"' in html and "Connect a calendar…" in html
+    assert 'id="host-feed"' in html and f"/hosts/{host.id}/feed" in html
