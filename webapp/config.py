@@ -72,6 +72,15 @@ def _secret_key_fallbacks(env) -> list[str]:
     return keys
 
 
+def _encryption_key(env) -> str:
+    """A key for the secrets OneSlot keeps (calendar passwords, feed addresses, webhook keys) apart from
+    SECRET_KEY: empty (the default) derives them from SECRET_KEY."""
+    key = env.get("ENCRYPTION_KEY", "").strip()
+    if key and len(key) < 16:
+        raise ConfigError("ENCRYPTION_KEY is too short: use at least 16 random characters")
+    return key
+
+
 def _owner_only(path: Path, mode: int) -> None:
     """Take group and other permissions off a path we made earlier (installs older than this rule)."""
     try:
@@ -149,6 +158,7 @@ def load(env=None, instance_path=".") -> dict:
     return {
         "SECRET_KEY": _secret_key(env, instance_path),
         "SECRET_KEY_FALLBACKS": _secret_key_fallbacks(env),
+        "ENCRYPTION_KEY": _encryption_key(env),
         "SQLALCHEMY_DATABASE_URI": _database_url(env, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BASE_URL": base_url,

@@ -5,6 +5,9 @@ A copy of the database alone reveals none of them. Fernet (AES-128-CBC with an H
 `cryptography` package) does the encryption; its key is HKDF-SHA256 of SECRET_KEY with a `purpose` in
 the derivation, so a value sealed for one use cannot be opened as another.
 
+A separate ENCRYPTION_KEY, when set, is used instead of SECRET_KEY (which then only opens what was
+sealed before), so the secrets at rest can be kept apart from the key that signs sessions and links.
+
 Rotating SECRET_KEY: values sealed under a key listed in SECRET_KEY_FALLBACKS still open; `reseal()`
 moves one to the current key. A value sealed under a key that is no longer listed cannot be opened
 (SecretUnreadable): the admin makes a new secret.
@@ -39,11 +42,17 @@ def _fernet(secret_key: str, purpose: str) -> Fernet:
 
 
 def _keys(secret_key: str | None, fallbacks) -> list[str]:
-    """The current key first (it seals), then the fallbacks (they only open)."""
+    """The current key first (it seals), then the fallbacks (they only open).
+
+    ENCRYPTION_KEY, when set, is the current key, and SECRET_KEY with its fallbacks only open: values
+    sealed before it was set still open, and reseal() moves them to it."""
     if secret_key is None:
-        secret_key = current_app.config["SECRET_KEY"]
+        config = current_app.config
+        secret_key = config.get("ENCRYPTION_KEY") or config["SECRET_KEY"]
         if fallbacks is None:
-            fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+            fallbacks = list(config.get("SECRET_KEY_FALLBACKS") or [])
+            if config.get("ENCRYPTION_KEY"):
+                fallbacks = [config["SECRET_KEY"], *fallbacks]
     if isinstance(fallbacks, str):  # one key given as text rather than a list
         fallbacks = [fallbacks]
     return [secret_key, *(fallbacks or [])]
@@ -64,7 +73,7 @@ def unseal(sealed: str, purpose: str, *, secret_key: str | None = None, fallback
     try:
         return _box(purpose, secret_key, fallbacks).decrypt(sealed.encode("ascii")).decode()
     except (InvalidToken, UnicodeError):
-        raise SecretUnreadable("this secret cannot be read with the current SECRET_KEY") from None
+        raise SecretUnreadable("this secret cannot be read with the current ENCRYPTION_KEY or SECRET_KEY") from None
 
 
 def reseal(sealed: str, purpose: str) -> str:
@@ -72,7 +81,7 @@ def reseal(sealed: str, purpose: str) -> str:
     try:
         return _box(purpose).rotate(sealed.encode("ascii")).decode("ascii")
     except (InvalidToken, UnicodeError):
-        raise SecretUnreadable("this secret cannot be read with the current SECRET_KEY") from None
+        raise SecretUnreadable("this secret cannot be read with the current ENCRYPTION_KEY or SECRET_KEY") from None
 
 
 def is_sealed(value) -> bool:

@@ -45,3 +45,25 @@ def test_fallback_keys_open_and_reseal_moves_to_the_current_key():
         with pytest.raises(secretbox.SecretUnreadable):
             secretbox.unseal(old, "p")
         assert secretbox.unseal(secretbox.seal("new", "p"), "p", secret_key=KEY) == "new"  # sealed under the current
+
+
+def test_an_encryption_key_seals_apart_from_the_secret_key_and_still_opens_older_values():
+    app = Flask(__name__)
+    separate = "encryption-key-0123456789abcdef"
+    app.config.update(SECRET_KEY=KEY, SECRET_KEY_FALLBACKS=[], ENCRYPTION_KEY=separate)
+    before = secretbox.seal("older", "p", secret_key=KEY)  # sealed before ENCRYPTION_KEY was set
+    with app.app_context():
+        sealed = secretbox.seal("value", "p")
+        assert secretbox.unseal(sealed, "p", secret_key=separate) == "value"
+        with pytest.raises(secretbox.SecretUnreadable):
+            secretbox.unseal(sealed, "p", secret_key=KEY)  # SECRET_KEY alone no longer opens it
+        assert secretbox.unseal(before, "p") == "older"
+        moved = secretbox.reseal(before, "p")
+        assert secretbox.unseal(moved, "p", secret_key=separate) == "older"
+
+
+def test_a_short_encryption_key_is_refused_at_start(tmp_path):
+    from webapp import config
+
+    with pytest.raises(config.ConfigError, match="ENCRYPTION_KEY is too short"):
+        config.load({"ENCRYPTION_KEY": "short", "SECRET_KEY": KEY}, tmp_path)

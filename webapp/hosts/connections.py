@@ -2,7 +2,7 @@
 
 Saving checks the address against the outbound-address policy WITHOUT connecting (a literal address or
 localhost is judged now, a name when a sync resolves it) and seals the secret with webapp/secretbox.py:
-a CalDAV password under CALDAV_PURPOSE, an ICS feed's whole URL (Google's "secret address") under
+a CalDAV password through credentials.py, an ICS feed's whole URL (Google's "secret address") under
 ICS_PURPOSE, with only its host kept in `url` for display. Neither is shown again nor logged.
 Reading busy time is sync.py's.
 """
@@ -15,11 +15,11 @@ from webapp import outbound, secretbox
 from webapp.audit import audit
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.hosts import credentials
 from webapp.hosts.caldav_read import Account, same_server
 from webapp.hosts.ics_feed import feed_url
 from webapp.hosts.models import CALDAV, ICS, STALE_BUSY, STALE_IGNORE, BusyBlock, Connection, Host
 
-CALDAV_PURPOSE = "caldav-password"
 ICS_PURPOSE = "ics-url"
 URL_MAX = 2000
 LABEL_MAX = 200
@@ -136,7 +136,7 @@ def add_caldav(
         label=label,
         url=url,
         username=username,
-        secret=secretbox.seal(password, CALDAV_PURPOSE),
+        secret=credentials.seal_password(password),
         read_urls=reads,
         write_url=write,
         stale_policy=stale_policy,
@@ -223,7 +223,7 @@ def update_connection(
         connection.url, connection.username = new_url, username or ""
         connection.read_urls, connection.write_url = reads, write
         if password:
-            connection.secret = secretbox.seal(password, CALDAV_PURPOSE)
+            connection.secret = credentials.seal_password(password)
     elif url:
         connection.url = urlsplit(new_url).hostname or ""
         connection.secret = secretbox.seal(new_url, ICS_PURPOSE)
@@ -252,7 +252,7 @@ def for_host(host_id: int) -> list[Connection]:
 
 def account(connection: Connection) -> Account:
     """A CalDAV connection's login, the password opened (SecretUnreadable after a key rotation)."""
-    return Account(connection.url, connection.username, secretbox.unseal(connection.secret, CALDAV_PURPOSE))
+    return Account(connection.url, connection.username, credentials.open_password(connection))
 
 
 def feed_address(connection: Connection) -> str:
