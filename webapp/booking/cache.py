@@ -183,7 +183,9 @@ def _hosts(calendar_id):
     """A calendar's hosts, their own hours and their time off from :since on, each as one string
     (scalar subqueries, like _hours): 'id,busy_seq,own_hours,zone;…', 'id,weekday,start,end;…' (hosts
     with own hours only) and 'id,first_day,last_day;…'."""
-    linked = select(CalendarHost.host_id).where(CalendarHost.calendar_id == calendar_id)
+    # Each a join with calendar_hosts, one level under the outer query: a subquery nested deeper (an IN
+    # of its own) would not correlate with the outer calendar and read every calendar's hosts.
+    mine = CalendarHost.calendar_id == calendar_id
     hosts = (
         select(
             func.aggregate_strings(
@@ -197,7 +199,8 @@ def _hosts(calendar_id):
                 ";",
             )
         )
-        .where(Host.id.in_(linked))
+        .join(CalendarHost, CalendarHost.host_id == Host.id)
+        .where(mine)
         .scalar_subquery()
     )
     hours = (
@@ -214,7 +217,8 @@ def _hosts(calendar_id):
             )
         )
         .join(Host, Host.id == HostHours.host_id)
-        .where(HostHours.host_id.in_(linked), Host.own_hours)
+        .join(CalendarHost, CalendarHost.host_id == HostHours.host_id)
+        .where(mine, Host.own_hours)
         .scalar_subquery()
     )
     time_off = (
@@ -224,7 +228,8 @@ def _hosts(calendar_id):
                 ";",
             )
         )
-        .where(HostTimeOff.host_id.in_(linked), HostTimeOff.last_day >= bindparam("since"))
+        .join(CalendarHost, CalendarHost.host_id == HostTimeOff.host_id)
+        .where(mine, HostTimeOff.last_day >= bindparam("since"))
         .scalar_subquery()
     )
     # The order: the calendar's (position), which no aggregate keeps; a separate small string.

@@ -391,6 +391,26 @@ def test_the_page_cache_key_holds_the_hosts_settings(cal, make_host):
     assert len(picker.build(calendar, "UTC", day=DAY).day_slots) == 2  # Paris 9:00–10:00 is 8:00–9:00 UTC
 
 
+def test_each_calendars_page_reads_only_its_own_hosts(cal, make_host, make_link):
+    """The booking page's state (and the link page's) holds the calendar's hosts, not every host's:
+    another calendar's host with own hours and time off changes nothing here (the walk-through's find)."""
+    mine, theirs, hostless = cal(name="Mine"), cal(name="Theirs"), cal(name="No hosts")
+    sam = make_host(name="Sam", calendars=[mine])
+    ada = make_host(name="Ada", calendars=[theirs])
+    ada.own_hours = True
+    db.session.add(HostHours(host_id=ada.id, weekday=DAY.weekday(), start_minute=540, end_minute=600))
+    db.session.add(HostTimeOff(host_id=ada.id, first_day=DAY + timedelta(days=1), last_day=DAY + timedelta(days=1)))
+    db.session.commit()
+    assert [h.id for h in cache.read_state(mine.id).hosts] == [sam.id]
+    assert [h.id for h in cache.read_state(theirs.id).hosts] == [ada.id]
+    assert cache.read_state(hostless.id).hosts == ()
+    _, token = make_link(calendar=mine)
+    assert [h.id for h in cache.link_page(token).calendar.hosts] == [sam.id]
+    whole_day = len(picker.build(cal(name="Reference"), "UTC", day=DAY).day_slots)
+    assert len(picker.build(mine, "UTC", day=DAY).day_slots) == whole_day
+    assert len(picker.build(hostless, "UTC", day=DAY + timedelta(days=1)).day_slots) == whole_day
+
+
 # --- the API -------------------------------------------------------------------------------------
 
 
