@@ -16,7 +16,7 @@ def sender_address_error(value: str) -> str | None:
     try:
         validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        return f"Enter one email address, like bookings@example.com ({exc})."
+        return f"{exc} Enter one email address, like bookings@example.com."
     return None
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from webapp.extensions import db
 from webapp.hosts import connections, sync
 from webapp.hosts.models import CALDAV, Connection, Host
+from webapp.text import counted
 
 bp = Blueprint("connections", __name__, url_prefix="/hosts/<int:host_id>/connections")
 
@@ -38,7 +39,9 @@ def _flash_result(connection: Connection, result) -> None:
     if result is None:
         return
     if result.status == "ok":
-        flash(f"“{connection.label}” was read: {result.blocks} busy time block(s) ahead.", "success")
+        flash(f"“{connection.label}” was read: {counted(result.blocks, 'busy time block')} ahead.", "success")
+    elif connection.last_success_at is None:
+        flash(f"“{connection.label}” is saved but could not be read yet: {result.error}.", "error")
     else:
         flash(f"“{connection.label}” could not be read: {result.error}. The last busy time read is kept.", "error")
 
@@ -119,6 +122,7 @@ def sync_now(host_id, connection_id):
 def edit(host_id, connection_id):
     """Change the name, the stale policy, the address or the login (an empty password keeps the saved one)."""
     host, connection = _host(host_id), _connection(host_id, connection_id)
+    saved_url = connection.url  # a feed's: its host only (a new address replaces it)
     errors: dict[str, str] = {}
     typed = {"label": connection.label, "stale_policy": connection.stale_policy}
     if connection.kind == CALDAV:
@@ -138,7 +142,14 @@ def edit(host_id, connection_id):
         except connections.Invalid as exc:
             errors = exc.fields
         else:
-            flash(f"“{connection.label}” is saved.", "success")
+            new_url = (form.get("url") or "").strip()
+            if form.get("password") or (new_url != saved_url if connection.kind == CALDAV else new_url):
+                # A new login or address: read it now, so the page says at once whether it works.
+                result = sync.sync_one(connection.id)
+                db.session.refresh(connection)
+                _flash_result(connection, result)
+            else:
+                flash(f"“{connection.label}” is saved.", "success")
             return redirect(url_for("connections.list", host_id=host_id, _anchor=f"connection-{connection.id}"), 303)
     html = render_template(
         "hosts/connection_edit.html",

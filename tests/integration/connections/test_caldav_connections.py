@@ -156,6 +156,22 @@ def test_a_wrong_password_is_an_error_in_words(app, login, host, radicale, accou
     page = login.get(f"/hosts/{host.id}/connections/").text
     assert "the server refused the username or password" in page
 
+    # The right password, saved on the edit page: read at once, the error gone.
+    response = login.post(
+        f"/hosts/{host.id}/connections/{connection.id}/edit",
+        data={
+            "label": connection.label,
+            "stale_policy": connection.stale_policy,
+            "url": radicale.url,
+            "username": radicale.user,
+            "password": radicale.password,
+        },
+    )
+    assert response.status_code == 303
+    page = login.get(response.location).text
+    assert "was read:" in page and "the server refused the username or password" not in page
+    assert db.session.get(Connection, connection.id).status == "ok"
+
 
 def test_a_stopped_server_keeps_the_previous_blocks_then_the_stale_policy_decides(
     app, login, host, tmp_path, pinned_clock
