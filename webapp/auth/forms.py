@@ -56,6 +56,8 @@ class AdminForm(FlaskForm):
     )
 
     def validate_email(self, field):
+        if field.errors:  # refused by the field's own validators: nothing to look up
+            return
         if services.find_by_email(field.data):
             raise ValidationError("An admin with this email already exists.")
 

@@ -225,6 +225,8 @@ class CalendarForm(FlaskForm):
         field.data = zone
 
     def validate_slug(self, field):
+        if field.errors:  # refused by the field's own validators: nothing to look up
+            return
         if field.data and services.slug_taken(field.data, self.calendar_id):
             raise ValidationError("Another calendar already uses this slug.")
 

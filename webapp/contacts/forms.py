@@ -44,6 +44,8 @@ class ContactForm(FlaskForm):
         self.existing = None
 
     def validate_email(self, field):
+        if field.errors:  # refused by the field's own validators: nothing to look up
+            return
         if existing := services.find_by_email(field.data, exclude_id=self.contact_id):
             self.existing = existing
             raise ValidationError("A contact with this email already exists.")

@@ -35,6 +35,10 @@ class HostForm(FlaskForm):
         field.data = zone
 
     def validate_email(self, field):
+        # WTForms runs this after the field's own validators even when they refused the value: only a
+        # well-formed address is looked up (a NUL byte, say, is no text PostgreSQL compares).
+        if field.errors:
+            return
         if services.email_taken(field.data or "", self.host_id):
             raise ValidationError("Another host already has this email.")
 

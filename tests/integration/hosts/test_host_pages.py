@@ -319,3 +319,11 @@ def test_a_hosts_page_ends_with_their_connected_calendars_and_bookings_feed(app,
     html = login.get(f"/hosts/{host.id}").text
     assert 'id="connections"' in html and "Connect a calendar…" in html
     assert 'id="host-feed"' in html and f"/hosts/{host.id}/feed" in html
+
+
+def test_an_email_with_a_nul_byte_is_refused_not_looked_up(app, api, make_host):
+    """The form's own check refuses it; the "already taken" lookup never sends it to the database
+    (PostgreSQL text cannot hold NUL: schemathesis found the 500)."""
+    host = make_host(name="Sam Rivera")
+    response = api.patch(f"/api/v1/hosts/{host.id}", {"email": "sam\x00@example.com"})
+    assert response.status_code == 422 and "email" in response.json["fields"]
