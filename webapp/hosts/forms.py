@@ -19,6 +19,7 @@ class HostForm(FlaskForm):
     email = EmailField(
         "Email",
         [DataRequired("Enter the host's email."), Email("Enter an email like sam@example.com."), Length(max=254)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],  # a pasted trailing space
     )
     # Rendered as the zone picker (macros.html); takes the picker's value, a city or an IANA name.
     timezone = StringField("Time zone", [DataRequired("Choose a time zone.")], default="UTC")
