@@ -69,6 +69,9 @@ def test_an_invitee_in_tokyo_sees_tokyo_times_and_books_the_right_instant(browse
 
 
 def no_horizontal_scroll(page) -> None:
+    # Measured once the page's stylesheets are in (pico, app.css, the branding's theme): a layout read
+    # while one is still loading is the unstyled page's.
+    page.wait_for_load_state("load")
     widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     # The elements that reach past the viewport, to say which one when it fails.
     wide = page.evaluate(
