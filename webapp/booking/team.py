@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from babel.lists import format_list
 from flask import request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from webapp import i18n
 from webapp.extensions import db
@@ -75,14 +75,20 @@ def join_names(names: list[str]) -> str:
     return format_list(names, locale=i18n.locale_name()) if names else ""
 
 
+# Built once: the booking page reads it on every request (a Core statement, no ORM per call).
+_TEAM = (
+    select(Host.__table__.c.id, Host.__table__.c.name, Host.__table__.c.photo_version)
+    .join(CalendarHost.__table__, CalendarHost.__table__.c.host_id == Host.__table__.c.id)
+    .where(CalendarHost.__table__.c.calendar_id == bindparam("calendar_id"), Host.__table__.c.is_active.is_(True))
+    .order_by(CalendarHost.__table__.c.position, CalendarHost.__table__.c.host_id)
+)
+
+
 def read(calendar_id: int, assignment: str) -> Team:
     """The calendar's Team, fresh from the database (calendar_hosts' primary key leads with calendar_id)."""
-    rows = db.session.execute(
-        select(Host.id, Host.name, Host.photo_version)
-        .join(CalendarHost, CalendarHost.host_id == Host.id)
-        .where(CalendarHost.calendar_id == calendar_id, Host.is_active.is_(True))
-        .order_by(CalendarHost.position, CalendarHost.host_id)
-    ).all()
+    if db.session.autoflush:
+        db.session.flush()  # as session.execute() would; a no-op unless something is pending
+    rows = db.session.connection().execute(_TEAM, {"calendar_id": calendar_id}).all()
     return Team(assignment, tuple(Member(row.id, row.name, row.photo_version or 0) for row in rows))
 
 

@@ -83,7 +83,8 @@ def current() -> Brand:
     """The branding, read once per request (or app context: a worker batch) and kept in `g`."""
     brand = g.get(_KEY)
     if brand is None:
-        row = db.session.execute(_QUERY).first()
+        # Core on the session's connection: the booking page reads it on every request.
+        row = db.session.connection().execute(_QUERY).first()
         brand = Brand(*row) if row else Brand()
         setattr(g, _KEY, brand)
     return brand
