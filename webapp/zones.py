@@ -22,6 +22,7 @@ from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from babel.dates import get_timezone_location
 from markupsafe import Markup, escape
+from wtforms.validators import ValidationError
 
 DEFAULT_LOCALE = "en"
 UTC_NAMES = {"UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich"}
@@ -297,3 +298,14 @@ def _selected_options(name: str, locale: str, hour: str) -> Markup:
         return Markup(html)
     marker = f'<option value="{escape(name)}" '
     return Markup(html.replace(marker, marker + "selected ", 1))
+
+
+class KnownZone:
+    """WTForms validator: what was typed or picked, as an offered zone (resolve(), whose name becomes
+    the field's data); unknown()'s message for text that names none."""
+
+    def __call__(self, form, field):
+        zone = resolve((field.data or "").strip())
+        if zone is None:
+            raise ValidationError(unknown(field.data))
+        field.data = zone

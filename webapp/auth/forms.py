@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from webapp.auth import services
 from webapp.auth.models import MIN_PASSWORD_LENGTH, NAME_MAX
 from webapp.text import SingleLine
-from webapp.zones import resolve, unknown
+from webapp.zones import KnownZone
 
 
 class LoginForm(FlaskForm):
@@ -65,12 +65,6 @@ class AdminForm(FlaskForm):
 class ZoneForm(FlaskForm):
     """The admin's own time zone: the picker's value, a city ('New York') or an IANA name."""
 
-    timezone = StringField("Your time zone")
+    timezone = StringField("Your time zone", [KnownZone()])
     proposed = HiddenField()  # "1": the browser's zone, from the banner admin pages show while none is set
     next = HiddenField()
-
-    def validate_timezone(self, field):
-        zone = resolve(field.data)
-        if zone is None:
-            raise ValidationError(unknown(field.data))
-        field.data = zone

@@ -40,7 +40,7 @@ from webapp.hours import DAY_KEYS, RangeForm, TimeText, day_problems, hhmm, pars
 from webapp.i18n import DEFAULT as DEFAULT_LANGUAGE
 from webapp.i18n import LANGUAGES
 from webapp.text import SingleLine
-from webapp.zones import resolve, unknown
+from webapp.zones import KnownZone
 
 
 class OverrideForm(Form):
@@ -94,7 +94,7 @@ class CalendarForm(FlaskForm):
     description = TextAreaField("Description", [Length(max=5000)])
     location = StringField("Location", [Length(max=500), SingleLine()])
     # Rendered as the zone picker (macros.html); takes the picker's value, a city or an IANA name.
-    timezone = StringField("Time zone", [DataRequired("Choose a time zone.")], default="UTC")
+    timezone = StringField("Time zone", [DataRequired("Choose a time zone."), KnownZone()], default="UTC")
     duration = IntegerField(
         "Meeting duration (minutes)",
         [InputRequired("Enter a duration in minutes."), NumberRange(5, 24 * 60, "Between 5 and 1440 minutes.")],
@@ -216,13 +216,6 @@ class CalendarForm(FlaskForm):
     def days(self):
         """(key, label, field list) for the seven weekdays."""
         return [(key, WEEKDAYS[i], self[key]) for i, key in enumerate(DAY_KEYS)]
-
-    def validate_timezone(self, field):
-        typed = (field.data or "").strip()
-        zone = resolve(typed)
-        if zone is None:
-            raise ValidationError(unknown(typed))
-        field.data = zone
 
     def validate_slug(self, field):
         if field.errors:  # refused by the field's own validators: nothing to look up

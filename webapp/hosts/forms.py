@@ -11,7 +11,7 @@ from webapp.hosts import services
 from webapp.hosts.models import NAME_MAX
 from webapp.hours import DAY_KEYS, WEEKDAYS, RangeForm, day_problems, hhmm, parse_minutes
 from webapp.text import SingleLine
-from webapp.zones import resolve, unknown
+from webapp.zones import KnownZone
 
 
 class HostForm(FlaskForm):
@@ -22,18 +22,11 @@ class HostForm(FlaskForm):
         filters=[lambda value: value.strip() if isinstance(value, str) else value],  # a pasted trailing space
     )
     # Rendered as the zone picker (macros.html); takes the picker's value, a city or an IANA name.
-    timezone = StringField("Time zone", [DataRequired("Choose a time zone.")], default="UTC")
+    timezone = StringField("Time zone", [DataRequired("Choose a time zone."), KnownZone()], default="UTC")
 
     def __init__(self, *args, host_id=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.host_id = host_id
-
-    def validate_timezone(self, field):
-        typed = (field.data or "").strip()
-        zone = resolve(typed)
-        if zone is None:
-            raise ValidationError(unknown(typed))
-        field.data = zone
 
     def validate_email(self, field):
         # WTForms runs this after the field's own validators even when they refused the value: only a
