@@ -5,7 +5,7 @@ ranges of one day are checked by the slot engine's own `range_errors` (pure, lik
 
 import re
 
-from wtforms import Form, StringField
+from wtforms import FieldList, Form, FormField, StringField
 from wtforms.validators import DataRequired, ValidationError
 
 from webapp.calendars.availability import range_errors
@@ -73,3 +73,20 @@ def day_problems(ranges) -> list[str]:
 
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class WeeklyHours:
+    """The seven weekdays' ranges of a form: the calendar editor's weekly availability and a host's own
+    hours (templates/_weekly.html writes their rows). Mixed into a FlaskForm."""
+
+    mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
+    tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
+    wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
+    thu = FieldList(FormField(RangeForm), label=WEEKDAYS[3])
+    fri = FieldList(FormField(RangeForm), label=WEEKDAYS[4])
+    sat = FieldList(FormField(RangeForm), label=WEEKDAYS[5])
+    sun = FieldList(FormField(RangeForm), label=WEEKDAYS[6])
+
+    def days(self):
+        """(key, label, field list) for the seven weekdays."""
+        return [(key, WEEKDAYS[i], self[key]) for i, key in enumerate(DAY_KEYS)]

@@ -33,10 +33,9 @@ from wtforms.validators import (
 from webapp.branding.forms import SenderAddress
 from webapp.calendars import services
 from webapp.calendars.availability import range_errors
-from webapp.calendars.models import WEEKDAYS
 from webapp.extensions import db
 from webapp.hosts.models import ROUND_ROBIN, SINGLE, Host
-from webapp.hours import DAY_KEYS, RangeForm, TimeText, day_problems, hhmm, parse_minutes, valid_time
+from webapp.hours import DAY_KEYS, TimeText, WeeklyHours, day_problems, hhmm, parse_minutes, valid_time
 from webapp.i18n import DEFAULT as DEFAULT_LANGUAGE
 from webapp.i18n import LANGUAGES
 from webapp.text import SingleLine
@@ -81,7 +80,7 @@ def _optional_int(label, minimum, maximum, message, default=None):
     return IntegerField(label, [Optional(), NumberRange(minimum, maximum, message)], default=default)
 
 
-class CalendarForm(FlaskForm):
+class CalendarForm(WeeklyHours, FlaskForm):
     name = StringField("Name", [DataRequired("Give the calendar a name."), Length(max=120), SingleLine()])
     slug = StringField(
         "Slug",
@@ -144,13 +143,6 @@ class CalendarForm(FlaskForm):
         choices=[SelectChoice(key, label) for key, label in services.ASSIGNMENT_LABELS.items()],
         default=SINGLE,
     )
-    mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
-    tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
-    wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
-    thu = FieldList(FormField(RangeForm), label=WEEKDAYS[3])
-    fri = FieldList(FormField(RangeForm), label=WEEKDAYS[4])
-    sat = FieldList(FormField(RangeForm), label=WEEKDAYS[5])
-    sun = FieldList(FormField(RangeForm), label=WEEKDAYS[6])
     date_overrides = FieldList(FormField(OverrideForm), label="Date overrides")
 
     def __init__(self, *args, calendar_id=None, **kwargs):
@@ -212,10 +204,6 @@ class CalendarForm(FlaskForm):
         assignment = self.assignment.data or SINGLE
         priorities = {row.id: row.priority for row in chosen} if assignment == ROUND_ROBIN else {}
         return [row.id for row in chosen], assignment, priorities
-
-    def days(self):
-        """(key, label, field list) for the seven weekdays."""
-        return [(key, WEEKDAYS[i], self[key]) for i, key in enumerate(DAY_KEYS)]
 
     def validate_slug(self, field):
         if field.errors:  # refused by the field's own validators: nothing to look up

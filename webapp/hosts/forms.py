@@ -4,12 +4,12 @@ import re
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, EmailField, FieldList, FormField, StringField
+from wtforms import BooleanField, DateField, EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from webapp.hosts import services
 from webapp.hosts.models import NAME_MAX
-from webapp.hours import DAY_KEYS, WEEKDAYS, RangeForm, day_problems, hhmm, parse_minutes
+from webapp.hours import DAY_KEYS, WeeklyHours, day_problems, hhmm, parse_minutes
 from webapp.text import SingleLine
 from webapp.zones import KnownZone
 
@@ -49,23 +49,12 @@ class ActionForm(FlaskForm):
     """A bare POST button (remove, deactivate, delete): only its CSRF token is checked."""
 
 
-class HoursForm(FlaskForm):
+class HoursForm(WeeklyHours, FlaskForm):
     own_hours = BooleanField("Use this host's own working hours")
-    mon = FieldList(FormField(RangeForm), label=WEEKDAYS[0])
-    tue = FieldList(FormField(RangeForm), label=WEEKDAYS[1])
-    wed = FieldList(FormField(RangeForm), label=WEEKDAYS[2])
-    thu = FieldList(FormField(RangeForm), label=WEEKDAYS[3])
-    fri = FieldList(FormField(RangeForm), label=WEEKDAYS[4])
-    sat = FieldList(FormField(RangeForm), label=WEEKDAYS[5])
-    sun = FieldList(FormField(RangeForm), label=WEEKDAYS[6])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.day_errors: dict[str, list[str]] = {}
-
-    def days(self):
-        """(key, label, field list) for the seven weekdays."""
-        return [(key, WEEKDAYS[i], self[key]) for i, key in enumerate(DAY_KEYS)]
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
