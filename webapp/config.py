@@ -45,6 +45,20 @@ def _int(env, name, default, minimum=0):
     return value
 
 
+def _choice(env, name, default, choices):
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={env.get(name)!r}: use one of {', '.join(choices)}")
+    return value
+
+
+def _metrics_token(env) -> str:
+    token = env.get("METRICS_TOKEN", "").strip()
+    if token and len(token) < 16:
+        raise ConfigError("METRICS_TOKEN is too short: use at least 16 random characters")
+    return token
+
+
 def _secret_key(env, instance_path: Path) -> str:
     """Use SECRET_KEY, or one generated once and kept in instance/ so sessions survive restarts."""
     if env.get("SECRET_KEY"):
@@ -193,4 +207,15 @@ def load(env=None, instance_path=".") -> dict:
         "CALENDAR_SYNC_DAYS": _int(env, "CALENDAR_SYNC_DAYS", 90, minimum=1),
         "CALENDAR_STALE_AFTER_MINUTES": _int(env, "CALENDAR_STALE_AFTER_MINUTES", 360, minimum=1),
         "CALENDAR_TIMEOUT": _int(env, "CALENDAR_TIMEOUT", 20, minimum=1),
+        # Operations. A worker's claims (mail, enrolments, calendar writes) last this long unless its
+        # heartbeat renews them; a killed worker's claims are taken over after at most this long.
+        "WORKER_LEASE_SECONDS": _int(env, "WORKER_LEASE_SECONDS", 45, minimum=5),
+        # /readyz fails when the oldest due job (outbox or enrolment) waited longer than this.
+        "READY_MAX_LAG_SECONDS": _int(env, "READY_MAX_LAG_SECONDS", 300, minimum=1),
+        # /metrics answers only with this bearer token; empty (the default) turns it off.
+        "METRICS_TOKEN": _metrics_token(env),
+        # "text" (the default) or "json": one JSON object per log line, for log search.
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", "text", ("text", "json")),
+        # How many reverse proxies stand in front (nginx: 1); their X-Forwarded-* headers are believed.
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0, minimum=0),
     }

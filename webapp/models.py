@@ -7,6 +7,7 @@ from webapp.booking.models import Booking, BookingHost, LinkCount, OneTimeLink
 from webapp.branding.models import Branding
 from webapp.calendars.models import AvailabilityRange, Calendar, DateOverride
 from webapp.contacts.models import Contact, Tag, contact_tags
+from webapp.heartbeat import WorkerHeartbeat
 from webapp.hosts.models import BusyBlock, CalendarHost, Connection, Host, HostHours, HostTimeOff
 from webapp.mail.models import OutboxMessage
 from webapp.workflows.models import Enrolment, StepRun, Workflow, WorkflowVersion  # noqa: F401
@@ -32,4 +33,5 @@ __all__ = [
     "User",
     "contact_tags",
     "OutboxMessage",
+    "WorkerHeartbeat",
 ]

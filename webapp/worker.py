@@ -13,6 +13,8 @@ from collections.abc import Callable
 import click
 from flask import Flask, current_app
 
+from webapp import heartbeat
+from webapp.clock import utcnow
 from webapp.extensions import db
 
 logger = logging.getLogger("oneslot.worker")
@@ -50,12 +52,37 @@ def run_once(app: Flask, limit: int = BATCH_SIZE) -> int:
     return done
 
 
+def _beat(app: Flask, name: str) -> None:
+    """Write this worker's heartbeat (webapp/heartbeat.py); a database that is away is not fatal here."""
+    with app.app_context():
+        try:
+            heartbeat.beat(name)
+        except Exception:
+            db.session.rollback()
+            logger.warning("could not write the worker heartbeat", exc_info=True)
+
+
+def _forget(app: Flask, name: str) -> None:
+    with app.app_context():
+        try:
+            heartbeat.forget(name)
+        except Exception:
+            db.session.rollback()
+
+
 def run(app: Flask, stop_event: threading.Event, poll_interval: float = 1.0) -> None:
     """Run due tasks until stop_event is set; sleep poll_interval when there is nothing to do."""
     logger.info("worker started (sources: %s)", ", ".join(_SOURCES) or "none")
+    name = heartbeat.process_name()
+    last_beat = None
     while not stop_event.is_set():
+        now = utcnow()
+        if last_beat is None or (now - last_beat).total_seconds() >= heartbeat.HEARTBEAT_SECONDS:
+            _beat(app, name)
+            last_beat = now
         if run_once(app) == 0:
             stop_event.wait(poll_interval)
+    _forget(app, name)
     logger.info("worker stopped")
 
 
