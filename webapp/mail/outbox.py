@@ -17,7 +17,7 @@ from flask import current_app, render_template
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from webapp import claims, paging, tokens
+from webapp import claims, logs, paging, tokens
 from webapp.audit import audit
 from webapp.branding import services as branding
 from webapp.clock import utcnow
@@ -260,6 +260,7 @@ def send_due(limit: int = 20) -> int:
     """Claim up to `limit` due messages and send them (or hold them without MAIL_SERVER); returns how many."""
     worker = worker_id()
     ids = claim(limit, worker)
+    logs.done_ids(ids)  # the worker's line for this batch names them
     if not current_app.config.get("MAIL_SERVER"):
         for message_id in ids:
             _hold(message_id, worker)

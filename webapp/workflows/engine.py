@@ -17,7 +17,7 @@ from enum import Enum, StrEnum
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from webapp import claims, tokens
+from webapp import claims, logs, tokens
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
@@ -81,6 +81,7 @@ def run_due(limit: int = 10) -> int:
     """
     worker = worker_id()
     ids = claim(limit, worker)
+    logs.done_ids(ids)  # the worker's line for this batch names them
     with mail_sender.connection():  # the batch's Send Email steps share one SMTP connection
         for enrolment_id in run_batch(ids, worker):
             run_enrolment(enrolment_id, worker)
