@@ -88,6 +88,6 @@ class Backoff:
     def succeeded(self) -> None:
         """The database answered: say so once, and start from the first delay next time."""
         if self.down_since is not None:
-            logger.warning("database available again after %.1fs", time.monotonic() - self.down_since)
+            logger.info("database available again after %.1fs", time.monotonic() - self.down_since)
         self.down_since = None
         self.delay = 0.0

@@ -84,10 +84,13 @@ def run(app: Flask, stop_event: threading.Event, poll_interval: float = 1.0) -> 
             if last_beat is None or (now - last_beat).total_seconds() >= heartbeat.HEARTBEAT_SECONDS:
                 _beat(app, name)
                 last_beat = now
+                backoff.succeeded()
             done = run_once(app)
         except outage.DatabaseUnavailable as exc:
-            # One line when it goes (and one when it is back), then waits that a stop request cuts short.
+            # One line when it goes (and one when it is back), then waits that a stop request cuts short;
+            # the heartbeat is the first thing written when the database answers again.
             stop_event.wait(backoff.failed(exc.__cause__ or exc))
+            last_beat = None
             continue
         backoff.succeeded()
         if done == 0:
