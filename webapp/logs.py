@@ -38,7 +38,9 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # A batch line lists this many ids at most (and says how many there were).
 MAX_IDS = 20
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
-_QUIET_PATHS = ("/static/",)  # the app's own files: one line each would drown the page requests
+# The app's own files and the load balancer's health checks: a line each would drown the page
+# requests. Logged all the same when they fail.
+QUIET_ENDPOINTS = {"static", "core.healthz"}
 _MARK = "_oneslot_handler"
 _ENVIRON_ID = "oneslot.request_id"
 _ENVIRON_STARTED = "oneslot.request_started"
@@ -163,7 +165,7 @@ def _finish(response: Response) -> Response:
     rid = request_id()
     if rid:
         response.headers[HEADER] = rid
-    if request.path.startswith(_QUIET_PATHS) and response.status_code < 400:
+    if request.endpoint in QUIET_ENDPOINTS and response.status_code < 400:
         return response
     started = request.environ.get(_ENVIRON_STARTED)
     duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None

@@ -92,9 +92,12 @@ def test_the_kept_id_is_the_longest_sane_one(client):
     assert client.get("/login", headers={"X-Request-ID": sane}).headers["X-Request-ID"] == sane
 
 
-def test_static_files_are_not_logged(client, json_lines):
+def test_static_files_and_health_checks_are_not_logged_unless_they_fail(client, json_lines):
     assert client.get("/static/css/app.css").status_code == 200
+    assert client.get("/healthz").status_code == 200
     assert request_lines(json_lines()) == []
+    assert client.get("/static/no-such-file.css").status_code == 404
+    assert [line["path"] for line in request_lines(json_lines())] == ["/static/no-such-file.css"]
 
 
 def test_a_json_line_never_holds_a_booking_token(client, make_link, json_lines, app):
