@@ -23,6 +23,9 @@ FIRST_DELAY = 1.0
 MAX_DELAY = 30.0
 # SQLite reports every failure as OperationalError: these are the ones that mean "cannot get at it".
 _SQLITE_UNAVAILABLE = ("unable to open database", "database is locked", "disk i/o error")
+# PostgreSQL's SQLSTATEs for "cannot serve you now": connection exceptions (08…), the server shutting
+# down or starting (57P01-57P03), too many connections (53300).
+_PG_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 class DatabaseUnavailable(Exception):
@@ -50,7 +53,10 @@ def _unavailable_driver_error(exc: sa_exc.DBAPIError) -> bool:
     if type(exc.orig).__module__.startswith("sqlite3"):
         text = str(exc.orig).lower()
         return any(part in text for part in _SQLITE_UNAVAILABLE)
-    return True  # psycopg's OperationalError and InterfaceError: the server or the connection
+    # psycopg: no SQLSTATE is a failure on the client's side (refused, lost, timed out); a server's
+    # connection or shutdown state counts too, a deadlock or a cancelled statement does not.
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(_PG_UNAVAILABLE)
 
 
 def rollback() -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -161,6 +162,11 @@ def test_what_counts_as_unavailable():
     assert outage.is_unavailable(wrapped(sqlite3.OperationalError("database is locked")))
     assert not outage.is_unavailable(wrapped(sqlite3.OperationalError("no such table: contacts")))
     assert not outage.is_unavailable(ValueError("connection refused"))
+    assert outage.is_unavailable(wrapped(psycopg.OperationalError("connection refused")))
+    assert outage.is_unavailable(wrapped(psycopg.errors.AdminShutdown("terminating connection")))
+    assert outage.is_unavailable(wrapped(psycopg.errors.TooManyConnections("too many clients")))
+    assert not outage.is_unavailable(wrapped(psycopg.errors.DeadlockDetected("deadlock detected")))
+    assert not outage.is_unavailable(wrapped(psycopg.errors.QueryCanceled("statement timeout")))
 
 
 def test_the_backoff_doubles_to_30_seconds_and_logs_once_each_way(caplog):
