@@ -189,13 +189,22 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     if _permanent(exc) or message.attempts > len(delays):
         message.status = "failed"
         logger.warning(
-            "mail failed outbox_id=%s attempts=%s error=%s", message.id, message.attempts, message.last_error
+            "mail failed outbox_id=%s attempts=%s error=%s",
+            message.id,
+            message.attempts,
+            message.last_error,
+            extra={"source": "outbox", "job_id": message.id},
         )
         return
     delay = delays[message.attempts - 1]
     message.next_attempt_at = utcnow() + timedelta(seconds=delay)
     logger.info(
-        "mail retry outbox_id=%s attempts=%s in=%ss error=%s", message.id, message.attempts, delay, message.last_error
+        "mail retry outbox_id=%s attempts=%s in=%ss error=%s",
+        message.id,
+        message.attempts,
+        delay,
+        message.last_error,
+        extra={"source": "outbox", "job_id": message.id},
     )
 
 

@@ -618,13 +618,26 @@ def _record_failure(enrolment_id: int, worker: str, step: Mapping, exc: Exceptio
         enrolment.status = "failed"
         enrolment.finished_at = now
         enrolment.run_at = None
-        logger.warning("enrolment failed enrolment_id=%s step=%s error=%s", enrolment_id, step["id"], reason)
+        logger.warning(
+            "enrolment failed enrolment_id=%s step=%s error=%s",
+            enrolment_id,
+            step["id"],
+            reason,
+            extra={"source": "enrolments", "job_id": enrolment_id},
+        )
     else:
         if not waiting:
             run.status = "retrying"
         delay = delays[enrolment.attempts - 1]
         enrolment.run_at = now + timedelta(seconds=delay)
-        logger.info("step retry enrolment_id=%s step=%s in=%ss error=%s", enrolment_id, step["id"], delay, reason)
+        logger.info(
+            "step retry enrolment_id=%s step=%s in=%ss error=%s",
+            enrolment_id,
+            step["id"],
+            delay,
+            reason,
+            extra={"source": "enrolments", "job_id": enrolment_id},
+        )
     enrolment.locked_until = None
     enrolment.locked_by = None
     db.session.commit()

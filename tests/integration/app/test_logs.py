@@ -156,3 +156,19 @@ def test_a_long_batch_names_its_first_ids(app, json_lines, monkeypatch):
     [batch] = [line for line in json_lines() if line.get("source") == "many"]
     assert batch["job_ids"] == list(range(100, 100 + logs.MAX_IDS))
     assert batch["message"].endswith(f"(+{45 - logs.MAX_IDS} more)]")
+
+
+def test_a_failed_job_is_one_line_with_its_source_and_id_and_no_traceback(app, json_lines, monkeypatch):
+    from tests.conftest import free_port
+
+    # Nothing listens at MAIL_PORT: the SMTP server is down, an expected failure retried later.
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5)
+    monkeypatch.setattr(worker, "_SOURCES", {"outbox": outbox.send_due})
+    outbox.queue_email("ada@example.com", "Hello", "test_message", {"base_url": "x"})
+    db.session.commit()
+    [message_id] = db.session.scalars(select(OutboxMessage.id))
+    worker.run_once(app)
+    failures = [line for line in json_lines() if line.get("job_id") is not None]
+    assert [(line["source"], line["job_id"], line["level"]) for line in failures] == [("outbox", message_id, "INFO")]
+    assert failures[0]["message"].startswith(f"mail retry outbox_id={message_id} ")
+    assert not any("exc_info" in line for line in json_lines())
