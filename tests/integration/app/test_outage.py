@@ -253,3 +253,11 @@ def test_the_worker_waits_quietly_through_an_outage_and_resumes(database, tmp_pa
     assert text.count("database available again after") == 1, text
     assert "Traceback" not in text
     assert [message["Subject"] for message in smtp_server.messages] == ["Before", "After"]
+
+
+def test_worker_once_says_the_database_is_unavailable_in_one_line(tmp_path):
+    app = make_app(tmp_path, ENV_VARS={"DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'app.db'}"})
+    with app.app_context():  # as `flask` gives every command
+        result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.output.strip() == "Error: the database is unavailable: unable to open database file"
