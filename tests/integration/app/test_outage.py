@@ -116,8 +116,10 @@ def test_pages_answer_503_while_the_database_is_away_and_200_when_it_is_back(sit
     database.down(app)
     try:
         down = pages(*site)
+        booking_form = app.test_client().post(book_path, data={"start": "2031-01-06T10:00:00Z", "name": "Ada"})
     finally:
         database.up()
+    assert booking_form.status_code == 503 and "Retry-After" in booking_form.headers
     assert {name: r.status_code for name, r in down.items()} == dict.fromkeys(down, 503)
     for name in ("booking", "booking in German", "api", "admin"):
         assert down[name].headers["Retry-After"] == str(outage.RETRY_AFTER_SECONDS), name
