@@ -86,8 +86,9 @@ class JsonLineFormatter(JsonFormatter):
 
     def __init__(self):
         super().__init__(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            "%(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601 in UTC, what log search tools read without a pattern
             reserved_attrs=[*JsonFormatter().reserved_attrs, "request_tag"],
         )
 
