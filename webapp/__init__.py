@@ -15,6 +15,7 @@ from webapp import (
     hosts,
     i18n,
     logredact,
+    logs,
     mail,
     models,  # noqa: F401  (the whole schema, for Alembic and create_all())
     params,
@@ -89,6 +90,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     i18n.register(app)
 
+    logs.init_app(app)  # before the features: the request id exists before any hook may log or answer
     for feature in FEATURES:
         feature.init_app(app)
     return app

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from werkzeug.serving import run_simple
 
-from webapp import worker
+from webapp import logs, worker
 from webapp.auth import services
 from webapp.workflows import demo
 
@@ -57,7 +57,7 @@ def serve_command(host, port):
         raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl+C, so the worker is stopped below
 
     app = current_app._get_current_object()
-    worker.configure_logging()
+    logs.configure(app.config["LOG_FORMAT"])
     signal.signal(signal.SIGTERM, interrupt)
     stop_event, thread = worker.start_thread(app)
     click.echo(f"OneSlot is running at http://{host}:{port}/ (Ctrl+C to stop)")

@@ -13,9 +13,8 @@ from collections.abc import Callable
 import click
 from flask import Flask, current_app
 
-from webapp import heartbeat
+from webapp import heartbeat, logs, outage
 from webapp.clock import utcnow
-from webapp.extensions import db
 
 logger = logging.getLogger("oneslot.worker")
 
@@ -35,30 +34,33 @@ def task_sources() -> dict[str, Callable[[int], int]]:
 
 
 def run_once(app: Flask, limit: int = BATCH_SIZE) -> int:
-    """One batch from every source; returns how many tasks were done. A failing source is logged and skipped."""
+    """One batch from every source; returns how many tasks were done. A failing source is logged and skipped;
+    a database that is away raises outage.DatabaseUnavailable (run() waits, without a traceback)."""
     done = 0
     for name, fn in task_sources().items():
-        with app.app_context():
+        with app.app_context(), logs.batch(name) as result:
             try:
                 count = fn(limit)
-            except Exception:
-                # The database may be down or a task buggy: log, and let the loop pause and try again.
+            except Exception as exc:
+                outage.rollback()
+                if outage.is_unavailable(exc):
+                    raise outage.DatabaseUnavailable(name) from exc
                 logger.exception("task source %s failed", name)
-                db.session.rollback()
                 count = 0
-        if count:
-            logger.info("%s: %d task(s) done", name, count)
+            result.append(count)
         done += count
     return done
 
 
 def _beat(app: Flask, name: str) -> None:
-    """Write this worker's heartbeat (webapp/heartbeat.py); a database that is away is not fatal here."""
+    """Write this worker's heartbeat (webapp/heartbeat.py); a database that is away is run()'s to wait for."""
     with app.app_context():
         try:
             heartbeat.beat(name)
-        except Exception:
-            db.session.rollback()
+        except Exception as exc:
+            outage.rollback()
+            if outage.is_unavailable(exc):
+                raise outage.DatabaseUnavailable("heartbeat") from exc
             logger.warning("could not write the worker heartbeat", exc_info=True)
 
 
@@ -67,7 +69,7 @@ def _forget(app: Flask, name: str) -> None:
         try:
             heartbeat.forget(name)
         except Exception:
-            db.session.rollback()
+            outage.rollback()
 
 
 def run(app: Flask, stop_event: threading.Event, poll_interval: float = 1.0) -> None:
@@ -75,12 +77,23 @@ def run(app: Flask, stop_event: threading.Event, poll_interval: float = 1.0) -> 
     logger.info("worker started (sources: %s)", ", ".join(_SOURCES) or "none")
     name = heartbeat.process_name()
     last_beat = None
+    backoff = outage.Backoff()
     while not stop_event.is_set():
         now = utcnow()
-        if last_beat is None or (now - last_beat).total_seconds() >= heartbeat.HEARTBEAT_SECONDS:
-            _beat(app, name)
-            last_beat = now
-        if run_once(app) == 0:
+        try:
+            if last_beat is None or (now - last_beat).total_seconds() >= heartbeat.HEARTBEAT_SECONDS:
+                _beat(app, name)
+                last_beat = now
+                backoff.succeeded()
+            done = run_once(app)
+        except outage.DatabaseUnavailable as exc:
+            # One line when it goes (and one when it is back), then waits that a stop request cuts short;
+            # the heartbeat is the first thing written when the database answers again.
+            stop_event.wait(backoff.failed(exc.__cause__ or exc))
+            last_beat = None
+            continue
+        backoff.succeeded()
+        if done == 0:
             stop_event.wait(poll_interval)
     _forget(app, name)
     logger.info("worker stopped")
@@ -110,18 +123,6 @@ def stop_thread(stop_event: threading.Event, thread: threading.Thread, timeout: 
         logger.warning("worker thread still busy after %ss; exiting anyway", timeout)
 
 
-def configure_logging() -> None:
-    """Print the app's own INFO lines (worker, mail, audit) to stderr when nothing else configured logging."""
-    app_logger = logging.getLogger("oneslot")
-    if app_logger.level == logging.NOTSET:
-        app_logger.setLevel(logging.INFO)
-    # Only our loggers: the web server's request lines keep their own format.
-    if not logging.getLogger().handlers and not app_logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        app_logger.addHandler(handler)
-
-
 def _stop_on_signals(stop_event: threading.Event) -> dict:
     """SIGTERM and SIGINT finish the current batch, then stop; a second Ctrl+C interrupts at once."""
 
@@ -141,10 +142,13 @@ def _stop_on_signals(stop_event: threading.Event) -> dict:
 )
 def worker_command(once, poll):
     """Send queued mail and run other background tasks until stopped (SIGTERM or Ctrl+C)."""
-    configure_logging()
     app = current_app._get_current_object()
+    logs.configure(app.config["LOG_FORMAT"])
     if once:
-        logger.info("worker --once: %d task(s) done", drain(app))
+        try:
+            logger.info("worker --once: %d task(s) done", drain(app))
+        except outage.DatabaseUnavailable as exc:
+            raise click.ClickException(f"the database is unavailable: {outage.short(exc.__cause__ or exc)}") from None
         return
     stop_event = threading.Event()
     previous = _stop_on_signals(stop_event)

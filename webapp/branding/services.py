@@ -17,6 +17,7 @@ from flask import current_app, g
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
+from webapp import outage
 from webapp.audit import audit
 from webapp.branding.models import ROW_ID, Branding
 from webapp.extensions import db
@@ -83,8 +84,15 @@ def current() -> Brand:
     """The branding, read once per request (or app context: a worker batch) and kept in `g`."""
     brand = g.get(_KEY)
     if brand is None:
-        # Core on the session's connection: the booking page reads it on every request.
-        row = db.session.connection().execute(_QUERY).first()
+        try:
+            # Core on the session's connection: the booking page reads it on every request.
+            row = db.session.connection().execute(_QUERY).first()
+        except Exception as exc:
+            if not outage.is_unavailable(exc):
+                raise
+            # The database is away: the 503 page (webapp/core/errors.py) still renders, in OneSlot's own look.
+            outage.rollback()
+            row = None
         brand = Brand(*row) if row else Brand()
         setattr(g, _KEY, brand)
     return brand

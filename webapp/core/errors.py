@@ -1,12 +1,12 @@
 """Friendly error pages and JSON errors; never a traceback."""
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp import i18n, params
+from webapp import i18n, outage, params
 from webapp.core.security import wants_json
-from webapp.extensions import db
+from webapp.extensions import db, login_manager
 from webapp.i18n import _l
 
 MESSAGES = {
@@ -41,6 +41,11 @@ INVITEE_PAGES = {
         _l("Something went wrong on our side and nothing was changed. Please try again in a moment."),
     ),
 }
+INVITEE_UNAVAILABLE = (
+    _l("We'll be right back"),
+    _l("The booking page is taking a short break and nothing was changed. Please try again in a moment."),
+)
+UNAVAILABLE = "OneSlot cannot reach its database just now. Nothing was changed; try again in a moment."
 INVITEE_CSRF = (
     _l("This form has expired"),
     _l("The page was open too long or was sent from elsewhere. Go back, reload the page and try again."),
@@ -94,10 +99,28 @@ def handle_csrf(exc: CSRFError):
     )
 
 
+def handle_unavailable(exc: Exception):
+    """The database is away: a 503 with Retry-After, rendered without touching it, and one line, no traceback."""
+    outage.rollback()
+    current_app.logger.warning("database unavailable: %s", outage.short(exc))
+    # The page's layout asks who is signed in: an anonymous visitor now, so no user loader runs
+    # (Flask-Login keeps the request's user in g._login_user).
+    g._login_user = login_manager.anonymous_user()
+    headers = {"Retry-After": str(outage.RETRY_AFTER_SECONDS)}
+    if wants_json():
+        return jsonify(error=UNAVAILABLE), 503, headers
+    if i18n.is_invitee_request():
+        return _invitee_page(503, *INVITEE_UNAVAILABLE, headers)
+    page = render_template("errors/error.html", status=503, title="We'll be right back", message=UNAVAILABLE)
+    return page, 503, headers
+
+
 def handle_unexpected(exc: Exception):
-    """An unexpected failure: roll back, log it, show the 500 page."""
+    """An unexpected failure: roll back, log it, show the 500 page (a 503 when the database is away)."""
     if isinstance(exc, HTTPException):
         return handle_http(exc)
+    if outage.is_unavailable(exc):
+        return handle_unavailable(exc)
     db.session.rollback()
     current_app.logger.exception("unhandled error")
     return handle_http(InternalServerError())

@@ -17,7 +17,7 @@ from flask import current_app, render_template
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from webapp import claims, paging, tokens
+from webapp import claims, logs, paging, tokens
 from webapp.audit import audit
 from webapp.branding import services as branding
 from webapp.clock import utcnow
@@ -189,13 +189,22 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     if _permanent(exc) or message.attempts > len(delays):
         message.status = "failed"
         logger.warning(
-            "mail failed outbox_id=%s attempts=%s error=%s", message.id, message.attempts, message.last_error
+            "mail failed outbox_id=%s attempts=%s error=%s",
+            message.id,
+            message.attempts,
+            message.last_error,
+            extra={"source": "outbox", "job_id": message.id},
         )
         return
     delay = delays[message.attempts - 1]
     message.next_attempt_at = utcnow() + timedelta(seconds=delay)
     logger.info(
-        "mail retry outbox_id=%s attempts=%s in=%ss error=%s", message.id, message.attempts, delay, message.last_error
+        "mail retry outbox_id=%s attempts=%s in=%ss error=%s",
+        message.id,
+        message.attempts,
+        delay,
+        message.last_error,
+        extra={"source": "outbox", "job_id": message.id},
     )
 
 
@@ -260,6 +269,7 @@ def send_due(limit: int = 20) -> int:
     """Claim up to `limit` due messages and send them (or hold them without MAIL_SERVER); returns how many."""
     worker = worker_id()
     ids = claim(limit, worker)
+    logs.done_ids(ids)  # the worker's line for this batch names them
     if not current_app.config.get("MAIL_SERVER"):
         for message_id in ids:
             _hold(message_id, worker)

@@ -17,7 +17,7 @@ from enum import Enum, StrEnum
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from webapp import claims, tokens
+from webapp import claims, logs, tokens
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
@@ -81,6 +81,7 @@ def run_due(limit: int = 10) -> int:
     """
     worker = worker_id()
     ids = claim(limit, worker)
+    logs.done_ids(ids)  # the worker's line for this batch names them
     with mail_sender.connection():  # the batch's Send Email steps share one SMTP connection
         for enrolment_id in run_batch(ids, worker):
             run_enrolment(enrolment_id, worker)
@@ -617,13 +618,26 @@ def _record_failure(enrolment_id: int, worker: str, step: Mapping, exc: Exceptio
         enrolment.status = "failed"
         enrolment.finished_at = now
         enrolment.run_at = None
-        logger.warning("enrolment failed enrolment_id=%s step=%s error=%s", enrolment_id, step["id"], reason)
+        logger.warning(
+            "enrolment failed enrolment_id=%s step=%s error=%s",
+            enrolment_id,
+            step["id"],
+            reason,
+            extra={"source": "enrolments", "job_id": enrolment_id},
+        )
     else:
         if not waiting:
             run.status = "retrying"
         delay = delays[enrolment.attempts - 1]
         enrolment.run_at = now + timedelta(seconds=delay)
-        logger.info("step retry enrolment_id=%s step=%s in=%ss error=%s", enrolment_id, step["id"], delay, reason)
+        logger.info(
+            "step retry enrolment_id=%s step=%s in=%ss error=%s",
+            enrolment_id,
+            step["id"],
+            delay,
+            reason,
+            extra={"source": "enrolments", "job_id": enrolment_id},
+        )
     enrolment.locked_until = None
     enrolment.locked_by = None
     db.session.commit()

@@ -213,8 +213,15 @@ def test_the_make_run_server_log_holds_no_token(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_gunicorn_access_log_holds_no_token(tmp_path):
-    text = serve_and_check(tmp_path, [str(BIN / "gunicorn"), "-w", "1", "-b", "127.0.0.1:{port}", "wsgi:app"])
-    # The shipped gunicorn.conf.py turns the access log on, Referer included.
-    assert '"GET /static/css/app.css HTTP/1.1" 200' in text
-    assert '/booking/[redacted]"' in text or "/booking/[redacted] " in text
+def test_the_gunicorn_json_log_holds_no_token(tmp_path):
+    text = serve_and_check(
+        tmp_path, [str(BIN / "gunicorn"), "-w", "1", "-b", "127.0.0.1:{port}", "wsgi:app"], {"LOG_FORMAT": "json"}
+    )
+    # The shipped gunicorn.conf.py: gunicorn's error lines and the app's request lines, all JSON; no
+    # access log of gunicorn's beside the app's one line per request.
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    requests = [line for line in lines if line["logger"] == "oneslot.request"]
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
+    assert not any(line["logger"] == "gunicorn.access" for line in lines)
+    assert {"/booking/[redacted]", "/booking/[redacted]/cancel", "/book/[redacted]"} <= {r["path"] for r in requests}
+    assert all(len(r["request_id"]) == 32 and r["remote_addr"] == "127.0.0.1" for r in requests)
