@@ -83,6 +83,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/booking_page.py
 	$(BIN)/python bench/workflow_throughput.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/scale_out.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

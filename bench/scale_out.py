@@ -164,6 +164,38 @@ http {{
         stop(self.nginx)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (Linux's /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, every core added up."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK"), sum(values) / os.sysconf("SC_CLK_TCK")
+
+
+def children(parents: list[int]) -> list[int]:
+    """The processes whose parent is one of `parents` (gunicorn's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if ppid in parents:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def shared_limit(base: str) -> list[int]:
     """The statuses of 61 GETs of the feed (60 a minute) through nginx."""
     statuses = []
@@ -220,10 +252,17 @@ def one_setup(label: str, instances: int, workers: int, args, sink, smtp_port: i
         web.start_apps(RATELIMIT_ENABLED="false")
         for _ in range(20 * instances * args.web_workers):  # each process computes and caches the page once
             urllib.request.urlopen(web.base + path, timeout=10).close()
+        processes = children([server.pid for server in web.servers])
+        cpu_before, (busy_before, total_before) = cpu_seconds(processes), machine_busy()
         page = booking_page.wrk(web.base + path, args.seconds, args.connections)
+        cpu_after, (busy_after, total_after) = cpu_seconds(processes), machine_busy()
+        wall = (total_after - total_before) / (os.cpu_count() or 1)
+        page["gunicorn_cores"] = (cpu_after - cpu_before) / wall
+        page["machine_busy"] = (busy_after - busy_before) / (total_after - total_before)
         print(
             f"  booking page through nginx: {page['rps']:.0f} req/s, p50 {page['p50']:.1f} ms, "
-            f"p99 {page['p99']:.1f} ms, errors {page['errors']}"
+            f"p99 {page['p99']:.1f} ms, errors {page['errors']}; gunicorn used {page['gunicorn_cores']:.2f} "
+            f"cores, the machine was {page['machine_busy']:.0%} busy"
         )
         sys.stdout.flush()
     finally:
