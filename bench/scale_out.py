@@ -262,7 +262,8 @@ def one_setup(label: str, instances: int, workers: int, args, sink, smtp_port: i
         print(
             f"  booking page through nginx: {page['rps']:.0f} req/s, p50 {page['p50']:.1f} ms, "
             f"p99 {page['p99']:.1f} ms, errors {page['errors']}; gunicorn used {page['gunicorn_cores']:.2f} "
-            f"cores, the machine was {page['machine_busy']:.0%} busy"
+            f"cores ({page['rps'] / page['gunicorn_cores']:.0f} req per CPU second), "
+            f"the machine was {page['machine_busy']:.0%} busy"
         )
         sys.stdout.flush()
     finally:
@@ -323,6 +324,9 @@ def main():
         f"enrolments/s         {a['enrolment']['rate']:<8.1f} {again['enrolment']['rate']:<8.1f} "
         f"{b['enrolment']['rate']:<8.1f} {enrol_ratio:.2f}"
     )
+    cores = [result["page"]["gunicorn_cores"] for result in (a, again, b)]
+    cores_ratio = cores[2] * 2 / (cores[0] + cores[1]) if cores[0] + cores[1] else 0.0
+    print(f"gunicorn's cores      {cores[0]:<8.2f} {cores[1]:<8.2f} {cores[2]:<8.2f} {cores_ratio:.2f}")
     exact = not any(result["enrolment"]["problems"] for result in results.values())
     print(f"exactly one link and one mail per contact in every setup: {'OK' if exact else 'MISSED'}")
     shared = all(result["limit_ok"] for result in results.values())
