@@ -202,15 +202,18 @@ def stack(nginx_binary, tmp_path_factory):
     stop(gunicorn)
 
 
-def https(stack, path: str, source: str = "127.0.0.2", headers: dict | None = None, sni: str = HOST):
-    """GET `path` over TLS to nginx at 127.0.0.1, from the loopback address `source`, for Host HOST;
-    returns (status, headers, body)."""
+def https(
+    stack, path: str, source: str = "127.0.0.2", headers: dict | None = None, sni: str = HOST, body: bytes | None = None
+):
+    """GET `path` (POST `body`) over TLS to nginx at 127.0.0.1, from the loopback address `source`, for
+    Host HOST; returns (status, headers, body)."""
     context = ssl.create_default_context(cafile=str(stack["cert"]))
-    raw = socket.create_connection(("127.0.0.1", stack["https"]), timeout=10, source_address=(source, 0))
-    connection = http.client.HTTPSConnection(HOST, stack["https"], context=context, timeout=10)
+    raw = socket.create_connection(("127.0.0.1", stack["https"]), timeout=30, source_address=(source, 0))
+    connection = http.client.HTTPSConnection(HOST, stack["https"], context=context, timeout=30)
     connection.sock = context.wrap_socket(raw, server_hostname=sni)
     try:
-        connection.request("GET", path, headers={"Host": HOST, **(headers or {})})
+        method = "GET" if body is None else "POST"
+        connection.request(method, path, body=body, headers={"Host": HOST, **(headers or {})})
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     finally:
@@ -262,6 +265,21 @@ def test_the_app_sees_https_and_the_public_host(stack):
     assert json.loads(body)["servers"][0]["url"] == f"https://{HOST}/api/v1"
     # Sent only when the request is secure (webapp/core/security.py).
     assert headers["Strict-Transport-Security"] == "max-age=31536000"
+    # An invitee's language cookie is Secure when the request is (webapp/i18n.py).
+    status, headers, _ = https(stack, "/book/no-such-link?lang=fr")
+    assert status == 404
+    [cookie] = [value for name, value in headers.items() if name == "Set-Cookie" and "lang" in value]
+    assert "Secure" in cookie
+
+
+def test_a_body_up_to_the_apps_limit_reaches_the_app(stack):
+    """nginx lets a body past 16 MB through, so the app's own limit answers with its own page."""
+    form = b"email=" + b"x" * (16 * 1024 * 1024 + 1024)
+    status, _, body = https(
+        stack, "/login", body=form, headers={"Content-Type": "application/x-www-form-urlencoded"}, source="127.0.0.4"
+    )
+    assert status == 413
+    assert b"What you sent is too large." in body
 
 
 def test_the_rate_limit_counts_the_clients_address_not_a_forged_one(stack):
@@ -305,12 +323,17 @@ def test_without_trusted_proxies_no_forwarded_header_is_believed(stack):
         connection.request("GET", "/api/v1/openapi.json", headers={**forged, "X-Forwarded-For": "198.51.100.9"})
         response = connection.getresponse()
         body = response.read()
+        connection.request("GET", "/book/no-such-link?lang=fr", headers=forged)
+        invitee = connection.getresponse()
+        invitee.read()
         connection.close()
     finally:
         stop(server)
     assert response.status == 200
     assert json.loads(body)["servers"][0]["url"] == f"http://127.0.0.1:{port}/api/v1"
     assert "Strict-Transport-Security" not in response.headers
+    [cookie] = [value for name, value in invitee.headers.items() if name == "Set-Cookie" and "lang" in value]
+    assert "Secure" not in cookie
     [line] = logged(log, "openapi.json", 1)
     assert line.startswith("127.0.0.1 ")
 
