@@ -12,7 +12,8 @@ For each setup, on a fresh PostgreSQL database (--pg-url's, dropped and created 
    worker` processes running and sending to an aiosmtpd sink in a process of its own; timed from the
    commit (every enrolment due at once: the workers' speed, not the tagging's) until the sink has every
    email, then checked: each contact exactly one link, one sent message, one email received
-   (bench/workflow_throughput.py's run and checks, reused).
+   (bench/workflow_throughput.py's run and checks, reused). The CPU the workers used and how busy the
+   machine was are read from /proc and printed with it.
 2. The web: 1 (A) or 2 (B) gunicorn instances (--web-workers processes each, default 1, so that B has
    twice A's processes; see bench/README.md) on loopback ports, with TRUSTED_PROXIES=1, behind Debian's
    nginx (plain HTTP on loopback, an upstream holding every instance, the shipped
@@ -196,6 +197,36 @@ def children(parents: list[int]) -> list[int]:
     return found
 
 
+class WorkersCPU:
+    """The CPU the `flask worker` processes of one enrolment run used, and how busy the machine was,
+    from their start to their stop: workflow_throughput.run starts and stops them itself, so its two
+    functions are wrapped for the run."""
+
+    def __init__(self):
+        self.start, self.stop = throughput.start_workers, throughput.stop_workers
+        self.cores = self.busy = 0.0
+
+    def __enter__(self):
+        def start(*args, **kwargs):
+            workers = self.start(*args, **kwargs)
+            self.pids = [process.pid for process, _log in workers]
+            self.before = cpu_seconds(self.pids), machine_busy()
+            return workers
+
+        def stop(workers):
+            (cpu, (busy, total)), after = self.before, (cpu_seconds(self.pids), machine_busy())
+            span = (after[1][1] - total) or 1.0
+            self.cores = (after[0] - cpu) / (span / (os.cpu_count() or 1))
+            self.busy = (after[1][0] - busy) / span
+            self.stop(workers)
+
+        throughput.start_workers, throughput.stop_workers = start, stop
+        return self
+
+    def __exit__(self, *exc):
+        throughput.start_workers, throughput.stop_workers = self.start, self.stop
+
+
 def shared_limit(base: str) -> list[int]:
     """The statuses of 61 GETs of the feed (60 a minute) through nginx."""
     statuses = []
@@ -222,11 +253,15 @@ def one_setup(label: str, instances: int, workers: int, args, sink, smtp_port: i
     throughput.fresh_pg(pg_url)
     db_url = pg_url.render_as_string(hide_password=False)
     throughput.TAG_BATCH = args.contacts  # one commit: every enrolment due at once
-    enrolment = throughput.run(f"{label}, {workers} worker(s)", db_url, workers, args.contacts, sink, smtp_port, 600)
+    with WorkersCPU() as used:
+        enrolment = throughput.run(
+            f"{label}, {workers} worker(s)", db_url, workers, args.contacts, sink, smtp_port, 600
+        )
     enrolment["rate"] = enrolment["rate_after_commit"]
     print(
         f"  enrolments: tagged in {enrolment['tag_seconds']:.1f} s, then {args.contacts} mailed in "
-        f"{enrolment['after_commit'] or float('nan'):.1f} s, {enrolment['rate']:.1f}/s; "
+        f"{enrolment['after_commit'] or float('nan'):.1f} s, {enrolment['rate']:.1f}/s; the workers used "
+        f"{used.cores:.2f} cores, the machine was {used.busy:.0%} busy; "
         f"one link + one mail each: {'OK' if not enrolment['problems'] else 'MISSED'}"
         + ("" if not enrolment["problems"] else " (" + "; ".join(enrolment["problems"]) + ")")
     )
