@@ -15,6 +15,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
   status=$?
   [ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
+  # Nor at the next boot, on a machine run by systemd.
+  if [ "$status" = 0 ] && [ -d /run/systemd/system ]; then
+    systemctl disable --quiet nginx || true
+  fi
   [ "$status" = 0 ] && exit 0
 fi
 if [ "${CI:-}" = "true" ]; then
