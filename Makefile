@@ -9,7 +9,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/oneslot_test
 # pytest-xdist workers per run (`-n`); tests/README.md has the figures behind the default.
 WORKERS ?= 2
 
-.PHONY: run test test-fast test-pg test-setup browser screenshots lint format bench clean translations
+.PHONY: run test test-fast test-pg test-setup browser nginx screenshots lint format bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve a
 	$(FLASK) bootstrap
 	$(FLASK) serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev browser  ## install what the tests need and run them all (SQLite)
+test: $(VENV)/.installed-dev browser nginx  ## install what the tests need and run them all (SQLite)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
@@ -40,15 +40,19 @@ test: $(VENV)/.installed-dev browser  ## install what the tests need and run the
 test-fast: $(VENV)/.installed-dev  ## the edit loop: every test but the browser and slow ones (SQLite)
 	$(BIN)/pytest -q -n $(WORKERS) -m "not slow and not browser"
 
-test-pg: $(VENV)/.installed-dev browser  ## the same suite on a fresh PostgreSQL database
+test-pg: $(VENV)/.installed-dev browser nginx  ## the same suite on a fresh PostgreSQL database
 	scripts/ensure-postgres.sh "$(PG_TEST_URL)"
 	TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -n $(WORKERS)
 
 browser:
 	@scripts/ensure-chromium.sh
 
+# Debian's nginx binary for the test behind a proxy and bench/scale_out.py (never started as a service).
+nginx:
+	@scripts/ensure-nginx.sh
+
 # Everything both test runs need, done once before .ci/run starts them side by side.
-test-setup: $(VENV)/.installed-dev browser
+test-setup: $(VENV)/.installed-dev browser nginx
 	scripts/ensure-postgres.sh "$(PG_TEST_URL)"
 
 screenshots: $(VENV)/.installed-dev browser  ## the main pages as PNGs in docs/screenshots/ (demo data, temporary database)
@@ -79,6 +83,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/booking_page.py
 	$(BIN)/python bench/workflow_throughput.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/scale_out.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import (
     api,
@@ -76,6 +77,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         # One clear line instead of a traceback: wsgi servers and the CLI both stop here.
         raise SystemExit(f"OneSlot cannot start: {exc}") from None
     app.config.update(overrides)
+    trust_proxies(app)
     params.register(app)  # before any blueprint: every <int:…> route gets the bounded converter
 
     ext.db.init_app(app)
@@ -94,3 +96,18 @@ def create_app(overrides: dict | None = None) -> Flask:
     for feature in FEATURES:
         feature.init_app(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES proxies, take the client's address, the scheme and the host from the
+    X-Forwarded-For / -Proto / -Host the proxies add (the last N hops, which a client cannot forge);
+    with 0, believe none of them.
+
+    gunicorn.conf.py turns gunicorn's own reading of X-Forwarded-Proto off, so this setting alone
+    decides. X-Forwarded-Port and -Prefix are not read: OneSlot is served at the root of its host, on
+    the scheme's port (deploy/nginx/oneslot-proxy.conf sends the headers read here).
+    """
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=0, x_prefix=0)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
