@@ -19,6 +19,7 @@ from webapp import (
     models,  # noqa: F401  (the whole schema, for Alembic and create_all())
     params,
     retention,
+    serve,
     worker,
     workflows,
 )
@@ -51,6 +52,7 @@ FEATURES = (
     workflows,
     retention,
     worker,
+    serve,
     api,
     cli,
 )

@@ -208,7 +208,14 @@ def serve_and_check(tmp_path, command: list, extra_env: dict | None = None) -> s
 
 @pytest.mark.slow
 def test_the_make_run_server_log_holds_no_token(tmp_path):
-    text = serve_and_check(tmp_path, [str(BIN / "flask"), "--app", "wsgi", "serve", "--port", "{port}"])
+    # make run's metrics directory (instance/prometheus) is shared by every run of this checkout: one of its own.
+    metrics = tmp_path / "prometheus"
+    metrics.mkdir()
+    text = serve_and_check(
+        tmp_path,
+        [str(BIN / "flask"), "--app", "wsgi", "serve", "--port", "{port}"],
+        {"PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+    )
     assert "/booking/[redacted]/invite.ics" in text and "?[redacted]" in text
 
 
