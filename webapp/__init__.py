@@ -7,6 +7,7 @@ from flask import Flask
 from webapp import (
     api,
     auth,
+    backup,
     branding,
     cli,
     config,
@@ -53,6 +54,7 @@ FEATURES = (
     retention,
     worker,
     serve,
+    backup,
     api,
     cli,
 )
