@@ -98,6 +98,7 @@ class Install:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group of its own, as a terminal's foreground job has
             )
 
     def children(self, proc) -> tuple[int, list[int], int]:
@@ -141,7 +142,7 @@ def test_serve_runs_gunicorn_and_a_worker_process_and_ctrl_c_stops_all(real_cloc
 
     everyone = [master, worker, *web_workers]
     started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C: the terminal signals its foreground process group
     assert proc.wait(20) == 0, install.log.read_text()
     assert time.monotonic() - started < 10, "Ctrl+C should stop OneSlot within a few seconds"
     wait_for(lambda: not any(alive(pid) for pid in everyone), seconds=5, what="no process left behind")
@@ -251,13 +252,12 @@ def test_dev_serves_with_the_reloader_and_a_worker_thread(real_clock, tmp_path, 
             env=install.env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     stopper(proc)
     wait_until_up(f"http://127.0.0.1:{install.port}", proc, install.log)
     wait_for(lambda: len(smtp_server.messages) == 1, what="the worker thread to send the queued mail")
-    proc.send_signal(signal.SIGINT)  # what Ctrl+C sends the reloader (its child gets its own from the terminal)
-    for pid in descendants(proc.pid):
-        os.kill(pid, signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C reaches the reloader and the child it serves in
     assert proc.wait(20) == 0, install.log.read_text()
     log = install.log.read_text()
     assert "Debugger is active!" in log and "Restarting with" in log

@@ -1,6 +1,6 @@
-"""No working token in any log: real servers (`flask serve` as `make run` starts it, and gunicorn with the
-shipped gunicorn.conf.py) serve links, bookings and inbound webhooks, and their captured logs hold none
-of the tokens used; plus the redaction rule itself."""
+"""No working token in any log: real servers (`flask serve` as `make run` starts it, `flask dev`'s Werkzeug, and
+gunicorn with the shipped gunicorn.conf.py) serve links, bookings and inbound webhooks, and their captured logs
+hold none of the tokens used; plus the redaction rule itself."""
 
 import json
 import logging
@@ -217,6 +217,13 @@ def test_the_make_run_server_log_holds_no_token(tmp_path):
         {"PROMETHEUS_MULTIPROC_DIR": str(metrics)},
     )
     assert "/booking/[redacted]/invite.ics" in text and "?[redacted]" in text
+
+
+@pytest.mark.slow
+def test_the_make_dev_server_log_holds_no_token(tmp_path):
+    # Werkzeug's request log (the development server of `make dev`).
+    text = serve_and_check(tmp_path, [str(BIN / "flask"), "--app", "wsgi", "dev", "--port", "{port}"])
+    assert '"GET /booking/[redacted]/invite.ics HTTP/1.1" 200' in text and "?[redacted]" in text
 
 
 @pytest.mark.slow
