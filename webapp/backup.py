@@ -11,6 +11,7 @@ Each backup records its schema revision (alembic_version, inside it); a restore 
 does not know (made by a newer OneSlot), and upgrades one that is older.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import delete, inspect, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 
 from webapp import heartbeat
 from webapp.clock import utcnow
@@ -172,8 +174,10 @@ def _publish(temp: Path, target: Path, force: bool) -> None:
 def _sqlite_revision(conn: sqlite3.Connection) -> str | None:
     try:
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.DatabaseError:
-        return None
+    except sqlite3.OperationalError:
+        return None  # no such table
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"cannot read the SQLite file: {exc}") from None
     return row[0] if row else None
 
 
@@ -198,9 +202,16 @@ def _sqlite_backup_revision(path: Path) -> str | None:
         raise BackupError(f"{path} is not a SQLite backup (DATABASE_URL is SQLite)")
     backup = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return _sqlite_revision(backup)
+        revision = _sqlite_revision(backup)
+        # Whole before anything is replaced: a file cut short can still show its first pages.
+        problem = backup.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
     finally:
         backup.close()
+    if problem != "ok":
+        raise BackupError(f"cannot read the SQLite file {path}, it is damaged: {problem}")
+    return revision
 
 
 def _sqlite_restore(path: Path) -> None:
@@ -335,12 +346,17 @@ def _pg_restore(path: Path) -> None:
 # --- the commands --------------------------------------------------------------------------------------
 
 
-@click.command("backup")
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-@with_appcontext
-def backup_command(path, force):
-    """Write a consistent copy of the database to PATH, while OneSlot runs (SQLite file or pg_dump -Fc)."""
+@contextlib.contextmanager
+def _reachable_database():
+    """A database that cannot be reached (down, missing, wrong password) is one line, not a traceback."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise BackupError(f"cannot use the database of DATABASE_URL: {str(exc.orig).strip()}") from None
+
+
+def backup(path: str, force: bool) -> str:
+    """Write the backup to `path`; returns the lines to print."""
     target = _target_path(path, force)
     postgres = _url().get_backend_name() == "postgresql"
     # Made owner-only (mkstemp's 0600) in the target's folder, so the rename below stays on one disk.
@@ -356,18 +372,16 @@ def backup_command(path, force):
     finally:
         temp.unlink(missing_ok=True)
     what = "pg_dump archive" if postgres else "SQLite database"
-    click.echo(f"Backed up to {target}: {what}, {_human_size(size)}, schema revision {revision}.")
-    click.echo(_key_reminder())
+    return f"Backed up to {target}: {what}, {_human_size(size)}, schema revision {revision}.\n{_key_reminder()}"
 
 
-@click.command("restore")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
-@click.option("--force", is_flag=True, help="Replace a database that holds data.")
-@with_appcontext
-def restore_command(path, force):
-    """Replace the database with the backup at PATH (stop the app and every worker first), then upgrade it."""
+def restore(path: str, force: bool) -> str:
+    """Put the backup at `path` in place of the database, and upgrade it; returns the lines to print."""
     backup = Path(path)
-    postgres = _url().get_backend_name() == "postgresql"
+    url = _url()
+    postgres = url.get_backend_name() == "postgresql"
+    if not postgres and url.database and backup.resolve() == Path(url.database).resolve():
+        raise BackupError(f"{backup} is the database itself: give a backup made by `flask backup`")
     revision = _pg_backup_revision(backup) if postgres else _sqlite_backup_revision(backup)
     check_revision(revision)
     if _worker_running():
@@ -391,8 +405,30 @@ def restore_command(path, force):
     db.session.execute(delete(heartbeat.WorkerHeartbeat))
     db.session.commit()
     upgraded = f" and upgraded it to {head}" if revision != head else ""
-    click.echo(f"Restored {backup} (schema revision {revision}){upgraded}.")
-    click.echo("Start the app and the worker with the same SECRET_KEY (or instance/secret_key) as when it was made.")
+    return (
+        f"Restored {backup} (schema revision {revision}){upgraded}.\n"
+        "Start the app and the worker with the same SECRET_KEY (or instance/secret_key) as when it was made."
+    )
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@with_appcontext
+def backup_command(path, force):
+    """Write a consistent copy of the database to PATH, while OneSlot runs (SQLite file or pg_dump -Fc)."""
+    with _reachable_database():
+        click.echo(backup(path, force))
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--force", is_flag=True, help="Replace a database that holds data.")
+@with_appcontext
+def restore_command(path, force):
+    """Replace the database with the backup at PATH (stop the app and every worker first), then upgrade it."""
+    with _reachable_database():
+        click.echo(restore(path, force))
 
 
 def init_app(app) -> None:

@@ -171,6 +171,15 @@ def test_a_backup_taken_while_the_worker_runs_restores_into_a_fresh_install_and_
     code, said = run(running, "backup", str(path))
     assert code == 1 and "exists" in said and "--force" in said
 
+    # A damaged backup (cut short) is refused before anything changes.
+    cut = tmp_path / "backups" / "cut.backup"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    code, said = run(fresh, "restore", "--force", str(cut))
+    assert code == 1 and ("cannot read" in said or "nothing was changed" in said), said
+    with fresh.app_context():
+        assert count(Booking) == 1
+        db.session.remove()
+
     # A backup made by a newer OneSlot (a schema revision this code does not know) is refused, even with
     # --force, and the database stays as it was.
     newer = tmp_path / "backups" / "newer.backup"
