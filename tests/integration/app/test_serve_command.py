@@ -221,6 +221,22 @@ def test_a_child_that_exits_stops_the_other_and_the_command_fails(capsys):
     assert "The child 1 exited with code 3: stopping the child 2." in capsys.readouterr().err
 
 
+def test_children_get_sigterm_when_the_supervisor_itself_is_killed(tmp_path):
+    stopped = tmp_path / "stopped"
+    argv = stand_in(on_sigterm=f"(open({str(stopped)!r}, 'w').close(), sys.exit(0))")
+    code = f"import os, time\nfrom webapp import serve\nchild = serve.Child('stand-in', {argv!r}, dict(os.environ))\n"
+    code += "print(child.process.pid, flush=True)\ntime.sleep(60)"
+    supervisor = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(supervisor.stdout.readline())
+        time.sleep(0.3)  # the stand-in sets its handler
+    finally:
+        supervisor.kill()  # SIGKILL: no handler of the supervisor runs
+        supervisor.wait()
+    wait_for(stopped.exists, seconds=10, what="the orphan's SIGTERM")
+    wait_for(lambda: not alive(child), seconds=10, what="the orphan to exit")
+
+
 def test_the_metrics_directory_is_emptied_at_each_start_unless_the_operator_chose_one(tmp_path):
     instance = tmp_path / "instance"
     env = serve.metrics_environment({}, str(instance))
