@@ -115,11 +115,13 @@ def _worker_running() -> bool:
 
 
 def _human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]  # int turns float on purpose
-    raise AssertionError("unreachable")
+    """1536 → "1.5 KB"."""
+    amount, unit = float(size), "bytes"
+    for bigger in ("KB", "MB", "GB", "TB"):
+        if amount < 1024:
+            break
+        amount, unit = amount / 1024, bigger
+    return f"{size} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
 
 
 def _key_reminder() -> str:

@@ -28,8 +28,8 @@ from webapp import worker
 ROOT = Path(__file__).resolve().parent.parent
 # gunicorn's processes per `make run` unless WEB_CONCURRENCY says otherwise (gunicorn reads it itself).
 DEFAULT_WEB_CONCURRENCY = "2"
-# Seconds gunicorn lets a request finish after Ctrl+C. Production keeps gunicorn.conf.py's (longer:
-# a CSV import may run that long); on one machine a stop should feel immediate.
+# Seconds gunicorn lets a request finish after Ctrl+C. Production keeps gunicorn's default (30 s: a big
+# CSV import may take that long); on one machine a stop should feel immediate.
 GRACEFUL_TIMEOUT = 5
 # How long the children may take to stop before they are killed (gunicorn's grace plus the worker's
 # current task).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 
 from tests.conftest import make_app, recreate_database, tomorrow_at
 from tests.helpers import post_booking
@@ -229,3 +229,36 @@ def test_a_file_of_the_other_database_is_refused(tmp_path, app, runner):
     result = runner.invoke(args=["restore", str(wrong)])
     assert result.exit_code == 1
     assert "is not a PostgreSQL backup" in result.output if postgres else "is not a SQLite backup" in result.output
+
+
+ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+def test_the_password_reaches_pg_dump_through_its_environment_only():
+    url = make_url("postgresql+psycopg://ann:s3cret@db.internal:5433/oneslot?sslmode=require")
+    env = backup._libpq_environment(url)
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGDATABASE"]) == ("db.internal", "5433", "ann", "oneslot")
+    assert env["PGPASSWORD"] == "s3cret" and env["PGSSLMODE"] == "require"
+    with pytest.raises(backup.BackupError, match="'frobnicate' cannot be passed on"):
+        backup._libpq_environment(make_url("postgresql://ann@db.internal/oneslot?frobnicate=1"))
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only (TEST_DATABASE_URL)")
+def test_a_pg_dump_older_than_the_server_is_refused(tmp_path, app, runner, monkeypatch):
+    fake = tmp_path / "bin" / "pg_dump"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")  # what an old client says
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    result = runner.invoke(args=["backup", str(tmp_path / "x.backup")])
+    assert result.exit_code == 1
+    assert "pg_dump 9 cannot back up a PostgreSQL" in result.output and "install postgresql-client-" in result.output
+    assert not (tmp_path / "x.backup").exists()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only (TEST_DATABASE_URL)")
+def test_a_missing_pg_dump_is_named(tmp_path, app, runner, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = runner.invoke(args=["backup", str(tmp_path / "x.backup")])
+    assert result.exit_code == 1 and "pg_dump is not installed" in result.output
+    assert list(tmp_path.iterdir()) == [], "no temporary file left"
