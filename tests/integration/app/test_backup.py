@@ -16,7 +16,7 @@ from sqlalchemy import func, make_url, select, text
 
 from tests.conftest import make_app, recreate_database, tomorrow_at
 from tests.helpers import post_booking
-from webapp import backup
+from webapp import backup, heartbeat
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.calendars import services as calendars
 from webapp.contacts import services as contacts
@@ -69,9 +69,9 @@ def start_worker(url: str, smtp_server) -> subprocess.Popen:
         "SECRET_KEY": SECRET_KEY,
         "MAIL_SERVER": smtp_server.host,
         "MAIL_PORT": str(smtp_server.port),
-        "PROMETHEUS_MULTIPROC_DIR": "",  # the suite's, if any, is not this process's
     }
-    env.pop("TEST_DATABASE_URL", None)
+    for name in ("TEST_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"):  # the suite's, not this worker's
+        env.pop(name, None)
     return subprocess.Popen(
         [str(FLASK), "--app", "wsgi", "worker", "--poll", "0.2"],
         cwd=ROOT,
@@ -216,7 +216,10 @@ def test_an_older_backup_is_upgraded_after_the_restore(tmp_path, databases):
     with fresh.app_context():
         assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == head
         assert count(WorkerHeartbeat) == 0  # the table the upgrade added is there
+        heartbeat.beat("elsewhere:42")  # a worker runs on this database
         db.session.remove()
+    code, said = run(fresh, "restore", "--force", str(path))
+    assert code == 1 and "a worker wrote its heartbeat less than a minute ago" in said, said
     for app in (running, fresh):
         with app.app_context():
             db.engine.dispose()
