@@ -170,19 +170,26 @@ def test_a_dead_worker_stops_the_web_server_and_the_command_fails(real_clock, tm
 
 
 def stand_in(on_sigterm: str = "sys.exit(0)", then: str = "time.sleep(60)") -> list[str]:
-    """A Python process that does `on_sigterm` on SIGTERM, and `then`."""
-    code = f"import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: {on_sigterm})\n{then}"
+    """A Python process that does `on_sigterm` on SIGTERM, and `then`; once its handler is set it creates
+    the file its last argument names."""
+    code = "import signal, sys, time\n"
+    code += f"signal.signal(signal.SIGTERM, lambda *_: {on_sigterm})\nopen(sys.argv[1], 'w').close()\n{then}"
     return [sys.executable, "-c", code]
 
 
-def started(*argvs) -> list[serve.Child]:
-    children = [serve.Child(f"child {n}", argv, dict(os.environ)) for n, argv in enumerate(argvs, 1)]
-    time.sleep(0.3)  # let them set their handlers
+def started(tmp_path, *argvs) -> list[serve.Child]:
+    """The stand-ins started as a supervisor's children, each with its SIGTERM handler set."""
+    ready = [tmp_path / f"ready-{n}" for n in range(1, len(argvs) + 1)]
+    children = [
+        serve.Child(f"child {n}", [*argv, str(path)], dict(os.environ))
+        for n, (argv, path) in enumerate(zip(argvs, ready, strict=True), 1)
+    ]
+    wait_for(lambda: all(path.exists() for path in ready), what="the stand-ins to set their handlers")
     return children
 
 
-def test_sigterm_to_the_supervisor_stops_every_child_and_exits_0(capsys):
-    supervisor = serve.Supervisor(started(stand_in(), stand_in()))
+def test_sigterm_to_the_supervisor_stops_every_child_and_exits_0(tmp_path, capsys):
+    supervisor = serve.Supervisor(started(tmp_path, stand_in(), stand_in()))
     previous = supervisor.handle_signals()
     try:
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
@@ -194,9 +201,9 @@ def test_sigterm_to_the_supervisor_stops_every_child_and_exits_0(capsys):
     assert "Stopping OneSlot" in capsys.readouterr().err
 
 
-def test_a_second_stop_kills_children_that_take_their_time(capsys):
+def test_a_second_stop_kills_children_that_take_their_time(tmp_path, capsys):
     slow = stand_in(on_sigterm="None")  # ignores SIGTERM
-    supervisor = serve.Supervisor(started(slow, stand_in()))
+    supervisor = serve.Supervisor(started(tmp_path, slow, stand_in()))
     supervisor.ask_to_stop(signal.SIGINT, None)
     threading.Timer(0.5, supervisor.ask_to_stop, (signal.SIGINT, None)).start()
     began = time.monotonic()
@@ -206,16 +213,16 @@ def test_a_second_stop_kills_children_that_take_their_time(capsys):
     assert "Stopping at once" in capsys.readouterr().err
 
 
-def test_children_that_do_not_stop_in_time_are_killed(monkeypatch, capsys):
+def test_children_that_do_not_stop_in_time_are_killed(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(serve, "STOP_TIMEOUT", 1.0)
-    supervisor = serve.Supervisor(started(stand_in(on_sigterm="None"), stand_in()))
+    supervisor = serve.Supervisor(started(tmp_path, stand_in(on_sigterm="None"), stand_in()))
     supervisor.ask_to_stop(signal.SIGTERM, None)
     assert supervisor.run() == 1
     assert "Still running after 1 s, killed: child 1." in capsys.readouterr().err
 
 
-def test_a_child_that_exits_stops_the_other_and_the_command_fails(capsys):
-    supervisor = serve.Supervisor(started(stand_in(then="time.sleep(0.5); sys.exit(3)"), stand_in()))
+def test_a_child_that_exits_stops_the_other_and_the_command_fails(tmp_path, capsys):
+    supervisor = serve.Supervisor(started(tmp_path, stand_in(then="time.sleep(0.5); sys.exit(3)"), stand_in()))
     assert supervisor.run() == 1
     assert supervisor.children[1].exit_code == 0, "the other child was stopped with SIGTERM"
     assert "The child 1 exited with code 3: stopping the child 2." in capsys.readouterr().err
@@ -223,13 +230,14 @@ def test_a_child_that_exits_stops_the_other_and_the_command_fails(capsys):
 
 def test_children_get_sigterm_when_the_supervisor_itself_is_killed(tmp_path):
     stopped = tmp_path / "stopped"
-    argv = stand_in(on_sigterm=f"(open({str(stopped)!r}, 'w').close(), sys.exit(0))")
+    ready = tmp_path / "ready"
+    argv = [*stand_in(on_sigterm=f"(open({str(stopped)!r}, 'w').close(), sys.exit(0))"), str(ready)]
     code = f"import os, time\nfrom webapp import serve\nchild = serve.Child('stand-in', {argv!r}, dict(os.environ))\n"
     code += "print(child.process.pid, flush=True)\ntime.sleep(60)"
     supervisor = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         child = int(supervisor.stdout.readline())
-        time.sleep(0.3)  # the stand-in sets its handler
+        wait_for(ready.exists, what="the stand-in to set its handler")
     finally:
         supervisor.kill()  # SIGKILL: no handler of the supervisor runs
         supervisor.wait()
