@@ -198,6 +198,7 @@ def serve_and_check(tmp_path, command: list, extra_env: dict | None = None) -> s
         server.terminate()
         server.wait(20)
     text = log.read_text()
+    assert server.returncode == 0, f"SIGTERM should stop the server cleanly:\n{text}"
     for token in tokens:
         assert token not in text, f"a token is in the log:\n{text}"
     # Some secret paths were logged, redacted: the log is the request log, not an empty file.
