@@ -9,7 +9,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/oneslot_test
 # pytest-xdist workers per run (`-n`); tests/README.md has the figures behind the default.
 WORKERS ?= 2
 
-.PHONY: run test test-fast test-pg test-setup browser nginx screenshots lint format bench clean translations
+.PHONY: run dev test test-fast test-pg test-setup browser nginx screenshots lint format bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 # Links in mail and the printed sign-in address follow HOST and PORT unless BASE_URL is set.
 run: export BASE_URL ?= http://$(HOST):$(PORT)
-run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve at http://127.0.0.1:5000
+run: $(VENV)/.installed-run  ## set up, migrate, create the first admin, serve at http://127.0.0.1:5000 (gunicorn + worker)
 	$(FLASK) db upgrade
 	$(FLASK) bootstrap
 	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+# For editing the code: the reloading development server with the debugger, and a worker thread.
+dev: export BASE_URL ?= http://$(HOST):$(PORT)
+dev: $(VENV)/.installed-run  ## like run, on Flask's development server that reloads when code changes
+	$(FLASK) db upgrade
+	$(FLASK) bootstrap
+	$(FLASK) --debug dev --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev browser nginx  ## install what the tests need and run them all (SQLite)
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
-"""gunicorn's settings, read by `gunicorn wsgi:app` run from this directory (see README, Deployment;
-deploy/oneslot-web.service passes it with `-c`).
+"""gunicorn's settings, read by `gunicorn wsgi:app` run from this directory (see README, Deployment),
+by `flask serve` (`make run`), and by deploy/oneslot-web.service (with `-c`).
 
 gunicorn's own access log is off: the app logs one line per request itself (logger oneslot.request,
 webapp/logs.py) with its request id, endpoint and admin, in LOG_FORMAT (text or json), with the secret
@@ -16,3 +16,11 @@ accesslog = None
 logger_class = "webapp.logs.GunicornLogger"
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
+
+# Threads, not one request per process ("sync"): `make run` has no buffering proxy in front, so a slow
+# client (a phone on a poor network sending its booking form) would hold a sync worker for as long as
+# it takes, and a booking may wait up to 5 s on a host's connected calendar. With gthread a worker
+# process keeps serving other requests meanwhile, and idle keep-alive connections hold no thread. The
+# app is thread-safe (one database session per thread). `GUNICORN_CMD_ARGS="--threads 8"` changes it.
+worker_class = "gthread"
+threads = 4

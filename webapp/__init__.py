@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp import (
     api,
     auth,
+    backup,
     branding,
     cli,
     config,
@@ -21,6 +22,7 @@ from webapp import (
     models,  # noqa: F401  (the whole schema, for Alembic and create_all())
     params,
     retention,
+    serve,
     worker,
     workflows,
 )
@@ -53,6 +55,8 @@ FEATURES = (
     workflows,
     retention,
     worker,
+    serve,
+    backup,
     api,
     cli,
 )

@@ -1,14 +1,11 @@
 """Command-line commands: `flask create-admin`, `flask bootstrap`."""
 
 import secrets
-import signal
 import sys
 
 import click
 from flask import current_app
-from werkzeug.serving import run_simple
 
-from webapp import logs, worker
 from webapp.auth import services
 from webapp.workflows import demo
 
@@ -47,28 +44,7 @@ def bootstrap_command():
     click.echo(demo.hint(demo.seed()) + "\n")
 
 
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-def serve_command(host, port):
-    """Serve the app and one background worker for one machine (make run); production uses gunicorn (see README)."""
-
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl+C, so the worker is stopped below
-
-    app = current_app._get_current_object()
-    logs.configure(app.config["LOG_FORMAT"])
-    signal.signal(signal.SIGTERM, interrupt)
-    stop_event, thread = worker.start_thread(app)
-    click.echo(f"OneSlot is running at http://{host}:{port}/ (Ctrl+C to stop)")
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-    finally:
-        click.echo("Stopping the background worker…")
-        worker.stop_thread(stop_event, thread)
-
-
 def init_app(app):
     """Attach the commands to `flask`."""
-    for command in (create_admin_command, bootstrap_command, serve_command):
+    for command in (create_admin_command, bootstrap_command):
         app.cli.add_command(command)

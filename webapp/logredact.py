@@ -2,7 +2,7 @@
 their secret part.
 
 One function, `redact()`, rewrites a log message; `install()` runs it on every log record the process
-creates (through the log record factory), so the request log of `flask serve` (werkzeug), gunicorn's
+creates (through the log record factory), so the request log of `flask dev` (werkzeug), gunicorn's
 access and error logs and the app's own loggers all pass through it, including loggers added later.
 The path keeps its shape (`/booking/[redacted]/cancel`), and the query string of such a path is
 redacted too; a percent-encoded copy (`?next=%2Fbook%2F…`) and full URLs (a Referer) are caught the same

@@ -1,8 +1,9 @@
 """The background worker: runs due tasks from registered sources (the outbox, …) until told to stop.
 
-`flask worker` runs one; many may run side by side (each claims its own tasks), and `flask serve`
-runs one in a thread. A task source is a function taking a batch size and returning how many tasks
-it handled; it runs inside an app context and commits its own work.
+`flask worker` runs one; many may run side by side (each claims its own tasks), `flask serve` starts
+one as a process beside gunicorn, and `flask dev` runs one in a thread. A task source is a function
+taking a batch size and returning how many tasks it handled; it runs inside an app context and
+commits its own work.
 """
 
 import logging
@@ -108,7 +109,7 @@ def drain(app: Flask) -> int:
 
 
 def start_thread(app: Flask, poll_interval: float = 1.0) -> tuple[threading.Event, threading.Thread]:
-    """A worker in a daemon thread of this process (`flask serve`); stop it with stop_thread()."""
+    """A worker in a daemon thread of this process (`flask dev`); stop it with stop_thread()."""
     stop_event = threading.Event()
     thread = threading.Thread(target=run, args=(app, stop_event, poll_interval), name="oneslot-worker", daemon=True)
     thread.start()

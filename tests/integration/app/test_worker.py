@@ -1,4 +1,4 @@
-"""The worker: task sources, the loop, `flask worker` and signals, and the worker inside `flask serve`."""
+"""The worker: task sources, the loop, `flask worker` and signals (`flask serve`, `flask dev`: test_serve_command)."""
 
 import logging
 import os
@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import free_port
 from tests.helpers import ROOT
 from webapp import create_app, worker
 from webapp.extensions import db
@@ -187,19 +186,3 @@ def test_sigint_stops_an_idle_worker(process, smtp_server):
             proc.kill()
     assert proc.returncode == 0, err
     assert "SIGINT received" in err and "worker stopped" in err
-
-
-@pytest.mark.slow
-def test_serve_runs_a_worker_thread_and_stops_it(process, smtp_server):
-    port = free_port()
-    proc = process.start("serve", "--port", str(port))
-    try:
-        wait_for(lambda: len(smtp_server.messages) == 1, what="the worker thread to send")
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert process.statuses() == ["sent"]
-    assert "Stopping the background worker" in out and "worker stopped" in err

@@ -1,6 +1,6 @@
-"""No working token in any log: real servers (`flask serve` as `make run` starts it, and gunicorn with the
-shipped gunicorn.conf.py) serve links, bookings and inbound webhooks, and their captured logs hold none
-of the tokens used; plus the redaction rule itself."""
+"""No working token in any log: real servers (`flask serve` as `make run` starts it, `flask dev`'s Werkzeug, and
+gunicorn with the shipped gunicorn.conf.py) serve links, bookings and inbound webhooks, and their captured logs
+hold none of the tokens used; plus the redaction rule itself."""
 
 import json
 import logging
@@ -198,6 +198,7 @@ def serve_and_check(tmp_path, command: list, extra_env: dict | None = None) -> s
         server.terminate()
         server.wait(20)
     text = log.read_text()
+    assert server.returncode == 0, f"SIGTERM should stop the server cleanly:\n{text}"
     for token in tokens:
         assert token not in text, f"a token is in the log:\n{text}"
     # Some secret paths were logged, redacted: the log is the request log, not an empty file.
@@ -208,8 +209,16 @@ def serve_and_check(tmp_path, command: list, extra_env: dict | None = None) -> s
 
 @pytest.mark.slow
 def test_the_make_run_server_log_holds_no_token(tmp_path):
-    text = serve_and_check(tmp_path, [str(BIN / "flask"), "--app", "wsgi", "serve", "--port", "{port}"])
-    assert "/booking/[redacted]/invite.ics" in text and "?[redacted]" in text
+    # make run's metrics directory (instance/prometheus) is shared by every run of this checkout: one of its own.
+    metrics = tmp_path / "prometheus"
+    metrics.mkdir()
+    text = serve_and_check(
+        tmp_path,
+        [str(BIN / "flask"), "--app", "wsgi", "serve", "--port", "{port}"],
+        {"PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+    )
+    # gunicorn's access log is off: the app's own request line (webapp/logs.py) is the request log.
+    assert "oneslot.request" in text and "/booking/[redacted]/invite.ics" in text
 
 
 @pytest.mark.slow
@@ -225,3 +234,10 @@ def test_the_gunicorn_json_log_holds_no_token(tmp_path):
     assert not any(line["logger"] == "gunicorn.access" for line in lines)
     assert {"/booking/[redacted]", "/booking/[redacted]/cancel", "/book/[redacted]"} <= {r["path"] for r in requests}
     assert all(len(r["request_id"]) == 32 and r["remote_addr"] == "127.0.0.1" for r in requests)
+
+
+@pytest.mark.slow
+def test_the_make_dev_server_log_holds_no_token(tmp_path):
+    # Werkzeug's request log (the development server of `make dev`).
+    text = serve_and_check(tmp_path, [str(BIN / "flask"), "--app", "wsgi", "dev", "--port", "{port}"])
+    assert '"GET /booking/[redacted]/invite.ics HTTP/1.1" 200' in text and "?[redacted]" in text
