@@ -24,3 +24,7 @@ secure_scheme_headers: dict[str, str] = {}
 # app is thread-safe (one database session per thread). `GUNICORN_CMD_ARGS="--threads 8"` changes it.
 worker_class = "gthread"
 threads = 4
+
+# gunicorn 25+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl) that every
+# gunicorn of that user shares; OneSlot is managed by signals (systemd, `flask serve`), so: none.
+control_socket_disable = True
