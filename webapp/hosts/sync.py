@@ -26,7 +26,6 @@ from webapp.secretbox import SecretUnreadable
 
 logger = logging.getLogger("oneslot.calendar_sync")
 
-LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 BATCH = 5  # connections read per round of the worker
 REFRESH_TIMEOUT = 5.0  # seconds: a booking waits at most this long per connection
@@ -154,7 +153,7 @@ def calendar_sync(limit: int) -> int:
     At most BATCH per round: a read may wait CALENDAR_TIMEOUT for a slow server, and the other sources
     (mail first) must not wait for a whole batch of those."""
     now = utcnow()
-    lease = {"locked_until": now + LEASE, "locked_by": worker_id()}
+    lease = {"locked_until": claims.lease_until(now), "locked_by": worker_id()}
     due_first = (Connection.next_sync_at, Connection.id)
     ids = claims.claim(Connection, _due(now), due_first, min(limit, BATCH), lease)
     for connection_id in ids:
@@ -180,7 +179,7 @@ def refresh(host_ids: list[int], max_age: timedelta) -> None:
         ids = list(db.session.scalars(select(Connection.id).where(Connection.host_id.in_(host_ids), *old)))
         if not ids:
             return
-        lease = {"locked_until": now + LEASE, "locked_by": worker_id()}
+        lease = {"locked_until": claims.lease_until(now), "locked_by": worker_id()}
         for connection_id in claims.take(Connection, ids, old, lease):
             sync_one(connection_id, timeout=REFRESH_TIMEOUT)
     except Exception:
