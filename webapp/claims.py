@@ -130,9 +130,11 @@ def release(model, ids: Iterable[int], worker: str) -> None:
 
 @dataclass
 class Held:
-    """The claims one thread won inside tracked(): ids by (table, claimer)."""
+    """The claims one thread won inside tracked(): ids by (table, claimer), and until when the heartbeat
+    last renewed each (committed), for code that checks a lease on a row it loaded before."""
 
     ids: dict[tuple[Table, str], set[int]] = field(default_factory=dict)
+    renewed: dict[tuple[Table, int], datetime] = field(default_factory=dict)
 
     def release(self) -> None:
         """Let go of every row still claimed in our name (a stop, a source that failed); commits."""
@@ -173,6 +175,15 @@ def _remember(model, lease: Mapping, ids: Iterable[int]) -> None:
         held.ids.setdefault((model.__table__, worker), set()).update(ids)
 
 
+def held_until(model, row_id: int, loaded: datetime | None) -> datetime | None:
+    """Until when our claim on a row holds: the lease `loaded` with it, or a later one the heartbeat wrote."""
+    held = _held.get(threading.get_ident())
+    renewed = held.renewed.get((model.__table__, row_id)) if held is not None else None
+    if loaded is None or renewed is None:
+        return loaded or renewed
+    return max(loaded, renewed)
+
+
 def renew_held(now: datetime) -> int:
     """Extend the lease of every row this process's tracked threads still hold; commits, returns how many.
 
@@ -181,18 +192,22 @@ def renew_held(now: datetime) -> int:
     worker's open transaction has locked: that transaction renewed them itself, and the heartbeat must
     never wait behind a step."""
     with _held_lock:
-        work = [(key, sorted(ids)) for held in _held.values() for key, ids in held.ids.items() if ids]
+        work = [(held, key, sorted(ids)) for held in _held.values() for key, ids in held.ids.items() if ids]
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    renewed = 0
-    for (table, worker), ids in work:
+    until = lease_until(now)
+    renewed: list[tuple[Held, Table, int]] = []
+    for held, (table, worker), ids in work:
         mine: ColumnElement = and_(table.c.id.in_(ids), recheck(table.c.locked_by == worker))
         if postgres:
             rows = select(table.c.id).where(mine).with_for_update(skip_locked=True)
             mine = table.c.id.in_(rows.scalar_subquery())
-        result = db.session.execute(update(table).where(mine).values(locked_until=lease_until(now)))
-        renewed += result.rowcount  # type: ignore[attr-defined]  # DML gives a CursorResult
+        statement = update(table).where(mine).values(locked_until=until).returning(table.c.id)
+        renewed.extend((held, table, row_id) for row_id in db.session.scalars(statement))
     db.session.commit()
-    return renewed
+    with _held_lock:
+        for held, table, row_id in renewed:
+            held.renewed[(table, row_id)] = until
+    return len(renewed)
 
 
 def relaxed_commit() -> None:

@@ -219,7 +219,8 @@ def _send_one(
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None or message.status != "pending" or message.locked_by != worker:
         return None  # deleted, or another worker took over an expired claim
-    if message.locked_until is None or message.locked_until <= utcnow():
+    until = claims.held_until(OutboxMessage, message.id, message.locked_until)  # or as the heartbeat renewed it
+    if until is None or until <= utcnow():
         return None  # our claim ran out during a slow batch: another worker may hold it now
     try:
         sender.send(build_message(message, urls))
