@@ -20,7 +20,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 from flask import Flask, current_app
@@ -145,26 +146,36 @@ def run(app: Flask, stop_event: threading.Event, poll_interval: float = 1.0) -> 
     logger.info("worker started (sources: %s)", ", ".join(_SOURCES) or "none")
     name = heartbeat.process_name()
     _running_stop = stop_event
-    beats_done = threading.Event()
-    beats = threading.Thread(target=_heartbeats, args=(app, name, beats_done), name="oneslot-heartbeat", daemon=True)
-    beats.start()
     try:
-        while not stop_event.is_set():
-            if run_once(app) == 0:
-                stop_event.wait(poll_interval)
+        with _heartbeat_thread(app, name):
+            while not stop_event.is_set():
+                if run_once(app) == 0:
+                    stop_event.wait(poll_interval)
     finally:
-        beats_done.set()
-        beats.join(5)
         _running_stop = None
     _forget(app, name)
     logger.info("worker stopped")
 
 
+@contextmanager
+def _heartbeat_thread(app: Flask, name: str) -> Iterator[None]:
+    """The heartbeat thread (beats, lease renewals) for as long as the block runs."""
+    done = threading.Event()
+    beats = threading.Thread(target=_heartbeats, args=(app, name, done), name="oneslot-heartbeat", daemon=True)
+    beats.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beats.join(1)  # a beat stuck on the database must not hold the stop up (the thread is a daemon)
+
+
 def drain(app: Flask) -> int:
     """Run batches until nothing is due (`flask worker --once`); returns how many tasks were done."""
     total = 0
-    while done := run_once(app):
-        total += done
+    with _heartbeat_thread(app, heartbeat.process_name()):  # a long batch keeps its claims here too
+        while done := run_once(app):
+            total += done
     return total
 
 

@@ -29,6 +29,7 @@ from webapp.extensions import db
 from webapp.hosts import caldav_write
 from webapp.hosts.models import CALDAV, ROUND_ROBIN, Connection, Host
 from webapp.mail.outbox import worker_id
+from webapp.worker import stopping
 
 logger = logging.getLogger("oneslot.calendar_writes")
 
@@ -232,6 +233,8 @@ def write_due(limit: int = BATCH) -> int:
     order = (CalendarEventCopy.next_attempt_at, CalendarEventCopy.id)
     ids = claims.claim(CalendarEventCopy, _due(now), order, limit, _lease(now, worker))
     for copy_id in ids:
+        if stopping():  # the worker stops: it releases the rest (worker.run_once)
+            break
         _write_one(copy_id, worker)
     return len(ids)
 

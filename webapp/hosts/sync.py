@@ -23,6 +23,7 @@ from webapp.hosts import caldav_read, connections, ics_feed
 from webapp.hosts.models import CALDAV, BusyBlock, Connection, Host
 from webapp.mail.outbox import worker_id
 from webapp.secretbox import SecretUnreadable
+from webapp.worker import stopping
 
 logger = logging.getLogger("oneslot.calendar_sync")
 
@@ -157,6 +158,8 @@ def calendar_sync(limit: int) -> int:
     due_first = (Connection.next_sync_at, Connection.id)
     ids = claims.claim(Connection, _due(now), due_first, min(limit, BATCH), lease)
     for connection_id in ids:
+        if stopping():  # the worker stops: it releases the rest (worker.run_once)
+            break
         sync_one(connection_id)
     return len(ids)
 
