@@ -62,6 +62,7 @@ class _Connection(Connection):
         else:
             host = smtplib.SMTP(timeout=timeout)
         _open_hosts.add(host)  # before connecting: a server that never greets can be cut too
+        host._host = self.mail.server  # as SMTP(server, port) sets it: STARTTLS and SMTPS verify the certificate for it
         code, greeting = host.connect(self.mail.server, self.mail.port)
         if code != 220:  # what smtplib.SMTP(server, port) checks
             host.close()
