@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,12 @@ from sqlalchemy import func, select
 
 from tests.factories import email_step, enrol_now, link_step, make_workflow
 from tests.helpers import ROOT
+from webapp import worker
 from webapp.booking.models import OneTimeLink
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.heartbeat import WorkerHeartbeat
+from webapp.mail import outbox
 from webapp.mail.models import OutboxMessage
 from webapp.workflows.models import Enrolment
 
@@ -153,6 +157,9 @@ def test_the_heartbeat_keeps_a_long_batch_and_a_killed_workers_claims_move_withi
         assert group.held_by(second) == 0
         time.sleep(0.2)
     assert group.held_by(first) > 0 and first.poll() is None
+    # The same thread beats for /readyz during the batch.
+    [(beat_at,)] = group.query(select(WorkerHeartbeat.beat_at).where(WorkerHeartbeat.worker.endswith(f":{first.pid}")))
+    assert utcnow() - beat_at < timedelta(seconds=group.lease)
     assert len(smtp_server.envelopes) < 50, "the batch should outlast two leases"
 
     # (a) SIGKILL mid-batch: the second worker takes the messages over within a lease (and a margin for
@@ -216,3 +223,20 @@ def test_sigterm_during_a_send_to_a_silent_server_exits_within_5_seconds(
     messages = group.query(select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.locked_by))
     assert messages == [("pending", 0, None)] * 3
     assert group.held_by(first) == 0
+
+
+def test_the_worker_thread_of_flask_serve_stops_within_the_grace_too(real_clock, app, smtp_server):
+    """`flask serve` stops its worker thread with stop_thread(): a hung send is cut the same way."""
+    smtp_server.configure(app)
+    smtp_server.delay = 120
+    outbox.queue_email("ada@example.com", "Hello", "test_message", {"base_url": "x"})
+    db.session.commit()
+    stop_event, thread = worker.start_thread(app, poll_interval=0.2)
+    assert smtp_server.receiving.wait(30), "the worker thread never sent"
+    asked = time.monotonic()
+    worker.stop_thread(stop_event, thread, timeout=10)
+    assert not thread.is_alive() and time.monotonic() - asked <= 5
+    [(status, attempts, locked_by)] = db.session.execute(
+        select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.locked_by)
+    )
+    assert (status, attempts, locked_by) == ("pending", 0, None) and not worker.stopping()
