@@ -93,8 +93,9 @@ def _release(held: claims.Held) -> None:
     try:
         held.release()
     except Exception:
-        db.session.rollback()  # the database is away: the leases run out instead
-        logger.warning("could not release the claims left after a stop or a failure", exc_info=True)
+        # The database is away (the source's own failure is logged already): the leases run out instead.
+        db.session.rollback()
+        logger.debug("could not release the claims left after a stop or a failure", exc_info=True)
 
 
 def heartbeat_seconds(app: Flask) -> float:
@@ -102,30 +103,30 @@ def heartbeat_seconds(app: Flask) -> float:
     return min(heartbeat.HEARTBEAT_SECONDS, app.config["WORKER_LEASE_SECONDS"] / 3)
 
 
-def _beat(app: Flask, name: str) -> bool:
-    """Write this worker's heartbeat and renew its claims; False when the database did not answer."""
+def _beat(app: Flask, name: str) -> Exception | None:
+    """Write this worker's heartbeat and renew its claims; the error when the database did not answer."""
     with app.app_context():
         try:
             now = utcnow()
             heartbeat.beat(name, now)
             claims.renew_held(now)
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
-            return False
-    return True
+            return exc
+    return None
 
 
 def _heartbeats(app: Flask, name: str, done: threading.Event) -> None:
-    """The heartbeat thread's loop, until `done`; one warning when beats start failing, one when they work again."""
+    """The heartbeat thread's loop, until `done`; one line when beats start failing, one when they work again."""
     failing = False
     while True:
-        ok = _beat(app, name)
-        if ok == failing:
-            failing = not ok
-            if failing:
-                logger.warning("could not write the worker heartbeat or renew its claims; trying again")
-            else:
-                logger.info("worker heartbeat written again")
+        error = _beat(app, name)
+        if error is not None and not failing:
+            reason = (str(error).splitlines() or [type(error).__name__])[0]  # one line, not the SQL it ran
+            logger.warning("could not write the worker heartbeat or renew its claims (trying again): %s", reason)
+        elif error is None and failing:
+            logger.info("worker heartbeat written again")
+        failing = error is not None
         if done.wait(heartbeat_seconds(app)):
             return
 

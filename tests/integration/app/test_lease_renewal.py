@@ -1,6 +1,8 @@
 """Leases held by a worker's task sources: recorded per thread, renewed by id, released on a failure."""
 
+import logging
 import os
+import threading
 from datetime import timedelta
 
 import pytest
@@ -78,3 +80,25 @@ def test_the_renewal_finds_its_rows_by_primary_key(app):
     connection = db.session.connection()
     plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
     assert "USING INTEGER PRIMARY KEY" in plan and "SCAN" not in plan, plan
+
+
+def test_the_heartbeat_thread_says_once_that_the_database_is_away_and_once_that_it_is_back(app, monkeypatch, caplog):
+    answers = [None, RuntimeError("database is away\nSQL: UPDATE …"), RuntimeError("still away"), None, None]
+    calls: list = []
+    done = threading.Event()
+
+    def beat(_app, _name):
+        calls.append(answers[len(calls)])
+        if len(calls) == len(answers):
+            done.set()
+        return calls[-1]
+
+    monkeypatch.setattr(worker, "_beat", beat)
+    monkeypatch.setattr(worker, "heartbeat_seconds", lambda _app: 0.01)
+    with caplog.at_level(logging.INFO, logger="oneslot.worker"):
+        worker._heartbeats(app, "w1", done)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "oneslot.worker"]
+    assert lines == [
+        ("WARNING", "could not write the worker heartbeat or renew its claims (trying again): database is away"),
+        ("INFO", "worker heartbeat written again"),
+    ]
