@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from tests.factories import email_step, enrol_now, link_step, make_workflow
 from tests.helpers import ROOT
-from webapp import worker
+from tests.integration.workflows.test_workflow_steps import hook_step
+from webapp import outbound, worker
 from webapp.booking.models import OneTimeLink
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -240,3 +241,32 @@ def test_the_worker_thread_of_flask_serve_stops_within_the_grace_too(real_clock,
         select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.locked_by)
     )
     assert (status, attempts, locked_by) == ("pending", 0, None) and not worker.stopping()
+
+
+def test_a_worker_stuck_elsewhere_still_exits_by_the_deadline(workers, app, make_contact, smtp_server):
+    """No stop hook can cut a webhook receiver that never answers (WEBHOOK_TIMEOUT 30 s here): `flask worker`
+    exits at STOP_DEADLINE_SECONDS anyway, with status 1, and its claim waits one lease."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    silent.settimeout(60)
+    group = workers(lease=60)
+    group.env.update(OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8", WEBHOOK_TIMEOUT="30")
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = outbound.parse_networks("127.0.0.0/8")
+    enrol_now(
+        make_workflow("manual", steps=[hook_step(f"http://127.0.0.1:{silent.getsockname()[1]}/hook")]), make_contact()
+    )
+    db.session.remove()
+    first = group.start()
+    try:
+        connection, _ = silent.accept()  # the step's request is in: nothing will ever answer it
+        asked = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=30)
+        stopped_in = time.monotonic() - asked
+        connection.close()
+    finally:
+        silent.close()
+    assert stopped_in <= 5, f"stopping took {stopped_in:.1f} s"
+    assert first.returncode == 1 and "exiting now" in err, err
+    assert group.held_by(first, [Enrolment]) == 1  # left to its lease: the step's transaction never ended
