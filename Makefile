@@ -89,6 +89,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/contacts_import.py
 	$(BIN)/python bench/booking_page.py
 	$(BIN)/python bench/workflow_throughput.py
+	$(BIN)/python bench/worker_stops.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/scale_out.py
 

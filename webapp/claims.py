@@ -4,12 +4,21 @@ PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers pass over e
 SQLite: the candidates are read, then taken by one conditional UPDATE … RETURNING (a row another worker
 took in between no longer matches its WHERE).
 A lease that ran out (its worker died) counts as no claim: `due` must say so.
+
+Every lease lasts WORKER_LEASE_SECONDS (`lease_until`). Inside a worker's task source (`tracked()`), what
+each claim wins is also recorded in this process, so the worker's heartbeat thread renews exactly those
+rows by id (`renew_held`) while the worker lives, and a stop lets them go at once (`Held.release`): a
+worker that dies leaves its claims to another within one lease, a long batch keeps its own.
 """
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, and_, select, text, update
+from flask import current_app
+from sqlalchemy import Boolean, Table, and_, select, text, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -50,6 +59,11 @@ def recheck(*conditions) -> ColumnElement:
     return _Recheck(and_(*conditions).self_group())
 
 
+def lease_until(now: datetime) -> datetime:
+    """When a claim made (or renewed) at `now` runs out."""
+    return now + timedelta(seconds=current_app.config["WORKER_LEASE_SECONDS"])
+
+
 def claim(model, due: Sequence, order_by: Sequence, limit: int, lease: Mapping) -> list[int]:
     """Take up to `limit` rows of `model` matching `due`, setting `lease`; commits, returns their ids."""
     query = select(model.id).where(*due).order_by(*order_by).limit(limit)
@@ -64,6 +78,7 @@ def claim(model, due: Sequence, order_by: Sequence, limit: int, lease: Mapping) 
             execution_options={"synchronize_session": False},
         )
     db.session.commit()
+    _remember(model, lease, ids)
     return ids
 
 
@@ -92,7 +107,107 @@ def _take(model, ids: Iterable[int], due: Sequence, lease: Mapping, returning) -
             )
         )
         db.session.commit()
+    _remember(model, lease, [row if returning is model.id else row.id for row in rows])
     return rows
+
+
+def release(model, ids: Iterable[int], worker: str) -> None:
+    """Let go of our claims on `ids` of `model` (a model or its Table); rows another worker holds, or
+    nobody, are left as they are. Commits."""
+    table: Table = getattr(model, "__table__", model)
+    wanted = list(ids)
+    if wanted:
+        db.session.execute(
+            update(table)
+            .where(table.c.id.in_(wanted), recheck(table.c.locked_by == worker))
+            .values(locked_until=None, locked_by=None)
+        )
+    db.session.commit()
+
+
+# --- what this process holds ------------------------------------------------------------------------
+
+
+@dataclass
+class Held:
+    """The claims one thread won inside tracked(): ids by (table, claimer), and until when the heartbeat
+    last renewed each (committed), for code that checks a lease on a row it loaded before."""
+
+    ids: dict[tuple[Table, str], set[int]] = field(default_factory=dict)
+    renewed: dict[tuple[Table, int], datetime] = field(default_factory=dict)
+
+    def release(self) -> None:
+        """Let go of every row still claimed in our name (a stop, a source that failed); commits."""
+        db.session.rollback()
+        with _held_lock:
+            work = [(key, sorted(ids)) for key, ids in self.ids.items()]
+        for (table, worker), ids in work:
+            release(table, ids, worker)
+
+
+_held_lock = threading.Lock()
+_held: dict[int, Held] = {}  # by thread ident: the threads inside tracked()
+
+
+@contextmanager
+def tracked() -> Iterator[Held]:
+    """Record the claims this thread wins inside the block, for renew_held(); forgotten when it ends.
+
+    The worker runs each task source inside one. Claims made elsewhere (a web request that refreshes a
+    calendar) are short, and simply last their lease."""
+    held = Held()
+    ident = threading.get_ident()
+    with _held_lock:
+        _held[ident] = held
+    try:
+        yield held
+    finally:
+        with _held_lock:
+            _held.pop(ident, None)
+
+
+def _remember(model, lease: Mapping, ids: Iterable[int]) -> None:
+    held = _held.get(threading.get_ident())
+    worker = lease.get("locked_by")
+    if held is None or not worker:
+        return
+    with _held_lock:
+        held.ids.setdefault((model.__table__, worker), set()).update(ids)
+
+
+def held_until(model, row_id: int, loaded: datetime | None) -> datetime | None:
+    """Until when our claim on a row holds: the lease `loaded` with it, or a later one the heartbeat wrote."""
+    held = _held.get(threading.get_ident())
+    renewed = held.renewed.get((model.__table__, row_id)) if held is not None else None
+    if loaded is None or renewed is None:
+        return loaded or renewed
+    return max(loaded, renewed)
+
+
+def renew_held(now: datetime) -> int:
+    """Extend the lease of every row this process's tracked threads still hold; commits, returns how many.
+
+    One UPDATE by id per table and claimer (the primary key: no scan). A row released, finished or taken
+    over since is no longer `locked_by` its claimer and is left alone. PostgreSQL skips rows that a
+    worker's open transaction has locked: that transaction renewed them itself, and the heartbeat must
+    never wait behind a step."""
+    with _held_lock:
+        work = [(held, key, sorted(ids)) for held in _held.values() for key, ids in held.ids.items() if ids]
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    until = lease_until(now)
+    renewed: list[tuple[Held, Table, int]] = []
+    for held, (table, worker), ids in work:
+        mine: ColumnElement = and_(table.c.id.in_(ids), recheck(table.c.locked_by == worker))
+        if postgres:
+            rows = select(table.c.id).where(mine).with_for_update(skip_locked=True)
+            mine = table.c.id.in_(rows.scalar_subquery())
+        statement = update(table).where(mine).values(locked_until=until).returning(table.c.id)
+        renewed.extend((held, table, row_id) for row_id in db.session.scalars(statement))
+    db.session.commit()
+    with _held_lock:
+        for held, table, row_id in renewed:
+            held.renewed[(table, row_id)] = until
+    return len(renewed)
 
 
 def relaxed_commit() -> None:

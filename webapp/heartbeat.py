@@ -2,8 +2,9 @@
 whether anyone is doing the background work (/readyz) and workers can see which claims belong to
 a worker that is gone.
 
-A worker is named `host:pid` (`process_name()`); its row is written at start, every
-HEARTBEAT_SECONDS while it runs, and removed when it stops cleanly. A worker killed with SIGKILL
+A worker is named `host:pid` (`process_name()`); its row is written at start, then by the worker's
+heartbeat thread every HEARTBEAT_SECONDS (a third of WORKER_LEASE_SECONDS when that is shorter), even
+during a long batch, and removed when it stops cleanly. A worker killed with SIGKILL
 leaves its row behind, whose `beat_at` then ages.
 """
 

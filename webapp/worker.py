@@ -2,26 +2,57 @@
 
 `flask worker` runs one; many may run side by side (each claims its own tasks), `flask serve` starts
 one as a process beside gunicorn, and `flask dev` runs one in a thread. A task source is a function
-taking a batch size and returning how many tasks it handled; it runs inside an app context and
-commits its own work.
+taking a batch size and returning how many tasks it handled; it runs inside an app context and commits
+its own work.
+
+While it runs, a heartbeat thread writes the worker's heartbeat (webapp/heartbeat.py) and renews the
+leases of the rows its sources hold (claims.renew_held), every third of WORKER_LEASE_SECONDS at most:
+a long batch keeps its claims, a killed worker's are free within one lease.
+
+A stop (SIGTERM, the first Ctrl+C, stop_thread) is honoured between two messages or two steps: the
+sources look at `stopping()` between items and let go of the rest of their claims at once, and whatever
+a source still holds when it returns is released too. A send that hangs past STOP_GRACE_SECONDS is cut
+(the stop hooks: the SMTP connection is closed under it) and its message goes back to the queue; a
+`flask worker` still busy at STOP_DEADLINE_SECONDS exits anyway.
 """
 
 import logging
+import os
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 from flask import Flask, current_app
 
-from webapp import heartbeat, logs, outage
+from webapp import claims, heartbeat, logs, outage
 from webapp.clock import utcnow
 
 logger = logging.getLogger("oneslot.worker")
 
-# Small batches: a stop request waits for at most one batch per source.
+# Batches are claimed 50 at a time; a stop waits for the current message or step, not the batch.
 BATCH_SIZE = 50
+# After a stop request: how long a send in progress may finish, then when `flask worker` exits anyway.
+STOP_GRACE_SECONDS = 3.0
+STOP_DEADLINE_SECONDS = 4.5
 _SOURCES: dict[str, Callable[[int], int]] = {}
+_STOP_HOOKS: list[Callable[[], None]] = []
+# The stop event of the worker loop running in this process (None: none runs, nothing is stopping).
+_running_stop: threading.Event | None = None
+
+
+def stopping() -> bool:
+    """Whether this process's worker was asked to stop: sources check it between two items."""
+    return _running_stop is not None and _running_stop.is_set()
+
+
+def on_stop_overdue(hook: Callable[[], None]) -> None:
+    """Call `hook` (from another thread) when a stop has waited STOP_GRACE_SECONDS for the worker: it
+    should make a blocked call return (mail closes its SMTP connections)."""
+    if hook not in _STOP_HOOKS:
+        _STOP_HOOKS.append(hook)
 
 
 def register_task_source(name: str, fn: Callable[[int], int]) -> None:
@@ -39,30 +70,70 @@ def run_once(app: Flask, limit: int = BATCH_SIZE) -> int:
     a database that is away raises outage.DatabaseUnavailable (run() waits, without a traceback)."""
     done = 0
     for name, fn in task_sources().items():
-        with app.app_context(), logs.batch(name) as result:
+        if stopping():
+            break
+        with app.app_context(), claims.tracked() as held, logs.batch(name) as result:
+            failed = False
             try:
                 count = fn(limit)
             except Exception as exc:
                 outage.rollback()
+                count, failed = 0, True
                 if outage.is_unavailable(exc):
-                    raise outage.DatabaseUnavailable(name) from exc
+                    raise outage.DatabaseUnavailable(name) from exc  # its claims run out with their lease
                 logger.exception("task source %s failed", name)
-                count = 0
+            if failed or stopping():
+                _release(held)
             result.append(count)
         done += count
     return done
 
 
-def _beat(app: Flask, name: str) -> None:
-    """Write this worker's heartbeat (webapp/heartbeat.py); a database that is away is run()'s to wait for."""
+def _release(held: claims.Held) -> None:
+    """Let go of what a source still holds (it stopped or failed): another worker takes it at once."""
+    try:
+        held.release()
+    except Exception:
+        # The database is away (the source's own failure is logged already): the leases run out instead.
+        outage.rollback()
+        logger.debug("could not release the claims left after a stop or a failure", exc_info=True)
+
+
+def heartbeat_seconds(app: Flask) -> float:
+    """How often the heartbeat thread beats and renews: often enough for /readyz and for the lease."""
+    return min(heartbeat.HEARTBEAT_SECONDS, app.config["WORKER_LEASE_SECONDS"] / 3)
+
+
+def _beat(app: Flask, name: str) -> Exception | None:
+    """Write this worker's heartbeat and renew its claims; the error when the database did not answer."""
     with app.app_context():
         try:
-            heartbeat.beat(name)
+            now = utcnow()
+            heartbeat.beat(name, now)
+            claims.renew_held(now)
         except Exception as exc:
             outage.rollback()
-            if outage.is_unavailable(exc):
-                raise outage.DatabaseUnavailable("heartbeat") from exc
-            logger.warning("could not write the worker heartbeat", exc_info=True)
+            return exc
+    return None
+
+
+def _heartbeats(app: Flask, name: str, done: threading.Event) -> None:
+    """The heartbeat thread's loop, until `done`; one line when beats start failing, one when they work again."""
+    failing = said = False
+    while True:
+        error = _beat(app, name)
+        if error is not None and not failing:
+            # A database that is away is the run loop's one line (outage.Backoff); anything else is said here.
+            said = not outage.is_unavailable(error)
+            if said:
+                logger.warning(
+                    "could not write the worker heartbeat or renew its claims (trying again): %s", outage.short(error)
+                )
+        elif error is None and failing and said:
+            logger.info("worker heartbeat written again")
+        failing = error is not None
+        if done.wait(heartbeat_seconds(app)):
+            return
 
 
 def _forget(app: Flask, name: str) -> None:
@@ -74,42 +145,56 @@ def _forget(app: Flask, name: str) -> None:
 
 
 def run(app: Flask, stop_event: threading.Event, poll_interval: float = 1.0) -> None:
-    """Run due tasks until stop_event is set; sleep poll_interval when there is nothing to do."""
+    """Run due tasks until stop_event is set; sleep poll_interval when there is nothing to do.
+
+    Setting stop_event also makes `stopping()` true, so the sources stop after their current item."""
+    global _running_stop
     logger.info("worker started (sources: %s)", ", ".join(_SOURCES) or "none")
     name = heartbeat.process_name()
-    last_beat = None
+    _running_stop = stop_event
     backoff = outage.Backoff()
-    while not stop_event.is_set():
-        now = utcnow()
-        try:
-            if last_beat is None or (now - last_beat).total_seconds() >= heartbeat.HEARTBEAT_SECONDS:
-                _beat(app, name)
-                last_beat = now
+    try:
+        with _heartbeat_thread(app, name):
+            while not stop_event.is_set():
+                try:
+                    done = run_once(app)
+                except outage.DatabaseUnavailable as exc:
+                    # One line when it goes (and one when it is back), then a wait that a stop cuts short.
+                    stop_event.wait(backoff.failed(exc.__cause__ or exc))
+                    continue
                 backoff.succeeded()
-            done = run_once(app)
-        except outage.DatabaseUnavailable as exc:
-            # One line when it goes (and one when it is back), then waits that a stop request cuts short;
-            # the heartbeat is the first thing written when the database answers again.
-            stop_event.wait(backoff.failed(exc.__cause__ or exc))
-            last_beat = None
-            continue
-        backoff.succeeded()
-        if done == 0:
-            stop_event.wait(poll_interval)
+                if done == 0:
+                    stop_event.wait(poll_interval)
+    finally:
+        _running_stop = None
     _forget(app, name)
     logger.info("worker stopped")
+
+
+@contextmanager
+def _heartbeat_thread(app: Flask, name: str) -> Iterator[None]:
+    """The heartbeat thread (beats, lease renewals) for as long as the block runs."""
+    done = threading.Event()
+    beats = threading.Thread(target=_heartbeats, args=(app, name, done), name="oneslot-heartbeat", daemon=True)
+    beats.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beats.join(1)  # a beat stuck on the database must not hold the stop up (the thread is a daemon)
 
 
 def drain(app: Flask) -> int:
     """Run batches until nothing is due (`flask worker --once`); returns how many tasks were done."""
     total = 0
-    while done := run_once(app):
-        total += done
+    with _heartbeat_thread(app, heartbeat.process_name()):  # a long batch keeps its claims here too
+        while done := run_once(app):
+            total += done
     return total
 
 
 def start_thread(app: Flask, poll_interval: float = 1.0) -> tuple[threading.Event, threading.Thread]:
-    """A worker in a daemon thread of this process (`flask dev`); stop it with stop_thread()."""
+    """A worker in a daemon thread of this process (`flask serve`); stop it with stop_thread()."""
     stop_event = threading.Event()
     thread = threading.Thread(target=run, args=(app, stop_event, poll_interval), name="oneslot-worker", daemon=True)
     thread.start()
@@ -117,23 +202,51 @@ def start_thread(app: Flask, poll_interval: float = 1.0) -> tuple[threading.Even
 
 
 def stop_thread(stop_event: threading.Event, thread: threading.Thread, timeout: float = 30.0) -> None:
-    """Ask the worker thread to stop after its current batch, and wait for it."""
+    """Ask the worker thread to stop after its current message or step, and wait for it."""
     stop_event.set()
+    _interrupt_if_overdue(thread.is_alive, time.monotonic())
     thread.join(timeout)
     if thread.is_alive():
         logger.warning("worker thread still busy after %ss; exiting anyway", timeout)
 
 
-def _stop_on_signals(stop_event: threading.Event) -> dict:
-    """SIGTERM and SIGINT finish the current batch, then stop; a second Ctrl+C interrupts at once."""
+def _interrupt_if_overdue(busy: Callable[[], bool], since: float) -> None:
+    """Wait up to STOP_GRACE_SECONDS from `since` for the worker; still busy then, call the stop hooks."""
+    while busy() and time.monotonic() - since < STOP_GRACE_SECONDS:
+        time.sleep(0.05)
+    if busy():
+        logger.warning("still busy %.0f s after the stop request: interrupting what blocks", STOP_GRACE_SECONDS)
+        for hook in _STOP_HOOKS:
+            try:
+                hook()
+            except Exception:
+                logger.warning("a stop hook failed", exc_info=True)
+
+
+def _stop_on_signals(stop_event: threading.Event, stopped: threading.Event) -> dict:
+    """SIGTERM and SIGINT stop after the current message or step; a second Ctrl+C interrupts at once.
+
+    A watchdog bounds the stop: past STOP_GRACE_SECONDS it interrupts a send that hangs (stop hooks),
+    past STOP_DEADLINE_SECONDS the process exits whatever still runs (its claims then wait one lease)."""
 
     def handle(signum, _frame):
         if signum == signal.SIGINT and stop_event.is_set():
             raise KeyboardInterrupt
-        logger.info("%s received: stopping after the current batch", signal.Signals(signum).name)
+        if stop_event.is_set():
+            return
+        logger.info("%s received: stopping after the current message or step", signal.Signals(signum).name)
         stop_event.set()
+        threading.Thread(target=_watchdog, args=(stopped, time.monotonic()), name="oneslot-stop", daemon=True).start()
 
     return {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _watchdog(stopped: threading.Event, since: float) -> None:
+    _interrupt_if_overdue(lambda: not stopped.is_set(), since)
+    if not stopped.wait(max(0.0, STOP_DEADLINE_SECONDS - (time.monotonic() - since))):
+        logger.error("worker still busy %.1f s after the stop request: exiting now", STOP_DEADLINE_SECONDS)
+        logging.shutdown()
+        os._exit(1)
 
 
 @click.command("worker")
@@ -151,11 +264,12 @@ def worker_command(once, poll):
         except outage.DatabaseUnavailable as exc:
             raise click.ClickException(f"the database is unavailable: {outage.short(exc.__cause__ or exc)}") from None
         return
-    stop_event = threading.Event()
-    previous = _stop_on_signals(stop_event)
+    stop_event, stopped = threading.Event(), threading.Event()
+    previous = _stop_on_signals(stop_event, stopped)
     try:
         run(app, stop_event, poll)
     finally:
+        stopped.set()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

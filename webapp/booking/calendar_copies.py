@@ -29,6 +29,7 @@ from webapp.extensions import db
 from webapp.hosts import caldav_write
 from webapp.hosts.models import CALDAV, ROUND_ROBIN, Connection, Host
 from webapp.mail.outbox import worker_id
+from webapp.worker import stopping
 
 logger = logging.getLogger("oneslot.calendar_writes")
 
@@ -36,7 +37,6 @@ PENDING, DONE, ERROR = "pending", "done", "error"  # to write (maybe retrying), 
 PUT, DELETE = "put", "delete"  # the event should be there / should be gone
 # Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the row is "error".
 DEFAULT_RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 60 * 60, 6 * 60 * 60)
-DEFAULT_LEASE_SECONDS = 5 * 60
 ERROR_MAX = 500
 # Copies written per batch: each is a few requests to a server that may be slow (caldav_write.TIMEOUT),
 # and a stop request waits for the batch.
@@ -144,8 +144,7 @@ def _due(now: datetime):
 
 
 def _lease(now: datetime, worker: str) -> dict:
-    seconds = current_app.config.get("CALENDAR_WRITE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
-    return {"locked_until": now + timedelta(seconds=seconds), "locked_by": worker}
+    return {"locked_until": claims.lease_until(now), "locked_by": worker}
 
 
 def admin_url(booking: Booking) -> str:
@@ -234,6 +233,8 @@ def write_due(limit: int = BATCH) -> int:
     order = (CalendarEventCopy.next_attempt_at, CalendarEventCopy.id)
     ids = claims.claim(CalendarEventCopy, _due(now), order, limit, _lease(now, worker))
     for copy_id in ids:
+        if stopping():  # the worker stops: it releases the rest (worker.run_once)
+            break
         _write_one(copy_id, worker)
     return len(ids)
 

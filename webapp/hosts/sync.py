@@ -23,10 +23,10 @@ from webapp.hosts import caldav_read, connections, ics_feed
 from webapp.hosts.models import CALDAV, BusyBlock, Connection, Host
 from webapp.mail.outbox import worker_id
 from webapp.secretbox import SecretUnreadable
+from webapp.worker import stopping
 
 logger = logging.getLogger("oneslot.calendar_sync")
 
-LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 BATCH = 5  # connections read per round of the worker
 REFRESH_TIMEOUT = 5.0  # seconds: a booking waits at most this long per connection
@@ -154,10 +154,12 @@ def calendar_sync(limit: int) -> int:
     At most BATCH per round: a read may wait CALENDAR_TIMEOUT for a slow server, and the other sources
     (mail first) must not wait for a whole batch of those."""
     now = utcnow()
-    lease = {"locked_until": now + LEASE, "locked_by": worker_id()}
+    lease = {"locked_until": claims.lease_until(now), "locked_by": worker_id()}
     due_first = (Connection.next_sync_at, Connection.id)
     ids = claims.claim(Connection, _due(now), due_first, min(limit, BATCH), lease)
     for connection_id in ids:
+        if stopping():  # the worker stops: it releases the rest (worker.run_once)
+            break
         sync_one(connection_id)
     return len(ids)
 
@@ -180,7 +182,7 @@ def refresh(host_ids: list[int], max_age: timedelta) -> None:
         ids = list(db.session.scalars(select(Connection.id).where(Connection.host_id.in_(host_ids), *old)))
         if not ids:
             return
-        lease = {"locked_until": now + LEASE, "locked_by": worker_id()}
+        lease = {"locked_until": claims.lease_until(now), "locked_by": worker_id()}
         for connection_id in claims.take(Connection, ids, old, lease):
             sync_one(connection_id, timeout=REFRESH_TIMEOUT)
     except Exception:

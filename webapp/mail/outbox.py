@@ -24,13 +24,12 @@ from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.mail.models import STATUSES, OutboxMessage
 from webapp.mail.sender import Sender, build_message, connection, describe_error
+from webapp.worker import stopping
 
 logger = logging.getLogger("oneslot.mail")
 
 # Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the message is "failed".
 DEFAULT_RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 60 * 60)
-# How long a claim holds: a worker that dies mid-send frees its messages after this.
-DEFAULT_LEASE_SECONDS = 5 * 60
 NO_SERVER = "not sent: no mail server configured"
 TO_MAX = 254  # OutboxMessage.to_addr
 
@@ -149,8 +148,8 @@ def _due(now: datetime):
 
 
 def _lease(now: datetime, worker: str) -> dict:
-    seconds = current_app.config.get("MAIL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
-    return {"locked_until": now + timedelta(seconds=seconds), "locked_by": worker}
+    # WORKER_LEASE_SECONDS: the worker's heartbeat renews it while the worker lives (see webapp/claims.py).
+    return {"locked_until": claims.lease_until(now), "locked_by": worker}
 
 
 def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
@@ -229,11 +228,19 @@ def _send_one(
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None or message.status != "pending" or message.locked_by != worker:
         return None  # deleted, or another worker took over an expired claim
-    if message.locked_until is None or message.locked_until <= utcnow():
+    until = claims.held_until(OutboxMessage, message.id, message.locked_until)  # or as the heartbeat renewed it
+    if until is None or until <= utcnow():
         return None  # our claim ran out during a slow batch: another worker may hold it now
     try:
         sender.send(build_message(message, urls))
     except (smtplib.SMTPException, OSError) as exc:
+        if stopping():
+            # Cut by the worker's stop (interrupt_sends), or failing as it stops: not the server's
+            # failure. Due again at once for another worker; if the server had taken it, it goes twice.
+            _unlock(message)
+            db.session.commit()
+            logger.info("mail send interrupted by a stop outbox_id=%s: back in the queue", message.id)
+            return "pending"
         _record_failure(message, exc)
     except Exception as exc:  # a bug (a template, a token loader): record it, keep the worker alive
         logger.exception("mail could not be built outbox_id=%s", message.id)
@@ -275,7 +282,10 @@ def send_due(limit: int = 20) -> int:
             _hold(message_id, worker)
         return len(ids)
     with connection() as sender:
-        for message_id in ids:
+        for position, message_id in enumerate(ids):
+            if stopping():  # between two messages: the rest go back to the queue for another worker
+                claims.release(OutboxMessage, ids[position:], worker)
+                break
             _send_one(sender, message_id, worker)
     return len(ids)
 
@@ -296,7 +306,10 @@ def deliver_now(message_ids: Iterable[int]) -> dict[int, str]:
         left = {}
         urls = tokens.load(link for message in taken for link in message.secret_links or [])  # one query a purpose
         with connection() as sender:
-            for message in taken:
+            for position, message in enumerate(taken):
+                if stopping():  # between two messages: the rest stay queued, free for another worker
+                    claims.release(OutboxMessage, [m.id for m in taken[position:]], worker)
+                    break
                 status = _send_one(sender, message.id, worker, message=message, urls=urls)
                 if status is not None and status != "pending":
                     left[message.id] = status

@@ -4,8 +4,10 @@ row is the outbox's business (outbox.py)."""
 
 import functools
 import smtplib
+import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from email import policy
@@ -36,15 +38,35 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+# The SMTP sessions open in this process, for interrupt_sends().
+_open_hosts: "weakref.WeakSet[smtplib.SMTP]" = weakref.WeakSet()
+
+
+def interrupt_sends() -> None:
+    """Cut every SMTP session of this process (from another thread): a send blocked on a silent server
+    fails at once instead of after MAIL_TIMEOUT. The worker calls it when a stop is overdue."""
+    for host in list(_open_hosts):
+        sock = getattr(host, "sock", None)
+        if sock is not None:
+            with suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: under TLS too
+
+
 class _Connection(Connection):
     """Flask-Mail's connection with a timeout (a silent server must not hang the worker) and verified TLS."""
 
     def configure_host(self):
         timeout = current_app.config.get("MAIL_TIMEOUT", 30)
         if self.mail.use_ssl:
-            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout, context=_tls_context())
+            host = smtplib.SMTP_SSL(timeout=timeout, context=_tls_context())
         else:
-            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+            host = smtplib.SMTP(timeout=timeout)
+        _open_hosts.add(host)  # before connecting: a server that never greets can be cut too
+        host._host = self.mail.server  # as SMTP(server, port) sets it: STARTTLS and SMTPS verify the certificate for it
+        code, greeting = host.connect(self.mail.server, self.mail.port)
+        if code != 220:  # what smtplib.SMTP(server, port) checks
+            host.close()
+            raise smtplib.SMTPConnectError(code, greeting)
         host.set_debuglevel(int(self.mail.debug))
         if self.mail.use_tls:
             host.starttls(context=_tls_context())

@@ -26,6 +26,7 @@ from webapp.contacts.models import Contact
 from webapp.extensions import db
 from webapp.mail import sender as mail_sender
 from webapp.mail.outbox import worker_id
+from webapp.worker import stopping
 from webapp.workflows import actions, merge, program
 from webapp.workflows.actions import StepContext, StepError, StepStop, StepType
 from webapp.workflows.models import Enrolment, StepRun, Workflow
@@ -34,15 +35,10 @@ logger = logging.getLogger("oneslot.workflows")
 
 # Seconds to wait after the 1st, 2nd, … failed attempt of a step; after the last one the enrolment fails.
 DEFAULT_RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 60 * 60)
-DEFAULT_LEASE_SECONDS = 5 * 60
 # How often a step that waits (an email in the outbox) looks again.
 DEFAULT_POLL_SECONDS = 5  # how soon a Send Email step looks again at its queued message
 # A guard against a workflow that never ends within one claim.
 MAX_STEPS_PER_CLAIM = 100
-
-
-def _lease_until(now: datetime) -> datetime:
-    return now + timedelta(seconds=current_app.config.get("WORKFLOW_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
 
 
 def _due(now: datetime):
@@ -64,14 +60,14 @@ def _due(now: datetime):
 def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
     """Take up to `limit` due enrolments for `worker` and commit the claim; returns their ids (see webapp/claims.py)."""
     now = now or utcnow()
-    lease = {"locked_until": _lease_until(now), "locked_by": worker}
+    lease = {"locked_until": claims.lease_until(now), "locked_by": worker}
     return claims.claim(Enrolment, _due(now), (Enrolment.run_at, Enrolment.id), limit, lease)
 
 
 def take(ids: Iterable[int], worker: str, now: datetime | None = None) -> list[int]:
     """Claim those of `ids` still due and unclaimed; commits, returns the winners."""
     now = now or utcnow()
-    return claims.take(Enrolment, ids, _due(now), {"locked_until": _lease_until(now), "locked_by": worker})
+    return claims.take(Enrolment, ids, _due(now), {"locked_until": claims.lease_until(now), "locked_by": worker})
 
 
 def run_due(limit: int = 10) -> int:
@@ -83,7 +79,11 @@ def run_due(limit: int = 10) -> int:
     ids = claim(limit, worker)
     logs.done_ids(ids)  # the worker's line for this batch names them
     with mail_sender.connection():  # the batch's Send Email steps share one SMTP connection
-        for enrolment_id in run_batch(ids, worker):
+        alone = run_batch(ids, worker)
+        for position, enrolment_id in enumerate(alone):
+            if stopping():  # the worker stops: the rest go back, free for another worker at once
+                _release_all(alone[position:], worker)
+                break
             run_enrolment(enrolment_id, worker)
     return len(ids)
 
@@ -197,7 +197,7 @@ def run_enrolment(enrolment_id: int, worker: str) -> Outcome:
     with claims.kept_loaded():
         for _ in range(MAX_STEPS_PER_CLAIM):
             outcome = run_step(enrolment_id, worker, claim_state)
-            if outcome is not Outcome.ADVANCED:
+            if outcome is not Outcome.ADVANCED or stopping():  # a stop waits for the current step only
                 break
     if outcome is not Outcome.FINISHED:  # a finished enrolment let go of its claim in its last transaction
         _release_all([enrolment_id], worker)
@@ -216,7 +216,7 @@ def _renew(ids: list[int], worker: str, now: datetime):
                 Enrolment.locked_until > now,
             ),
         )
-        .values(locked_until=_lease_until(now))
+        .values(locked_until=claims.lease_until(now))
         .returning(Enrolment)
     )
 
@@ -310,7 +310,8 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
     if result is True:
         logger.debug("step done enrolment_id=%s step=%s type=%s", enrolment_id, step["id"], step["type"])
         return Outcome.FINISHED if finished else Outcome.ADVANCED
-    if claim_state is not None and step["id"] not in claim_state.expedited and plan.kind.EXPEDITES:
+    expeditable = result is False and plan.kind.EXPEDITES  # a datetime: nothing to do before then
+    if claim_state is not None and step["id"] not in claim_state.expedited and expeditable:
         claim_state.expedited.add(step["id"])  # once per claim: a message the server refused waits for its retry
         if plan.kind.expedite([dict(output)])[0]:
             return Outcome.ADVANCED  # look again at once (poll reads the message's new status)
@@ -345,7 +346,7 @@ def run_batch(ids: list[int], worker: str) -> list[int]:
             alone.extend(result.alone)
             hints = _expedite(result.expedite)
             todo = list(hints)
-            if not todo:
+            if not todo or stopping():  # a stopping worker lets the rest go: their next look is due soon
                 break
     _release_all([i for i in ids if i not in alone], worker)
     return alone
@@ -452,7 +453,8 @@ def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: 
         item.runs[step["id"]] = run
         item.steps += 1
         if outcome is not True:
-            if plan.move is Move.EXPEDITE:
+            # A new email is sent at once; one polled and due again (its retry) is tried at once as well.
+            if plan.move is Move.EXPEDITE or (outcome is False and plan.kind.EXPEDITES):
                 result.expedite.append((item.enrolment.id, plan.kind, output))
             continue
         logger.debug("step done enrolment_id=%s step=%s type=%s", item.enrolment.id, step["id"], step["type"])

@@ -168,7 +168,7 @@ def test_sigterm_lets_the_current_send_finish_then_exits_0(process, smtp_server)
     assert proc.returncode == 0, err
     assert len(smtp_server.messages) == 1 and smtp_server.messages[0]["Subject"] == "Sent by a process"
     assert process.statuses() == ["sent"]
-    assert "SIGTERM received: stopping after the current batch" in err
+    assert "SIGTERM received: stopping after the current message or step" in err
     assert "worker stopped" in err
     assert err.index("SIGTERM received") < err.index("mail sent outbox_id=1") < err.index("worker stopped")
 

@@ -439,7 +439,7 @@ def test_a_claim_that_ran_out_mid_batch_is_not_sent(app, smtp):
 
 
 def test_a_claim_lasts_the_lease(app):
-    app.config["MAIL_LEASE_SECONDS"] = 120
+    app.config["WORKER_LEASE_SECONDS"] = 120
     message = queue()
     before = utcnow()
     outbox.claim(10, "w1")

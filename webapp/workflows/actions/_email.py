@@ -4,6 +4,8 @@ fields, their check at save, rendering and queueing in the outbox, and waiting u
 Not a step type itself: EmailStep is the base class of the two.
 """
 
+from datetime import datetime
+
 from wtforms import StringField, TextAreaField
 
 from webapp import tokens
@@ -84,8 +86,12 @@ class EmailStep(StepType):
 
     EXPEDITES = True
 
-    def poll(self, ctx, output) -> bool:
-        """True once the message went out (or is held: no mail server); a message that failed fails the step."""
+    def poll(self, ctx, output) -> bool | datetime:
+        """True once the message went out (or is held: no mail server); a message that failed fails the step.
+
+        A message waiting for its retry (the server refused it, or was down) is looked at again when the
+        outbox tries it next (its next_attempt_at), not every few seconds: the engine then sends it
+        itself if no worker has yet (expedite), and goes on at once."""
         if output.get("delivered") in ("sent", "held"):
             return True  # expedite just sent it (the worker running this step)
         message = db.session.get(OutboxMessage, output.get("outbox_id"), populate_existing=True)
@@ -93,6 +99,8 @@ class EmailStep(StepType):
             return True  # deleted by an admin: nothing left to wait for
         if message.status == "failed":
             raise StepError(f"The email to {message.to_addr} could not be sent: {message.last_error}", permanent=True)
+        if message.status == "pending" and message.next_attempt_at > ctx.now:
+            return message.next_attempt_at
         return message.status in ("sent", "held")
 
     def expedite(self, outputs: list[dict]) -> list[dict | None]:
