@@ -143,6 +143,10 @@ def _due(now: datetime):
     )
 
 
+# Copies waiting to be written (/metrics): the index (state, next_attempt_at) answers it.
+BACKLOG = claims.Backlog(_due, CalendarEventCopy.next_attempt_at)
+
+
 def _lease(now: datetime, worker: str) -> dict:
     seconds = current_app.config.get("CALENDAR_WRITE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
     return {"locked_until": now + timedelta(seconds=seconds), "locked_by": worker}

@@ -2,12 +2,13 @@
 
 from webapp.mail import outbox
 from webapp.mail.views import bp
-from webapp.worker import register_task_source
+from webapp.worker import register_backlog, register_task_source
 
 __all__ = ["bp", "init_app"]
 
 
 def init_app(app):
-    """Add the pages and make the outbox a task source of `flask worker`."""
+    """Add the pages and make the outbox a task source of `flask worker` (whose lag /readyz watches)."""
     app.register_blueprint(bp)
     register_task_source("outbox", outbox.send_due)
+    register_backlog("outbox", outbox.BACKLOG, readiness=True)
