@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_app, tomorrow_at
 from tests.factories import ALL_WEEK, book_link, booking_lifecycle, send_link_workflow, tag
-from tests.helpers import ROOT, post_booking
+from tests.helpers import ROOT, assert_indexed, post_booking, selects_sent
 from webapp import config, events, metrics
 from webapp.booking import links
 from webapp.extensions import db
@@ -221,6 +221,17 @@ def test_queue_depth_and_lag_per_source_with_the_clock_pinned(client, scraping, 
         monkeypatch.setattr(metrics, "DEPTH_CAP", 2)
         found = samples(client.get("/metrics", headers=AUTH).text)
         assert found[("oneslot_queue_depth", (("source", "outbox"),))] == 2, "counted up to the cap"
+
+
+def test_every_queue_query_is_answered_by_an_index(client, scraping):
+    """Depth and lag of every source: a range of one index each, cheap however large the tables."""
+    with selects_sent() as queries:
+        assert client.get("/metrics", headers=AUTH).status_code == 200
+    tables = {"outbox_messages", "enrolments", "one_time_links", "host_connections", "calendar_event_copies"}
+    assert tables <= {word.strip('"') for s, _ in queries for word in s.split()}, queries
+    assert len(queries) == 2 * len(tables)
+    for statement, parameters in queries:
+        assert_indexed(statement, parameters)
 
 
 def test_the_sources_queues_are_all_there(client, scraping):

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from flask import current_app
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from tests.conftest import make_app
 from tests.factories import enrol_now, make_workflow, wait_step
+from tests.helpers import assert_indexed, selects_sent
 from webapp import heartbeat, worker
 from webapp.core import readiness
 from webapp.extensions import db
@@ -183,37 +184,13 @@ def test_the_migration_head_is_read_once_per_process(client, migrated, monkeypat
 def test_every_readiness_query_is_answered_by_an_index(app, client, migrated):
     """The heartbeat's max and each watched backlog's oldest due row: one index range, whatever the size."""
     heartbeat.beat("host:1")
-    captured = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "alembic_version" not in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with selects_sent() as queries:
         assert client.get("/readyz").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    queries = [(s, p) for s, p in captured if "FROM" in s.upper()]
+    queries = [(s, p) for s, p in queries if "alembic_version" not in s]
     tables = {"worker_heartbeats", "outbox_messages", "enrolments"}
     assert tables <= {word.strip('"') for s, _ in queries for word in s.split()}, queries
     for statement, parameters in queries:
         assert_indexed(statement, parameters)
-
-
-def assert_indexed(statement: str, parameters) -> None:
-    """The statement's plan reads its main table through an index, on SQLite and on PostgreSQL."""
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")  # small tables: ask whether an index can answer
-            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
-            assert "Seq Scan on" not in plan.replace("Seq Scan on workflows", ""), plan
-            assert "Index" in plan, plan
-        else:
-            plan = "\n".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
-            scans = [line for line in plan.splitlines() if line.startswith("SCAN") and "INDEX" not in line]
-            assert not [s for s in scans if "workflows" not in s], plan
-            assert "INDEX" in plan, plan
 
 
 def test_backlogs_are_registered_for_every_task_source_that_queues(app):
