@@ -130,7 +130,7 @@ class Backlog:
 
     `due(now)` gives the conditions; `since` is the column that says from when a row is due, and the
     leading column after the equality ones of the index that answers `due`: the oldest is the first entry
-    of that index range, and the depth a count of at most `cap` + 1 of its entries.
+    of that index range, and the depth a count of at most `cap` of its entries.
     """
 
     due: Callable[[datetime], Sequence]
