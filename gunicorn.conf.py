@@ -10,7 +10,13 @@ gunicorn believes X-Forwarded-Proto from 127.0.0.1 out of the box, so anyone on 
 a plain request look like https. Here it trusts no forwarded header from anyone: whether a request
 came through a proxy, and how many hops of X-Forwarded-* to believe, is `TRUSTED_PROXIES`' decision
 (Werkzeug's ProxyFix in webapp.trust_proxies).
+
+With PROMETHEUS_MULTIPROC_DIR set, a worker that exits is marked dead for /metrics (webapp/metrics.py).
 """
+
+import os
+
+from prometheus_client import multiprocess
 
 accesslog = None
 logger_class = "webapp.logs.GunicornLogger"
@@ -28,3 +34,9 @@ threads = 4
 # gunicorn 25+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl) that every
 # gunicorn of that user shares; OneSlot is managed by signals (systemd, `flask serve`), so: none.
 control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """Let /metrics drop the live gauges of a worker that exited; its counters keep counting."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,12 +1,15 @@
 """What the tests read and send, one helper each: rows counted or read afresh, what a workflow did,
-an API client, the calendar form, a booking posted, a pager's links, a database at a migration."""
+an API client, the calendar form, a booking posted, a pager's links, a database at a migration, the
+SELECTs a block sends and whether an index answers them."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 from flask_migrate import upgrade
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tests.conftest import iso
 from webapp.booking import links
@@ -155,3 +158,40 @@ def html_references(html: str) -> list[tuple[str, str, str]]:
     parser = _Resources()
     parser.feed(html)
     return parser.found
+
+
+@contextmanager
+def selects_sent() -> Iterator[list[tuple[str, object]]]:
+    """The SELECT statements (with their parameters) sent to the database inside the block."""
+    captured: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
+        if statement.lstrip().upper().startswith("SELECT") and re.search(r"\bFROM\b", statement, re.IGNORECASE):
+            captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        yield captured
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+
+
+# Small tables a plan may read whole: the workflows (a paused workflow's enrolments wait), and
+# SQLite's own scan of a subquery's rows (anon_1).
+WHOLE_READ_ALLOWED = ("workflows", "anon_")
+
+
+def assert_indexed(statement: str, parameters) -> None:
+    """An index answers the statement, on SQLite (EXPLAIN QUERY PLAN) and on PostgreSQL (EXPLAIN, with
+    sequential scans off: the test's small tables would otherwise be read whole whatever the indexes)."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = [row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)]
+            whole = [line for line in plan if "Seq Scan on" in line]
+            whole = [line for line in whole if not line.split("Seq Scan on ")[1].startswith(WHOLE_READ_ALLOWED)]
+        else:
+            plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+            whole = [line for line in plan if line.startswith("SCAN ") and "INDEX" not in line]
+            whole = [line for line in whole if not line.split()[1].startswith(WHOLE_READ_ALLOWED)]
+    assert not whole and any("Index" in line or "INDEX" in line for line in plan), (statement, plan)

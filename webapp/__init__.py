@@ -19,6 +19,7 @@ from webapp import (
     logredact,
     logs,
     mail,
+    metrics,
     models,  # noqa: F401  (the whole schema, for Alembic and create_all())
     params,
     retention,
@@ -36,12 +37,14 @@ from webapp.hosts import views as host_views
 ROOT = Path(__file__).resolve().parent.parent
 
 # Each registers its blueprints, hooks, task sources and commands through init_app(app), in this
-# order: core's guard and headers first, then auth's admin loader; retention after the outbox (mail)
-# and the enrolments (workflows), so that pruning runs last in each round of the worker.
+# order: core's guard and headers first, then metrics (which counts events and times requests), then
+# auth's admin loader; retention after the outbox (mail) and the enrolments (workflows), so that
+# pruning runs last in each round of the worker.
 # calendars, hosts, contacts and booking register through their views modules: their packages are imported
 # by the other features' models, so they stay free of views.
 FEATURES = (
     core,
+    metrics,
     auth,
     branding,
     hosts,

@@ -12,14 +12,15 @@ worker that dies leaves its claims to another within one lease, a long batch kee
 """
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Boolean, Table, and_, select, text, update
+from sqlalchemy import Boolean, Table, and_, func, select, text, update
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -233,3 +234,27 @@ def kept_loaded() -> Iterator[None]:
         yield
     finally:
         session.expire_on_commit = expire_on_commit
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What a task source has waiting, by the same `due` conditions its claims use: how many rows are due
+    and since when the oldest one is (/readyz and /metrics ask at request time).
+
+    `due(now)` gives the conditions; `since` is the column that says from when a row is due, and the
+    leading column after the equality ones of the index that answers `due`: the oldest is the first entry
+    of that index range, and the depth a count of at most `cap` of its entries.
+    """
+
+    due: Callable[[datetime], Sequence]
+    since: QueryableAttribute
+
+    def oldest(self, now: datetime) -> datetime | None:
+        """When the longest-waiting due row became due; None when nothing is due."""
+        query = select(self.since).where(*self.due(now)).order_by(self.since).limit(1)
+        return db.session.scalar(query)
+
+    def depth(self, now: datetime, cap: int) -> int:
+        """How many rows are due, counted up to `cap` (a bigger backlog reads `cap`)."""
+        limited = select(self.since).where(*self.due(now)).limit(cap).subquery()
+        return db.session.scalar(select(func.count()).select_from(limited)) or 0

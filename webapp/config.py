@@ -59,6 +59,15 @@ def _metrics_token(env) -> str:
     return token
 
 
+def _check_multiproc_dir(env) -> None:
+    """PROMETHEUS_MULTIPROC_DIR (webapp/metrics.py), when set, must be a directory this process can write."""
+    directory = env.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory and not (os.path.isdir(directory) and os.access(directory, os.W_OK | os.X_OK)):
+        raise ConfigError(
+            f"PROMETHEUS_MULTIPROC_DIR={directory!r} is not a writable directory (create it empty before starting)"
+        )
+
+
 def _secret_key(env, instance_path: Path) -> str:
     """Use SECRET_KEY, or one generated once and kept in instance/ so sessions survive restarts."""
     if env.get("SECRET_KEY"):
@@ -166,6 +175,7 @@ def load(env=None, instance_path=".") -> dict:
     base_url = _base_url(env)
     secure_default = base_url.startswith("https://")
     secure = _flag(env, "SESSION_COOKIE_SECURE", secure_default)
+    _check_multiproc_dir(env)
     mail_port = _int(env, "MAIL_PORT", 25, minimum=1)
     if mail_port > 65535:
         raise ConfigError(f"MAIL_PORT={mail_port} is not a port number")

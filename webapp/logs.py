@@ -40,7 +40,7 @@ MAX_IDS = 20
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
 # The app's own files and the load balancer's health checks: a line each would drown the page
 # requests. Logged all the same when they fail.
-QUIET_ENDPOINTS = {"static", "core.healthz"}
+QUIET_ENDPOINTS = {"static", "core.healthz", "core.readyz", "metrics.metrics"}
 _MARK = "_oneslot_handler"
 _ENVIRON_ID = "oneslot.request_id"
 _ENVIRON_STARTED = "oneslot.request_started"

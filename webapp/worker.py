@@ -28,6 +28,7 @@ import click
 from flask import Flask, current_app
 
 from webapp import claims, heartbeat, logs, outage
+from webapp.claims import Backlog
 from webapp.clock import utcnow
 
 logger = logging.getLogger("oneslot.worker")
@@ -63,6 +64,21 @@ def register_task_source(name: str, fn: Callable[[int], int]) -> None:
 def task_sources() -> dict[str, Callable[[int], int]]:
     """The registered sources, in the order they run."""
     return dict(_SOURCES)
+
+
+# What each source has waiting (/metrics: depth and lag per source), and which of them /readyz watches.
+_BACKLOGS: dict[str, tuple[Backlog, bool]] = {}
+
+
+def register_backlog(name: str, backlog: Backlog, readiness: bool = False) -> None:
+    """Say how to measure what source `name` has waiting; `readiness`: /readyz fails while its oldest
+    due row waits longer than READY_MAX_LAG_SECONDS."""
+    _BACKLOGS[name] = (backlog, readiness)
+
+
+def backlogs(readiness_only: bool = False) -> dict[str, Backlog]:
+    """The registered backlogs by source name (only those /readyz watches, if asked)."""
+    return {name: backlog for name, (backlog, ready) in _BACKLOGS.items() if ready or not readiness_only}
 
 
 def run_once(app: Flask, limit: int = BATCH_SIZE) -> int:

@@ -143,6 +143,10 @@ def _due(now: datetime):
     )
 
 
+# Copies waiting to be written (/metrics): the index (state, next_attempt_at) answers it.
+BACKLOG = claims.Backlog(_due, CalendarEventCopy.next_attempt_at)
+
+
 def _lease(now: datetime, worker: str) -> dict:
     return {"locked_until": claims.lease_until(now), "locked_by": worker}
 

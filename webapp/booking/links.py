@@ -75,6 +75,7 @@ def issue(
         link.workflow_id, link.enrolment_id = enrolment.workflow_id, enrolment.id
         link.step_id, link.test_run = (step_id or None), bool(enrolment.is_test)
     db.session.add(link)
+    events.link_issued.send(link)
     if flush:
         db.session.flush()
         issued(link)
@@ -139,12 +140,14 @@ def revoke(link: OneTimeLink) -> bool:
         .where(OneTimeLink.id == link.id, OneTimeLink.used_at.is_(None), OneTimeLink.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    revoked = result.rowcount == 1  # type: ignore[attr-defined]  # DML gives a CursorResult
+    if revoked:
+        events.link_revoked.send(link)
     db.session.commit()
     db.session.refresh(link)
-    if result.rowcount == 1:  # type: ignore[attr-defined]  # DML gives a CursorResult
+    if revoked:
         audit("link.revoke", link_id=link.id)
-        return True
-    return False
+    return revoked
 
 
 # Why a link may book again: the booking it made was cancelled, or marked a no-show.

@@ -20,7 +20,7 @@ from webapp.booking.forms import BookForm, CancelForm, RescheduleForm
 from webapp.booking.models import Booking, OneTimeLink
 from webapp.extensions import db, limiter
 from webapp.i18n import _
-from webapp.worker import register_task_source
+from webapp.worker import register_backlog, register_task_source
 from webapp.zones import zone_options
 
 bp = Blueprint("booking", __name__)
@@ -320,3 +320,4 @@ def init_app(app):
     app.register_blueprint(feed.bp)
     calendar_copies.connect()
     register_task_source("calendar_writes", calendar_copies.write_due)
+    register_backlog("calendar_writes", calendar_copies.BACKLOG)

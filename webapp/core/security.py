@@ -9,7 +9,17 @@ from webapp.htmx import is_htmx
 # Everything else needs a signed-in admin: a new page is private unless listed here.
 # A host's photo: booking pages show it (the URL holds the photo's version, no secret); so do the
 # business's logo and theme.
-PUBLIC_ENDPOINTS = {"static", "core.healthz", "auth.login", "hosts.photo", "branding.logo", "branding.theme"}
+# /readyz is for load balancers; /metrics checks its own bearer token (webapp/metrics.py).
+PUBLIC_ENDPOINTS = {
+    "static",
+    "core.healthz",
+    "core.readyz",
+    "metrics.metrics",
+    "auth.login",
+    "hosts.photo",
+    "branding.logo",
+    "branding.theme",
+}
 # "api" answers to API keys, not to the admin's session: it checks them itself (webapp/api/views.py).
 PUBLIC_BLUEPRINTS = {"booking", "hooks", "api", "feeds"}
 

@@ -7,7 +7,7 @@ can be added too."""
 from webapp import events
 from webapp.hosts import busy, feed_views, services, sync
 from webapp.hosts.connection_views import bp as connections_bp
-from webapp.worker import register_task_source
+from webapp.worker import register_backlog, register_task_source
 
 
 def init_app(app) -> None:
@@ -17,4 +17,5 @@ def init_app(app) -> None:
     app.register_blueprint(feed_views.bp)
     app.register_blueprint(connections_bp)
     register_task_source("calendar_sync", sync.calendar_sync)
+    register_backlog("calendar_sync", sync.BACKLOG)
     busy.add_refresher(sync.refresh)

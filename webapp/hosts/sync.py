@@ -148,6 +148,10 @@ def _due(now: datetime):
     )
 
 
+# Connections due for a read (/metrics): the index on next_sync_at answers it.
+BACKLOG = claims.Backlog(_due, Connection.next_sync_at)
+
+
 def calendar_sync(limit: int) -> int:
     """The worker's task source: claim due connections with a lease, read each; returns how many.
 

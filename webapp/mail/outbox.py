@@ -17,7 +17,7 @@ from flask import current_app, render_template
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from webapp import claims, logs, paging, tokens
+from webapp import claims, events, logs, paging, tokens
 from webapp.audit import audit
 from webapp.branding import services as branding
 from webapp.clock import utcnow
@@ -152,6 +152,10 @@ def _lease(now: datetime, worker: str) -> dict:
     return {"locked_until": claims.lease_until(now), "locked_by": worker}
 
 
+# What waits to be sent, by the same `due` (/readyz and /metrics): the index (status, next_attempt_at) answers it.
+BACKLOG = claims.Backlog(_due, OutboxMessage.next_attempt_at)
+
+
 def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
     """Take up to `limit` due messages for `worker` and commit the claim; returns their ids (see webapp/claims.py)."""
     now = now or utcnow()
@@ -187,6 +191,7 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     _unlock(message)
     if _permanent(exc) or message.attempts > len(delays):
         message.status = "failed"
+        events.mail_failed.send(message)
         logger.warning(
             "mail failed outbox_id=%s attempts=%s error=%s",
             message.id,
@@ -197,6 +202,7 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
         return
     delay = delays[message.attempts - 1]
     message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    events.mail_retried.send(message)
     logger.info(
         "mail retry outbox_id=%s attempts=%s in=%ss error=%s",
         message.id,
@@ -252,6 +258,7 @@ def _send_one(
         now_stored = {"status": "sent", "sent_at": sent_at, "attempts": attempts, "last_error": ""}
         for key, value in {**now_stored, "locked_until": None, "locked_by": None}.items():
             set_committed_value(message, key, value)  # the object says what the row now does, with no flush
+        events.mail_sent.send(message)
         # Committed one by one: a crash later in the batch never resends what already went out.
         db.session.commit()
         logger.info("mail sent outbox_id=%s kind=%s attempts=%s", sent_id, kind, attempts)

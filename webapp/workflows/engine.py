@@ -17,7 +17,7 @@ from enum import Enum, StrEnum
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from webapp import claims, logs, tokens
+from webapp import claims, logs, metrics, tokens
 from webapp.audit import audit
 from webapp.booking.models import OneTimeLink
 from webapp.calendars.models import Calendar
@@ -52,6 +52,10 @@ def _due(now: datetime):
             Enrolment.workflow_id.in_(select(Workflow.id).where(Workflow.status != "paused")),
         ),
     )
+
+
+# What waits to run, by the same `due` (/readyz and /metrics): the index (status, run_at) answers it.
+BACKLOG = claims.Backlog(_due, Enrolment.run_at)
 
 
 # --- claiming ------------------------------------------------------------------------------------
@@ -294,7 +298,11 @@ def run_step(enrolment_id: int, worker: str, claim_state: _ClaimState | None = N
         if claim_state is not None:
             claim_state.kept = [enrolment.version, enrolment.workflow, enrolment.contact, ctx.calendar]
         polled = plan.move is Move.POLL
-        output = dict(plan.saved_run.output) if polled else _ran(plan.kind.run(ctx))
+        if polled:
+            output = dict(plan.saved_run.output)
+        else:
+            with metrics.step_timer(plan.kind.TYPE):
+                output = _ran(plan.kind.run(ctx))
         # What an expedited step waits on was just made: expedite below, then look.
         result = False if plan.move is Move.EXPEDITE else plan.kind.poll(ctx, output)
         _record(enrolment, plan.current, plan.run, output, result, ran=not polled, now=now)
@@ -430,8 +438,11 @@ def _batch_round(going: list[_Going], now: datetime, result: _PassResult, kept: 
         contacts.add(enrolment.contact_id)
         ctx = context(enrolment, plan.step, now, item.runs)
         kept.append(ctx.calendar)
-        polled = plan.move is Move.POLL
-        output = {**plan.saved_run.output, **(item.hint or {})} if polled else plan.kind.run(ctx)
+        if plan.move is Move.POLL:
+            output = {**plan.saved_run.output, **(item.hint or {})}
+        else:
+            with metrics.step_timer(plan.kind.TYPE):
+                output = plan.kind.run(ctx)
         item.hint = None
         started.append(_Started(item, plan, ctx, output))
     db.session.flush()  # the round's new rows get their ids

@@ -10,7 +10,17 @@ from tests.helpers import ROOT
 from webapp import config
 
 # api.openapi: the API's description holds no data, so tools read it without a key.
-PUBLIC = {"static", "core.healthz", "auth.login", "api.openapi", "branding.logo", "branding.theme", "hosts.photo"}
+PUBLIC = {
+    "static",
+    "core.healthz",
+    "core.readyz",
+    "metrics.metrics",  # its own bearer token (tests/integration/app/test_metrics.py)
+    "auth.login",
+    "api.openapi",
+    "branding.logo",
+    "branding.theme",
+    "hosts.photo",
+}
 
 
 def test_healthz_ok(client):

@@ -278,8 +278,11 @@ def test_no_input_gets_a_5xx(fuzz, rule_text, method):
             response = client.open(url, method=method, json=fields, headers=headers)
         else:
             response = client.open(url, method=method, data=fields, headers=headers)
-        assert response.status_code < 500, f"{method} {url} {fields}: {response.status_code}\n" + "\n".join(
-            errors.records
+        # /readyz answers 503 by design while the installation is not ready (this world has no worker
+        # and no migration history); an exception would still be a 500.
+        not_ready = rule_text == "/readyz" and response.status_code == 503 and response.json["status"] == "not ready"
+        assert response.status_code < 500 or not_ready, (
+            f"{method} {url} {fields}: {response.status_code}\n" + "\n".join(errors.records)
         )
 
     check()
