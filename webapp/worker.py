@@ -81,9 +81,10 @@ def backlogs(readiness_only: bool = False) -> dict[str, Backlog]:
     return {name: backlog for name, (backlog, ready) in _BACKLOGS.items() if ready or not readiness_only}
 
 
-def run_once(app: Flask, limit: int = BATCH_SIZE) -> int:
+def run_once(app: Flask, limit: int = BATCH_SIZE, answered: Callable[[], None] | None = None) -> int:
     """One batch from every source; returns how many tasks were done. A failing source is logged and skipped;
-    a database that is away raises outage.DatabaseUnavailable (run() waits, without a traceback)."""
+    a database that is away raises outage.DatabaseUnavailable (run() waits, without a traceback).
+    `answered` is called after each source that ran without a database outage (run()'s backoff)."""
     done = 0
     for name, fn in task_sources().items():
         if stopping():
@@ -92,6 +93,8 @@ def run_once(app: Flask, limit: int = BATCH_SIZE) -> int:
             failed = False
             try:
                 count = fn(limit)
+                if answered is not None:
+                    answered()
             except Exception as exc:
                 outage.rollback()
                 count, failed = 0, True
@@ -173,12 +176,13 @@ def run(app: Flask, stop_event: threading.Event, poll_interval: float = 1.0) -> 
         with _heartbeat_thread(app, name):
             while not stop_event.is_set():
                 try:
-                    done = run_once(app)
+                    # The database is back as soon as one source's batch went through: that says so at
+                    # once, so an outage that starts again in the same round is a new line.
+                    done = run_once(app, answered=backoff.succeeded)
                 except outage.DatabaseUnavailable as exc:
                     # One line when it goes (and one when it is back), then a wait that a stop cuts short.
                     stop_event.wait(backoff.failed(exc.__cause__ or exc))
                     continue
-                backoff.succeeded()
                 if done == 0:
                     stop_event.wait(poll_interval)
     finally:
