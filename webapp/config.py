@@ -56,7 +56,7 @@ def _metrics_token(env) -> str:
     token = env.get("METRICS_TOKEN", "").strip()
     if token and len(token) < 16:
         raise ConfigError("METRICS_TOKEN is too short: use at least 16 random characters")
-    return token
+    return _not_placeholder("METRICS_TOKEN", token)
 
 
 def _check_multiproc_dir(env) -> None:
@@ -68,12 +68,23 @@ def _check_multiproc_dir(env) -> None:
         )
 
 
+# Words that mark an example's placeholder (deploy/oneslot.env.example has "change-me-…"): a secret
+# that still holds one is public, so OneSlot refuses to start with it instead of signing links with it.
+_PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replaceme")
+
+
+def _not_placeholder(name: str, value: str) -> str:
+    if any(word in value.lower() for word in _PLACEHOLDERS):
+        raise ConfigError(f"{name} is still the example's placeholder: set it to random characters of your own")
+    return value
+
+
 def _secret_key(env, instance_path: Path) -> str:
     """Use SECRET_KEY, or one generated once and kept in instance/ so sessions survive restarts."""
     if env.get("SECRET_KEY"):
         if len(env["SECRET_KEY"]) < 16:
             raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
-        return env["SECRET_KEY"]
+        return _not_placeholder("SECRET_KEY", env["SECRET_KEY"])
     key_file = instance_path / "secret_key"
     if key_file.exists():
         _owner_only(key_file, 0o600)
@@ -92,7 +103,7 @@ def _secret_key_fallbacks(env) -> list[str]:
     keys = [key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
     if any(len(key) < 16 for key in keys):
         raise ConfigError("SECRET_KEY_FALLBACKS: every key must be at least 16 characters")
-    return keys
+    return [_not_placeholder("SECRET_KEY_FALLBACKS", key) for key in keys]
 
 
 def _encryption_key(env) -> str:
@@ -101,7 +112,7 @@ def _encryption_key(env) -> str:
     key = env.get("ENCRYPTION_KEY", "").strip()
     if key and len(key) < 16:
         raise ConfigError("ENCRYPTION_KEY is too short: use at least 16 random characters")
-    return key
+    return _not_placeholder("ENCRYPTION_KEY", key) if key else key
 
 
 def _owner_only(path: Path, mode: int) -> None:

@@ -176,6 +176,10 @@ def test_htmx_request_of_an_expired_session_redirects_the_page(client, hx):
         ({"MAIL_PORT": "smtp"}, "MAIL_PORT='smtp' is not a whole number"),
         ({"MAIL_USE_TLS": "maybe"}, "is not a yes/no value"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY is too short"),
+        ({"SECRET_KEY": "change-me-to-64-random-hex-characters"}, "SECRET_KEY is still the example's placeholder"),
+        ({"METRICS_TOKEN": "CHANGEME-0123456789abcdef"}, "METRICS_TOKEN is still the example's placeholder"),
+        ({"ENCRYPTION_KEY": "replace-me-with-32-characters!!"}, "ENCRYPTION_KEY is still the example's placeholder"),
+        ({"SECRET_KEY_FALLBACKS": "0123456789abcdef0123,change_me_please_now"}, "SECRET_KEY_FALLBACKS is still"),
     ],
 )
 def test_bad_setting_stops_start_up_with_one_line(tmp_path, env, message):
