@@ -70,7 +70,7 @@ def _check_multiproc_dir(env) -> None:
 
 # Words that mark an example's placeholder (deploy/oneslot.env.example has "change-me-…"): a secret
 # that still holds one is public, so OneSlot refuses to start with it instead of signing links with it.
-_PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replaceme")
+_PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me")
 
 
 def _not_placeholder(name: str, value: str) -> str:

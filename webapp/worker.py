@@ -36,8 +36,8 @@ logger = logging.getLogger("oneslot.worker")
 # Batches are claimed 50 at a time; a stop waits for the current message or step, not the batch.
 BATCH_SIZE = 50
 # After a stop request: how long a send in progress may finish, then when `flask worker` exits anyway.
-STOP_GRACE_SECONDS = 3.0
-STOP_DEADLINE_SECONDS = 4.5
+STOP_GRACE_SECONDS = 2.0
+STOP_DEADLINE_SECONDS = 4.0
 _SOURCES: dict[str, Callable[[int], int]] = {}
 _STOP_HOOKS: list[Callable[[], None]] = []
 # The stop event of the worker loop running in this process (None: none runs, nothing is stopping).
