@@ -288,13 +288,15 @@ def send_due(limit: int = 20) -> int:
         for message_id in ids:
             _hold(message_id, worker)
         return len(ids)
+    handled = 0
     with connection() as sender:
         for position, message_id in enumerate(ids):
             if stopping():  # between two messages: the rest go back to the queue for another worker
                 claims.release(OutboxMessage, ids[position:], worker)
                 break
             _send_one(sender, message_id, worker)
-    return len(ids)
+            handled += 1
+    return handled  # the worker's batch line counts what was handled, not what a stop handed back
 
 
 def deliver_now(message_ids: Iterable[int]) -> dict[int, str]:
