@@ -107,7 +107,7 @@ def test_a_json_line_never_holds_a_booking_token(client, make_link, json_lines, 
     assert client.get(f"/book/{token}").status_code == 200
     assert client.get(f"/book/{token}?month=2031-01").status_code in (200, 400)
     try:
-        raise ValueError(f"could not read /book/{token}/slots")
+        raise ValueError(f"could not read /book/{token}/resend")
     except ValueError:
         app.logger.exception("while reading %s", f"/booking/{token}")
     text = json_lines.text()
@@ -116,7 +116,7 @@ def test_a_json_line_never_holds_a_booking_token(client, make_link, json_lines, 
     assert [line["path"] for line in request_lines(lines)] == ["/book/[redacted]", "/book/[redacted]"]
     [failure] = [line for line in lines if line["message"].startswith("while reading")]
     assert failure["message"] == "while reading /booking/[redacted]"
-    assert "/book/[redacted]/slots" in failure["exc_info"]
+    assert "/book/[redacted]/resend" in failure["exc_info"]
 
 
 def test_the_text_format_shows_the_request_id(client):
