@@ -2,8 +2,9 @@
 
 `configure(fmt)` sets up the process's handler once, for `flask serve`, `flask worker` and gunicorn
 (`GunicornLogger`, named in gunicorn.conf.py, so gunicorn's own error lines share the format). JSON
-lines come from python-json-logger. Every line passes logredact (its record factory, and the handler's
-`RedactingFilter`), in both formats.
+lines come from python-json-logger; a text line escapes the control characters of its message
+(`TextLineFormatter`), so text a stranger typed never starts a line of its own. Every line passes
+logredact (its record factory, and the handler's `RedactingFilter`), in both formats.
 
 `init_app(app)` gives every request an id (an incoming sane `X-Request-ID`, else a new one), returns
 it as `X-Request-ID` on every response, errors too, puts it on every record logged while the request
@@ -38,6 +39,10 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # A batch line lists this many ids at most (and says how many there were).
 MAX_IDS = 20
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
+# What could end a text line or hide in it: C0 and C1 controls (CR, LF, NEL, ESC…), U+2028 and U+2029.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The colours werkzeug's development server puts on its own lines (by status): dropped, not escaped.
+_WERKZEUG_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 # The app's own files and the load balancer's health checks: a line each would drown the page
 # requests. Logged all the same when they fail.
 QUIET_ENDPOINTS = {"static", "core.healthz", "core.readyz", "metrics.metrics"}
@@ -96,9 +101,31 @@ class JsonLineFormatter(JsonFormatter):
         return logredact.redact(str(super().formatException(ei)))
 
 
+def one_line(text: str) -> str:
+    """The text with every control character written as its escape (`\\n`, `\\r`, `\\x1b`, `\\u2028`)."""
+    return _CONTROLS.sub(lambda match: match[0].encode("unicode_escape").decode("ascii"), text)
+
+
+class TextLineFormatter(logging.Formatter):
+    """TEXT_FORMAT, one line a record whatever the message holds.
+
+    A path, an email address or a workflow name is someone else's text: with a line break in it, it
+    would end our line and start one of its own (a forged audit line). The message is escaped; a
+    traceback still follows on its own lines, indented by Python, as operators expect."""
+
+    def __init__(self):
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        if record.name == "werkzeug":
+            line = _WERKZEUG_COLOURS.sub("", line)
+        return one_line(line)
+
+
 def formatter(fmt: str) -> logging.Formatter:
     """The formatter for LOG_FORMAT `fmt` ("text" or "json")."""
-    return JsonLineFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+    return JsonLineFormatter() if fmt == "json" else TextLineFormatter()
 
 
 def make_handler(fmt: str, stream=None) -> logging.Handler:

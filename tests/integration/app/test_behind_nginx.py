@@ -257,6 +257,20 @@ def test_plain_http_is_redirected_to_https(stack):
     assert '"GET /booking/[redacted]/cancel HTTP/1.1" 301' in booking
     [hook] = logged(stack["nginx_log"], "/hooks/", 1)
     assert '"GET /hooks/7/[redacted] HTTP/1.1" 301' in hook
+    # Mangled spellings too: any case, repeated slashes, dot segments, segments after the token.
+    mangled = {
+        "/BOOKING//s3cret-upper": "/BOOKING/[redacted]",
+        "/booking/./s3cret-dot//cancel": "/booking/[redacted]/cancel",
+        "/book/s3cret-more/../s3cret-again/x/": "/book/[redacted]/[redacted]",
+        "//Hooks//7/s3cret-slash": "/hooks/7/[redacted]",
+    }
+    for path in mangled:
+        connection = http.client.HTTPConnection("127.0.0.1", stack["http"], timeout=10)
+        connection.request("GET", path, headers={"Host": HOST})
+        assert connection.getresponse().status == 301
+        connection.close()
+    for shown in mangled.values():
+        assert logged(stack["nginx_log"], f'"GET {shown} HTTP/1.1" 301', 1), shown
     assert "s3cret" not in stack["nginx_log"].read_text()
 
 

@@ -4,6 +4,7 @@ import io
 import json
 import logging
 import re
+import urllib.parse
 from datetime import datetime, timedelta
 
 import pytest
@@ -106,7 +107,7 @@ def test_a_json_line_never_holds_a_booking_token(client, make_link, json_lines, 
     assert client.get(f"/book/{token}").status_code == 200
     assert client.get(f"/book/{token}?month=2031-01").status_code in (200, 400)
     try:
-        raise ValueError(f"could not read /book/{token}/slots")
+        raise ValueError(f"could not read /book/{token}/resend")
     except ValueError:
         app.logger.exception("while reading %s", f"/booking/{token}")
     text = json_lines.text()
@@ -115,7 +116,7 @@ def test_a_json_line_never_holds_a_booking_token(client, make_link, json_lines, 
     assert [line["path"] for line in request_lines(lines)] == ["/book/[redacted]", "/book/[redacted]"]
     [failure] = [line for line in lines if line["message"].startswith("while reading")]
     assert failure["message"] == "while reading /booking/[redacted]"
-    assert "/book/[redacted]/slots" in failure["exc_info"]
+    assert "/book/[redacted]/resend" in failure["exc_info"]
 
 
 def test_the_text_format_shows_the_request_id(client):
@@ -130,6 +131,67 @@ def test_the_text_format_shows_the_request_id(client):
         logging.getLogger("oneslot").setLevel(logging.NOTSET)
     [line] = [line for line in stream.getvalue().splitlines() if "oneslot.request" in line]
     assert " INFO oneslot.request [text-id-1]: GET /login 200 " in line and "endpoint=auth.login" in line
+
+
+@pytest.fixture
+def text_log():
+    """What the process logs while the test runs, as the text handler writes it."""
+    stream = io.StringIO()
+    handler = logs.make_handler("text", stream)
+    root, app_logger = logging.getLogger(), logging.getLogger("oneslot")
+    level = app_logger.level
+    app_logger.setLevel(logging.INFO)
+    root.addHandler(handler)
+    yield stream.getvalue
+    root.removeHandler(handler)
+    app_logger.setLevel(level)
+
+
+FORGED = "2026-12-07 18:50:00,000 INFO oneslot.audit [id]: admin.password_change actor=1"
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        ("/login%0AFAKE", "/login\\nFAKE"),
+        ("/login%0DFAKE", "/login\\rFAKE"),
+        ("/login%0D%0AFAKE", "/login\\r\\nFAKE"),
+        ("/login%E2%80%A8FAKE", "/login\\u2028FAKE"),
+        ("/login%C2%85FAKE", "/login\\x85FAKE"),
+        ("/login%1B%5B2JFAKE", "/login\\x1b[2JFAKE"),
+        ("/x%0A" + urllib.parse.quote(FORGED), "/x\\n" + FORGED),
+    ],
+    ids=["lf", "cr", "crlf", "line-separator", "nel", "escape", "forged-line"],
+)
+def test_a_text_request_line_stays_one_line_whatever_the_path(client, text_log, sent, shown):
+    assert client.get(sent).status_code == 404
+    text = text_log()
+    [line] = text.splitlines()  # splitlines() also ends a line at CR, U+2028 and U+0085
+    assert f": GET {shown} 404 " in line and line.endswith(" from=127.0.0.1")
+    assert text == line + "\n"
+
+
+def test_a_text_line_escapes_what_its_arguments_hold(app, text_log):
+    logging.getLogger("oneslot.audit").info("contact.create email=%s", f"eve@example.com\n{FORGED}")
+    [line] = text_log().splitlines()
+    assert line.endswith(f": contact.create email=eve@example.com\\n{FORGED}")
+
+
+def test_werkzeug_colours_are_dropped_and_other_escapes_shown(app, text_log):
+    logging.getLogger("werkzeug").warning('"%s" %s', "\x1b[33mGET /x HTTP/1.1\x1b[0m", 404)
+    logging.getLogger("oneslot.audit").info("name=%s", "\x1b[33mEve")
+    werkzeug, audit = text_log().splitlines()
+    assert werkzeug.endswith(': "GET /x HTTP/1.1" 404') and audit.endswith(": name=\\x1b[33mEve")
+
+
+def test_a_text_traceback_still_follows_on_its_own_lines(app, text_log):
+    try:
+        raise ValueError("broken\nvalue")
+    except ValueError:
+        logging.getLogger("oneslot.worker").exception("job %s failed\r\n", "x\u2029y")
+    first, *trace = text_log().splitlines()
+    assert first.endswith(": job x\\u2029y failed\\r\\n")
+    assert trace[0] == "Traceback (most recent call last):" and trace[-2:] == ["ValueError: broken", "value"]
 
 
 def test_a_worker_batch_is_one_line_with_its_job_ids(app, smtp_server, json_lines, monkeypatch):

@@ -2,6 +2,7 @@
 gunicorn with the shipped gunicorn.conf.py) serve links, bookings and inbound webhooks, and their captured logs
 hold none of the tokens used; plus the redaction rule itself."""
 
+import io
 import json
 import logging
 import os
@@ -17,7 +18,8 @@ import pytest
 
 from tests.conftest import free_port, iso, tomorrow_at, wait_until_up
 from tests.helpers import ROOT
-from webapp.logredact import RedactingFilter, redact
+from webapp.logredact import ACTIONS, RedactingFilter, redact
+from webapp.logs import make_handler
 
 BIN = Path(sys.executable).parent
 
@@ -42,10 +44,79 @@ BIN = Path(sys.executable).parent
         ("GET /calendars/3/links?page=2 HTTP/1.1", "GET /calendars/3/links?page=2 HTTP/1.1"),
         ("GET /booking/ HTTP/1.1", "GET /booking/ HTTP/1.1"),
         ("/book/[redacted]", "/book/[redacted]"),
+        # Mangled spellings a server still routes (308 to the page) or a person typed: no token either.
+        ("GET /booking//Zz9 HTTP/1.1", "GET /booking//[redacted] HTTP/1.1"),
+        ("GET //book///Ab-c_12/resend", "GET //book///[redacted]/resend"),
+        ("GET /BOOKING/Zz9/Cancel", "GET /BOOKING/[redacted]/Cancel"),
+        ("GET /booking/./Zz9/cancel", "GET /booking/./[redacted]/cancel"),
+        ("GET /booking/%2E/Zz9", "GET /booking/./[redacted]"),
+        ("GET /booking/%2e%2e/booking/Zz9", "GET /booking/../[redacted]/[redacted]"),
+        ("GET /booking/x/../Zz9/cancel?y=1", "GET /booking/[redacted]/../[redacted]/cancel?[redacted]"),
+        ("GET /%62ooking/Zz9 HTTP/1.1", "GET /booking/[redacted] HTTP/1.1"),
+        ("GET /booking%2FZz9%2Fcancel", "GET /booking%2F[redacted]%2Fcancel"),
+        ("GET /feeds//HOSTS/Zz9.ics", "GET /feeds//HOSTS/[redacted]"),
+        ("POST /hooks//12/s3cr3t", "POST /hooks//12/[redacted]"),
+        ("POST /Hooks/12//s3cr3t/", "POST /Hooks/12//[redacted]/"),
+        ("POST /hooks/./12/s3cr3t", "POST /hooks/./[redacted]/[redacted]"),
+        # Admin paths stay as they are, escapes and all.
+        ("GET /bookings/5/cancel?next=%2Fcontacts", "GET /bookings/5/cancel?next=%2Fcontacts"),
+        ("GET /workflows/3/webhook-secret", "GET /workflows/3/webhook-secret"),
+        ("GET /contacts/?q=%41da", "GET /contacts/?q=%41da"),
+        ("GET //booking// HTTP/1.1", "GET //booking// HTTP/1.1"),
     ],
 )
 def test_redact_keeps_the_path_shape_and_drops_the_secret(line, expected):
     assert redact(line) == expected
+
+
+def test_actions_are_what_the_routes_put_after_a_token(app):
+    after_token = set()
+    for rule in app.url_map.iter_rules():
+        prefix, _, rest = rule.rule.partition(">")
+        if prefix.startswith(("/book/<", "/booking/<", "/feeds/hosts/<", "/hooks/<")):
+            after_token.update(part for part in rest.split("/") if part and "<" not in part)
+    assert after_token == ACTIONS | {".ics"}  # the host feed's `<token>.ics`: one segment, redacted whole
+
+
+def test_mangled_secret_urls_are_redacted_in_text_and_json_lines(client, make_link):
+    _, token = make_link()
+    streams = {fmt: io.StringIO() for fmt in ("text", "json")}
+    handlers = [make_handler(fmt, stream) for fmt, stream in streams.items()]
+    root, app_logger = logging.getLogger(), logging.getLogger("oneslot")
+    app_logger.setLevel(logging.INFO)
+    for handler in handlers:
+        root.addHandler(handler)
+    try:
+        sent = {
+            f"/booking//{token}": 308,
+            f"/BOOKING/{token}": 404,
+            f"/booking/%2E/{token}": 404,
+            f"/book//{token}": 308,
+            f"/Book/{token}/resend": 404,
+            f"/booking/{token}//cancel": 308,
+            f"/hooks//7/{token}": 405,  # the inbound webhook takes POST only
+            f"/HOOKS/7/{token}": 404,
+        }
+        for path, status in sent.items():
+            assert client.get(path).status_code == status, path
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+        app_logger.setLevel(logging.NOTSET)
+    text, lines = streams["text"].getvalue(), streams["json"].getvalue()
+    assert token not in text and token not in lines
+    paths = [json.loads(line)["path"] for line in lines.splitlines() if '"oneslot.request"' in line]
+    assert paths == [
+        "/booking//[redacted]",
+        "/BOOKING/[redacted]",
+        "/booking/./[redacted]",
+        "/book//[redacted]",
+        "/Book/[redacted]/resend",
+        "/booking/[redacted]//cancel",
+        "/hooks//7/[redacted]",
+        "/HOOKS/7/[redacted]",
+    ]
+    assert all(f" {path} " in text for path in paths)
 
 
 def test_every_logger_redacts_even_one_made_later(app, caplog):
