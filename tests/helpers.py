@@ -3,6 +3,7 @@ an API client, the calendar form, a booking posted, a pager's links, a database 
 SELECTs a block sends and whether an index answers them."""
 
 import re
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
@@ -195,3 +196,15 @@ def assert_indexed(statement: str, parameters) -> None:
             whole = [line for line in plan if line.startswith("SCAN ") and "INDEX" not in line]
             whole = [line for line in whole if not line.split()[1].startswith(WHOLE_READ_ALLOWED)]
     assert not whole and any("Index" in line or "INDEX" in line for line in plan), (statement, plan)
+
+
+def stop_process(process: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM a server the test started, and SIGKILL it if it is still there after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import database_url, empty_tables, free_port, make_app, wait_until_up
-from tests.helpers import ROOT
+from tests.helpers import ROOT, stop_process
 from webapp.extensions import db
 
 pytestmark = pytest.mark.slow
@@ -124,15 +124,6 @@ def start_gunicorn(folder: Path, env: dict, name: str) -> tuple[subprocess.Popen
     return server, port, log
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
 @pytest.fixture(scope="module")
 def stack(nginx_binary, tmp_path_factory):
     """gunicorn (TRUSTED_PROXIES=1) behind nginx running the shipped site; yields the ports and logs."""
@@ -187,7 +178,7 @@ def stack(nginx_binary, tmp_path_factory):
             break
         except OSError:
             if nginx.poll() is not None or time.monotonic() > deadline:
-                stop(gunicorn)
+                stop_process(gunicorn)
                 pytest.fail("nginx did not start:\n" + (folder / "error.log").read_text())
             time.sleep(0.1)
     yield {
@@ -199,8 +190,8 @@ def stack(nginx_binary, tmp_path_factory):
         "gunicorn_log": gunicorn_log,
         "nginx_log": folder / "oneslot.access.log",
     }
-    stop(nginx)
-    stop(gunicorn)
+    stop_process(nginx)
+    stop_process(gunicorn)
 
 
 def https(
@@ -349,7 +340,7 @@ def test_without_trusted_proxies_no_forwarded_header_is_believed(stack):
         invitee.read()
         connection.close()
     finally:
-        stop(server)
+        stop_process(server)
     assert response.status == 200
     assert json.loads(body)["servers"][0]["url"] == f"http://127.0.0.1:{port}/api/v1"
     assert "Strict-Transport-Security" not in response.headers

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import SMTPSink, free_port, make_app, recreate_database, tomorrow_at, wait_until_up
 from tests.factories import ALL_WEEK, send_link_workflow, tag
-from tests.helpers import ROOT
+from tests.helpers import ROOT, stop_process
 from webapp.api import keys
 from webapp.calendars import services as calendars
 from webapp.contacts.models import Contact, normalize_email
@@ -124,13 +124,8 @@ class Live:
 
     def close(self) -> None:
         for process in (self.worker, self.gunicorn):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
+            if process is not None:
+                stop_process(process)
         with self.app.app_context():
             db.engine.dispose()
         if self.database.startswith("postgresql"):
