@@ -78,7 +78,8 @@ def database(tmp_path):
 @pytest.fixture
 def site(database, tmp_path):
     """An app on `database` with a signed-in admin, a booking link and an API key."""
-    app = make_app(tmp_path / "site", ENV_VARS={"DATABASE_URL": database.url})
+    # Rate limits on, as deployed: the limiter's headers must not overwrite the outage's Retry-After.
+    app = make_app(tmp_path / "site", ENV_VARS={"DATABASE_URL": database.url}, RATELIMIT_ENABLED=True)
     with app.app_context():
         empty_tables()
         create_admin("owner@example.com", PASSWORD)
@@ -141,6 +142,35 @@ def test_pages_answer_503_while_the_database_is_away_and_200_when_it_is_back(sit
     back = pages(*site)
     assert {name: r.status_code for name, r in back.items()} == dict.fromkeys(back, 200)
     assert "Calendars" in back["admin"].text
+
+
+def test_every_outage_answer_says_retry_after_30_and_a_webhook_gets_json(site, database, caplog):
+    """The limiter's headers (RATELIMIT_HEADERS_ENABLED) leave the outage's Retry-After alone, whatever the
+    route's limit; the inbound webhook answers JSON like the API; each request line says how long it took."""
+    app, admin, book_path, api_headers = site
+    invitee = app.test_client()
+    database.down(app)
+    try:
+        with caplog.at_level("INFO", logger="oneslot.request"):
+            down = {
+                "booking page": invitee.get(book_path),
+                "booking form": invitee.post(book_path, data={"start": "2031-01-06T10:00:00Z", "name": "Ada"}),
+                "resend (3/hour)": invitee.post(f"{book_path}/resend"),
+                "api": invitee.get("/api/v1/calendars", headers=api_headers),
+                "webhook": invitee.post("/hooks/1/" + "s" * 32, json={"email": "ada@example.com"}),
+                "admin": admin.get("/calendars/"),
+            }
+    finally:
+        database.up()
+    assert {name: r.status_code for name, r in down.items()} == dict.fromkeys(down, 503)
+    assert {name: r.headers.get("Retry-After") for name, r in down.items()} == dict.fromkeys(down, "30")
+    assert down["booking page"].headers["X-RateLimit-Limit"] == "120"  # the limiter did answer
+    assert down["webhook"].headers["Content-Type"] == "application/json"
+    assert down["webhook"].json == down["api"].json and "try again" in down["webhook"].json["error"]
+    lines = {record.path: record for record in caplog.records if record.name == "oneslot.request"}
+    assert lines["/calendars/"].status == 503  # signed in: the admin's loader met the outage first
+    assert {path: type(line.duration_ms) for path, line in lines.items()} == dict.fromkeys(lines, float)
+    assert "Nonems" not in caplog.text
 
 
 def test_a_database_that_never_answers_fails_in_seconds(tmp_path):
