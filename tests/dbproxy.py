@@ -4,6 +4,9 @@
 it. `down()` closes the listening socket (new connections are refused) and cuts every open one (the
 app's pooled connections are lost mid-use, as when the server restarts); `up()` listens again on the
 same port. A real outage as the driver sees it, without touching the shared PostgreSQL server.
+
+`BlackHole()` is a server that accepts connections and never answers (a hung host, a partition that
+lets the handshake through): what the driver's timeouts are for. `close()` lets go of them all.
 """
 
 import contextlib
@@ -91,3 +94,33 @@ class DbProxy:
             for sock in (client, server):
                 with contextlib.suppress(OSError):
                     sock.close()
+
+
+class BlackHole:
+    """A loopback listener that accepts every connection and never sends or reads a byte."""
+
+    def __init__(self):
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self) -> str:
+        """A PostgreSQL URL whose server is this black hole."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/oneslot"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            self._held.append(client)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for sock in self._held:
+            with contextlib.suppress(OSError):
+                sock.close()

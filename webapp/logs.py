@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request, request_started
 from pythonjsonlogger.json import JsonFormatter
 
 from webapp import logredact
@@ -175,7 +175,9 @@ class GunicornLogger(logredact.GunicornLogger):
 # --- the request line ----------------------------------------------------------------------------
 
 
-def _start() -> None:
+def _start(_app: Flask, **_extra) -> None:
+    """Flask's request_started: before every before_request hook, so a request that one of them fails
+    (the admin's loader while the database is away) still has its start time."""
     request.environ[_ENVIRON_STARTED] = time.perf_counter()
     request_id()
 
@@ -222,8 +224,8 @@ def _finish(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Request ids and the request line; registered first, so that they run before any other hook."""
-    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+    """Request ids and the request line: started by the request_started signal, ahead of every hook."""
+    request_started.connect(_start, app)
     app.after_request(_finish)
 
 

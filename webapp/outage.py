@@ -53,8 +53,9 @@ def _unavailable_driver_error(exc: sa_exc.DBAPIError) -> bool:
     if type(exc.orig).__module__.startswith("sqlite3"):
         text = str(exc.orig).lower()
         return any(part in text for part in _SQLITE_UNAVAILABLE)
-    # psycopg: no SQLSTATE is a failure on the client's side (refused, lost, timed out); a server's
-    # connection or shutdown state counts too, a deadlock or a cancelled statement does not.
+    # psycopg: no SQLSTATE is a failure on the client's side (refused, lost, timed out: the connect timeout
+    # and keepalives of webapp/config.py); a server's connection or shutdown state counts too, a deadlock
+    # or a cancelled statement does not.
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return sqlstate is None or sqlstate.startswith(_PG_UNAVAILABLE)
 

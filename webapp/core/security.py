@@ -47,8 +47,8 @@ def is_public(endpoint: str | None) -> bool:
 
 
 def wants_json() -> bool:
-    """True when the client asked for JSON rather than a page."""
-    if request.path.startswith("/api/"):
+    """True when the client asked for JSON rather than a page, or is a machine: the API, an inbound webhook."""
+    if request.path.startswith(("/api/", "/hooks/")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

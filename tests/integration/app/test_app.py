@@ -209,6 +209,36 @@ def test_postgres_urls_use_psycopg(tmp_path):
     assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/oneslot"
 
 
+def test_postgres_connections_time_out_and_keep_alive(tmp_path):
+    """A server that stops answering costs seconds, not libpq's minutes (see test_outage.py's black hole)."""
+    options = config.load({"DATABASE_URL": "postgresql://u@db/oneslot"}, tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options == {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5, **config.PG_KEEPALIVES}}
+    assert config.PG_KEEPALIVES["keepalives"] == 1 and config.PG_KEEPALIVES["tcp_user_timeout"] <= 15_000
+
+    env = {
+        "DATABASE_URL": "postgresql://u@db/oneslot?connect_timeout=30&keepalives_idle=60",
+        "DATABASE_CONNECT_TIMEOUT": "3",
+    }
+    options = config.load(env, tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["connect_args"] == {
+        key: value for key, value in config.PG_KEEPALIVES.items() if key != "keepalives_idle"
+    }
+    assert (
+        config.load({"DATABASE_CONNECT_TIMEOUT": "3", "DATABASE_URL": "postgresql://u@db/x"}, tmp_path)[
+            "SQLALCHEMY_ENGINE_OPTIONS"
+        ]["connect_args"]["connect_timeout"]
+        == 3
+    )
+    # SQLite has no connection to time out: libpq's options would be refused by sqlite3.connect().
+    assert config.load({}, tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+
+
+@pytest.mark.parametrize("raw", ["soon", "1", "-5"])
+def test_a_bad_connect_timeout_stops_start_up(tmp_path, raw):
+    with pytest.raises(config.ConfigError, match="DATABASE_CONNECT_TIMEOUT"):
+        config.load({"DATABASE_CONNECT_TIMEOUT": raw}, tmp_path)
+
+
 def test_gunicorn_serves_wsgi_app(tmp_path):
     """`gunicorn wsgi:app` serves the app (a real server, a real request)."""
     import os

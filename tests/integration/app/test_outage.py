@@ -8,8 +8,10 @@ the old file open (as they would on any Unix), so the test drops them: the next 
 import html
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import PASSWORD, empty_tables, make_app
-from tests.dbproxy import DbProxy
+from tests.dbproxy import BlackHole, DbProxy
 from tests.factories import ALL_WEEK
 from tests.helpers import ROOT
 from webapp import outage
@@ -76,7 +78,8 @@ def database(tmp_path):
 @pytest.fixture
 def site(database, tmp_path):
     """An app on `database` with a signed-in admin, a booking link and an API key."""
-    app = make_app(tmp_path / "site", ENV_VARS={"DATABASE_URL": database.url})
+    # Rate limits on, as deployed: the limiter's headers must not overwrite the outage's Retry-After.
+    app = make_app(tmp_path / "site", ENV_VARS={"DATABASE_URL": database.url}, RATELIMIT_ENABLED=True)
     with app.app_context():
         empty_tables()
         create_admin("owner@example.com", PASSWORD)
@@ -141,6 +144,89 @@ def test_pages_answer_503_while_the_database_is_away_and_200_when_it_is_back(sit
     assert "Calendars" in back["admin"].text
 
 
+def test_every_outage_answer_says_retry_after_30_and_a_webhook_gets_json(site, database, caplog):
+    """The limiter's headers (RATELIMIT_HEADERS_ENABLED) leave the outage's Retry-After alone, whatever the
+    route's limit; the inbound webhook answers JSON like the API; each request line says how long it took."""
+    app, admin, book_path, api_headers = site
+    invitee = app.test_client()
+    database.down(app)
+    try:
+        with caplog.at_level("INFO", logger="oneslot.request"):
+            down = {
+                "booking page": invitee.get(book_path),
+                "booking form": invitee.post(book_path, data={"start": "2031-01-06T10:00:00Z", "name": "Ada"}),
+                "resend (3/hour)": invitee.post(f"{book_path}/resend"),
+                "api": invitee.get("/api/v1/calendars", headers=api_headers),
+                "webhook": invitee.post("/hooks/1/" + "s" * 32, json={"email": "ada@example.com"}),
+                "admin": admin.get("/calendars/"),
+            }
+    finally:
+        database.up()
+    assert {name: r.status_code for name, r in down.items()} == dict.fromkeys(down, 503)
+    assert {name: r.headers.get("Retry-After") for name, r in down.items()} == dict.fromkeys(down, "30")
+    assert down["booking page"].headers["X-RateLimit-Limit"] == "120"  # the limiter did answer
+    assert down["webhook"].headers["Content-Type"] == "application/json"
+    assert down["webhook"].json == down["api"].json and "try again" in down["webhook"].json["error"]
+    lines = {record.path: record for record in caplog.records if record.name == "oneslot.request"}
+    assert lines["/calendars/"].status == 503  # signed in: the admin's loader met the outage first
+    assert {path: type(line.duration_ms) for path, line in lines.items()} == dict.fromkeys(lines, float)
+    assert "Nonems" not in caplog.text
+
+
+def test_a_database_that_never_answers_fails_in_seconds(tmp_path):
+    """A server that takes the connection and never answers (a hung host, a partition): the health check
+    and the pages answer 503 after DATABASE_CONNECT_TIMEOUT, not after libpq's two minutes."""
+    hole = BlackHole()
+    app = make_app(tmp_path, ENV_VARS={"DATABASE_URL": hole.url(), "DATABASE_CONNECT_TIMEOUT": "2"})
+    answers = {}
+
+    def ask(name, path):
+        answers[name] = app.test_client().get(path)
+
+    asked = {"healthz": "/healthz", "booking": "/book/" + "A" * 44}
+    threads = [threading.Thread(target=ask, args=item, daemon=True) for item in asked.items()]
+    started = time.monotonic()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=max(0.0, started + 15 - time.monotonic()))
+        seconds, in_time = time.monotonic() - started, sorted(answers)
+    finally:
+        hole.close()  # a request still waiting gets its answer now
+        for thread in threads:
+            thread.join(10)
+        with app.app_context():
+            db.engine.dispose()
+    assert in_time == sorted(asked) and seconds < 15, f"only {in_time} answered within {seconds:.1f}s"
+    assert answers["healthz"].status_code == 503 and answers["healthz"].json["database"] == "unreachable"
+    assert answers["booking"].status_code == 503
+    assert answers["booking"].headers["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="libpq's options: a SQLite file has no connection to watch")
+def test_postgres_connections_carry_the_timeout_and_keepalives(app):
+    """The options reach libpq and the socket itself (webapp/config.py, PG_KEEPALIVES)."""
+    with app.app_context():
+        raw = db.engine.raw_connection()
+        try:
+            connection = raw.driver_connection
+            parameters = connection.info.get_parameters()
+            sock = socket.socket(fileno=os.dup(connection.fileno()))
+            with sock:
+                options = {
+                    "keepalive": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                    "idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                    "interval": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                    "count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+                    "user_timeout": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+                }
+        finally:
+            raw.close()
+    assert parameters["connect_timeout"] == "5"
+    assert options == {"keepalive": 1, "idle": 5, "interval": 2, "count": 3, "user_timeout": 10_000}
+
+
 def test_other_database_errors_stay_500(app, client, monkeypatch, make_link):
     """A bug's database error (here: a statement the database rejects) is not an outage."""
     _, token = make_link()
@@ -165,6 +251,9 @@ def test_what_counts_as_unavailable():
     assert not outage.is_unavailable(wrapped(sqlite3.OperationalError("no such table: contacts")))
     assert not outage.is_unavailable(ValueError("connection refused"))
     assert outage.is_unavailable(wrapped(psycopg.OperationalError("connection refused")))
+    assert outage.is_unavailable(wrapped(psycopg.errors.ConnectionTimeout("connection timeout expired")))
+    # A connection the keepalives or tcp_user_timeout ended, as libpq words it.
+    assert outage.is_unavailable(wrapped(psycopg.OperationalError("consuming input failed: Connection timed out")))
     assert outage.is_unavailable(wrapped(psycopg.errors.AdminShutdown("terminating connection")))
     assert outage.is_unavailable(wrapped(psycopg.errors.TooManyConnections("too many clients")))
     assert not outage.is_unavailable(wrapped(psycopg.errors.DeadlockDetected("deadlock detected")))
