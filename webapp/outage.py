@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 
+from flask import has_request_context, request
 from sqlalchemy import exc as sa_exc
 
 from webapp.extensions import db
@@ -58,6 +59,23 @@ def _unavailable_driver_error(exc: sa_exc.DBAPIError) -> bool:
     # or a cancelled statement does not.
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return sqlstate is None or sqlstate.startswith(_PG_UNAVAILABLE)
+
+
+# Set on a request once it is known to be answered with the outage's 503 (in the WSGI environ: an app
+# context's g may outlive the request).
+_ENVIRON_KEY = "oneslot.database_unavailable"
+
+
+def mark_request() -> None:
+    """Note that this request met a database that is away: what still renders for it (the 503 page, the
+    branding it wears) asks the database nothing more, so a server that hangs costs one timeout, not two."""
+    if has_request_context():
+        request.environ[_ENVIRON_KEY] = True
+
+
+def request_marked() -> bool:
+    """Whether mark_request() was called for the current request."""
+    return has_request_context() and bool(request.environ.get(_ENVIRON_KEY))
 
 
 def rollback() -> None:

@@ -83,6 +83,9 @@ _KEY = "_oneslot_brand"
 def current() -> Brand:
     """The branding, read once per request (or app context: a worker batch) and kept in `g`."""
     brand = g.get(_KEY)
+    if brand is None and outage.request_marked():
+        brand = Brand()  # the outage's 503 page: OneSlot's own look, without asking the database again
+        setattr(g, _KEY, brand)
     if brand is None:
         try:
             # Core on the session's connection: the booking page reads it on every request.

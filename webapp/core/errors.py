@@ -45,8 +45,6 @@ INVITEE_UNAVAILABLE = (
     _l("We'll be right back"),
     _l("The booking page is taking a short break and nothing was changed. Please try again in a moment."),
 )
-# Set on a request answered with the outage's 503 (in its environ: an app context's g may outlive it).
-_ENVIRON_UNAVAILABLE = "oneslot.database_unavailable"
 UNAVAILABLE = "OneSlot cannot reach its database just now. Nothing was changed; try again in a moment."
 INVITEE_CSRF = (
     _l("This form has expired"),
@@ -108,7 +106,7 @@ def handle_unavailable(exc: Exception):
     # The page's layout asks who is signed in: an anonymous visitor now, so no user loader runs
     # (Flask-Login keeps the request's user in g._login_user).
     g._login_user = login_manager.anonymous_user()
-    request.environ[_ENVIRON_UNAVAILABLE] = True  # keep_retry_after() sees to the header
+    outage.mark_request()  # the page's branding is not read again; keep_retry_after() sees to the header
     headers = {"Retry-After": str(outage.RETRY_AFTER_SECONDS)}
     if wants_json():
         return jsonify(error=UNAVAILABLE), 503, headers
@@ -132,7 +130,7 @@ def handle_unexpected(exc: Exception):
 def keep_retry_after(response):
     """An outage's 503 says Retry-After: 30 whatever the route's rate limit: Flask-Limiter's headers
     (RATELIMIT_HEADERS_ENABLED) would set it to the limit's reset, up to an hour away."""
-    if request.environ.get(_ENVIRON_UNAVAILABLE):
+    if outage.request_marked():
         response.headers["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
     return response
 

@@ -352,3 +352,34 @@ def test_worker_once_says_the_database_is_unavailable_in_one_line(tmp_path):
         result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 1, (result.output, result.exception)
     assert result.output.strip() == "Error: the database is unavailable: unable to open database file"
+
+
+def test_the_outage_page_asks_the_database_nothing_more(app, client, monkeypatch, make_link):
+    """Once a request met a database that is away, its 503 page (and the branding it wears) reads nothing
+    more from it: against a server that hangs, a second read would cost a second connect timeout."""
+    from sqlalchemy import event
+
+    from webapp.booking import views
+
+    _, token = make_link()
+    after_the_outage: list[str] = []
+    met = []
+
+    def away(_token):
+        met.append(True)
+        raise OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused"))
+
+    def record(_conn, _cursor, statement, *_args):
+        if met:
+            after_the_outage.append(statement)
+
+    monkeypatch.setattr(views.links, "find", away)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(f"/book/{token}")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 503 and met
+    assert after_the_outage == []
