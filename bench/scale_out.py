@@ -50,6 +50,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import booking_page  # noqa: E402  (the booking page's data and wrk)
 import workflow_throughput as throughput  # noqa: E402  (the SMTP sink, workers, tagging, the checks)
 
+from tests import nginx as nginx_config  # noqa: E402  (nginx's own config around the site, shared with the test behind nginx)
+
 NGINX = os.environ.get("NGINX_PATH", "/usr/sbin/nginx")
 SNIPPET = ROOT / "deploy" / "nginx" / "oneslot-proxy.conf"
 FEED = "/feeds/hosts/no-such-feed.ics"  # limited to 60 a minute per client; 404 for this token
@@ -116,25 +118,10 @@ class Web:
 
     def _start_nginx(self) -> subprocess.Popen:
         folder = self.folder
-        for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (folder / temp).mkdir(exist_ok=True)
         upstream = "".join(f"        server 127.0.0.1:{port};\n" for port in self.ports)
-        # As root, nginx's workers run as nobody, who cannot enter this private temp folder.
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        config = folder / "nginx.conf"
-        config.write_text(
-            f"""{user}daemon off;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
+        config = nginx_config.main_config(
+            folder,
+            f"""    access_log off;
     upstream oneslot {{
 {upstream}        keepalive 32;
     }}
@@ -145,10 +132,9 @@ http {{
             proxy_pass http://oneslot;
         }}
     }}
-}}
-"""
+""",
         )
-        log = folder / "nginx-error.log"
+        log = folder / "error.log"
         nginx = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(config), "-e", str(log)])
         deadline = time.monotonic() + 20
         while True:

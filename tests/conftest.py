@@ -234,16 +234,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server on loopback; `smtp_server.configure(app)` makes the app send to it."""
+@contextmanager
+def running_smtp_sink():
+    """A real SMTP server on loopback (aiosmtpd) for the block; yields its SMTPSink."""
     from aiosmtpd.controller import Controller
 
     sink = SMTPSink()
     controller = Controller(sink, hostname=sink.host, port=sink.port, server_hostname="localhost")
     controller.start()
-    yield sink
-    controller.stop()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback; `smtp_server.configure(app)` makes the app send to it."""
+    with running_smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests import nginx as nginx_config
 from tests.conftest import database_url, empty_tables, free_port, make_app, wait_until_up
 from tests.helpers import ROOT, stop_process
 from webapp.extensions import db
@@ -82,31 +83,16 @@ def substitute(text: str, replacements: dict[str, str]) -> str:
 
 def main_config(folder: Path, site: Path) -> Path:
     """nginx's own config around the site: everything under `folder`, in the foreground."""
-    for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (folder / temp).mkdir(exist_ok=True)
-    # As root, nginx's workers run as nobody, who cannot enter pytest's private temp folders.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    config = folder / "nginx.conf"
-    config.write_text(
-        f"""{user}daemon off;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
+    return nginx_config.main_config(
+        folder,
+        f"""    include /etc/nginx/mime.types;
     default_type application/octet-stream;
     access_log {folder}/access.log;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
     include {site};
-}}
-"""
+""",
+        error_level="info",
+        connections=64,
     )
-    return config
 
 
 def start_gunicorn(folder: Path, env: dict, name: str) -> tuple[subprocess.Popen, int, Path]:

@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import SMTPSink, free_port, make_app, recreate_database, tomorrow_at, wait_until_up
+from tests.conftest import (
+    SMTPSink,
+    free_port,
+    make_app,
+    recreate_database,
+    running_smtp_sink,
+    tomorrow_at,
+    wait_until_up,
+)
 from tests.factories import ALL_WEEK, send_link_workflow, tag
 from tests.helpers import ROOT, stop_process
 from webapp.api import keys
@@ -134,13 +142,8 @@ class Live:
 
 @pytest.fixture(scope="module")
 def smtp():
-    from aiosmtpd.controller import Controller
-
-    sink = SMTPSink()
-    controller = Controller(sink, hostname=sink.host, port=sink.port, server_hostname="localhost")
-    controller.start()
-    yield sink
-    controller.stop()
+    with running_smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")
